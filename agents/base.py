@@ -1,0 +1,43 @@
+"""The agent interface: a reply string from an observation and info, optionally async."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import numpy as np
+
+
+class Agent:
+    """Maps what an environment shows one role to a reply string.
+
+    Subclasses implement :meth:`act`. An agent that waits on I/O (an LLM call) overrides
+    :meth:`aact` so the runner can keep many requests in flight; the default runs :meth:`act`
+    inline, which is right for fast scripted agents. :meth:`reset` is called before every episode
+    with a seed derived from the episode's seed, so an agent's randomness is reproducible too.
+    """
+
+    def __init__(self, seed: int | None = None) -> None:
+        self.np_random = np.random.default_rng(seed)
+
+    def reset(self, seed: int | None = None) -> None:
+        if seed is not None:
+            self.np_random = np.random.default_rng(seed)
+
+    def act(self, observation: dict[str, Any], info: dict[str, Any]) -> str:
+        raise NotImplementedError
+
+    async def aact(self, observation: dict[str, Any], info: dict[str, Any]) -> str:
+        return self.act(observation, info)
+
+    def __call__(self, observation: dict[str, Any], info: dict[str, Any]) -> str:
+        return self.act(observation, info)
+
+    def stats(self) -> dict[str, Any]:
+        """Per-episode accounting the runner stores with the transcript (tokens, cost, ...)."""
+        return {}
+
+
+def run_sync(coroutine: Any) -> Any:
+    """Run a coroutine from synchronous code (used by single-agent views with async agents)."""
+    return asyncio.run(coroutine)

@@ -1,0 +1,42 @@
+"""A human at the terminal plays any role: the observation is printed, the reply is typed."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import Any, TextIO
+
+from feedbackgym.agents.base import Agent
+from feedbackgym.agents.registration import register_agent
+
+
+@register_agent("human")
+class HumanAgent(Agent):
+    """Prints the observation text and reads one reply; end a multi-line reply with a line ``.``.
+
+    ``input_fn`` and ``output`` are injectable so the agent can be scripted in tests.
+    """
+
+    def __init__(
+        self,
+        multiline: bool = False,
+        input_fn: Callable[[str], str] = input,
+        output: TextIO | None = None,
+        seed: int | None = None,
+    ) -> None:
+        super().__init__(seed)
+        self.multiline = multiline
+        self.input_fn = input_fn
+        self.output = output
+
+    def act(self, observation: dict[str, Any], info: dict[str, Any]) -> str:
+        out = self.output or sys.stdout
+        print("\n" + "=" * 72 + "\n" + str(observation.get("text", "")), file=out)
+        if not self.multiline:
+            return self.input_fn("> ")
+        lines: list[str] = []
+        while True:
+            line = self.input_fn("> ")
+            if line == ".":
+                return "\n".join(lines)
+            lines.append(line)

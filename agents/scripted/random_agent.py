@@ -1,0 +1,38 @@
+"""An agent that replies at random: a floor for any role, and a fuzzer for environments."""
+
+from __future__ import annotations
+
+import string
+from typing import Any
+
+from feedbackgym.agents.base import Agent
+from feedbackgym.agents.registration import register_agent
+
+_NOISE = string.ascii_letters + string.digits + " .,!?"
+
+
+@register_agent("random")
+class RandomAgent(Agent):
+    """With probability ``p_valid`` a well-formed random move for the role, otherwise random characters.
+
+    A well-formed move is a random choice letter or number in ``\\boxed{}`` when the info shows a task
+    to answer, or a random verdict when the info carries a feedback request.
+    """
+
+    def __init__(self, p_valid: float = 0.8, max_noise_chars: int = 40, seed: int | None = None) -> None:
+        super().__init__(seed)
+        if not 0.0 <= p_valid <= 1.0:
+            raise ValueError(f"p_valid must be in [0, 1], got {p_valid!r}")
+        self.p_valid = p_valid
+        self.max_noise_chars = max_noise_chars
+
+    def act(self, observation: dict[str, Any], info: dict[str, Any]) -> str:
+        if self.np_random.random() >= self.p_valid:
+            length = int(self.np_random.integers(0, self.max_noise_chars + 1))
+            return "".join(self.np_random.choice(list(_NOISE), size=length))
+        if "request" in info:
+            return "Your answer is " + ("correct." if self.np_random.random() < 0.5 else "incorrect.")
+        choices = info.get("task", {}).get("choices") or ()
+        if choices:
+            return f"\\boxed{{{'ABCDEFGHIJ'[int(self.np_random.integers(len(choices)))]}}}"
+        return f"\\boxed{{{int(self.np_random.integers(0, 1000))}}}"

@@ -1,0 +1,179 @@
+"""A solver whose feedback uptake has the shape the papers report (Feedback Friction, UFO)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from feedbackgym.agents.base import Agent
+from feedbackgym.agents.registration import register_agent
+from feedbackgym.envs.core.feedback import FeedbackLevel
+
+# How much a piece of feedback at each ladder level tells the solver (PROTOCOLS.md C.3 item 1).
+DEFAULT_INFORMATIVENESS: dict[str, float] = {
+    "none": 0.0,
+    "unary": 0.05,
+    "binary": 0.1,
+    "critique": 0.2,
+    "critique_with_answer": 0.6,
+    "critique_with_solution": 0.8,
+}
+LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+@register_agent("friction_solver", "scripted_solver")
+class FrictionSolver(Agent):
+    """A behaviour model of a solver that under-uses feedback (PROTOCOLS.md C.3 item 1).
+
+    Per task it draws a latent competence ``c ~ Beta(competence_alpha, competence_beta)`` and a
+    confidence ``k ~ Beta(confidence_alpha, confidence_beta)``, and holds a belief over candidate
+    answers: the gold answer with weight ``c``, plausible wrong answers sharing the rest. Its first
+    answer is drawn from the belief. After feedback of informativeness ``I`` (by ladder level,
+    ``informativeness``) on a wrong answer it switches to the gold answer with probability
+    ``I * (1 - k) ** rho * (1 - friction)``; otherwise it repeats its last answer with probability
+    ``stickiness``, or else redraws from its belief at ``temperature`` (which rises by
+    ``temperature_step`` per attempt, capped at 1.5, Feedback Friction's schedule), leaving out every
+    answer already tried when ``reject_previous``. Told its answer is correct, it keeps it.
+
+    It reads only its observation and info: the gold answer from ``info["latent"]`` (what a
+    simulated competence needs; the environment exposes it to behaviour models only), the shown
+    feedback event from ``info["feedback"]``, and its earlier answers from ``info["tried_answers"]``.
+    Without ``latent`` it guesses among the choices or random numbers.
+    """
+
+    def __init__(
+        self,
+        competence_alpha: float = 2.0,
+        competence_beta: float = 3.0,
+        confidence_alpha: float = 2.0,
+        confidence_beta: float = 2.0,
+        rho: float = 1.0,
+        friction: float = 0.3,
+        stickiness: float = 0.5,
+        temperature: float = 1.0,
+        temperature_step: float = 0.0,
+        reject_previous: bool = False,
+        n_distractors: int = 4,
+        informativeness: Mapping[str, float] | None = None,
+        seed: int | None = None,
+    ) -> None:
+        super().__init__(seed)
+        for name, value in (("friction", friction), ("stickiness", stickiness)):
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"{name} must be in [0, 1], got {value!r}")
+        for name, value in (
+            ("competence_alpha", competence_alpha),
+            ("competence_beta", competence_beta),
+            ("confidence_alpha", confidence_alpha),
+            ("confidence_beta", confidence_beta),
+            ("temperature", temperature),
+        ):
+            if value <= 0:
+                raise ValueError(f"{name} must be > 0, got {value!r}")
+        levels = dict(DEFAULT_INFORMATIVENESS)
+        for key, value in (informativeness or {}).items():
+            level = FeedbackLevel.parse(key).name.lower()
+            if not 0.0 <= float(value) <= 1.0:
+                raise ValueError(f"informativeness[{key!r}] must be in [0, 1], got {value!r}")
+            levels[level] = float(value)
+        self.competence = (competence_alpha, competence_beta)
+        self.confidence = (confidence_alpha, confidence_beta)
+        self.rho = rho
+        self.friction = friction
+        self.stickiness = stickiness
+        self.temperature = temperature
+        self.temperature_step = temperature_step
+        self.reject_previous = bool(reject_previous)
+        self.n_distractors = n_distractors
+        self.informativeness = levels
+        self._task_id: str | None = None
+
+    def reset(self, seed: int | None = None) -> None:
+        super().reset(seed)
+        self._task_id = None
+
+    # ------------------------------------------------------------------------------------------
+    def act(self, observation: dict[str, Any], info: dict[str, Any]) -> str:
+        task = info.get("task", {})
+        tried: list[str] = list(info.get("tried_answers", []))
+        if task.get("id") != self._task_id or not tried:
+            self._new_task(task, info.get("latent"))
+            if not tried:
+                return self._say(self._draw(exclude=set(), attempt=0))
+        last = tried[-1]
+        feedback = info.get("feedback")
+        fresh = bool(feedback and feedback.get("turn") == info.get("turn") and feedback.get("text"))
+        if fresh and feedback["verdict"] == "correct":
+            return self._say(last)
+        level = feedback["level"] if fresh else "none"
+        p_fix = self.informativeness[level] * (1.0 - self.kappa) ** self.rho * (1.0 - self.friction)
+        if self.gold is not None and self.np_random.random() < p_fix:
+            return self._say(self.gold)
+        if self.np_random.random() < self.stickiness:
+            return self._say(last)
+        exclude = set(tried) if self.reject_previous else {last}
+        return self._say(self._draw(exclude=exclude, attempt=len(tried)))
+
+    # ------------------------------------------------------------------------------------------
+    def _new_task(self, task: Mapping[str, Any], latent: Mapping[str, Any] | None) -> None:
+        self._task_id = task.get("id")
+        self.c = float(self.np_random.beta(*self.competence))
+        self.kappa = float(self.np_random.beta(*self.confidence))
+        self.gold = None if latent is None else str(latent["gold"])
+        wrong = self._wrong_candidates(task)
+        candidates = ([self.gold] if self.gold is not None else []) + wrong
+        shares = self.np_random.dirichlet(np.ones(len(wrong))) if wrong else np.zeros(0)
+        weights = ([self.c] if self.gold is not None else []) + list((1.0 - self.c if self.gold is not None else 1.0) * shares)
+        self.candidates = candidates
+        self.weights = np.asarray(weights, dtype=float)
+
+    def _wrong_candidates(self, task: Mapping[str, Any]) -> list[str]:
+        choices = task.get("choices") or ()
+        if choices:
+            letters = [LETTERS[i] for i in range(len(choices))]
+            return [letter for letter in letters if letter != self.gold]
+        base = int(task.get("base", 10) or 10)
+        gold = self._as_int(self.gold, base)
+        if gold is None:
+            return [f"{self.gold or 'guess'} {i}" for i in range(1, self.n_distractors + 1)]
+        wrong: list[str] = []
+        magnitude = max(len(str(abs(gold))), 1)
+        attempts = 0
+        while len(wrong) < self.n_distractors and attempts < 100:
+            attempts += 1
+            power = int(self.np_random.integers(0, magnitude))
+            delta = int(self.np_random.integers(1, base)) * base**power * (1 if self.np_random.random() < 0.5 else -1)
+            candidate = self._format_int(gold + delta, base)
+            if candidate != self.gold and candidate not in wrong:
+                wrong.append(candidate)
+        return wrong
+
+    @staticmethod
+    def _as_int(value: str | None, base: int) -> int | None:
+        if value is None:
+            return None
+        try:
+            return int(value, base)
+        except ValueError:
+            return None
+
+    @staticmethod
+    def _format_int(value: int, base: int) -> str:
+        if base == 16:
+            return ("-" if value < 0 else "") + format(abs(value), "X")
+        return str(value)
+
+    def _draw(self, exclude: set[str], attempt: int) -> str:
+        temperature = min(self.temperature + self.temperature_step * attempt, 1.5)
+        keep = [i for i, c in enumerate(self.candidates) if c not in exclude]
+        if not keep:
+            keep = list(range(len(self.candidates)))
+        weights = np.maximum(self.weights[keep], 1e-12) ** (1.0 / temperature)
+        index = keep[int(self.np_random.choice(len(keep), p=weights / weights.sum()))]
+        return self.candidates[index]
+
+    @staticmethod
+    def _say(answer: str) -> str:
+        return f"The answer is \\boxed{{{answer}}}."

@@ -1,0 +1,347 @@
+"""The shared base of feedbackgym's turn-based text games on PettingZoo's AEC API.
+
+A subclass says who speaks when, what a move means and what it earns; this base keeps the
+transcript, each agent's bounded view of it, the observation and info dicts, invalid-move handling,
+rewards bookkeeping, the episode's random generator and the ``ansi`` rendering.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import gymnasium
+import numpy as np
+from gymnasium.utils import seeding
+from pettingzoo import AECEnv
+
+from feedbackgym.envs.core.feedback import FeedbackEvent
+from feedbackgym.envs.core.spaces import PrintableText, numeric_value, observation_space
+from feedbackgym.envs.core.text import for_view
+
+ENV = "env"  # the sender id of messages the environment itself writes
+
+FeedbackTransform = Callable[[FeedbackEvent], FeedbackEvent]
+
+
+@dataclass
+class Message:
+    """One entry of the transcript, kept whole; observations show a bounded, printable copy."""
+
+    index: int
+    turn: int
+    sender: str
+    text: str
+    visible_to: tuple[str, ...]
+    kind: str = "move"  # move | invalid | feedback | prompt | notice | reward
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "turn": self.turn,
+            "sender": self.sender,
+            "visible_to": list(self.visible_to),
+            "kind": self.kind,
+            "text": self.text,
+            "data": self.data,
+        }
+
+
+class TurnBasedTextEnv(AECEnv):
+    """Base class for turn-based text games where every action is free text.
+
+    Subclasses set ``possible_agents`` and ``numeric_fields`` (name -> (low, high)) before calling
+    ``super().__init__``, and implement:
+
+    - ``_start_episode()``: build the episode from ``self.np_random``, post the opening messages
+      with :meth:`post`/:meth:`pin`, and set ``self.agent_selection``;
+    - ``_play(agent, text)``: apply one move; call :meth:`invalid_move` when it cannot be parsed;
+    - ``_forfeit(agent, text)``: what happens when an agent spends its whole retry budget;
+    - ``_numeric(agent)``: the values of the numeric observation fields;
+    - ``_episode_metrics()``: a flat dict of metrics, stored when the episode ends.
+
+    ``step`` never raises on agent text: anything that is not a string is turned into one, and a
+    reply that cannot be parsed is an invalid move (recorded, penalised, answered with a message
+    saying what was expected, and retried up to ``max_retries`` times in a row).
+    """
+
+    metadata: dict[str, Any] = {"name": "turn_based_text", "render_modes": ["ansi"], "is_parallelizable": True}
+    numeric_fields: Mapping[str, tuple[float, float]] = {}
+
+    def __init__(
+        self,
+        *,
+        history_window: int = 32,
+        message_view_chars: int = 4000,
+        observation_chars: int = 16000,
+        max_retries: int = 2,
+        invalid_move_penalty: float = -0.1,
+        render_mode: str | None = None,
+    ) -> None:
+        super().__init__()
+        _require_int("history_window", history_window, minimum=1)
+        _require_int("message_view_chars", message_view_chars, minimum=100)
+        _require_int("observation_chars", observation_chars, minimum=message_view_chars)
+        _require_int("max_retries", max_retries, minimum=0)
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}")
+        self.history_window = history_window
+        self.message_view_chars = message_view_chars
+        self.observation_chars = observation_chars
+        self.max_retries = max_retries
+        self.invalid_move_penalty = float(invalid_move_penalty)
+        self.render_mode = render_mode
+        self.agents = list(self.possible_agents)
+        space = observation_space(observation_chars, self.numeric_fields)
+        self.observation_spaces = {agent: space for agent in self.possible_agents}
+        # Any string is a legal action; the declared bound only limits what random samples look like.
+        self.action_spaces = {agent: PrintableText(max_length=1 << 20) for agent in self.possible_agents}
+        # Wrappers register here to rewrite feedback before its receiver sees it (see wrappers/feedback.py).
+        self.feedback_transforms: list[FeedbackTransform] = []
+        self.np_random, self.np_random_seed = seeding.np_random(None)
+        self._initialised = False
+
+    # ----------------------------------------------------------------------------------- spaces
+    def observation_space(self, agent: str) -> gymnasium.spaces.Space:
+        return self.observation_spaces[agent]
+
+    def action_space(self, agent: str) -> gymnasium.spaces.Space:
+        return self.action_spaces[agent]
+
+    # ------------------------------------------------------------------------------------ reset
+    def reset(self, seed: int | None = None, options: dict[str, Any] | None = None) -> None:
+        if seed is not None or not self._initialised:
+            self.np_random, self.np_random_seed = seeding.np_random(seed)
+        self._initialised = True
+        self.agents = list(self.possible_agents)
+        self.rewards = {agent: 0.0 for agent in self.agents}
+        self._cumulative_rewards = {agent: 0.0 for agent in self.agents}
+        self.terminations = {agent: False for agent in self.agents}
+        self.truncations = {agent: False for agent in self.agents}
+        self.infos: dict[str, dict[str, Any]] = {agent: {} for agent in self.agents}
+        self.transcript: list[Message] = []
+        self.turn = 0
+        self.end_reason: str | None = None
+        self.episode_metrics: dict[str, Any] = {}
+        self.invalid_moves = {agent: 0 for agent in self.agents}
+        self._retries = {agent: 0 for agent in self.agents}
+        self._instructions: dict[str, str] = {agent: "" for agent in self.agents}
+        self._pinned_text: dict[str, list[str]] = {agent: [] for agent in self.agents}
+        self._pinned_chat: dict[str, list[dict[str, str]]] = {agent: [] for agent in self.agents}
+        # Each agent's view is a bounded window, so a step costs the same at turn 1000 as at turn 10.
+        self._view_text: dict[str, deque[str]] = {a: deque(maxlen=self.history_window) for a in self.agents}
+        self._view_chat: dict[str, deque[dict[str, str]]] = {a: deque(maxlen=self.history_window) for a in self.agents}
+        self._view_count = {agent: 0 for agent in self.agents}
+        self._last_feedback: dict[str, dict[str, Any] | None] = {agent: None for agent in self.agents}
+        self._last_move: dict[str, dict[str, Any] | None] = {agent: None for agent in self.agents}
+        self._start_episode(options or {})
+        for agent in self.agents:
+            self._refresh_info(agent)
+
+    # ------------------------------------------------------------------------------------- step
+    def step(self, action: Any) -> None:
+        agent = self.agent_selection
+        if self.terminations[agent] or self.truncations[agent]:
+            self._was_dead_step(action)
+            return
+        text = action if isinstance(action, str) else _as_text(action)
+        self._cumulative_rewards[agent] = 0.0
+        for other in self.agents:
+            self.rewards[other] = 0.0
+        self._play(agent, text)
+        self._accumulate_rewards()
+        if self.agents and not (self.terminations[self.agent_selection] or self.truncations[self.agent_selection]):
+            self._refresh_info(self.agent_selection)
+
+    # ------------------------------------------------------------------- messages and the views
+    def instruct(self, agent: str, text: str) -> None:
+        """Set ``agent``'s standing instructions (the system message of its chat view)."""
+        self._instructions[agent] = text
+
+    def pin(self, agent: str, text: str, *, sender: str = ENV, kind: str = "prompt") -> Message:
+        """Post a message that stays at the top of ``agent``'s view however long the episode runs."""
+        message = self._record(sender, text, (agent,), kind, {})
+        self._pinned_text[agent].append(for_view(text, self.message_view_chars))
+        self._pinned_chat[agent].append({"role": "user", "content": text})
+        return message
+
+    def post(
+        self,
+        sender: str,
+        text: str,
+        visible_to: Iterable[str],
+        *,
+        kind: str = "move",
+        data: dict[str, Any] | None = None,
+    ) -> Message:
+        """Append a message to the transcript and to the views of the agents that see it."""
+        visible = tuple(visible_to)
+        message = self._record(sender, text, visible, kind, data or {})
+        shown = for_view(text, self.message_view_chars)
+        for agent in visible:
+            who = "you" if agent == sender else sender
+            self._view_text[agent].append(f"[{who}] {shown}")
+            self._view_chat[agent].append({"role": "assistant" if agent == sender else "user", "content": text})
+            self._view_count[agent] += 1
+        return message
+
+    def _record(self, sender: str, text: str, visible: tuple[str, ...], kind: str, data: dict[str, Any]) -> Message:
+        message = Message(len(self.transcript), self.turn, sender, text, visible, kind, data)
+        self.transcript.append(message)
+        return message
+
+    def deliver_feedback(self, event: FeedbackEvent, *, extra_visible: Iterable[str] = ()) -> FeedbackEvent:
+        """Show a feedback event to its receiver after every registered wrapper has rewritten it.
+
+        Returns the event as shown. The original and the shown event both go into the transcript.
+        """
+        shown = event
+        for transform in self.feedback_transforms:
+            shown = transform(shown)
+        data = {"event": shown.to_dict()}
+        if shown is not event:
+            data["original"] = event.to_dict()
+        visible = (shown.receiver, *extra_visible)
+        if shown.text:
+            self.post(shown.giver, shown.text, visible, kind="feedback", data=data)
+        else:
+            self._record(shown.giver, "", visible, "feedback", data)
+        self._last_feedback[shown.receiver] = data["event"]
+        return shown
+
+    def view_text(self, agent: str) -> str:
+        """The text observation of ``agent``: instructions, pinned messages, then the recent window."""
+        parts = [self._instructions[agent], *self._pinned_text[agent]]
+        omitted = self._view_count[agent] - len(self._view_text[agent])
+        if omitted > 0:
+            parts.append(f"[{omitted} earlier messages omitted]")
+        parts.extend(self._view_text[agent])
+        text = "\n\n".join(part for part in parts if part)
+        if len(text) > self.observation_chars:
+            text = "…" + text[-(self.observation_chars - 1) :]
+        return text
+
+    def chat_messages(self, agent: str) -> list[dict[str, str]]:
+        """``agent``'s view as chat messages for an LLM: system, pinned, then the recent window."""
+        messages: list[dict[str, str]] = []
+        if self._instructions[agent]:
+            messages.append({"role": "system", "content": self._instructions[agent]})
+        messages.extend(self._pinned_chat[agent])
+        omitted = self._view_count[agent] - len(self._view_chat[agent])
+        if omitted > 0:
+            messages.append({"role": "user", "content": f"[{omitted} earlier messages omitted]"})
+        messages.extend(self._view_chat[agent])
+        return messages
+
+    # ------------------------------------------------------------------------ observations, info
+    def observe(self, agent: str) -> dict[str, Any]:
+        observation: dict[str, Any] = {"text": self.view_text(agent)}
+        for name, value in self._numeric(agent).items():
+            observation[name] = numeric_value(value)
+        return observation
+
+    def _refresh_info(self, agent: str) -> None:
+        info = {
+            "turn": self.turn,
+            "messages": self.chat_messages(agent),
+            "feedback": self._last_feedback[agent],
+            "last_move": self._last_move[agent],
+            "invalid_moves": self.invalid_moves[agent],
+        }
+        info.update(self._extra_info(agent))
+        if self.episode_metrics:
+            info["episode"] = self.episode_metrics
+            info["end_reason"] = self.end_reason
+        self.infos[agent] = info
+
+    def _extra_info(self, agent: str) -> dict[str, Any]:
+        """Environment-specific info for ``agent`` (structured truth, latent state for behaviour models)."""
+        return {}
+
+    # ----------------------------------------------------------------------------- invalid moves
+    def invalid_move(self, agent: str, text: str, reason: str, expected: str) -> None:
+        """Record a move that could not be parsed, penalise it, and ask again or forfeit the turn."""
+        self.invalid_moves[agent] += 1
+        self._retries[agent] += 1
+        self.rewards[agent] += self.invalid_move_penalty
+        self._last_move[agent] = {"valid": False, "error": reason, "expected": expected, "chars": len(text)}
+        self.post(agent, text, (agent,), kind="invalid", data={"error": reason})
+        retries_left = self.max_retries - self._retries[agent] + 1
+        if retries_left > 0:
+            notice = f"Invalid move: {reason}. Expected: {expected}. Retries left this turn: {retries_left - 1}."
+            self.post(ENV, notice, (agent,), kind="notice")
+        else:
+            self._retries[agent] = 0
+            self.post(ENV, f"Invalid move: {reason}. Expected: {expected}. No retries left: the turn is forfeited.", (agent,), kind="notice")
+            self._forfeit(agent, text)
+
+    def valid_move(self, agent: str, **parsed: Any) -> None:
+        """Mark ``agent``'s move as parsed; resets its retry budget."""
+        self._retries[agent] = 0
+        self._last_move[agent] = {"valid": True, **parsed}
+
+    # ------------------------------------------------------------------------------ episode end
+    def end_episode(self, reason: str, *, truncated: bool = False) -> None:
+        """End the episode for every agent, compute the metrics and expose them in every info."""
+        self.end_reason = reason
+        flags = self.truncations if truncated else self.terminations
+        for agent in self.agents:
+            flags[agent] = True
+        self.episode_metrics = {"end_reason": reason, **self._episode_metrics()}
+        for agent in self.agents:
+            self._refresh_info(agent)
+
+    # --------------------------------------------------------------------------------- render
+    def render(self) -> str | None:
+        if self.render_mode is None:
+            gymnasium.logger.warn("render() was called without a render_mode; pass render_mode='ansi' to make().")
+            return None
+        return self.render_transcript()
+
+    def render_transcript(self) -> str:
+        """The whole transcript as readable text (messages are shown whole, control characters escaped)."""
+        lines = []
+        for message in getattr(self, "transcript", []):
+            audience = ",".join(message.visible_to)
+            tag = "" if message.kind == "move" else f" ({message.kind})"
+            body = for_view(message.text, max(len(message.text), 1)).replace("\n", "\n    ")
+            lines.append(f"[turn {message.turn}] {message.sender} -> {audience}{tag}:\n    {body}")
+        return "\n".join(lines)
+
+    def close(self) -> None:
+        pass
+
+    # --------------------------------------------------------------------------- for subclasses
+    def _start_episode(self, options: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    def _play(self, agent: str, text: str) -> None:
+        raise NotImplementedError
+
+    def _forfeit(self, agent: str, text: str) -> None:
+        raise NotImplementedError
+
+    def _numeric(self, agent: str) -> dict[str, float]:
+        return {}
+
+    def _episode_metrics(self) -> dict[str, Any]:
+        return {}
+
+
+def _as_text(action: Any) -> str:
+    """Non-string actions (None, numbers, arrays) become their text so that step never raises."""
+    if action is None:
+        return ""
+    if isinstance(action, bytes):
+        return action.decode("utf-8", errors="replace")
+    if isinstance(action, np.ndarray) and action.shape == ():
+        return str(action.item())
+    return str(action)
+
+
+def _require_int(name: str, value: Any, *, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")

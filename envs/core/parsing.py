@@ -1,0 +1,105 @@
+"""Reading answers and verdicts out of free text, and masking the gold answer out of feedback."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from feedbackgym.envs.core.feedback import Verdict
+
+ANSWER_FORMAT = r"the final answer as \boxed{...}, <answer>...</answer> or a last line 'Answer: ...'"
+
+_TAGGED = re.compile(r"<(answer|solution)>(.*?)</\1>", re.IGNORECASE | re.DOTALL)
+_ANSWER_LINE = re.compile(r"(?:final answer|answer)\s*(?:is|:)\s*(.+)", re.IGNORECASE)
+_BARE_LIMIT = 64  # a reply this short with no marker is taken as the answer itself
+
+
+def _boxed(text: str) -> str | None:
+    """The content of the last ``\\boxed{...}``, with nested braces balanced."""
+    start = text.rfind("\\boxed{")
+    if start < 0:
+        return None
+    depth, i = 1, start + len("\\boxed{")
+    begin = i
+    while i < len(text):
+        char = text[i]
+        if char == "{":
+            depth += 1
+        elif char == "}":
+            depth -= 1
+            if depth == 0:
+                return text[begin:i]
+        i += 1
+    return None
+
+
+def extract_answer(text: str) -> str | None:
+    """The answer a reply commits to, or None when it commits to none.
+
+    Looks, in order, for the last ``<answer>``/``<solution>`` tag, the last ``\\boxed{}``, the last
+    "Answer: ..." or "the answer is ..." line, and finally a short reply with no marker at all.
+
+    >>> extract_answer("<think>7*6</think> <answer> 42 </answer>")
+    '42'
+    >>> extract_answer("So the result is \\\\boxed{1,234}.")
+    '1,234'
+    >>> extract_answer("I am not sure.") is None
+    False
+    """
+    tagged = _TAGGED.findall(text)
+    if tagged:
+        return tagged[-1][1].strip() or None
+    boxed = _boxed(text)
+    if boxed is not None:
+        return boxed.strip() or None
+    # Only the tail is searched: a megabyte reply costs a bounded amount of regex work.
+    tail = text[-2000:]
+    lines = [line for line in tail.splitlines() if line.strip()]
+    for line in reversed(lines):
+        match = _ANSWER_LINE.search(line)
+        if match:
+            answer = match.group(1).strip().strip("*").strip().rstrip(".").strip()
+            return answer or None
+    stripped = text.strip()
+    if stripped and len(stripped) <= _BARE_LIMIT and "\n" not in stripped:
+        return stripped
+    return None
+
+
+_NEGATIVE = re.compile(r"\b(incorrect|wrong|not correct|bad|false|no)\b", re.IGNORECASE)
+_POSITIVE = re.compile(r"\b(correct|right|good|true|yes)\b", re.IGNORECASE)
+
+
+def parse_verdict(text: str) -> Verdict | None:
+    """A verdict stated in text ("incorrect", "This is GOOD.", "wrong"), or None if it states none.
+
+    Negative words win over positive ones, since "not correct" contains "correct".
+
+    >>> parse_verdict("Your answer was incorrect.")
+    <Verdict.INCORRECT: 'incorrect'>
+    >>> parse_verdict("This is GOOD.")
+    <Verdict.CORRECT: 'correct'>
+    """
+    head = text[:2000]
+    if _NEGATIVE.search(head):
+        return Verdict.INCORRECT
+    if _POSITIVE.search(head):
+        return Verdict.CORRECT
+    return None
+
+
+MASK = "[masked]"
+
+
+def mask_gold(text: str, aliases: Iterable[str], mask: str = MASK) -> tuple[str, bool]:
+    """Replace every occurrence of the gold answer's aliases with ``[masked]`` (Feedback Friction).
+
+    An alias is matched case-insensitively and not inside a longer word or number, so masking "42"
+    leaves "142" alone. Returns the masked text and whether anything was masked (a leak).
+    """
+    leaked = False
+    for alias in sorted({a for a in aliases if a and a.strip()}, key=len, reverse=True):
+        pattern = re.compile(rf"(?<![\w.]){re.escape(alias)}(?![\w]|[.,]\d)" if alias[0].isalnum() else re.escape(alias), re.IGNORECASE)
+        text, count = pattern.subn(mask, text)
+        leaked = leaked or count > 0
+    return text, leaked

@@ -1,0 +1,82 @@
+"""Spaces for text games: a text space that keeps any printable unicode, and the observation Dict."""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+from gymnasium import spaces
+
+# What random samples are drawn from: api_test and seed_test send them as actions.
+# Membership is wider: any printable character, plus newline and tab.
+SAMPLE_CHARSET = string.ascii_letters + string.digits + " .,:;!?()[]<>{}\\/-+*=_'\"#$%\n"
+_ALLOWED_WHITESPACE = frozenset("\n\t")
+
+
+def is_printable_text(text: str) -> bool:
+    """True when every character is printable unicode, a newline or a tab."""
+    return text.isprintable() or all(c.isprintable() or c in _ALLOWED_WHITESPACE for c in text)
+
+
+class PrintableText(spaces.Text):
+    """A ``gymnasium.spaces.Text`` whose members are any printable unicode up to ``max_length``.
+
+    Gymnasium's ``Text`` admits only its charset (letters and digits by default), which would reject
+    the unicode a language model writes. Samples still come from a small ASCII charset, and are at most
+    ``sample_max_length`` long so that random-action tests stay fast.
+
+    >>> space = PrintableText(max_length=32)
+    >>> space.contains("Schrödinger's \\boxed{42} ✓")
+    True
+    >>> space.contains("bell\\x07")
+    False
+    """
+
+    def __init__(
+        self,
+        max_length: int,
+        *,
+        min_length: int = 0,
+        sample_max_length: int = 64,
+        seed: int | np.random.Generator | None = None,
+    ) -> None:
+        super().__init__(max_length=max_length, min_length=min_length, charset=SAMPLE_CHARSET, seed=seed)
+        self.sample_max_length = max(min_length, min(max_length, sample_max_length))
+
+    def contains(self, x: Any) -> bool:
+        return isinstance(x, str) and self.min_length <= len(x) <= self.max_length and is_printable_text(x)
+
+    def sample(self, mask: Any = None, probability: Any = None) -> str:
+        if mask is None and probability is None:
+            length = int(self.np_random.integers(self.min_length, self.sample_max_length + 1))
+            return super().sample(mask=(length, None))
+        return super().sample(mask=mask, probability=probability)
+
+    def __repr__(self) -> str:
+        return f"PrintableText({self.min_length}, {self.max_length})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, PrintableText) and (self.min_length, self.max_length) == (
+            other.min_length,
+            other.max_length,
+        )
+
+    __hash__ = spaces.Text.__hash__
+
+
+def scalar_box(low: float, high: float) -> spaces.Box:
+    """A float32 Box of shape (1,): the numeric fields a torch policy reads."""
+    return spaces.Box(low=np.float32(low), high=np.float32(high), shape=(1,), dtype=np.float32)
+
+
+def observation_space(text_max_length: int, numeric: Mapping[str, tuple[float, float]]) -> spaces.Dict:
+    """The observation Dict every feedbackgym env uses: ``text`` plus named numeric fields."""
+    fields: dict[str, spaces.Space[Any]] = {"text": PrintableText(max_length=text_max_length)}
+    fields.update({name: scalar_box(low, high) for name, (low, high) in numeric.items()})
+    return spaces.Dict(fields)
+
+
+def numeric_value(value: float) -> np.ndarray:
+    return np.array([value], dtype=np.float32)

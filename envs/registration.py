@@ -1,0 +1,152 @@
+"""Environment and wrapper registries: ``register``, ``make``, ``make_parallel``, ``spec``, ``registry``.
+
+Ids follow Gymnasium's ``[namespace/]Name[-vN]``. Entry points are lazy ``"module:Class"`` strings so
+that importing ``feedbackgym.envs`` stays cheap. A variant id is the same class with other keyword
+arguments and its own stack of wrappers, named in the wrapper registry (so Hydra configs can name them).
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pettingzoo import AECEnv, ParallelEnv
+from pettingzoo.utils.conversions import turn_based_aec_to_parallel
+from pettingzoo.utils.wrappers import OrderEnforcingWrapper
+
+from feedbackgym.envs.core.registry import Registry, RegistryError, did_you_mean, load_entry_point
+
+ENV_ID_RE = re.compile(r"^(?:(?P<namespace>[\w:.-]+)/)?(?P<name>[\w:.-]+?)(?:-v(?P<version>\d+))?$")
+
+WrapperStack = tuple[tuple[str, Mapping[str, Any]], ...]
+
+
+@dataclass(frozen=True)
+class EnvSpec:
+    """Everything ``make`` needs to build one environment id."""
+
+    id: str
+    entry_point: str | Callable[..., AECEnv]
+    kwargs: Mapping[str, Any] = field(default_factory=dict)
+    wrappers: WrapperStack = ()  # (wrapper name, kwargs), applied innermost first
+    description: str = ""
+
+    @property
+    def name(self) -> str:
+        return _parse_id(self.id)[1]
+
+    @property
+    def version(self) -> int | None:
+        return _parse_id(self.id)[2]
+
+
+registry: dict[str, EnvSpec] = {}
+wrapper_registry: Registry[Callable[..., AECEnv]] = Registry("wrapper")
+
+
+def _parse_id(env_id: str) -> tuple[str | None, str, int | None]:
+    match = ENV_ID_RE.fullmatch(env_id)
+    if not match:
+        raise ValueError(f"malformed environment id {env_id!r}: expected '[namespace/]Name[-vN]', e.g. 'SolverFeedback-v0'")
+    version = match.group("version")
+    return match.group("namespace"), match.group("name"), int(version) if version is not None else None
+
+
+def register(
+    id: str,
+    entry_point: str | Callable[..., AECEnv],
+    *,
+    kwargs: Mapping[str, Any] | None = None,
+    wrappers: Sequence[tuple[str, Mapping[str, Any]] | str] = (),
+    description: str = "",
+    override: bool = False,
+) -> EnvSpec:
+    """Register an environment id. ``wrappers`` name entries of the wrapper registry."""
+    _parse_id(id)
+    if id in registry and not override:
+        raise RegistryError(f"environment `{id}` is already registered; pass override=True to replace it")
+    stack = tuple((w, {}) if isinstance(w, str) else (w[0], dict(w[1])) for w in wrappers)
+    registered = EnvSpec(id, entry_point, dict(kwargs or {}), stack, description)
+    registry[id] = registered
+    return registered
+
+
+def spec(env_id: str) -> EnvSpec:
+    """The spec of ``env_id``; an unknown id names the closest registered ones."""
+    if env_id in registry:
+        return registry[env_id]
+    _parse_id(env_id)
+    raise RegistryError(did_you_mean(env_id, list(registry), "environment"))
+
+
+def register_wrapper(name: str, entry_point: str | Callable[..., AECEnv], *, override: bool = False) -> None:
+    """Register a wrapper under a name that env variants and Hydra configs can use."""
+    wrapper_registry.register(name, entry_point, override=override)
+
+
+def apply_wrapper(env: AECEnv, name: str, **kwargs: Any) -> AECEnv:
+    """Wrap ``env`` with the wrapper registered as ``name``; bad arguments name the allowed ones."""
+    wrapper = wrapper_registry.get(name)
+    check_kwargs(wrapper, kwargs, f"wrapper `{name}`", skip=1)
+    return wrapper(env, **kwargs)
+
+
+def check_kwargs(target: Callable[..., Any], kwargs: Mapping[str, Any], what: str, *, skip: int = 0) -> None:
+    """Raise a TypeError naming any keyword ``target`` does not accept, and what it does accept."""
+    try:
+        parameters = list(inspect.signature(target).parameters.values())[skip:]
+    except (TypeError, ValueError):
+        return
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
+        return
+    accepted = [p.name for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    unknown = [key for key in kwargs if key not in accepted]
+    if unknown:
+        hints = "; ".join(did_you_mean(key, accepted, "argument").split(" Registered:")[0] for key in unknown)
+        raise TypeError(f"{what} got unknown argument(s) {', '.join(map(repr, unknown))}. {hints}. Accepted: {', '.join(accepted)}")
+
+
+def make(
+    env_id: str,
+    *,
+    wrappers: Sequence[tuple[str, Mapping[str, Any]] | str] = (),
+    order_enforcing: bool = True,
+    **kwargs: Any,
+) -> AECEnv:
+    """Build a registered environment (AEC API) with its variant's wrappers, then ``wrappers``.
+
+    >>> env = make("SolverFeedback-v0", max_turns=3)
+    >>> env.reset(seed=0)
+    >>> env.agent_selection
+    'solver_0'
+    """
+    env_spec = spec(env_id)
+    constructor = env_spec.entry_point
+    if isinstance(constructor, str):
+        constructor = load_entry_point(constructor)  # type: ignore[assignment]
+    arguments = {**env_spec.kwargs, **kwargs}
+    check_kwargs(constructor, arguments, f"environment `{env_id}`")  # type: ignore[arg-type]
+    env: AECEnv = constructor(**arguments)  # type: ignore[operator]
+    stack = [*env_spec.wrappers, *((w, {}) if isinstance(w, str) else w for w in wrappers)]
+    for name, wrapper_kwargs in stack:
+        env = apply_wrapper(env, name, **dict(wrapper_kwargs))
+    if order_enforcing:
+        env = OrderEnforcingWrapper(env)
+    env.spec = env_spec  # type: ignore[attr-defined]
+    return env
+
+
+def make_parallel(env_id: str, **kwargs: Any) -> ParallelEnv:
+    """The Parallel API view of a registered turn-based environment (one parallel step per turn).
+
+    Every live agent passes an action each step; only the action of the agent whose turn it is
+    (``infos[agent]["active_agent"]``) is played, as in PettingZoo's ``turn_based_aec_to_parallel``.
+    """
+    return turn_based_aec_to_parallel(make(env_id, **kwargs))
+
+
+def registered_envs() -> list[str]:
+    return sorted(registry)

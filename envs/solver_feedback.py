@@ -1,0 +1,425 @@
+"""``SolverFeedback-v0``: a solver answers, a teacher who knows the gold answer gives feedback, repeat."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from feedbackgym.envs.core.base import ENV, TurnBasedTextEnv
+from feedbackgym.envs.core.feedback import FeedbackEvent, FeedbackLevel, Verdict, render_event_text
+from feedbackgym.envs.core.parsing import ANSWER_FORMAT, extract_answer, mask_gold, parse_verdict
+from feedbackgym.envs.tasks import Task, TaskSource, make_task_source
+
+SOLVER, TEACHER = "solver_0", "teacher_0"
+REWARD_SCHEMES = ("success", "ufo", "discount")
+TEMPLATES = ("ff", "mint", "rltf")
+
+SOLVER_INSTRUCTIONS = (
+    "You are the solver. Answer the question. Think step by step if you like, then give "
+    + ANSWER_FORMAT
+    + ". You may get feedback and further attempts."
+)
+TEACHER_INSTRUCTIONS = (
+    "You are the teacher. A separate model, the solver, attempts the question below. When asked, give it "
+    "feedback. Never reveal the correct final answer or the content of the correct option."
+)
+TEACHER_REQUESTS: dict[FeedbackLevel, str] = {
+    FeedbackLevel.UNARY: "Reply with your verdict only: 'correct' or 'incorrect'.",
+    FeedbackLevel.BINARY: "Reply with your verdict only: 'correct' or 'incorrect'.",
+    FeedbackLevel.CRITIQUE: "Please provide concise and constructive feedback that guides the solver toward the correct answer.",
+    FeedbackLevel.CRITIQUE_WITH_ANSWER: (
+        "Please provide feedback identifying which step(s) were incorrect or how to get to the correct answer "
+        "WITHOUT revealing the correct final answer or the content of the correct option."
+    ),
+    FeedbackLevel.CRITIQUE_WITH_SOLUTION: (
+        "Please provide feedback identifying which step(s) were incorrect or how to get to the correct answer "
+        "WITHOUT revealing the correct final answer or the content of the correct option."
+    ),
+}
+VERDICT_VALUE = {Verdict.INCORRECT: 0.0, Verdict.CORRECT: 1.0, Verdict.UNKNOWN: -1.0}
+
+
+class SolverFeedbackEnv(TurnBasedTextEnv):
+    """A solver answers a task; a teacher who knows the gold answer gives feedback; the solver tries again.
+
+    Covers the protocols of Feedback Friction (history of attempts and answer-masked feedback),
+    MINT without tools (turn budget, count-down, GOOD/BAD feedback), "A Simple 'Try Again'" (UFO:
+    unary feedback, decaying reward, repetition penalty, reward shown in context), RLTF (text
+    critiques) and interactive in-context learning (a teacher with privileged information).
+
+    ## Agents
+
+    | id | role |
+    |---|---|
+    | `solver_0` | answers the task, up to `max_turns` attempts |
+    | `teacher_0` | sees the task, each attempt, the grader's verdict and (by level) the gold answer or solution; writes feedback after each graded attempt that does not end the episode |
+
+    Turn order: `solver_0`, then (if the episode goes on and `feedback_level` is not `none`)
+    `teacher_0`, then `solver_0` again. The environment grades each answer itself.
+
+    ## Feedback ladder (`feedback_level`)
+
+    | level | teacher is asked for | the solver reads |
+    |---|---|---|
+    | `none` | (not asked) | "Please answer the question again." |
+    | `unary` | a verdict | "Incorrect. Please think again." (never anything positive) |
+    | `binary` | a verdict | "Your answer was incorrect. Please answer the question again." |
+    | `critique` | a critique, without the gold answer | the verdict and the critique (template `ff`, `mint` or `rltf`) |
+    | `critique_with_answer` | a critique; the teacher sees the gold answer | same; any alias of the gold answer is replaced by `[masked]` |
+    | `critique_with_solution` | a critique; the teacher also sees the worked solution | same, masked |
+
+    Feedback is a :class:`FeedbackEvent`; wrappers such as `UnaryFeedback` rewrite it before the
+    solver sees it (`info["feedback"]` holds the event as shown; the transcript keeps both).
+
+    ## Action Space
+
+    Free text (`PrintableText`). The solver's answer is read from `\\boxed{}`, `<answer>` or
+    `<solution>` tags, an "Answer: ..." line, or a short bare reply. A reply with no readable answer
+    is an invalid move: penalised by `invalid_move_penalty` (UFO's format penalty), answered with
+    the expected format, and retried up to `max_retries` times; then the attempt is forfeited and
+    counts as wrong. A teacher reply is invalid when it is empty, or states no verdict at the
+    `unary`/`binary` levels; a forfeited teacher turn gives no feedback.
+
+    ## Observation Space
+
+    `Dict` with:
+
+    | key | space | meaning |
+    |---|---|---|
+    | `text` | `PrintableText(observation_chars)` | instructions, the task, then the last `history_window` messages |
+    | `turn` | `Box(0, max_turns, (1,))` | attempts made so far |
+    | `turns_left` | `Box(0, max_turns, (1,))` | attempts left |
+    | `feedback_level` | `Box(0, 5, (1,))` | ladder level of the last feedback this agent received |
+    | `last_verdict` | `Box(-1, 1, (1,))` | last verdict this agent read: 1 correct, 0 incorrect, -1 none |
+    | `last_reward` | `Box(-inf-safe bounds)` | the solver's reward from its last attempt |
+
+    `info` carries `messages` (the chat view for LLM agents), `feedback` (the last event as shown),
+    `last_move` (parsed answer or error), `task` (the public task), `truth` (the grader's view of the
+    last attempt: answer, correct; for logging, not for agents) and, for the solver when
+    `expose_latent`, `latent` (the gold answer, which only simulated behaviour models may read).
+    At the end every agent's info has `episode` (the metrics below).
+
+    ## Rewards
+
+    `reward_scheme`:
+
+    - `success` (MINT, RL2F): 1 to both agents when the episode ends solved (last answer correct).
+    - `ufo`: `decay_gamma ** t` for a correct answer at attempt t (0-based), minus
+      `repetition_lambda * (1 - E / T)` at the end (E unique answers among T valid ones).
+    - `discount` (RL2F/SML turn discount): `turn_discount ** t` when solved at attempt t.
+
+    Invalid moves add `invalid_move_penalty` to the mover. The teacher shares the solver's task
+    reward (not its penalties). With `show_reward`, the solver reads "Reward:\\n{r}" after each attempt.
+
+    ## Episode End
+
+    Terminates when the solver is correct and `terminate_on_success`, or after `max_turns` attempts.
+
+    ## Metrics (`info["episode"]`)
+
+    `solved`, `turns_to_success`, `attempts`, `cumulative_accuracy` (list: solved within k attempts,
+    k = 1..max_turns), `unique_answer_ratio`, `repeated_one_answer` (failures only: every attempt gave
+    the same answer), `informative_feedback`, `resisted_feedback`, `feedback_resistance` (share of
+    critique-level feedback after which the next answer was still wrong), `invalid_moves`,
+    `gold_leaks`, `solver_return`.
+
+    ## Arguments
+
+    | argument | default | meaning |
+    |---|---|---|
+    | `task` | `"arithmetic"` | a registered task source name, or a `TaskSource` |
+    | `task_kwargs` | `{}` | arguments of the task source |
+    | `max_turns` | 10 | solver attempts (FF 10, UFO 5, MINT 5, RLTF 2) |
+    | `terminate_on_success` | True | end at the first correct answer |
+    | `feedback_level` | `"binary"` | ladder level, name or 0-5 |
+    | `template` | `"ff"` | how feedback is rendered: `ff`, `mint`, `rltf` |
+    | `mask_gold` | True | replace the gold answer in feedback by `[masked]` |
+    | `count_down` | False | MINT's "You have N steps left." |
+    | `reward_scheme` | `"success"` | `success`, `ufo`, `discount` |
+    | `decay_gamma`, `repetition_lambda`, `turn_discount` | 0.5, 0.5, 0.7 | reward knobs |
+    | `show_reward` | False | UFO's reward message in context |
+    | `expose_latent` | True | put the gold answer in the solver's `info["latent"]` for behaviour models |
+    | `history_window`, `max_retries`, `invalid_move_penalty`, `render_mode` | 32, 2, -0.1, None | see `TurnBasedTextEnv` |
+
+    ## Version History
+
+    - v0: initial release.
+    """
+
+    metadata = {"name": "solver_feedback_v0", "render_modes": ["ansi"], "is_parallelizable": True}
+    possible_agents = [SOLVER, TEACHER]
+
+    def __init__(
+        self,
+        task: str | TaskSource = "arithmetic",
+        task_kwargs: Mapping[str, Any] | None = None,
+        max_turns: int = 10,
+        terminate_on_success: bool = True,
+        feedback_level: str | int | FeedbackLevel = "binary",
+        template: str = "ff",
+        mask_gold: bool = True,
+        count_down: bool = False,
+        reward_scheme: str = "success",
+        decay_gamma: float = 0.5,
+        repetition_lambda: float = 0.5,
+        turn_discount: float = 0.7,
+        show_reward: bool = False,
+        expose_latent: bool = True,
+        history_window: int = 32,
+        max_retries: int = 2,
+        invalid_move_penalty: float = -0.1,
+        render_mode: str | None = None,
+    ) -> None:
+        if isinstance(max_turns, bool) or not isinstance(max_turns, int) or max_turns < 1:
+            raise ValueError(f"max_turns must be an integer >= 1, got {max_turns!r}")
+        if reward_scheme not in REWARD_SCHEMES:
+            raise ValueError(f"reward_scheme must be one of {', '.join(REWARD_SCHEMES)}, got {reward_scheme!r}")
+        if template not in TEMPLATES:
+            raise ValueError(f"template must be one of {', '.join(TEMPLATES)}, got {template!r}")
+        for name, value in (("decay_gamma", decay_gamma), ("turn_discount", turn_discount)):
+            if not 0.0 < float(value) <= 1.0:
+                raise ValueError(f"{name} must be in (0, 1], got {value!r}")
+        if float(repetition_lambda) < 0:
+            raise ValueError(f"repetition_lambda must be >= 0, got {repetition_lambda!r}")
+        self.task_source = task if isinstance(task, TaskSource) else make_task_source(task, **dict(task_kwargs or {}))
+        self.max_turns = max_turns
+        self.terminate_on_success = bool(terminate_on_success)
+        self.feedback_level = FeedbackLevel.parse(feedback_level)
+        self.template = template
+        self.mask_gold = bool(mask_gold)
+        self.count_down = bool(count_down)
+        self.reward_scheme = reward_scheme
+        self.decay_gamma = float(decay_gamma)
+        self.repetition_lambda = float(repetition_lambda)
+        self.turn_discount = float(turn_discount)
+        self.show_reward = bool(show_reward)
+        self.expose_latent = bool(expose_latent)
+        self.numeric_fields = {
+            "turn": (0, max_turns),
+            "turns_left": (0, max_turns),
+            "feedback_level": (0, 5),
+            "last_verdict": (-1, 1),
+            "last_reward": (-1e6, 1e6),
+        }
+        super().__init__(
+            history_window=history_window,
+            max_retries=max_retries,
+            invalid_move_penalty=invalid_move_penalty,
+            render_mode=render_mode,
+        )
+
+    # ------------------------------------------------------------------------------- episode
+    def _start_episode(self, options: dict[str, Any]) -> None:
+        self.task: Task = options["task"] if isinstance(options.get("task"), Task) else self.task_source.sample(self.np_random)
+        self.answers: list[str | None] = []  # normalised answer per attempt (None: unreadable)
+        self.correct: list[bool] = []
+        self.feedback_after: list[int | None] = []  # level of feedback the solver read after attempt i
+        self.solver_return = 0.0
+        self.gold_leaks = 0
+        self._last_reward = 0.0
+        self._teacher_request: dict[str, Any] | None = None
+        self.instruct(SOLVER, SOLVER_INSTRUCTIONS)
+        self.instruct(TEACHER, TEACHER_INSTRUCTIONS)
+        self.pin(SOLVER, self.task.prompt)
+        teacher_brief = [f"Question:\n{self.task.prompt}"]
+        if self.feedback_level >= FeedbackLevel.CRITIQUE_WITH_ANSWER:
+            teacher_brief.append(f"The correct final answer is: {self.task.answer}")
+        if self.feedback_level >= FeedbackLevel.CRITIQUE_WITH_SOLUTION and self.task.solution:
+            teacher_brief.append(f"The correct reasoning process that leads to this answer is:\n{self.task.solution}")
+        self.pin(TEACHER, "\n\n".join(teacher_brief))
+        self.agent_selection = SOLVER
+
+    def _play(self, agent: str, text: str) -> None:
+        if agent == SOLVER:
+            self._solver_move(text)
+        else:
+            self._teacher_move(text)
+
+    # -------------------------------------------------------------------------------- solver
+    def _solver_move(self, text: str) -> None:
+        raw = extract_answer(text)
+        normalised = self.task.normalize(raw) if raw is not None else None
+        if normalised is None:
+            reason = "no answer found" if raw is None else f"could not read {raw[:80]!r} as a {self.task.kind} answer"
+            self.invalid_move(SOLVER, text, reason, ANSWER_FORMAT)
+            return
+        self.valid_move(SOLVER, answer=normalised, raw_answer=raw[:200])
+        self.post(SOLVER, text, (SOLVER, TEACHER), data={"answer": normalised})
+        self._grade(normalised)
+
+    def _forfeit(self, agent: str, text: str) -> None:
+        if agent == SOLVER:
+            self._grade(None)
+        else:
+            self._after_feedback(None)
+
+    def _grade(self, answer: str | None) -> None:
+        correct = answer is not None and answer == self.task.normalize(self.task.answer)
+        attempt = len(self.answers)
+        self.answers.append(answer)
+        self.correct.append(correct)
+        self.feedback_after.append(None)
+        self.turn = attempt + 1
+        reward = 0.0
+        if correct and self.reward_scheme == "ufo":
+            reward = self.decay_gamma**attempt
+        self._last_reward = reward
+        self._give_task_reward(reward)
+        if self.show_reward:
+            self.post(ENV, f"Reward:\n{reward}", (SOLVER,), kind="reward")
+        out_of_turns = self.turn >= self.max_turns
+        if (correct and self.terminate_on_success) or out_of_turns:
+            self._finish()
+            return
+        if self.feedback_level is FeedbackLevel.NONE:
+            self._ask_again()
+            return
+        verdict = Verdict.CORRECT if correct else Verdict.INCORRECT
+        self._teacher_request = {"level": self.feedback_level.name.lower(), "verdict": verdict.value, "answer": answer}
+        if self.feedback_level >= FeedbackLevel.CRITIQUE_WITH_ANSWER:
+            self._teacher_request["gold"] = self.task.answer
+        if self.feedback_level >= FeedbackLevel.CRITIQUE_WITH_SOLUTION:
+            self._teacher_request["solution"] = self.task.solution
+        shown_answer = answer if answer is not None else "(no readable answer)"
+        self.post(
+            ENV,
+            f"Most recent answer: {shown_answer}\nThe grader marked it {verdict.value}. {TEACHER_REQUESTS[self.feedback_level]}",
+            (TEACHER,),
+            kind="notice",
+        )
+        self.agent_selection = TEACHER
+
+    # ------------------------------------------------------------------------------- teacher
+    def _teacher_move(self, text: str) -> None:
+        assert self._teacher_request is not None
+        grader_verdict = Verdict(self._teacher_request["verdict"])
+        stated = parse_verdict(text)
+        if not text.strip():
+            self.invalid_move(TEACHER, text, "empty feedback", TEACHER_REQUESTS[self.feedback_level])
+            return
+        if self.feedback_level <= FeedbackLevel.BINARY and stated is None:
+            self.invalid_move(TEACHER, text, "no verdict stated", "the word 'correct' or 'incorrect'")
+            return
+        content, leaked = (text, False)
+        if self.mask_gold and self.feedback_level > FeedbackLevel.BINARY:
+            content, leaked = mask_gold(text, self.task.aliases())
+        self.gold_leaks += int(leaked)
+        # At the verdict levels the teacher's verdict is the feedback (and may be wrong); a critique is
+        # framed by the grader's verdict, as Feedback Friction's template does.
+        verdict = stated if stated is not None and self.feedback_level <= FeedbackLevel.BINARY else grader_verdict
+        self.valid_move(TEACHER, verdict=verdict.value, leaked_gold=leaked)
+        self.post(TEACHER, text, (TEACHER,), data={"verdict": verdict.value})
+        body = content if self.feedback_level > FeedbackLevel.BINARY else ""
+        event = FeedbackEvent(
+            giver=TEACHER,
+            receiver=SOLVER,
+            text=render_event_text(self.feedback_level, verdict, body, self.template),
+            content=body,
+            verdict=verdict,
+            level=self.feedback_level,
+            turn=self.turn,
+            deceptive=verdict is not grader_verdict,
+            leaked_gold=leaked,
+        )
+        self._after_feedback(event)
+
+    def _after_feedback(self, event: FeedbackEvent | None) -> None:
+        self._teacher_request = None
+        shown_text = ""
+        if event is not None:
+            shown = self.deliver_feedback(event)
+            shown_text = shown.text
+            self.feedback_after[-1] = int(shown.level) if shown.text else None
+        self._ask_again(feedback_shown=bool(shown_text))
+
+    def _ask_again(self, feedback_shown: bool = False) -> None:
+        # Feedback templates already ask for another attempt; the notice then carries only the count-down.
+        parts = [] if feedback_shown else ["Please answer the question again."]
+        if self.count_down:
+            left = self.max_turns - self.turn
+            parts.append(f"You have {left} steps left.")
+            if left <= 1:
+                parts.append("You should take the last step to propose a solution.")
+        if parts:
+            self.post(ENV, " ".join(parts), (SOLVER,), kind="notice")
+        self.agent_selection = SOLVER
+
+    # ------------------------------------------------------------------------------- rewards
+    def _give_task_reward(self, reward: float) -> None:
+        if reward:
+            self.rewards[SOLVER] += reward
+            self.rewards[TEACHER] += reward
+            self.solver_return += reward
+
+    def _finish(self) -> None:
+        solved = self.correct[-1]
+        reward = 0.0
+        if self.reward_scheme == "success" and solved:
+            reward = 1.0
+        elif self.reward_scheme == "discount" and solved:
+            reward = self.turn_discount ** (len(self.correct) - 1)
+        elif self.reward_scheme == "ufo":
+            valid = [a for a in self.answers if a is not None]
+            if valid:
+                reward = -self.repetition_lambda * (1.0 - len(set(valid)) / len(valid))
+        self._give_task_reward(reward)
+        self._last_reward += reward
+        self.end_episode("success" if solved and self.terminate_on_success else "max_turns")
+
+    # ----------------------------------------------------------------------- views and metrics
+    def _numeric(self, agent: str) -> dict[str, float]:
+        feedback = self._last_feedback.get(agent)
+        if agent == TEACHER:
+            verdict = -1.0 if self._teacher_request is None else VERDICT_VALUE[Verdict(self._teacher_request["verdict"])]
+            level = float(self.feedback_level)
+        else:
+            verdict = VERDICT_VALUE[Verdict(feedback["verdict"])] if feedback else -1.0
+            level = float(feedback["level_value"]) if feedback else 0.0
+        return {
+            "turn": float(self.turn),
+            "turns_left": float(self.max_turns - self.turn),
+            "feedback_level": level,
+            "last_verdict": verdict,
+            "last_reward": self._last_reward,
+        }
+
+    def _extra_info(self, agent: str) -> dict[str, Any]:
+        info: dict[str, Any] = {"task": self.task.public_view()}
+        if self.answers:
+            info["truth"] = {"answer": self.answers[-1], "correct": self.correct[-1], "attempt": len(self.answers)}
+        if agent == SOLVER:
+            info["tried_answers"] = [a for a in self.answers if a is not None]
+            if self.expose_latent:
+                info["latent"] = {"gold": self.task.normalize(self.task.answer)}
+        elif self._teacher_request is not None:
+            info["request"] = dict(self._teacher_request)
+        return info
+
+    def _episode_metrics(self) -> dict[str, Any]:
+        attempts = len(self.answers)
+        first_correct = next((i for i, ok in enumerate(self.correct) if ok), None)
+        solved = bool(self.correct and self.correct[-1]) if not self.terminate_on_success else first_correct is not None
+        valid = [a for a in self.answers if a is not None]
+        informative = resisted = 0
+        for i, level in enumerate(self.feedback_after[:-1]):
+            if level is not None and level >= FeedbackLevel.CRITIQUE and not self.correct[i]:
+                informative += 1
+                resisted += int(not self.correct[i + 1])
+        return {
+            "solved": solved,
+            "turns_to_success": None if first_correct is None else first_correct + 1,
+            "attempts": attempts,
+            "cumulative_accuracy": [
+                float(first_correct is not None and first_correct < k) for k in range(1, self.max_turns + 1)
+            ],
+            "unique_answer_ratio": len(set(valid)) / len(valid) if valid else None,
+            "repeated_one_answer": (len(valid) == attempts and attempts > 1 and len(set(valid)) == 1) if not solved else None,
+            "informative_feedback": informative,
+            "resisted_feedback": resisted,
+            "feedback_resistance": resisted / informative if informative else None,
+            "invalid_moves": sum(self.invalid_moves.values()),
+            "gold_leaks": self.gold_leaks,
+            "solver_return": self.solver_return,
+            "feedback_level": self.feedback_level.name.lower(),
+            "task_id": self.task.id,
+        }

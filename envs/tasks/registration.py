@@ -1,0 +1,90 @@
+"""The registry of task sources: ``make_task_source("hex_multiplication", digits=5)``."""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from feedbackgym.envs.core.registry import Registry
+
+from .base import TaskSource
+
+TaskSourceFactory = Callable[..., TaskSource]
+
+TASK_SOURCES: Registry[TaskSourceFactory] = Registry("task source")
+_DEFAULT_KWARGS: dict[str, dict[str, Any]] = {}
+
+
+class TaskSourceArgumentError(TypeError, ValueError):
+    """A bad keyword for a task source; both a TypeError (like a bad call) and a ValueError (like a bad config)."""
+
+
+def register_task_source(
+    name: str,
+    factory: TaskSourceFactory | str | None = None,
+    *,
+    defaults: Mapping[str, Any] | None = None,
+    aliases: tuple[str, ...] = (),
+    override: bool = False,
+) -> Any:
+    """Register a TaskSource class or factory (or a lazy ``"package.module:Attr"`` string) under ``name``.
+
+    ``defaults`` are keyword arguments applied before the caller's (how "hex_multiplication" is
+    ``MultiplicationTasks`` with ``base=16``). Without ``factory`` it returns a class decorator.
+    """
+    if factory is None:
+
+        def decorate(cls: TaskSourceFactory) -> TaskSourceFactory:
+            register_task_source(name, cls, defaults=defaults, aliases=aliases, override=override)
+            return cls
+
+        return decorate
+    TASK_SOURCES.register(name, factory, aliases=aliases, override=override)
+    _DEFAULT_KWARGS[name] = dict(defaults or {})
+    return factory
+
+
+def task_sources() -> list[str]:
+    """The registered names, sorted."""
+    return TASK_SOURCES.names()
+
+
+def _check_arguments(name: str, factory: TaskSourceFactory, kwargs: Mapping[str, Any]) -> None:
+    try:
+        parameters = inspect.signature(factory).parameters
+    except (TypeError, ValueError):
+        return  # builtins and some C callables have no signature; let the call itself complain
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+        return
+    accepted = [key for key, p in parameters.items() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    unknown = [key for key in kwargs if key not in accepted]
+    if unknown:
+        hints = [f"{key!r} (did you mean {close[0]!r}?)" if (close := difflib.get_close_matches(key, accepted, n=1)) else repr(key) for key in unknown]
+        raise TaskSourceArgumentError(
+            f"task source `{name}` got unknown argument(s) {', '.join(hints)}; accepted: {', '.join(accepted) or '(none)'}"
+        )
+    missing = [key for key in accepted if parameters[key].default is inspect.Parameter.empty and key not in kwargs]
+    if missing:
+        raise TaskSourceArgumentError(f"task source `{name}` needs argument(s) {', '.join(map(repr, missing))}")
+
+
+def make_task_source(name: str, **kwargs: Any) -> TaskSource:
+    """Build a registered task source; unknown names raise RegistryError with a "Did you mean" hint."""
+    factory = TASK_SOURCES.get(name)
+    canonical = TASK_SOURCES.canonical(name)
+    arguments = {**_DEFAULT_KWARGS.get(canonical, {}), **kwargs}
+    _check_arguments(canonical, factory, arguments)
+    source = factory(**arguments)
+    if not isinstance(source, TaskSource):
+        raise TypeError(f"task source `{canonical}` built a {type(source).__name__}, not a TaskSource")
+    return source
+
+
+_HERE = "feedbackgym.envs.tasks"
+register_task_source("arithmetic", f"{_HERE}.arithmetic:ArithmeticTasks")
+register_task_source("multiplication", f"{_HERE}.arithmetic:MultiplicationTasks", defaults={"base": 10})
+register_task_source("hex_multiplication", f"{_HERE}.arithmetic:MultiplicationTasks", defaults={"base": 16})
+register_task_source("knowledge_mcq", f"{_HERE}.knowledge:KnowledgeBaseTasks")
+register_task_source("jsonl", f"{_HERE}.jsonl:JsonlTasks")

@@ -1,0 +1,310 @@
+"""Play many episodes concurrently, stream each one to JSONL as it finishes, resume, aggregate.
+
+The environment loop is plain PettingZoo (``agent_iter`` / ``last`` / ``step``). Each concurrent
+worker owns its own environment and agents, so episodes never share state; asyncio interleaves the
+workers whenever an agent awaits (an LLM call), while fast scripted agents run inline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import time
+import traceback
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pettingzoo import AECEnv
+
+from feedbackgym.agents import Agent, make_agent
+from feedbackgym.envs import make
+
+AgentSpec = Agent | str | Mapping[str, Any]
+
+
+@dataclass
+class EpisodeResult:
+    """One finished episode: what it was, what happened, and how it ended."""
+
+    episode_id: str
+    seed: int | None
+    env_id: str
+    condition: str = "default"
+    returns: dict[str, float] = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    steps: int = 0
+    transcript: list[dict[str, Any]] = field(default_factory=list)
+    agents: dict[str, Any] = field(default_factory=dict)
+    seconds: float = 0.0
+    error: str | None = None
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), ensure_ascii=False, default=_json_default)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return str(value)
+
+
+def build_agents(agents: Mapping[str, AgentSpec]) -> dict[str, Agent]:
+    """Agents from instances, registered names, or ``{"name": ..., "kwargs": {...}}`` mappings."""
+    built: dict[str, Agent] = {}
+    for agent_id, value in agents.items():
+        if isinstance(value, Agent):
+            built[agent_id] = value
+        elif isinstance(value, str):
+            built[agent_id] = make_agent(value)
+        elif isinstance(value, Mapping) and "name" in value:
+            built[agent_id] = make_agent(value["name"], **dict(value.get("kwargs") or {}))
+        else:
+            raise TypeError(f"agents[{agent_id!r}] must be an Agent, a registered name or {{'name': ..., 'kwargs': ...}}, got {value!r}")
+    return built
+
+
+def agent_seed(seed: int | None, index: int) -> int | None:
+    """A seed per agent derived from the episode seed, so agents' randomness is reproducible too."""
+    if seed is None:
+        return None
+    return int(np.random.SeedSequence([seed, index]).generate_state(1)[0])
+
+
+async def play_episode(
+    env: AECEnv,
+    agents: Mapping[str, Agent],
+    *,
+    seed: int | None,
+    episode_id: str = "0",
+    condition: str = "default",
+    max_steps: int = 100_000,
+) -> EpisodeResult:
+    """Play one episode of ``env`` with ``agents`` (one per agent id) and return its result.
+
+    An exception raised by an agent ends the episode as errored, with its cause recorded; it does
+    not propagate, so one failing episode never stops a run.
+    """
+    env_id = getattr(getattr(env, "spec", None), "id", type(env.unwrapped).__name__)
+    result = EpisodeResult(episode_id=episode_id, seed=seed, env_id=env_id, condition=condition)
+    missing = set(env.unwrapped.possible_agents) - set(agents)
+    if missing:
+        raise ValueError(f"no agent given for {sorted(missing)}; the environment's agents are {env.unwrapped.possible_agents}")
+    started = time.perf_counter()
+    returns = dict.fromkeys(env.unwrapped.possible_agents, 0.0)
+    try:
+        env.reset(seed=seed)
+        for index, agent_id in enumerate(env.unwrapped.possible_agents):
+            agents[agent_id].reset(seed=agent_seed(seed, index))
+        for agent_id in env.agent_iter(max_steps):
+            observation, reward, terminated, truncated, info = env.last()
+            returns[agent_id] += float(reward)
+            if terminated or truncated:
+                action = None
+            else:
+                action = await agents[agent_id].aact(observation, info)
+                result.steps += 1
+            env.step(action)
+        base = env.unwrapped
+        result.metrics = dict(getattr(base, "episode_metrics", {}) or {})
+        if base.agents:
+            result.error = f"episode did not end within max_steps={max_steps}"
+    except Exception as error:  # an agent's failure is recorded, never lost and never fatal to the run
+        result.error = f"{type(error).__name__}: {error}"
+        result.metrics["traceback"] = traceback.format_exc(limit=8)
+    result.returns = returns
+    result.transcript = [message.to_dict() for message in getattr(env.unwrapped, "transcript", [])]
+    result.agents = {agent_id: agent.stats() for agent_id, agent in agents.items() if agent.stats()}
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def rollout(
+    env: AECEnv | str,
+    agents: Mapping[str, AgentSpec],
+    *,
+    seed: int | None = None,
+    **env_kwargs: Any,
+) -> EpisodeResult:
+    """Play one episode synchronously: ``rollout("SolverFeedback-v0", {"solver_0": "friction_solver", ...})``."""
+    environment = make(env, **env_kwargs) if isinstance(env, str) else env
+    return asyncio.run(play_episode(environment, build_agents(agents), seed=seed))
+
+
+# ------------------------------------------------------------------------------- many episodes
+@dataclass(frozen=True)
+class EpisodeJob:
+    episode_id: str
+    seed: int
+    condition: str = "default"
+
+
+def read_finished(path: Path) -> dict[str, dict[str, Any]]:
+    """Finished, error-free episodes already in a JSONL file, by id; a torn last line is ignored."""
+    finished: dict[str, dict[str, Any]] = {}
+    if not path.exists():
+        return finished
+    with path.open(encoding="utf-8") as handle:
+        for line in handle:
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # a run killed mid-write leaves a partial line; that episode is played again
+            if isinstance(record, dict) and record.get("error") is None and "episode_id" in record:
+                finished[record["episode_id"]] = record
+    return finished
+
+
+class JsonlSink:
+    """Appends one JSON line per finished episode and flushes it, so a killed run loses nothing finished."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        needs_newline = path.exists() and path.stat().st_size > 0 and not path.read_bytes().endswith(b"\n")
+        self.handle = path.open("a", encoding="utf-8")
+        if needs_newline:
+            self.handle.write("\n")
+
+    def write(self, result: EpisodeResult) -> None:
+        self.handle.write(result.to_json() + "\n")
+        self.handle.flush()
+
+    def close(self) -> None:
+        self.handle.close()
+
+
+async def run_episodes(
+    jobs: Sequence[EpisodeJob],
+    make_env: Callable[[str], AECEnv],
+    make_agents: Callable[[str], Mapping[str, Agent]],
+    *,
+    concurrency: int = 8,
+    output: Path | str | None = None,
+    resume: bool = True,
+    progress: bool = False,
+) -> list[dict[str, Any]]:
+    """Play ``jobs`` with up to ``concurrency`` episodes in flight; return every episode's record.
+
+    ``make_env(condition)`` and ``make_agents(condition)`` build one worker's environment and agents.
+    With ``output``, each finished episode is appended to that JSONL file as it completes; with
+    ``resume``, episodes already finished there without error are not played again.
+    """
+    if concurrency < 1:
+        raise ValueError(f"concurrency must be at least 1, got {concurrency}")
+    path = Path(output) if output is not None else None
+    done = read_finished(path) if (path is not None and resume) else {}
+    pending = [job for job in jobs if job.episode_id not in done]
+    records: dict[str, dict[str, Any]] = {job.episode_id: done[job.episode_id] for job in jobs if job.episode_id in done}
+    sink = JsonlSink(path) if path is not None else None
+    bar = _progress(len(jobs), len(records)) if progress else None
+    queue: asyncio.Queue[EpisodeJob] = asyncio.Queue()
+    for job in pending:
+        queue.put_nowait(job)
+    workers: dict[str, tuple[AECEnv, Mapping[str, Agent]]] = {}
+
+    async def worker(worker_index: int) -> None:
+        while not queue.empty():
+            job = queue.get_nowait()
+            key = f"{worker_index}/{job.condition}"
+            if key not in workers:  # one env and one set of agents per worker and condition
+                workers[key] = (make_env(job.condition), make_agents(job.condition))
+            env, agents = workers[key]
+            result = await play_episode(env, agents, seed=job.seed, episode_id=job.episode_id, condition=job.condition)
+            record = json.loads(result.to_json())
+            records[job.episode_id] = record
+            if sink is not None:
+                sink.write(result)
+            if bar is not None:
+                bar.update(1)
+            await asyncio.sleep(0)  # let the other workers run between episodes of scripted agents
+
+    try:
+        await asyncio.gather(*(worker(i) for i in range(min(concurrency, max(len(pending), 1)))))
+    finally:
+        if sink is not None:
+            sink.close()
+        if bar is not None:
+            bar.close()
+    return [records[job.episode_id] for job in jobs if job.episode_id in records]
+
+
+def _progress(total: int, initial: int) -> Any:
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=initial, unit="episode", dynamic_ncols=True)
+
+
+# ---------------------------------------------------------------------------------- aggregation
+def aggregate(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """One row per condition: episode counts, errors, and the mean of every numeric metric.
+
+    List metrics (``cumulative_accuracy``) are averaged element-wise into ``name@k`` columns
+    (1-based); ``None`` values (a metric that does not apply to an episode) are left out of means.
+    """
+    groups: dict[str, list[Mapping[str, Any]]] = {}
+    for record in records:
+        groups.setdefault(record.get("condition", "default"), []).append(record)
+    rows = []
+    for condition, group in groups.items():
+        ok = [r for r in group if r.get("error") is None]
+        row: dict[str, Any] = {"condition": condition, "episodes": len(group), "errors": len(group) - len(ok)}
+        values: dict[str, list[float]] = {}
+        for record in ok:
+            for key, value in record.get("metrics", {}).items():
+                if isinstance(value, bool) or isinstance(value, (int, float)):
+                    values.setdefault(key, []).append(float(value))
+                elif isinstance(value, list) and value and all(isinstance(v, (int, float)) for v in value):
+                    for k, v in enumerate(value, start=1):
+                        values.setdefault(f"{_short(key)}@{k}", []).append(float(v))
+            for agent_id, value in record.get("returns", {}).items():
+                values.setdefault(f"return/{agent_id}", []).append(float(value))
+        for key, series in values.items():
+            row[key] = float(np.mean(series)) if series else math.nan
+        rows.append(row)
+    return rows
+
+
+def _short(name: str) -> str:
+    return {"cumulative_accuracy": "acc"}.get(name, name)
+
+
+def write_table(rows: Sequence[Mapping[str, Any]], path: Path | str) -> Path:
+    """Write rows as CSV with the union of their columns, in first-seen order."""
+    import csv
+
+    path = Path(path)
+    columns: list[str] = []
+    for row in rows:
+        columns.extend(key for key in row if key not in columns)
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns)
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({key: _fmt(row.get(key)) for key in columns})
+    return path
+
+
+def _fmt(value: Any) -> Any:
+    return round(value, 4) if isinstance(value, float) else value
+
+
+def format_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> str:
+    """A plain-text table of ``columns`` for the terminal."""
+    widths = [max(len(c), *(len(_cell(r.get(c))) for r in rows)) for c in columns]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths))]
+    lines.append("  ".join("-" * w for w in widths))
+    for row in rows:
+        lines.append("  ".join(_cell(row.get(c)).ljust(w) for c, w in zip(columns, widths)))
+    return "\n".join(lines)
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    return "" if value is None else str(value)

@@ -1,0 +1,127 @@
+"""Wrappers that change what feedback an agent sees: unary, binary, or a text template.
+
+Each wrapper registers a transform on the environment's feedback channel
+(``env.unwrapped.feedback_transforms``), so it works on every environment that emits
+:class:`~feedbackgym.envs.core.feedback.FeedbackEvent` objects, whatever the wrapper order. The
+transcript keeps the original event beside the one shown; the receiver's ``info["feedback"]`` is
+the event as shown, with the hidden parts (critique content, proposed answer, evidence) removed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from pettingzoo import AECEnv
+from pettingzoo.utils.wrappers import BaseWrapper
+
+from feedbackgym.envs.core.feedback import (
+    BINARY_MESSAGES,
+    TEXT_TEMPLATES,
+    UNARY_MESSAGE,
+    FeedbackEvent,
+    FeedbackLevel,
+    Verdict,
+    render_binary,
+    render_text,
+    render_unary,
+)
+
+
+class FeedbackWrapper(BaseWrapper):
+    """Base for wrappers that rewrite feedback events for some (or all) receivers."""
+
+    def __init__(self, env: AECEnv, receivers: Iterable[str] | None = None) -> None:
+        super().__init__(env)
+        base = env.unwrapped
+        if not hasattr(base, "feedback_transforms"):
+            raise TypeError(f"{type(self).__name__} needs a feedbackgym environment that emits feedback events, got {base!r}")
+        self.receivers = None if receivers is None else frozenset(receivers)
+        unknown = set(self.receivers or ()) - set(base.possible_agents)
+        if unknown:
+            raise ValueError(f"receivers {sorted(unknown)} are not agents of this environment; agents: {base.possible_agents}")
+        base.feedback_transforms.append(self._transform)
+
+    def _transform(self, event: FeedbackEvent) -> FeedbackEvent:
+        if self.receivers is not None and event.receiver not in self.receivers:
+            return event
+        shown = self.rewrite(event)
+        return shown.replace(rendered_by=(*event.rendered_by, type(self).__name__))
+
+    def rewrite(self, event: FeedbackEvent) -> FeedbackEvent:
+        raise NotImplementedError
+
+
+class UnaryFeedback(FeedbackWrapper):
+    """Shows only a fixed message after a wrong answer and nothing after a right one ("A Simple 'Try Again'").
+
+    >>> from feedbackgym.envs import make
+    >>> env = UnaryFeedback(make("SolverFeedback-v0", feedback_level="critique_with_answer", order_enforcing=False))
+    >>> env.message
+    'Incorrect. Please think again.'
+    """
+
+    def __init__(self, env: AECEnv, message: str = UNARY_MESSAGE, receivers: Iterable[str] | None = None) -> None:
+        if not isinstance(message, str) or not message.strip():
+            raise ValueError(f"message must be a non-empty string, got {message!r}")
+        self.message = message
+        super().__init__(env, receivers)
+
+    def rewrite(self, event: FeedbackEvent) -> FeedbackEvent:
+        return event.replace(
+            text=render_unary(event.verdict, self.message),
+            content="",
+            level=min(event.level, FeedbackLevel.UNARY),
+            proposed_answer=None,
+            evidence=(),
+        )
+
+
+class BinaryFeedback(FeedbackWrapper):
+    """Shows only the verdict, in the words of one paper: ``ff``, ``mint`` ("This is GOOD.") or ``rltf``.
+
+    >>> BINARY_MESSAGES["mint"]
+    ('This is GOOD.', 'This is BAD.')
+    """
+
+    def __init__(self, env: AECEnv, style: str = "ff", receivers: Iterable[str] | None = None) -> None:
+        if style not in BINARY_MESSAGES:
+            raise ValueError(f"style must be one of {', '.join(sorted(BINARY_MESSAGES))}, got {style!r}")
+        self.style = style
+        super().__init__(env, receivers)
+
+    def rewrite(self, event: FeedbackEvent) -> FeedbackEvent:
+        return event.replace(
+            text=render_binary(event.verdict, self.style),
+            content="",
+            level=min(event.level, FeedbackLevel.BINARY),
+            proposed_answer=None,
+            evidence=(),
+        )
+
+
+class TextFeedback(FeedbackWrapper):
+    """Shows the verdict and the giver's critique through one paper's template: ``ff``, ``mint`` or ``rltf``.
+
+    Events below the critique level have no critique to show; they keep their own text.
+
+    >>> print(render_text(Verdict.INCORRECT, "Check step 2.", "mint"))
+    Observation:
+    Your answer is wrong.
+    <BLANKLINE>
+    Expert feedback:
+    Check step 2.
+    """
+
+    def __init__(self, env: AECEnv, template: str = "ff", receivers: Iterable[str] | None = None) -> None:
+        if template not in TEXT_TEMPLATES:
+            raise ValueError(f"template must be one of {', '.join(sorted(TEXT_TEMPLATES))}, got {template!r}")
+        self.template = template
+        super().__init__(env, receivers)
+
+    def rewrite(self, event: FeedbackEvent) -> FeedbackEvent:
+        if event.level < FeedbackLevel.CRITIQUE:
+            return event
+        return event.replace(text=render_text(event.verdict, event.content, self.template))
+
+
+__all__ = ["BinaryFeedback", "FeedbackWrapper", "TextFeedback", "UnaryFeedback", "Verdict"]
