@@ -45,17 +45,17 @@ class FrictionSolver(Agent):
 
     def __init__(
         self,
-        competence_alpha: float = 2.0,
+        competence_alpha: float = 1.5,
         competence_beta: float = 3.0,
         confidence_alpha: float = 2.0,
         confidence_beta: float = 2.0,
         rho: float = 1.0,
-        friction: float = 0.3,
-        stickiness: float = 0.5,
+        friction: float = 0.5,
+        stickiness: float = 0.6,
         temperature: float = 1.0,
         temperature_step: float = 0.0,
         reject_previous: bool = False,
-        n_distractors: int = 4,
+        n_distractors: int = 8,
         informativeness: Mapping[str, float] | None = None,
         seed: int | None = None,
     ) -> None:

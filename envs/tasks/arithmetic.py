@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -11,7 +12,13 @@ from ._checks import require_int, require_one_of
 from .base import ProceduralTaskSource, Task
 
 # difficulty -> (operations, largest addend, largest factor or divisor)
-_LEVELS: dict[int, tuple[int, int, int]] = {1: (1, 20, 9), 2: (2, 50, 12), 3: (3, 100, 12), 4: (4, 500, 20), 5: (5, 1000, 25)}
+_LEVELS: dict[int, tuple[int, int, int]] = {
+    1: (1, 20, 9),
+    2: (2, 50, 12),
+    3: (3, 100, 12),
+    4: (4, 500, 20),
+    5: (5, 1000, 25),
+}
 _OPERATIONS = "+-*/"
 _PRECEDENCE = {"+": 1, "-": 1, "*": 2, "/": 2}
 _ATOM = 3
@@ -57,7 +64,9 @@ class ArithmeticTasks(ProceduralTaskSource):
 
     name = "arithmetic"
 
-    def __init__(self, difficulty: int = 2, operations: str | Iterable[str] = _OPERATIONS, allow_negative: bool = False) -> None:
+    def __init__(
+        self, difficulty: int = 2, operations: str | Iterable[str] = _OPERATIONS, allow_negative: bool = False
+    ) -> None:
         self.difficulty = require_int("difficulty", difficulty, 1, 5)
         chosen = set(operations)
         unknown = chosen - set(_OPERATIONS)
@@ -69,7 +78,12 @@ class ArithmeticTasks(ProceduralTaskSource):
         self.allow_negative = bool(require_one_of("allow_negative", allow_negative, (True, False)))
 
     def describe(self) -> dict[str, Any]:
-        return {"name": self.name, "difficulty": self.difficulty, "operations": self.operations, "allow_negative": self.allow_negative}
+        return {
+            "name": self.name,
+            "difficulty": self.difficulty,
+            "operations": self.operations,
+            "allow_negative": self.allow_negative,
+        }
 
     def _generate(self, rng: np.random.Generator, task_id: str) -> Task:
         n_operations, add_max, factor_max = _LEVELS[self.difficulty]
@@ -147,7 +161,7 @@ class MultiplicationTasks(ProceduralTaskSource):
         self.base = require_one_of("base", base, (10, 16))
         self.operand_digits = require_one_of("operand_digits", operand_digits, ("all", "decimal"))
         if operand_digits == "decimal" and base != 16:
-            raise ValueError("operand_digits='decimal' only applies to base=16 (decimal operands in base 10 are the default)")
+            raise ValueError("operand_digits='decimal' only applies to base=16; base-10 operands are decimal anyway")
         self.name = "multiplication" if base == 10 else "hex_multiplication"
 
     def describe(self) -> dict[str, Any]:
@@ -164,23 +178,26 @@ class MultiplicationTasks(ProceduralTaskSource):
     def _generate(self, rng: np.random.Generator, task_id: str) -> Task:
         a_text, b_text = self._operand(rng), self._operand(rng)
         a, b = int(a_text, self.base), int(b_text, self.base)
-        show = lambda value: _to_base(value, self.base)  # noqa: E731
+        show = partial(_to_base, base=self.base)
         lines = [f"Multiplying {a_text} by {b_text} in base {self.base}:"]
         shifted_products, running = [], 0
         for position, digit in enumerate(reversed(b_text)):
-            partial = a * int(digit, self.base)
-            shifted = partial * self.base**position
+            partial_product = a * int(digit, self.base)
+            shifted = partial_product * self.base**position
             running += shifted
             shifted_products.append(show(shifted))
             lines.append(
-                f"Step {position + 1}: Multiply {a_text} by '{digit}' → Partial product: {show(partial)}, "
+                f"Step {position + 1}: Multiply {a_text} by '{digit}' → Partial product: {show(partial_product)}, "
                 f"Shifted: {show(shifted)}, Intermediate Sum: {show(running)}"
             )
         product = show(a * b)
         lines.append(f"Sum of the shifted partial products: {' + '.join(shifted_products)} = {product}")
         lines.append(f"Final Product{' (hex)' if self.base == 16 else ''} = {product}")
         if self.base == 16:
-            prompt = f"Calculate the following question, where each number is represented in base 16: {a_text} * {b_text}."
+            prompt = (
+                "Calculate the following question, where each number is represented in base 16: "
+                f"{a_text} * {b_text}."
+            )
         else:
             prompt = f"Calculate the following question: {a_text} * {b_text}."
         return Task(

@@ -17,7 +17,6 @@ from .answers import (
     BASES,
     KINDS,
     group_thousands,
-    letter,
     normalize_choice,
     normalize_numeric,
     normalize_text,
@@ -212,4 +211,4 @@ class ProceduralTaskSource(TaskSource):
         """Build one task from a private generator."""
 
 
-__all__ = ["Evidence", "FrozenDict", "ProceduralTaskSource", "Task", "TaskSource", "freeze", "letter"]
+__all__ = ["Evidence", "FrozenDict", "ProceduralTaskSource", "Task", "TaskSource", "freeze"]

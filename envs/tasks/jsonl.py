@@ -210,7 +210,9 @@ class JsonlTasks(TaskSource):
                 return found
             if raw.strip().isdigit() and int(raw) < count:
                 return letter(int(raw))
-        raise ValueError(f"{where}: answer {raw!r} is not a letter, option text or 0-based index of {len(choices)} choices")
+        raise ValueError(
+            f"{where}: answer {raw!r} is not a letter, option text or 0-based index of {len(choices)} choices"
+        )
 
     def sample(self, rng: np.random.Generator) -> Task:
         if not self.shuffle:

@@ -103,7 +103,8 @@ class KnowledgeBaseTasks(ProceduralTaskSource):
         chosen = tuple(QUESTION_TYPES if relations is None else relations)
         unknown = [r for r in chosen if r not in QUESTION_TYPES]
         if unknown or not chosen:
-            raise ValueError(f"relations must be a non-empty list from {', '.join(QUESTION_TYPES)}; got {list(chosen)!r}")
+            allowed = ", ".join(QUESTION_TYPES)
+            raise ValueError(f"relations must be a non-empty list from {allowed}; got {list(chosen)!r}")
         self.relations = tuple(r for r in QUESTION_TYPES if r in chosen)
         self.kb = KnowledgeBase(n_entities, seed_world)
 
@@ -173,6 +174,7 @@ class KnowledgeBaseTasks(ProceduralTaskSource):
         citations = " ".join(f'{e.id} says: "{e.text}"' for e in cited)
         profession = self.kb.lookup(subject, "profession") if subject_kind == "person" else ""
         question = _QUESTIONS[relation].format(subject=subject, profession=profession)
+        n_hops = 2 if hops else 1
         return Task(
             id=task_id,
             prompt=format_choices(question, options),
@@ -181,6 +183,6 @@ class KnowledgeBaseTasks(ProceduralTaskSource):
             choices=tuple(options),
             solution=f"{citations} So the answer is ({gold_letter}) {gold}.",
             evidence=evidence,
-            difficulty=float(1 + len(hops) // 2),
-            metadata={"relation": relation, "subject": subject, "gold": gold, "hops": 1 + len(hops) // 2},
+            difficulty=float(n_hops),
+            metadata={"relation": relation, "subject": subject, "gold": gold, "hops": n_hops},
         )

@@ -14,13 +14,19 @@ import numpy as np
 
 from ._checks import require_int
 
-_ONSETS = ("b", "br", "d", "dr", "f", "g", "gr", "h", "k", "kr", "l", "m", "n", "p", "r", "s", "st", "t", "th", "v", "z", "sh", "j", "")
+_ONSETS = (
+    "b", "br", "d", "dr", "f", "g", "gr", "h", "k", "kr", "l", "m",
+    "n", "p", "r", "s", "st", "t", "th", "v", "z", "sh", "j", "",
+)  # fmt: skip
 _VOWELS = ("a", "e", "i", "o", "u", "a", "e", "o", "ai", "ei")
 _CODAS = ("", "", "", "n", "r", "l", "s", "m", "k")
 _SURNAME_ENDINGS = ("", "", "ek", "sen", "ova", "ard")
 _TOWN_ENDINGS = ("holm", "vane", "ford", "mere", "stad", "wick", "burg", "dale", "port", "moor")
 _RIVER_ENDINGS = ("a", "en", "is", "ur", "")
-_DEVICES = ("loom", "gauge", "press", "lamp", "engine", "compass", "lens", "pump", "kiln", "sextant", "valve", "barometer")
+_DEVICES = (
+    "loom", "gauge", "press", "lamp", "engine", "compass",
+    "lens", "pump", "kiln", "sextant", "valve", "barometer",
+)  # fmt: skip
 PROFESSIONS = (
     "clockmaker", "chemist", "engineer", "cartographer", "glassblower", "astronomer",
     "physician", "shipwright", "botanist", "printer", "weaver", "surveyor",
@@ -121,7 +127,8 @@ class KnowledgeBase:
                 Fact(person, "profession", _pick(rng, PROFESSIONS)),
             ]
         for town in towns:
-            facts += [Fact(town, "founded_year", str(int(rng.integers(1050, 1851)))), Fact(town, "river", _pick(rng, rivers))]
+            founded = str(int(rng.integers(1050, 1851)))
+            facts += [Fact(town, "founded_year", founded), Fact(town, "river", _pick(rng, rivers))]
         # distinct inventors where there are enough people, so "the inventor of X" names one person's story
         inventors = rng.choice(len(people), size=n_inventions, replace=n_inventions > n_people)
         for invention, index in zip(inventions, inventors):

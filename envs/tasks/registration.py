@@ -61,9 +61,13 @@ def _check_arguments(name: str, factory: TaskSourceFactory, kwargs: Mapping[str,
     accepted = [key for key, p in parameters.items() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
     unknown = [key for key in kwargs if key not in accepted]
     if unknown:
-        hints = [f"{key!r} (did you mean {close[0]!r}?)" if (close := difflib.get_close_matches(key, accepted, n=1)) else repr(key) for key in unknown]
+        hints = []
+        for key in unknown:
+            close = difflib.get_close_matches(key, accepted, n=1)
+            hints.append(f"{key!r} (did you mean {close[0]!r}?)" if close else repr(key))
         raise TaskSourceArgumentError(
-            f"task source `{name}` got unknown argument(s) {', '.join(hints)}; accepted: {', '.join(accepted) or '(none)'}"
+            f"task source `{name}` got unknown argument(s) {', '.join(hints)}; "
+            f"accepted: {', '.join(accepted) or '(none)'}"
         )
     missing = [key for key in accepted if parameters[key].default is inspect.Parameter.empty and key not in kwargs]
     if missing:

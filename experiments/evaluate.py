@@ -1,0 +1,140 @@
+"""The Hydra app behind ``feedbackgym run``: play the configured experiment, write table, transcripts, plot.
+
+With no overrides it is the main job, the feedback ladder on ``SolverFeedback-v0`` with scripted
+agents. Outputs go to Hydra's output folder: ``episodes.jsonl`` (one transcript per line, streamed),
+``results.csv`` (one row per condition) and ``<experiment>.png``. A killed run resumes when started
+again with the same ``hydra.run.dir``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, OmegaConf
+
+from feedbackgym.agents import Agent
+from feedbackgym.envs import make
+from feedbackgym.experiments.runner import EpisodeJob, aggregate, build_agents, format_table, run_episodes, write_table
+
+log = logging.getLogger("feedbackgym")
+
+
+class ConfigError(ValueError):
+    """A config value that cannot work, with the config path of the field."""
+
+
+def _plain(node: Any) -> Any:
+    return OmegaConf.to_container(node, resolve=True) if isinstance(node, DictConfig) else node
+
+
+def conditions_of(cfg: DictConfig) -> dict[str, dict[str, Any]]:
+    conditions = _plain(cfg.experiment.get("conditions")) or {}
+    if not isinstance(conditions, Mapping):
+        raise ConfigError(f"experiment.conditions must map condition names to env.kwargs overrides, got {conditions!r}")
+    return {str(name): dict(overrides or {}) for name, overrides in conditions.items()} or {"default": {}}
+
+
+def wrappers_of(cfg: DictConfig) -> list[tuple[str, dict[str, Any]]]:
+    stack = [(w, {}) if isinstance(w, str) else (w["name"], dict(w.get("kwargs") or {})) for w in _plain(cfg.env.get("wrappers")) or []]
+    wrapper = _plain(cfg.get("wrapper")) or {}
+    if wrapper.get("name"):
+        stack.append((wrapper["name"], dict(wrapper.get("kwargs") or {})))
+    return stack
+
+
+def env_factory(cfg: DictConfig):
+    base_kwargs = _plain(cfg.env.kwargs) or {}
+    conditions = conditions_of(cfg)
+    wrappers = wrappers_of(cfg)
+
+    def make_env(condition: str):
+        return make(cfg.env.id, wrappers=wrappers, **{**base_kwargs, **conditions[condition]})
+
+    return make_env
+
+
+def agents_factory(cfg: DictConfig):
+    specs = _plain(cfg.agents) or {}
+
+    def make_agents(condition: str) -> dict[str, Agent]:
+        return build_agents(specs)
+
+    return make_agents
+
+
+def validate(cfg: DictConfig) -> None:
+    """Build every condition's env and the agents once, so a bad config fails before any episode runs."""
+    make_env, make_agents = env_factory(cfg), agents_factory(cfg)
+    for condition in conditions_of(cfg):
+        try:
+            env = make_env(condition)
+        except (ValueError, TypeError, KeyError) as error:
+            raise ConfigError(f"env (id {cfg.env.id}, condition {condition!r}): {error}") from error
+        agent_ids = set(env.unwrapped.possible_agents)
+        configured = set((_plain(cfg.agents) or {}).keys())
+        if agent_ids != configured:
+            raise ConfigError(
+                f"agents: the environment {cfg.env.id} has agents {sorted(agent_ids)} but the config mounts "
+                f"{sorted(configured)}; mount one per role, e.g. agent@agents.{sorted(agent_ids)[0]}=random"
+            )
+    try:
+        make_agents(next(iter(conditions_of(cfg))))
+    except (ValueError, TypeError, KeyError) as error:
+        raise ConfigError(f"agents: {error}") from error
+
+
+def run_experiment(cfg: DictConfig, output_dir: Path | str) -> list[dict[str, Any]]:
+    """Run ``cfg`` and write its outputs to ``output_dir``; returns the table rows."""
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    validate(cfg)
+    episodes, seed = int(cfg.run.episodes), int(cfg.run.seed)
+    if episodes < 1:
+        raise ConfigError(f"run.episodes must be at least 1, got {episodes}")
+    conditions = conditions_of(cfg)
+    jobs = [EpisodeJob(f"{name}/{i}", seed + i, name) for name in conditions for i in range(episodes)]
+    records = asyncio.run(
+        run_episodes(
+            jobs,
+            env_factory(cfg),
+            agents_factory(cfg),
+            concurrency=int(cfg.run.concurrency),
+            output=output_dir / "episodes.jsonl",
+            resume=bool(cfg.run.resume),
+            progress=bool(cfg.run.progress),
+        )
+    )
+    rows = aggregate(records)
+    write_table(rows, output_dir / "results.csv")
+    name = str(cfg.experiment.name)
+    if cfg.run.get("plot", True):
+        from feedbackgym.experiments.plots import plot_experiment
+
+        plot_experiment(name, rows, output_dir / f"{name}.png")
+    print(f"\n{name}: {cfg.experiment.get('description', '')}")
+    print(format_table(rows, summary_columns(rows)))
+    print(f"\nwrote {output_dir / 'results.csv'}, {output_dir / 'episodes.jsonl'}" + (f", {output_dir / (name + '.png')}" if cfg.run.get("plot", True) else ""))
+    return rows
+
+
+def summary_columns(rows: list[dict[str, Any]]) -> list[str]:
+    keys = [k for row in rows for k in row]
+    accuracy = sorted({k for k in keys if k.startswith("acc@")}, key=lambda k: int(k.split("@")[1]))
+    shown = [k for k in accuracy if int(k.split("@")[1]) in (1, 2, 3, 5, 10)] or accuracy[:5]
+    extra = [k for k in ("unique_answer_ratio", "feedback_resistance", "invalid_moves", "errors") if k in keys]
+    return ["condition", "episodes", *shown, *extra]
+
+
+@hydra.main(config_path="pkg://feedbackgym.conf", config_name="config", version_base="1.3")
+def main(cfg: DictConfig) -> None:
+    run_experiment(cfg, HydraConfig.get().runtime.output_dir)
+
+
+if __name__ == "__main__":
+    main()
