@@ -95,10 +95,12 @@ def mask_gold(text: str, aliases: Iterable[str], mask: str = MASK) -> tuple[str,
     """Replace every occurrence of the gold answer's aliases with ``[masked]`` (Feedback Friction).
 
     An alias is matched case-insensitively and not inside a longer word or number, so masking "42"
-    leaves "142" alone. Returns the masked text and whether anything was masked (a leak).
+    leaves "142" alone. A bare choice letter is not masked (FF masks "(C)", "**C**", "\\boxed{C}"): masking
+    "A" would mask every article. Returns the masked text and whether anything was masked (a leak).
     """
     leaked = False
-    for alias in sorted({a for a in aliases if a and a.strip()}, key=len, reverse=True):
+    usable = {a for a in aliases if a and a.strip() and not (len(a.strip()) == 1 and a.strip().isalpha())}
+    for alias in sorted(usable, key=len, reverse=True):
         pattern = re.compile(rf"(?<![\w.]){re.escape(alias)}(?![\w]|[.,]\d)" if alias[0].isalnum() else re.escape(alias), re.IGNORECASE)
         text, count = pattern.subn(mask, text)
         leaked = leaked or count > 0

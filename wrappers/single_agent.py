@@ -1,0 +1,207 @@
+"""One role of a feedbackgym AEC environment as a ``gymnasium.Env``, the other roles played by agents."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from typing import Any
+
+import gymnasium
+import numpy as np
+from gymnasium.utils import seeding
+from pettingzoo import AECEnv
+
+from feedbackgym.envs.registration import make
+
+# Plays of the other roles allowed between two learner turns before we call the environment stuck.
+MAX_OTHER_STEPS = 100_000
+
+
+class SingleAgent(gymnasium.Env):
+    """One role (the learner) of an AEC environment as a Gymnasium env; given agents play the others.
+
+    ``reset`` resets the environment and the other agents, then plays the other roles until it is
+    the learner's turn. ``step(action)`` plays the learner's reply, then the others, until the
+    learner's turn comes again or the episode ends. The reward is the learner's reward since its
+    previous action (PettingZoo's ``last()`` reward), so a learner's rewards add up to its return
+    in the AEC loop; at the end the observation is the learner's final one.
+
+    ## Arguments
+
+    | argument | meaning |
+    |---|---|
+    | `env` | a registered environment id (built with `env_kwargs`) or an AEC environment instance |
+    | `learner` | the agent id this view controls, e.g. `"solver_0"` |
+    | `others` | one agent per other role: an object with `act(observation, info)` and `reset(seed)`, a registered agent name, or `{"name": ..., "kwargs": {...}}` |
+    | `seed` | seeds the generator that draws an episode seed when `reset()` gets none |
+    | `render_mode` | `"ansi"` or None (with an id; an instance keeps its own) |
+
+    ## Seeding
+
+    ``reset(seed=s)`` resets the environment with ``s`` and the agent of the role at position
+    ``i`` of ``possible_agents`` with ``SeedSequence([s, i])``, as ``experiments.runner.rollout``
+    does, so the same agents and seed give the same episode through either. ``reset()`` without a
+    seed draws the episode seed from this env's own generator (``self.episode_seed`` holds it).
+
+    ## Episode End
+
+    When the others end the episode before the learner's first turn (say the solver is right at
+    once and the learner is the teacher), ``reset`` returns the learner's final observation and the
+    next ``step`` ignores its action and returns ``terminated=True`` with the learner's reward.
+
+    ## Spaces
+
+    The learner's observation and action spaces. For feedbackgym environments the observation is
+    a ``Dict`` with ``text`` and numeric fields, and the action is free text: a string the
+    environment cannot parse is an invalid move, penalised and answered, never an error.
+
+    >>> env = SingleAgent("SolverFeedback-v0", "solver_0", {"teacher_0": "scripted_teacher"}, max_turns=3)
+    >>> observation, info = env.reset(seed=0)
+    >>> sorted(observation)
+    ['feedback_level', 'last_reward', 'last_verdict', 'text', 'turn', 'turns_left']
+    >>> gold = info["latent"]["gold"]
+    >>> observation, reward, terminated, truncated, info = env.step(f"The answer is \\\\boxed{{{gold}}}.")
+    >>> reward, terminated, info["episode"]["solved"]
+    (1.0, True, True)
+    """
+
+    metadata: dict[str, Any] = {"render_modes": ["ansi"]}
+
+    def __init__(
+        self,
+        env: str | AECEnv,
+        learner: str,
+        others: Mapping[str, Any],
+        *,
+        seed: int | None = None,
+        render_mode: str | None = None,
+        **env_kwargs: Any,
+    ) -> None:
+        if isinstance(env, str):
+            if render_mode is not None:
+                env_kwargs["render_mode"] = render_mode
+            env = make(env, **env_kwargs)
+        elif not isinstance(env, AECEnv):
+            raise TypeError(f"env must be an environment id or a PettingZoo AECEnv, got {env!r}")
+        elif env_kwargs or render_mode is not None:
+            unexpected = sorted([*env_kwargs, *(["render_mode"] if render_mode is not None else [])])
+            raise TypeError(f"environment arguments {unexpected} need an environment id; this env is already built")
+        self.env = env
+        possible = list(env.possible_agents)
+        if learner not in possible:
+            raise ValueError(f"learner {learner!r} is not an agent of this environment; agents: {possible}")
+        if not isinstance(others, Mapping):
+            raise TypeError(f"others must map agent ids to agents, got {others!r}")
+        needed = [agent for agent in possible if agent != learner]
+        missing = [agent for agent in needed if agent not in others]
+        if missing:
+            raise ValueError(f"no agent given for {missing}; the other roles of this environment are {needed}")
+        unknown = [agent for agent in others if agent not in needed]
+        if unknown:
+            what = "is the learner" if unknown == [learner] else "are not other roles of this environment"
+            raise ValueError(f"others has {unknown}, which {what}; the other roles are {needed}")
+        self.learner = learner
+        self.others = _build_agents({agent: others[agent] for agent in needed})
+        self._seed_index = {agent: index for index, agent in enumerate(possible)}
+        self.observation_space = env.observation_space(learner)
+        self.action_space = env.action_space(learner)
+        self.render_mode = getattr(env.unwrapped, "render_mode", None)
+        if seed is not None:
+            self._np_random, self._np_random_seed = seeding.np_random(seed)
+        self.episode_seed: int | None = None
+        self._pending_reward = 0.0  # reward the learner got before its first action of the episode
+        self._ended_early = False  # the others ended the episode before the learner's first turn
+        self._over = True  # no episode in progress: step needs a reset first
+
+    # ---------------------------------------------------------------------------------- gymnasium
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict[str, Any]]:
+        super().reset(seed=seed)
+        if seed is None:
+            seed = int(self.np_random.integers(0, 2**63 - 1))
+        self.episode_seed = seed
+        self.env.reset(seed=seed, options=options)
+        for agent, player in self.others.items():
+            player.reset(seed=agent_seed(seed, self._seed_index[agent]))
+        self._play_others()
+        observation, reward, terminated, truncated, info = self.env.last()
+        self._pending_reward = float(reward)
+        self._ended_early = bool(terminated or truncated)
+        self._over = False
+        return observation, copy.deepcopy(info)
+
+    def step(self, action: Any) -> tuple[Any, float, bool, bool, dict[str, Any]]:
+        if self._over:
+            raise RuntimeError("the episode is over (or was never started): call reset() before step()")
+        reward = self._pending_reward
+        self._pending_reward = 0.0
+        if not self._ended_early:
+            self.env.step(action)
+            self._play_others()
+        observation, learner_reward, terminated, truncated, info = self.env.last()
+        self._over = bool(terminated or truncated)
+        return observation, reward + float(learner_reward), bool(terminated), bool(truncated), copy.deepcopy(info)
+
+    def render(self) -> str | None:
+        if self.render_mode is None:
+            gymnasium.logger.warn("render() was called without a render_mode; pass render_mode='ansi'.")
+            return None
+        base = self.env.unwrapped
+        return base.render_transcript() if hasattr(base, "render_transcript") else self.env.render()
+
+    def close(self) -> None:
+        self.env.close()
+
+    # ------------------------------------------------------------------------------------ helpers
+    def _play_others(self) -> None:
+        """Play the other roles until the learner is selected (alive, or dead at the episode's end)."""
+        env = self.env
+        for _ in range(MAX_OTHER_STEPS):
+            agent = env.agent_selection
+            if agent == self.learner:
+                return
+            if not env.agents:
+                break
+            _, _, terminated, truncated, _ = env.last(observe=False)
+            if terminated or truncated:
+                env.step(None)  # the dead-agent step PettingZoo's loop makes before reaching the learner
+                continue
+            observation, _, _, _, info = env.last()
+            env.step(self.others[agent].act(observation, info))
+        raise RuntimeError(f"the other roles played {MAX_OTHER_STEPS} moves without the learner {self.learner!r} getting a turn")
+
+    def __repr__(self) -> str:
+        return f"SingleAgent<{self.env}, learner={self.learner!r}, others={sorted(self.others)}>"
+
+
+def agent_seed(seed: int | None, index: int) -> int | None:
+    """The seed of the agent at ``index`` of ``possible_agents`` (the same as ``experiments.runner.agent_seed``)."""
+    if seed is None:
+        return None
+    return int(np.random.SeedSequence([seed, index]).generate_state(1)[0])
+
+
+def _build_agents(specs: Mapping[str, Any]) -> dict[str, Any]:
+    """Agent-like objects as they are; names and ``{"name", "kwargs"}`` through the agent registry."""
+    built: dict[str, Any] = {}
+    for agent_id, value in specs.items():
+        if callable(getattr(value, "act", None)):
+            if not callable(getattr(value, "reset", None)):
+                raise TypeError(f"others[{agent_id!r}] has act() but no reset(seed); got {value!r}")
+            built[agent_id] = value
+        elif isinstance(value, str) or (isinstance(value, Mapping) and "name" in value):
+            # Lazy: wrappers sit below agents in the layering, so only names pull the registry in.
+            from feedbackgym.agents import make_agent
+
+            if isinstance(value, str):
+                built[agent_id] = make_agent(value)
+            else:
+                built[agent_id] = make_agent(value["name"], **dict(value.get("kwargs") or {}))
+        else:
+            raise TypeError(
+                f"others[{agent_id!r}] must be an agent (with act and reset), a registered agent name "
+                f"or {{'name': ..., 'kwargs': ...}}, got {value!r}"
+            )
+    return built
+
+
+__all__ = ["SingleAgent", "agent_seed"]
