@@ -34,10 +34,23 @@ def _plain(node: Any) -> Any:
 
 
 def conditions_of(cfg: DictConfig) -> dict[str, dict[str, Any]]:
+    """Each condition as ``{"env": env.kwargs overrides, "agents": per-role agent overrides}``.
+
+    In the config a condition is either a mapping of env kwargs (``{feedback_level: unary}``) or the
+    structured form ``{env: {...}, agents: {assistant_0: {kwargs: {...}}}}``; agent overrides are
+    merged over the mounted agent's config.
+    """
     conditions = _plain(cfg.experiment.get("conditions")) or {}
     if not isinstance(conditions, Mapping):
         raise ConfigError(f"experiment.conditions must map condition names to env.kwargs overrides, got {conditions!r}")
-    return {str(name): dict(overrides or {}) for name, overrides in conditions.items()} or {"default": {}}
+    normalised: dict[str, dict[str, Any]] = {}
+    for name, overrides in conditions.items():
+        overrides = dict(overrides or {})
+        if overrides and set(overrides) <= {"env", "agents"}:
+            normalised[str(name)] = {"env": dict(overrides.get("env") or {}), "agents": dict(overrides.get("agents") or {})}
+        else:
+            normalised[str(name)] = {"env": overrides, "agents": {}}
+    return normalised or {"default": {"env": {}, "agents": {}}}
 
 
 def wrappers_of(cfg: DictConfig) -> list[tuple[str, dict[str, Any]]]:
@@ -54,16 +67,31 @@ def env_factory(cfg: DictConfig):
     wrappers = wrappers_of(cfg)
 
     def make_env(condition: str):
-        return make(cfg.env.id, wrappers=wrappers, **{**base_kwargs, **conditions[condition]})
+        return make(cfg.env.id, wrappers=wrappers, **{**base_kwargs, **conditions[condition]["env"]})
 
     return make_env
 
 
-def agents_factory(cfg: DictConfig):
+def agent_specs(cfg: DictConfig, condition: str) -> dict[str, Any]:
+    """The agent spec per role for ``condition``: the mounted config with the condition's overrides merged in."""
     specs = _plain(cfg.agents) or {}
+    overrides = conditions_of(cfg)[condition]["agents"]
+    unknown = set(overrides) - set(specs)
+    if unknown:
+        raise ConfigError(f"experiment.conditions.{condition}.agents names roles {sorted(unknown)} that are not mounted; mounted: {sorted(specs)}")
+    merged = {}
+    for role, spec in specs.items():
+        override = overrides.get(role) or {}
+        merged[role] = {
+            "name": override.get("name", spec.get("name")),
+            "kwargs": {**dict(spec.get("kwargs") or {}), **dict(override.get("kwargs") or {})},
+        }
+    return merged
 
+
+def agents_factory(cfg: DictConfig):
     def make_agents(condition: str) -> dict[str, Agent]:
-        return build_agents(specs)
+        return build_agents(agent_specs(cfg, condition))
 
     return make_agents
 
@@ -83,14 +111,23 @@ def validate(cfg: DictConfig) -> None:
                 f"agents: the environment {cfg.env.id} has agents {sorted(agent_ids)} but the config mounts "
                 f"{sorted(configured)}; mount one per role, e.g. agent@agents.{sorted(agent_ids)[0]}=random"
             )
-    try:
-        make_agents(next(iter(conditions_of(cfg))))
-    except (ValueError, TypeError, KeyError) as error:
-        raise ConfigError(f"agents: {error}") from error
+    for condition in conditions_of(cfg):
+        try:
+            make_agents(condition)
+        except ConfigError:
+            raise
+        except (ValueError, TypeError, KeyError) as error:
+            raise ConfigError(f"agents (condition {condition!r}): {error}") from error
 
 
 def run_experiment(cfg: DictConfig, output_dir: Path | str) -> list[dict[str, Any]]:
-    """Run ``cfg`` and write its outputs to ``output_dir``; returns the table rows."""
+    """Run ``cfg`` and write its outputs to ``output_dir``; returns the table rows.
+
+    ``cfg.experiment`` has ``name``, ``description``, ``conditions`` (condition name -> env.kwargs
+    overrides; empty for one condition), and optionally ``summary`` (the columns printed) and
+    ``plot`` (keyword arguments of :func:`~feedbackgym.experiments.plots.plot_experiment`: ``series``,
+    ``xlabel``, ``ylabel``, ``ylim``).
+    """
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     validate(cfg)
@@ -116,9 +153,13 @@ def run_experiment(cfg: DictConfig, output_dir: Path | str) -> list[dict[str, An
     if cfg.run.get("plot", True):
         from feedbackgym.experiments.plots import plot_experiment
 
-        plot_experiment(name, rows, output_dir / f"{name}.png")
+        plot_options = _plain(cfg.experiment.get("plot")) or {}
+        if "ylim" in plot_options and plot_options["ylim"] is not None:
+            plot_options["ylim"] = tuple(plot_options["ylim"])
+        plot_experiment(name, rows, output_dir / f"{name}.png", **plot_options)
     print(f"\n{name}: {cfg.experiment.get('description', '')}")
-    print(format_table(rows, summary_columns(rows)))
+    columns = list(cfg.experiment.get("summary") or []) or summary_columns(rows)
+    print(format_table(rows, ["condition", "episodes", *(c for c in columns if c not in ("condition", "episodes"))]))
     print(f"\nwrote {output_dir / 'results.csv'}, {output_dir / 'episodes.jsonl'}" + (f", {output_dir / (name + '.png')}" if cfg.run.get("plot", True) else ""))
     return rows
 

@@ -7,8 +7,20 @@ from pathlib import Path
 from typing import Any
 
 
-def plot_experiment(name: str, rows: Sequence[Mapping[str, Any]], path: Path | str) -> Path:
-    """Cumulative accuracy@k per condition when the rows have it; otherwise a bar chart of the mean return."""
+def plot_experiment(
+    name: str,
+    rows: Sequence[Mapping[str, Any]],
+    path: Path | str,
+    *,
+    series: str = "acc",
+    xlabel: str = "attempts k",
+    ylabel: str = "cumulative accuracy@k",
+    ylim: tuple[float, float] | None = (0.0, 1.0),
+) -> Path:
+    """One line per condition of the list metric ``series`` (columns ``series@1``, ``series@2``, ...).
+
+    Without such columns, a bar chart of each condition's first mean return.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -17,14 +29,15 @@ def plot_experiment(name: str, rows: Sequence[Mapping[str, Any]], path: Path | s
     figure, axis = plt.subplots(figsize=(7, 4.5))
     plotted = False
     for row in rows:
-        ks = sorted((int(key.split("@")[1]) for key in row if key.startswith("acc@")))
+        ks = sorted(int(key.split("@")[1]) for key in row if key.startswith(f"{series}@"))
         if ks:
-            axis.plot(ks, [row[f"acc@{k}"] for k in ks], marker="o", label=str(row["condition"]))
+            axis.plot(ks, [row[f"{series}@{k}"] for k in ks], marker="o", label=str(row["condition"]))
             plotted = True
     if plotted:
-        axis.set_xlabel("attempts k")
-        axis.set_ylabel("cumulative accuracy@k")
-        axis.set_ylim(0, 1)
+        axis.set_xlabel(xlabel)
+        axis.set_ylabel(ylabel)
+        if ylim is not None:
+            axis.set_ylim(*ylim)
         axis.legend(title="condition", fontsize=8)
         axis.grid(alpha=0.3)
     else:

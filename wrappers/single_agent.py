@@ -134,12 +134,15 @@ class SingleAgent(gymnasium.Env):
             raise RuntimeError("the episode is over (or was never started): call reset() before step()")
         reward = self._pending_reward
         self._pending_reward = 0.0
-        if not self._ended_early:
+        if self._ended_early:  # nothing to play: the reward seen at reset is all there is
+            observation, _, terminated, truncated, info = self.env.last()
+        else:
             self.env.step(action)
             self._play_others()
-        observation, learner_reward, terminated, truncated, info = self.env.last()
+            observation, learner_reward, terminated, truncated, info = self.env.last()
+            reward += float(learner_reward)
         self._over = bool(terminated or truncated)
-        return observation, reward + float(learner_reward), bool(terminated), bool(truncated), copy.deepcopy(info)
+        return observation, reward, bool(terminated), bool(truncated), copy.deepcopy(info)
 
     def render(self) -> str | None:
         if self.render_mode is None:
