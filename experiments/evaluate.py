@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -72,9 +72,15 @@ def env_factory(cfg: DictConfig):
     return make_env
 
 
-def agent_specs(cfg: DictConfig, condition: str) -> dict[str, Any]:
-    """The agent spec per role for ``condition``: the mounted config with the condition's overrides merged in."""
+def agent_specs(cfg: DictConfig, condition: str, roles: Iterable[str] | None = None) -> dict[str, Any]:
+    """The agent spec per role for ``condition``: the mounted config with the condition's overrides merged in.
+
+    With ``roles`` (the environment's agents), agents mounted for other roles are left out: the
+    default config mounts a solver and a teacher, which an experiment on another env ignores.
+    """
     specs = _plain(cfg.agents) or {}
+    if roles is not None:
+        specs = {role: spec for role, spec in specs.items() if role in set(roles)}
     overrides = conditions_of(cfg)[condition]["agents"]
     unknown = set(overrides) - set(specs)
     if unknown:
@@ -89,28 +95,33 @@ def agent_specs(cfg: DictConfig, condition: str) -> dict[str, Any]:
     return merged
 
 
-def agents_factory(cfg: DictConfig):
+def agents_factory(cfg: DictConfig, roles: Iterable[str] | None = None):
     def make_agents(condition: str) -> dict[str, Agent]:
-        return build_agents(agent_specs(cfg, condition))
+        return build_agents(agent_specs(cfg, condition, roles))
 
     return make_agents
 
 
-def validate(cfg: DictConfig) -> None:
-    """Build every condition's env and the agents once, so a bad config fails before any episode runs."""
-    make_env, make_agents = env_factory(cfg), agents_factory(cfg)
+def validate(cfg: DictConfig) -> list[str]:
+    """Build every condition's env and agents once, so a bad config fails before any episode runs.
+
+    Returns the environment's agent ids.
+    """
+    make_env = env_factory(cfg)
+    roles: list[str] = []
     for condition in conditions_of(cfg):
         try:
             env = make_env(condition)
         except (ValueError, TypeError, KeyError) as error:
             raise ConfigError(f"env (id {cfg.env.id}, condition {condition!r}): {error}") from error
-        agent_ids = set(env.unwrapped.possible_agents)
-        configured = set((_plain(cfg.agents) or {}).keys())
-        if agent_ids != configured:
+        roles = list(env.unwrapped.possible_agents)
+        missing = set(roles) - set((_plain(cfg.agents) or {}).keys())
+        if missing:
             raise ConfigError(
-                f"agents: the environment {cfg.env.id} has agents {sorted(agent_ids)} but the config mounts "
-                f"{sorted(configured)}; mount one per role, e.g. agent@agents.{sorted(agent_ids)[0]}=random"
+                f"agents: the environment {cfg.env.id} has agents {roles} but the config mounts none for "
+                f"{sorted(missing)}; mount one per role, e.g. agent@agents.{sorted(missing)[0]}=random"
             )
+    make_agents = agents_factory(cfg, roles)
     for condition in conditions_of(cfg):
         try:
             make_agents(condition)
@@ -118,6 +129,7 @@ def validate(cfg: DictConfig) -> None:
             raise
         except (ValueError, TypeError, KeyError) as error:
             raise ConfigError(f"agents (condition {condition!r}): {error}") from error
+    return roles
 
 
 def run_experiment(cfg: DictConfig, output_dir: Path | str) -> list[dict[str, Any]]:
@@ -130,7 +142,7 @@ def run_experiment(cfg: DictConfig, output_dir: Path | str) -> list[dict[str, An
     """
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
-    validate(cfg)
+    roles = validate(cfg)
     episodes, seed = int(cfg.run.episodes), int(cfg.run.seed)
     if episodes < 1:
         raise ConfigError(f"run.episodes must be at least 1, got {episodes}")
@@ -140,7 +152,7 @@ def run_experiment(cfg: DictConfig, output_dir: Path | str) -> list[dict[str, An
         run_episodes(
             jobs,
             env_factory(cfg),
-            agents_factory(cfg),
+            agents_factory(cfg, roles),
             concurrency=int(cfg.run.concurrency),
             output=output_dir / "episodes.jsonl",
             resume=bool(cfg.run.resume),

@@ -1,0 +1,318 @@
+"""How fast SolverFeedback-v0 steps, against PettingZoo's rock-paper-scissors, and whether long episodes slow down.
+
+Two figures, printed as a table (nothing is written unless ``--out`` is given):
+
+(a) throughput ratio: agent-steps per second of ``SolverFeedback-v0`` (``feedback_level=binary``,
+    ``friction_solver`` + ``scripted_teacher``) through the plain AEC loop, divided by the same for
+    PettingZoo's classic ``rps`` (``classic/rps-v2``) with random actions from seeded action
+    spaces. Both run in this process, alternately, for ``--rounds`` rounds of ``--seconds`` each;
+    the median of the per-round ratios is reported. Goal: >= 1.0.
+(b) long-episode slowdown: the cost of one agent-step in a window around turn ``--late-turn`` over
+    the cost around turn ``--early-turn`` of a ``max_turns=2000`` episode that never succeeds (a
+    solver that always answers ``\\boxed{-1}``, a teacher that always says "incorrect"), each the
+    median over ``--reps`` episodes. Goal: <= 1.2.
+
+An agent-step is one ``env.step`` with an action (the ``None`` steps of dead agents are timed but not
+counted). Resets, and the agents' per-episode reseeding, are inside the timed loop in (a).
+
+    python benchmarks/bench_env.py
+    python benchmarks/bench_env.py --rounds 7 --seconds 2 --out bench.json
+    python benchmarks/bench_env.py --profile 3      # also cProfile the feedbackgym loop for 3 s
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import gc
+import importlib.util
+import json
+import platform
+import pstats
+import shlex
+import statistics
+import sys
+import time
+import types
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from feedbackgym.agents import make_agent
+from feedbackgym.envs import make
+
+GOAL_RATIO = 1.0
+GOAL_SLOWDOWN = 1.2
+
+
+# ------------------------------------------------------------------------------------ the loops
+def agent_seed(seed: int, index: int) -> int:
+    return int(np.random.SeedSequence([seed, index]).generate_state(1)[0])
+
+
+class FeedbackgymLoop:
+    """SolverFeedback-v0 with scripted agents, stepped with the plain AEC loop."""
+
+    name = "SolverFeedback-v0 (friction_solver + scripted_teacher, binary)"
+
+    def __init__(self, seed: int) -> None:
+        self.env = make("SolverFeedback-v0", feedback_level="binary")
+        self.agents = {"solver_0": make_agent("friction_solver"), "teacher_0": make_agent("scripted_teacher")}
+        self.next_seed = seed
+
+    def run(self, seconds: float) -> tuple[int, int, float]:
+        """Play whole episodes for about ``seconds``; return (agent-steps, episodes, elapsed seconds)."""
+        env, agents = self.env, self.agents
+        steps = episodes = 0
+        start = time.perf_counter()
+        while time.perf_counter() - start < seconds:
+            seed = self.next_seed
+            self.next_seed += 1
+            env.reset(seed=seed)
+            for index, agent_id in enumerate(env.possible_agents):
+                agents[agent_id].reset(seed=agent_seed(seed, index))
+            for agent in env.agent_iter():
+                observation, reward, terminated, truncated, info = env.last()
+                action = None if terminated or truncated else agents[agent].act(observation, info)
+                env.step(action)
+                steps += action is not None
+            episodes += 1
+        return steps, episodes, time.perf_counter() - start
+
+
+class RpsLoop:
+    """PettingZoo's classic rock-paper-scissors with random actions from seeded action spaces."""
+
+    name = "pettingzoo classic/rps-v2 (random actions)"
+
+    def __init__(self, seed: int) -> None:
+        import pettingzoo
+
+        self.env = pettingzoo.make("aec", "classic/rps-v2")
+        self.spaces = {agent: self.env.action_space(agent) for agent in self.env.possible_agents}
+        for index, space in enumerate(self.spaces.values()):
+            space.seed(agent_seed(seed, index))
+        self.next_seed = seed
+
+    def run(self, seconds: float) -> tuple[int, int, float]:
+        env, spaces = self.env, self.spaces
+        steps = episodes = 0
+        start = time.perf_counter()
+        while time.perf_counter() - start < seconds:
+            env.reset(seed=self.next_seed)
+            self.next_seed += 1
+            for agent in env.agent_iter():
+                observation, reward, terminated, truncated, info = env.last()
+                action = None if terminated or truncated else spaces[agent].sample()
+                env.step(action)
+                steps += action is not None
+            episodes += 1
+        return steps, episodes, time.perf_counter() - start
+
+
+def stub_pygame_if_missing() -> bool:
+    """rps imports pygame at module level but needs it only to render; stub it when it is absent."""
+    if importlib.util.find_spec("pygame") is not None:
+        return False
+    sys.modules["pygame"] = types.ModuleType("pygame")
+    return True
+
+
+def measure_throughput(rounds: int, seconds: float, seed: int) -> dict[str, Any]:
+    ours, theirs = FeedbackgymLoop(seed), RpsLoop(seed)
+    ours.run(min(seconds, 0.3))  # warm up caches, imports and lazy registries
+    theirs.run(min(seconds, 0.3))
+    rows = []
+    for round_index in range(rounds):
+        # Alternate which goes first so slow drift of the machine does not favour one side.
+        order = (ours, theirs) if round_index % 2 == 0 else (theirs, ours)
+        measured = {}
+        for loop in order:
+            steps, episodes, elapsed = loop.run(seconds)
+            measured[loop] = (steps / elapsed, steps, episodes)
+        rows.append(
+            {
+                "round": round_index,
+                "feedbackgym_steps_per_s": measured[ours][0],
+                "rps_steps_per_s": measured[theirs][0],
+                "ratio": measured[ours][0] / measured[theirs][0],
+                "feedbackgym_steps": measured[ours][1],
+                "feedbackgym_episodes": measured[ours][2],
+                "rps_steps": measured[theirs][1],
+                "rps_episodes": measured[theirs][2],
+            }
+        )
+    return {
+        "rounds": rows,
+        "median_ratio": statistics.median(r["ratio"] for r in rows),
+        "median_feedbackgym_steps_per_s": statistics.median(r["feedbackgym_steps_per_s"] for r in rows),
+        "median_rps_steps_per_s": statistics.median(r["rps_steps_per_s"] for r in rows),
+    }
+
+
+# ------------------------------------------------------------------------------ long episodes
+class Constant:
+    """A trivial agent: always the same reply, so the measured cost is the environment's."""
+
+    def __init__(self, reply: str) -> None:
+        self.reply = reply
+
+    def act(self, observation: Any, info: Any) -> str:
+        return self.reply
+
+    def reset(self, seed: int | None = None) -> None:
+        pass
+
+
+def measure_slowdown(reps: int, window: int, early_turn: int, late_turn: int, max_turns: int, seed: int) -> dict[str, Any]:
+    if not early_turn < late_turn < max_turns - window:
+        raise SystemExit(f"need early_turn < late_turn < max_turns - window, got {early_turn}, {late_turn}, {max_turns}, {window}")
+    env = make("SolverFeedback-v0", max_turns=max_turns, terminate_on_success=False, feedback_level="binary")
+    base = env.unwrapped
+    agents = {"solver_0": Constant("\\boxed{-1}"), "teacher_0": Constant("Your answer is incorrect.")}
+
+    def advance_to(turn: int) -> None:
+        while base.turn < turn or env.agent_selection != "solver_0":
+            agent = env.agent_selection
+            observation, _, _, _, info = env.last()
+            env.step(agents[agent].act(observation, info))
+
+    def timed(n: int) -> int:
+        start = time.perf_counter_ns()
+        for _ in range(n):
+            agent = env.agent_selection
+            observation, reward, terminated, truncated, info = env.last()
+            env.step(agents[agent].act(observation, info))
+        return time.perf_counter_ns() - start
+
+    early, late = [], []
+    for rep in range(reps):
+        env.reset(seed=seed + rep)
+        advance_to(early_turn)
+        early.append(timed(window) / window)
+        advance_to(late_turn)
+        late.append(timed(window) / window)
+        if base.agents and any(base.terminations.values()):
+            raise RuntimeError("the long episode ended early; the slowdown figure would be meaningless")
+    invalid = sum(base.invalid_moves.values())
+    if invalid:
+        raise RuntimeError(f"the trivial agents made {invalid} invalid moves; fix the benchmark's replies")
+    early_ns, late_ns = statistics.median(early), statistics.median(late)
+    return {
+        "early_turn": early_turn,
+        "late_turn": late_turn,
+        "window_agent_steps": window,
+        "reps": reps,
+        "early_ns_per_step": early_ns,
+        "late_ns_per_step": late_ns,
+        "slowdown": late_ns / early_ns,
+        "transcript_messages_at_late_turn": len(base.transcript),
+    }
+
+
+# ------------------------------------------------------------------------------------ profile
+def profile(seconds: float, seed: int, top: int) -> str:
+    loop = FeedbackgymLoop(seed)
+    loop.run(0.2)
+    profiler = cProfile.Profile()
+    profiler.enable()
+    steps, episodes, _ = loop.run(seconds)
+    profiler.disable()
+    lines = [f"cProfile of the feedbackgym loop: {steps} agent-steps, {episodes} episodes"]
+    for key in ("tottime", "cumulative"):
+        stream = _Capture()
+        pstats.Stats(profiler, stream=stream).strip_dirs().sort_stats(key).print_stats(top)
+        lines.append(f"--- sorted by {key}\n{stream.text()}")
+    return "\n".join(lines)
+
+
+class _Capture:
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+
+    def write(self, text: str) -> None:
+        self.parts.append(text)
+
+    def text(self) -> str:
+        return "".join(self.parts)
+
+
+# --------------------------------------------------------------------------------------- main
+def table(rows: list[tuple[str, str, str, str]]) -> str:
+    header = ("figure", "measured", "goal", "ok")
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(4)]
+    lines = ["  ".join(str(c).ljust(w) for c, w in zip(header, widths)), "  ".join("-" * w for w in widths)]
+    lines += ["  ".join(str(c).ljust(w) for c, w in zip(row, widths)) for row in rows]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=5, help="alternating rounds for the throughput ratio")
+    parser.add_argument("--seconds", type=float, default=1.0, help="seconds per loop per round")
+    parser.add_argument("--reps", type=int, default=40, help="long episodes for the slowdown figure")
+    parser.add_argument("--window", type=int, default=20, help="agent-steps in each timed window")
+    parser.add_argument("--early-turn", type=int, default=10)
+    parser.add_argument("--late-turn", type=int, default=1000)
+    parser.add_argument("--max-turns", type=int, default=2000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--no-gc", action="store_true", help="disable the garbage collector while measuring")
+    parser.add_argument("--profile", type=float, default=0.0, metavar="SECONDS", help="also cProfile the feedbackgym loop")
+    parser.add_argument("--top", type=int, default=25, help="functions shown by --profile")
+    parser.add_argument("--skip", choices=("throughput", "slowdown"), action="append", default=[])
+    parser.add_argument("--out", type=Path, help="write the results as JSON here")
+    args = parser.parse_args(argv)
+
+    command = shlex.join([Path(sys.executable).name, *sys.argv]) if argv is None else shlex.join(["bench_env.py", *argv])
+    stubbed = stub_pygame_if_missing()
+    if args.no_gc:
+        gc.disable()
+    results: dict[str, Any] = {
+        "command": command,
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "gc": not args.no_gc,
+        "pygame_stubbed_for_rps": stubbed,
+    }
+    rows = []
+    if "throughput" not in args.skip:
+        throughput = measure_throughput(args.rounds, args.seconds, args.seed)
+        results["throughput"] = throughput
+        print(f"(a) throughput, {args.rounds} alternating rounds of {args.seconds:g} s each")
+        print(f"    {'round':>5}  {'feedbackgym/s':>13}  {'rps/s':>9}  {'ratio':>6}")
+        for row in throughput["rounds"]:
+            print(f"    {row['round']:>5}  {row['feedbackgym_steps_per_s']:>13,.0f}  {row['rps_steps_per_s']:>9,.0f}  {row['ratio']:>6.3f}")
+        ratio = throughput["median_ratio"]
+        rows.append(("(a) agent-steps/s ratio to rps (median)", f"{ratio:.3f}", f">= {GOAL_RATIO}", "yes" if ratio >= GOAL_RATIO else "NO"))
+        rows.append(("    feedbackgym agent-steps/s (median)", f"{throughput['median_feedbackgym_steps_per_s']:,.0f}", "", ""))
+        rows.append(("    rps agent-steps/s (median)", f"{throughput['median_rps_steps_per_s']:,.0f}", "", ""))
+    if "slowdown" not in args.skip:
+        slowdown = measure_slowdown(args.reps, args.window, args.early_turn, args.late_turn, args.max_turns, args.seed)
+        results["slowdown"] = slowdown
+        value = slowdown["slowdown"]
+        rows.append(
+            (f"(b) step cost at turn {args.late_turn} / turn {args.early_turn}", f"{value:.3f}", f"<= {GOAL_SLOWDOWN}", "yes" if value <= GOAL_SLOWDOWN else "NO")
+        )
+        rows.append((f"    ns per agent-step at turn {args.early_turn} (median)", f"{slowdown['early_ns_per_step']:,.0f}", "", ""))
+        rows.append((f"    ns per agent-step at turn {args.late_turn} (median)", f"{slowdown['late_ns_per_step']:,.0f}", "", ""))
+    print()
+    print(table(rows))
+    if stubbed:
+        print("\nnote: pygame is not installed; rps was imported with a stub module (it needs pygame only to render)")
+    if args.profile > 0:
+        report = profile(args.profile, args.seed, args.top)
+        results["profile"] = report
+        print()
+        print(report)
+    print(f"\ncommand: {command}")
+    if args.out is not None:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+        print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
