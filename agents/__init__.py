@@ -1,7 +1,7 @@
-"""Agents, interchangeable per role through a registry (scripted, human; LLM and torch in later modules)."""
+"""Agents, interchangeable per role through a registry: scripted behaviour models, LLMs, a human."""
 
 from feedbackgym.agents.base import Agent
 from feedbackgym.agents.registration import agent_registry, make_agent, register_agent, registered_agents
-from feedbackgym.agents import human, scripted  # noqa: F401  (registers the built-in agents)
+from feedbackgym.agents import human, llm, scripted  # noqa: F401  (registers the built-in agents; litellm loads lazily)
 
 __all__ = ["Agent", "agent_registry", "make_agent", "register_agent", "registered_agents"]

@@ -116,7 +116,9 @@ def stub_pygame_if_missing() -> bool:
     """rps imports pygame at module level but needs it only to render; stub it when it is absent."""
     if importlib.util.find_spec("pygame") is not None:
         return False
-    sys.modules["pygame"] = types.ModuleType("pygame")
+    stub = types.ModuleType("pygame")
+    stub.Surface = lambda size, *args, **kwargs: None  # rps makes one per reset, even without rendering
+    sys.modules["pygame"] = stub
     return True
 
 

@@ -106,7 +106,7 @@ def check_kwargs(target: Callable[..., Any], kwargs: Mapping[str, Any], what: st
     unknown = [key for key in kwargs if key not in accepted]
     if unknown:
         hints = "; ".join(did_you_mean(key, accepted, "argument").split(" Registered:")[0] for key in unknown)
-        raise TypeError(f"{what} got unknown argument(s) {', '.join(map(repr, unknown))}. {hints}. Accepted: {', '.join(accepted)}")
+        raise TypeError(f"{what} got unknown argument(s) {', '.join(map(repr, unknown))}. {hints} Accepted: {', '.join(accepted)}")
 
 
 def make(

@@ -13,6 +13,7 @@ from feedbackgym.envs.tasks import Task, TaskSource, make_task_source
 SOLVER, TEACHER = "solver_0", "teacher_0"
 REWARD_SCHEMES = ("success", "ufo", "discount")
 TEMPLATES = ("ff", "mint", "rltf")
+MAX_ANSWER_CHARS = 1000  # a longer extracted answer is an invalid move (see _normalise)
 
 SOLVER_INSTRUCTIONS = (
     "You are the solver. Answer the question. Think step by step if you like, then give "
@@ -75,10 +76,11 @@ class SolverFeedbackEnv(TurnBasedTextEnv):
 
     Free text (`PrintableText`). The solver's answer is read from `\\boxed{}`, `<answer>` or
     `<solution>` tags, an "Answer: ..." line, or a short bare reply. A reply with no readable answer
-    is an invalid move: penalised by `invalid_move_penalty` (UFO's format penalty), answered with
-    the expected format, and retried up to `max_retries` times; then the attempt is forfeited and
-    counts as wrong. A teacher reply is invalid when it is empty, or states no verdict at the
-    `unary`/`binary` levels; a forfeited teacher turn gives no feedback.
+    (an extracted answer over 1000 characters counts as unreadable) is an invalid move: penalised by
+    `invalid_move_penalty` (UFO's format penalty), answered with the expected format, and retried up
+    to `max_retries` times; then the attempt is forfeited and counts as wrong. A teacher reply is
+    invalid when it is empty, or states no verdict at the `unary`/`binary` levels; a forfeited
+    teacher turn gives no feedback.
 
     ## Observation Space
 
@@ -238,7 +240,7 @@ class SolverFeedbackEnv(TurnBasedTextEnv):
     # -------------------------------------------------------------------------------- solver
     def _solver_move(self, text: str) -> None:
         raw = extract_answer(text)
-        normalised = self.task.normalize(raw) if raw is not None else None
+        normalised = self._normalise(raw) if raw is not None else None
         if normalised is None:
             reason = "no answer found" if raw is None else f"could not read {raw[:80]!r} as a {self.task.kind} answer"
             self.invalid_move(SOLVER, text, reason, ANSWER_FORMAT)
@@ -246,6 +248,16 @@ class SolverFeedbackEnv(TurnBasedTextEnv):
         self.valid_move(SOLVER, answer=normalised, raw_answer=raw[:200])
         self.post(SOLVER, text, (SOLVER, TEACHER), data={"answer": normalised})
         self._grade(normalised)
+
+    def _normalise(self, raw: str) -> str | None:
+        # A huge "answer" is unreadable, not something to parse: converting a million digits takes
+        # minutes and int() refuses more than 4300; a task's checker must not crash step either.
+        if len(raw) > max(MAX_ANSWER_CHARS, 2 * len(self.task.answer)):
+            return None
+        try:
+            return self.task.normalize(raw)
+        except (ValueError, ArithmeticError):
+            return None
 
     def _forfeit(self, agent: str, text: str) -> None:
         if agent == SOLVER:
@@ -301,8 +313,10 @@ class SolverFeedbackEnv(TurnBasedTextEnv):
             self.invalid_move(TEACHER, text, "no verdict stated", "the word 'correct' or 'incorrect'")
             return
         content, leaked = (text, False)
-        if self.mask_gold and self.feedback_level > FeedbackLevel.BINARY:
-            content, leaked = mask_gold(text, self.task.aliases())
+        if self.feedback_level > FeedbackLevel.BINARY:
+            # A leak is counted whether or not it is masked: with mask_gold=False it reaches the solver.
+            masked, leaked = mask_gold(text, self.task.aliases())
+            content = masked if self.mask_gold else text
         self.gold_leaks += int(leaked)
         # At the verdict levels the teacher's verdict is the feedback (and may be wrong); a critique is
         # framed by the grader's verdict, as Feedback Friction's template does.

@@ -20,7 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from feedbackgym.agents import Agent
 from feedbackgym.envs import make
-from feedbackgym.experiments.runner import EpisodeJob, aggregate, build_agents, format_table, run_episodes, write_table
+from feedbackgym.experiments.runner import EpisodeJob, agent_kwargs, aggregate, build_agents, format_table, run_episodes, write_table
 
 log = logging.getLogger("feedbackgym")
 
@@ -37,7 +37,7 @@ def conditions_of(cfg: DictConfig) -> dict[str, dict[str, Any]]:
     """Each condition as ``{"env": env.kwargs overrides, "agents": per-role agent overrides}``.
 
     In the config a condition is either a mapping of env kwargs (``{feedback_level: unary}``) or the
-    structured form ``{env: {...}, agents: {assistant_0: {kwargs: {...}}}}``; agent overrides are
+    structured form ``{env: {...}, agents: {assistant_0: {temperature: 0.7}}}``; agent overrides are
     merged over the mounted agent's config.
     """
     conditions = _plain(cfg.experiment.get("conditions")) or {}
@@ -88,10 +88,7 @@ def agent_specs(cfg: DictConfig, condition: str, roles: Iterable[str] | None = N
     merged = {}
     for role, spec in specs.items():
         override = overrides.get(role) or {}
-        merged[role] = {
-            "name": override.get("name", spec.get("name")),
-            "kwargs": {**dict(spec.get("kwargs") or {}), **dict(override.get("kwargs") or {})},
-        }
+        merged[role] = {"name": override.get("name", spec.get("name")), **agent_kwargs(spec), **agent_kwargs(override)}
     return merged
 
 
@@ -184,9 +181,30 @@ def summary_columns(rows: list[dict[str, Any]]) -> list[str]:
     return ["condition", "episodes", *shown, *extra]
 
 
+def redact_saved_config(output_dir: Path) -> None:
+    """Hydra saves the composed config and the overrides; an API key given in either is redacted there."""
+    from feedbackgym.agents.secrets import redact, register_secret
+
+    for path in (output_dir / ".hydra").glob("*.yaml"):
+        text = path.read_text(encoding="utf-8")
+        for line in text.splitlines():
+            # "  api_key: sk-..." in config.yaml, "- agents.solver_0.kwargs.api_key=sk-..." in overrides.yaml
+            if "api_key=" in line:
+                register_secret(line.split("api_key=", 1)[1].strip().strip("'\""))
+            elif line.strip().startswith("api_key:"):
+                value = line.split(":", 1)[1].strip().strip("'\"")
+                if value not in ("", "null"):
+                    register_secret(value)
+        cleaned = redact(text)
+        if cleaned != text:
+            path.write_text(cleaned, encoding="utf-8")
+
+
 @hydra.main(config_path="pkg://feedbackgym.conf", config_name="config", version_base="1.3")
 def main(cfg: DictConfig) -> None:
-    run_experiment(cfg, HydraConfig.get().runtime.output_dir)
+    output_dir = Path(HydraConfig.get().runtime.output_dir)
+    redact_saved_config(output_dir)
+    run_experiment(cfg, output_dir)
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ import numpy as np
 from pettingzoo import AECEnv
 
 from feedbackgym.agents import Agent, make_agent
+from feedbackgym.agents.secrets import redact
 from feedbackgym.envs import make
 
 AgentSpec = Agent | str | Mapping[str, Any]
@@ -43,7 +44,8 @@ class EpisodeResult:
     error: str | None = None
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), ensure_ascii=False, default=_json_default)
+        """One JSON line; any API key that found its way into the episode is redacted."""
+        return redact(json.dumps(asdict(self), ensure_ascii=False, default=_json_default))
 
 
 def _json_default(value: Any) -> Any:
@@ -55,7 +57,7 @@ def _json_default(value: Any) -> Any:
 
 
 def build_agents(agents: Mapping[str, AgentSpec]) -> dict[str, Agent]:
-    """Agents from instances, registered names, or ``{"name": ..., "kwargs": {...}}`` mappings."""
+    """Agents from instances, registered names, or ``{"name": ..., **kwargs}`` mappings (Hydra's agent configs)."""
     built: dict[str, Agent] = {}
     for agent_id, value in agents.items():
         if isinstance(value, Agent):
@@ -63,10 +65,17 @@ def build_agents(agents: Mapping[str, AgentSpec]) -> dict[str, Agent]:
         elif isinstance(value, str):
             built[agent_id] = make_agent(value)
         elif isinstance(value, Mapping) and "name" in value:
-            built[agent_id] = make_agent(value["name"], **dict(value.get("kwargs") or {}))
+            built[agent_id] = make_agent(value["name"], **agent_kwargs(value))
         else:
-            raise TypeError(f"agents[{agent_id!r}] must be an Agent, a registered name or {{'name': ..., 'kwargs': ...}}, got {value!r}")
+            raise TypeError(f"agents[{agent_id!r}] must be an Agent, a registered name or {{'name': ..., **kwargs}}, got {value!r}")
     return built
+
+
+def agent_kwargs(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """The constructor arguments of an agent spec: every key but ``name`` (a nested ``kwargs`` mapping is merged in)."""
+    kwargs = {key: value for key, value in spec.items() if key not in ("name", "kwargs")}
+    kwargs.update(spec.get("kwargs") or {})
+    return kwargs
 
 
 def agent_seed(seed: int | None, index: int) -> int | None:
@@ -115,8 +124,8 @@ async def play_episode(
         if base.agents:
             result.error = f"episode did not end within max_steps={max_steps}"
     except Exception as error:  # an agent's failure is recorded, never lost and never fatal to the run
-        result.error = f"{type(error).__name__}: {error}"
-        result.metrics["traceback"] = traceback.format_exc(limit=8)
+        result.error = redact(f"{type(error).__name__}: {error}")
+        result.metrics["traceback"] = redact(traceback.format_exc(limit=8))
     result.returns = returns
     result.transcript = [message.to_dict() for message in getattr(env.unwrapped, "transcript", [])]
     result.agents = {agent_id: agent.stats() for agent_id, agent in agents.items() if agent.stats()}
@@ -264,10 +273,20 @@ def aggregate(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
                         values.setdefault(f"{_short(key)}@{k}", []).append(float(v))
             for agent_id, value in record.get("returns", {}).items():
                 values.setdefault(f"return/{agent_id}", []).append(float(value))
+            for agent_id, stats in (record.get("agents") or {}).items():
+                for key in ACCOUNTING:
+                    if isinstance(stats.get(key), (int, float)):
+                        values.setdefault(f"{agent_id}/{key}", []).append(float(stats[key]))
         for key, series in values.items():
             row[key] = float(np.mean(series)) if series else math.nan
+            if key.endswith("/cost"):
+                row[f"{key}_total"] = float(np.sum(series))
         rows.append(row)
     return rows
+
+
+# Per-episode accounting of agents (LLM calls) that the table averages per episode.
+ACCOUNTING = ("calls", "cached_calls", "failed_calls", "prompt_tokens", "completion_tokens", "cost", "latency")
 
 
 def _short(name: str) -> str:

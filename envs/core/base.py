@@ -269,9 +269,10 @@ class TurnBasedTextEnv(AECEnv):
         self.rewards[agent] += self.invalid_move_penalty
         self._last_move[agent] = {"valid": False, "error": reason, "expected": expected, "chars": len(text)}
         self.post(agent, text, (agent,), kind="invalid", data={"error": reason})
+        # The first invalid move of a turn is not a retry: after the k-th in a row, max_retries - k + 1 remain.
         retries_left = self.max_retries - self._retries[agent] + 1
         if retries_left > 0:
-            notice = f"Invalid move: {reason}. Expected: {expected}. Retries left this turn: {retries_left - 1}."
+            notice = f"Invalid move: {reason}. Expected: {expected}. Retries left this turn: {retries_left}."
             self.post(ENV, notice, (agent,), kind="notice")
         else:
             self._retries[agent] = 0

@@ -9,7 +9,7 @@ from feedbackgym.envs.core.feedback import Verdict
 
 ANSWER_FORMAT = r"the final answer as \boxed{...}, <answer>...</answer> or a last line 'Answer: ...'"
 
-_TAGGED = re.compile(r"<(answer|solution)>(.*?)</\1>", re.IGNORECASE | re.DOTALL)
+_TAG = re.compile(r"<(/?)(answer|solution)>", re.IGNORECASE)
 _ANSWER_LINE = re.compile(r"(?:final answer|answer)\s*(?:is|:)\s*(.+)", re.IGNORECASE)
 _BARE_LIMIT = 64  # a reply this short with no marker is taken as the answer itself
 
@@ -33,6 +33,23 @@ def _boxed(text: str) -> str | None:
     return None
 
 
+def _last_tagged(text: str) -> str | None:
+    """The content of the last closed ``<answer>``/``<solution>`` tag, found in one linear pass.
+
+    A lazy regex over the whole text (``<(answer)>(.*?)</\\1>``) rescans to the end from every
+    opening tag, which is quadratic: a megabyte of ``<answer>`` took minutes.
+    """
+    opened: dict[str, int] = {}
+    found: str | None = None
+    for match in _TAG.finditer(text):
+        name = match.group(2).lower()
+        if not match.group(1):
+            opened[name] = match.end()
+        elif name in opened:
+            found = text[opened.pop(name) : match.start()]
+    return found
+
+
 def extract_answer(text: str) -> str | None:
     """The answer a reply commits to, or None when it commits to none.
 
@@ -46,9 +63,9 @@ def extract_answer(text: str) -> str | None:
     >>> extract_answer("I am not sure.") is None
     False
     """
-    tagged = _TAGGED.findall(text)
-    if tagged:
-        return tagged[-1][1].strip() or None
+    tagged = _last_tagged(text)
+    if tagged is not None:
+        return tagged.strip() or None
     boxed = _boxed(text)
     if boxed is not None:
         return boxed.strip() or None

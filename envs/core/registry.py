@@ -47,10 +47,16 @@ def load_entry_point(entry_point: str) -> object:
 class Registry(Generic[T]):
     """Named entries of one kind; values may be objects or lazy ``"module:Attr"`` strings.
 
-    >>> colours = Registry[str]("colour")
-    >>> colours.register("red", "#f00")
-    >>> colours.get("red")
-    '#f00'
+    A string value is always an entry point, imported on first ``get``.
+
+    >>> colours = Registry[tuple]("colour")
+    >>> colours.register("red", (255, 0, 0), aliases=("rouge",))
+    >>> colours.get("rouge")
+    (255, 0, 0)
+    >>> constants = Registry[float]("constant")
+    >>> constants.register("pi", "math:pi")
+    >>> round(constants.get("pi"), 5)
+    3.14159
     """
 
     def __init__(self, kind: str) -> None:

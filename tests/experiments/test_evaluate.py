@@ -95,7 +95,7 @@ def test_bad_config_values_name_the_field(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="Did you mean `friction_solver`"):
         run_experiment(small("experiment=single", "agents.solver_0.name=friction_solvr"), tmp_path)
     with pytest.raises(ConfigError, match="unknown argument"):
-        run_experiment(small("experiment=single", "+agents.solver_0.kwargs.stickyness=0.2"), tmp_path)
+        run_experiment(small("experiment=single", "+agents.solver_0.stickyness=0.2"), tmp_path)
     with pytest.raises(ConfigError, match="Did you mean `SolverFeedback-v0`"):
         run_experiment(small("experiment=single", "env.id=SolverFeedbak-v0"), tmp_path)
     with pytest.raises(ConfigError, match="run.episodes"):

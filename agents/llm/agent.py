@@ -1,0 +1,276 @@
+"""``LLMAgent``: any role played by any model through litellm (a provider, or a local server)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from feedbackgym.agents.base import Agent
+from feedbackgym.agents.llm.cache import CACHE_MODES, CacheMiss, open_cache, request_key
+from feedbackgym.agents.llm.limits import shared_limiter
+from feedbackgym.agents.llm.prompts import get_prompt
+from feedbackgym.agents.llm.retry import RetriesExhausted, RetryPolicy, call_with_retries
+from feedbackgym.agents.registration import register_agent
+from feedbackgym.agents.secrets import redact, register_secret
+from feedbackgym.envs.core.parsing import extract_answer
+
+
+class LLMCallError(RuntimeError):
+    """A model call failed for good (retries exhausted, or an error not worth retrying); the cause is kept."""
+
+
+def _litellm() -> Any:
+    # The bundled price map, never a download (DESIGN.md section 9); litellm takes ~4 s to import.
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    try:
+        import litellm
+    except ImportError as error:  # pragma: no cover - litellm is a requirement
+        raise ImportError("LLMAgent needs litellm: pip install -c constraints.txt litellm") from error
+    litellm.suppress_debug_info = True
+    return litellm
+
+
+@register_agent("llm")
+class LLMAgent(Agent):
+    """Plays any role with a chat model called through litellm.
+
+    It sends the environment's chat view (``info["messages"]``: the role's instructions, the task,
+    then the recent conversation), optionally rewritten by a prompt template (``prompt``, a name
+    from :mod:`feedbackgym.agents.llm.prompts`, or ``system_prompt``, literal text that may contain
+    ``{env_system}``), and returns the reply text whole. The environment parses it; a reply it
+    cannot read is an invalid move there, with the raw text kept.
+
+    Arguments:
+        model: a litellm model name, e.g. ``openai/gpt-4o-mini``, ``anthropic/claude-3-5-haiku-latest``,
+            ``ollama_chat/llama3.1``, or ``openai/<name>`` with ``api_base`` for a vLLM/llama.cpp server.
+        api_base: the server's base URL (``http://127.0.0.1:8000/v1``).
+        api_key_env: the name of the environment variable holding the key (preferred: the key never
+            enters a config). ``api_key`` works too and is redacted from every output.
+        temperature, max_tokens, stop, completion_kwargs: passed to ``litellm.acompletion``.
+        temperature_step, temperature_cap: Feedback Friction's schedule, temperature + step * turn, capped.
+        reject_previous: sample this many replies and keep one whose answer was not tried before
+            (Feedback Friction's rejection strategy; 0 or 1 turns it off).
+        timeout: seconds per call; max_retries, backoff_initial, backoff_max: retries with exponential
+            backoff and jitter on rate limits (honouring Retry-After), server errors, timeouts and
+            dropped connections.
+        cache, cache_path: ``off``, ``read_write`` or ``read_only`` response cache (SQLite); a rerun
+            from a warm cache reproduces transcripts byte for byte and sends no request.
+        requests_per_minute, tokens_per_minute: limits shared by all agents calling the same endpoint.
+        mock_response: litellm's offline stand-in reply, for tests.
+    """
+
+    def __init__(
+        self,
+        model: str = "openai/gpt-4o-mini",
+        api_base: str | None = None,
+        api_key: str | None = None,
+        api_key_env: str | None = None,
+        temperature: float = 0.0,
+        max_tokens: int | None = 1024,
+        stop: Sequence[str] | str | None = None,
+        completion_kwargs: Mapping[str, Any] | None = None,
+        prompt: str | None = None,
+        system_prompt: str | None = None,
+        temperature_step: float = 0.0,
+        temperature_cap: float = 1.5,
+        reject_previous: int = 0,
+        timeout: float = 60.0,
+        max_retries: int = 5,
+        backoff_initial: float = 1.0,
+        backoff_max: float = 60.0,
+        cache: str = "off",
+        cache_path: str = ".feedbackgym_cache/llm.sqlite",
+        requests_per_minute: float | None = None,
+        tokens_per_minute: float | None = None,
+        mock_response: str | None = None,
+        seed: int | None = None,
+    ) -> None:
+        super().__init__(seed)
+        if not isinstance(model, str) or not model.strip():
+            raise ValueError(f"model must be a non-empty litellm model name, got {model!r}")
+        if cache not in CACHE_MODES:
+            raise ValueError(f"cache must be one of {', '.join(CACHE_MODES)}, got {cache!r}")
+        if timeout <= 0:
+            raise ValueError(f"timeout must be > 0 seconds, got {timeout!r}")
+        if temperature < 0 or temperature_cap < 0:
+            raise ValueError(f"temperature must be >= 0, got {temperature!r}")
+        if reject_previous < 0:
+            raise ValueError(f"reject_previous must be >= 0 samples, got {reject_previous!r}")
+        if api_key_env is not None and api_key_env not in os.environ:
+            raise ValueError(f"api_key_env names {api_key_env!r}, which is not set in the environment")
+        self.model = model
+        self.api_base = api_base
+        self._api_key = api_key if api_key is not None else (os.environ[api_key_env] if api_key_env else None)
+        register_secret(self._api_key)
+        self.temperature = float(temperature)
+        self.max_tokens = max_tokens
+        self.stop = [stop] if isinstance(stop, str) else (list(stop) if stop else None)
+        self.completion_kwargs = dict(completion_kwargs or {})
+        self.template = get_prompt(prompt) if prompt else None
+        self.system_prompt = system_prompt
+        self.temperature_step = float(temperature_step)
+        self.temperature_cap = float(temperature_cap)
+        self.reject_previous = int(reject_previous)
+        self.timeout = float(timeout)
+        self.retry_policy = RetryPolicy(max_retries=max_retries, initial_delay=backoff_initial, max_delay=backoff_max)
+        self.cache_mode = cache
+        self.cache = open_cache(cache_path, cache) if cache != "off" else None
+        self.requests_per_minute = requests_per_minute
+        self.tokens_per_minute = tokens_per_minute
+        self.mock_response = mock_response
+        # Jitter must not consume the agent's generator, or retries would change later choices.
+        self._jitter_rng = random.Random(seed)
+        self.calls: list[dict[str, Any]] = []
+
+    def __repr__(self) -> str:  # never shows the key
+        return f"LLMAgent(model={self.model!r}, api_base={self.api_base!r})"
+
+    def reset(self, seed: int | None = None) -> None:
+        super().reset(seed)
+        self.calls = []
+
+    # ------------------------------------------------------------------------------- acting
+    def act(self, observation: dict[str, Any], info: dict[str, Any]) -> str:
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return asyncio.run(self.aact(observation, info))
+        raise RuntimeError("LLMAgent.act was called inside a running event loop; await agent.aact(...) instead")
+
+    async def aact(self, observation: dict[str, Any], info: dict[str, Any]) -> str:
+        messages = self.build_messages(info.get("messages") or [{"role": "user", "content": str(observation.get("text", ""))}])
+        turn = int(info.get("turn", 0) or 0)
+        temperature = self.temperature
+        if self.temperature_step:
+            temperature = min(self.temperature + self.temperature_step * turn, self.temperature_cap)
+        tried = {_answer_key(a) for a in info.get("tried_answers") or []}
+        if self.reject_previous > 1 and tried:
+            replies = await asyncio.gather(*(self._complete(messages, temperature, i) for i in range(self.reject_previous)))
+            novel = [r for r in replies if _answer_key(extract_answer(r)) not in tried]
+            pool = novel or list(replies)
+            return pool[int(self.np_random.integers(len(pool)))]
+        return await self._complete(messages, temperature, 0)
+
+    def build_messages(self, messages: Sequence[Mapping[str, str]]) -> list[dict[str, str]]:
+        """The environment's chat view with the template applied, roles alternating, ending on the user."""
+        built = [{"role": m["role"], "content": m.get("content") or ""} for m in messages]
+        env_system = built[0]["content"] if built and built[0]["role"] == "system" else ""
+        system = self.system_prompt if self.system_prompt is not None else (self.template.system if self.template else None)
+        if system is not None:
+            text = system.replace("{env_system}", env_system)
+            if built and built[0]["role"] == "system":
+                built[0]["content"] = text
+            else:
+                built.insert(0, {"role": "system", "content": text})
+        merged: list[dict[str, str]] = []
+        for message in built:
+            # Several providers reject two messages of the same role in a row.
+            if merged and merged[-1]["role"] == message["role"] and message["role"] != "system":
+                merged[-1]["content"] += "\n\n" + message["content"]
+            else:
+                merged.append(dict(message))
+        if not merged or merged[-1]["role"] != "user":
+            merged.append({"role": "user", "content": "Continue."})
+        if self.template and self.template.suffix:
+            merged[-1]["content"] += "\n" + self.template.suffix
+        return merged
+
+    # ------------------------------------------------------------------------------- calling
+    async def _complete(self, messages: list[dict[str, str]], temperature: float, sample_index: int) -> str:
+        params: dict[str, Any] = {"temperature": temperature, "max_tokens": self.max_tokens, "stop": self.stop, **self.completion_kwargs}
+        key = request_key({"model": self.model, "api_base": self.api_base, "messages": messages, "params": params, "sample": sample_index})
+        started = time.perf_counter()
+        if self.cache is not None:
+            stored = self.cache.get(key)
+            if stored is not None:
+                self._record(stored, started, cached=True, tries=0)
+                return stored["content"]
+            if self.cache_mode == "read_only":
+                error = CacheMiss(f"no cached reply for this request (key {key[:12]}) and the cache is read_only")
+                raise LLMCallError(str(error)) from error
+        litellm = _litellm()
+        limiter = shared_limiter(self.model, self.api_base, self.requests_per_minute, self.tokens_per_minute)
+        kwargs: dict[str, Any] = {k: v for k, v in params.items() if v is not None}
+        kwargs.update(model=self.model, messages=messages, timeout=self.timeout, num_retries=0, max_retries=0)
+        if self.api_base:
+            kwargs["api_base"] = self.api_base
+        if self._api_key:
+            kwargs["api_key"] = self._api_key
+        if self.mock_response is not None:
+            kwargs["mock_response"] = self.mock_response
+
+        async def one_call() -> Any:
+            if limiter is not None:
+                await limiter.acquire()
+            # litellm's own timeout does not cover every stall (a server that accepts and never answers).
+            return await asyncio.wait_for(litellm.acompletion(**kwargs), timeout=self.timeout + 5.0)
+
+        try:
+            response, tries = await call_with_retries(one_call, self.retry_policy, rng=self._jitter_rng)
+        except RetriesExhausted as error:
+            self.calls.append({"model": self.model, "error": redact(str(error)), "tries": len(error.attempts)})
+            raise LLMCallError(redact(f"{self.model}: {error}")) from None
+        stored = self._to_stored(response, litellm)
+        if limiter is not None:
+            limiter.record_tokens(stored["usage"].get("total_tokens", 0))
+        if self.cache is not None:
+            self.cache.put(key, stored)
+        self._record(stored, started, cached=False, tries=tries)
+        return stored["content"]
+
+    def _to_stored(self, response: Any, litellm: Any) -> dict[str, Any]:
+        content = ""
+        try:
+            content = response.choices[0].message.content or ""
+        except (AttributeError, IndexError):
+            content = ""
+        usage = getattr(response, "usage", None)
+        tokens = {
+            "prompt_tokens": int(getattr(usage, "prompt_tokens", 0) or 0),
+            "completion_tokens": int(getattr(usage, "completion_tokens", 0) or 0),
+            "total_tokens": int(getattr(usage, "total_tokens", 0) or 0),
+        }
+        try:
+            cost = float(litellm.completion_cost(completion_response=response) or 0.0)
+        except Exception:  # models missing from the bundled price map (a local server) cost nothing we know of
+            cost = 0.0
+        return {"content": content, "usage": tokens, "cost": cost}
+
+    def _record(self, stored: Mapping[str, Any], started: float, *, cached: bool, tries: int) -> None:
+        self.calls.append(
+            {
+                "model": self.model,
+                "latency": round(time.perf_counter() - started, 6),
+                "cached": cached,
+                "tries": tries,
+                **stored["usage"],
+                "cost": stored.get("cost", 0.0) if not cached else 0.0,
+            }
+        )
+
+    def stats(self) -> dict[str, Any]:
+        """Per-episode accounting: calls, tokens, cost and latency (stored with each transcript)."""
+        if not self.calls:
+            return {}
+        ok = [c for c in self.calls if "error" not in c]
+        return {
+            "model": self.model,
+            "calls": len(self.calls),
+            "cached_calls": sum(1 for c in ok if c["cached"]),
+            "failed_calls": len(self.calls) - len(ok),
+            "prompt_tokens": sum(c["prompt_tokens"] for c in ok),
+            "completion_tokens": sum(c["completion_tokens"] for c in ok),
+            "cost": round(sum(c["cost"] for c in ok), 8),
+            "latency": round(sum(c["latency"] for c in ok), 6),
+            "per_call": list(self.calls),
+        }
+
+
+def _answer_key(answer: str | None) -> str | None:
+    if answer is None:
+        return None
+    return "".join(answer.split()).casefold().strip("$.")
