@@ -40,9 +40,11 @@ Built-in roles:
   allowing integers, ``+ - * / //``, unary minus and brackets, nothing else); "Calculate the
   following question: A * B." is multiplied in base 10, or in base 16 when the text says
   "base 16"; a multiple-choice question (lines "(A) ...") is answered with option ``attempt mod
-  count`` (the first option first). The reply is ``The answer is \\boxed{N}.``. ``attempt`` is the
-  number of assistant messages in the history (if there are none: the number of later user
-  messages that mention "incorrect", "wrong", "again" or "feedback").
+  count`` (the first option first; the gold option is unknown to the server, so ``learner`` changes
+  nothing there and ``stubborn`` answers option ``sample_index mod count``). The reply is
+  ``The answer is \\boxed{N}.``. ``attempt`` is the number of assistant messages in the history
+  (if there are none: the number of later user messages that mention "incorrect", "wrong", "again"
+  or "feedback").
   The model name selects a behaviour:
 
   - default: correct at once.
@@ -278,10 +280,8 @@ def solver_reply(messages: Sequence[Message], model: str, sample_index: int) -> 
         wrong = False
     if task["kind"] == "choice":
         options = task["options"]
-        if "stubborn" in name:
-            pick = 0 if wrong else sample_index % len(options)
-        else:
-            pick = (attempt + int(wrong)) % len(options)
+        # The gold option is unknown here: walk through the options, one per attempt (or per sample).
+        pick = (sample_index if "stubborn" in name else attempt) % len(options)
         return f"{preamble}The answer is \\boxed{{{options[pick]}}}."
     value = task["value"] + (1 if wrong else 0)
     return f"{preamble}The answer is \\boxed{{{_show_number(value, task['base'])}}}."
