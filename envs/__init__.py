@@ -63,3 +63,23 @@ register(
     kwargs={"max_turns": 2, "feedback_level": "critique", "template": "rltf"},
     description="RLTF: horizon 2, one expert critique between the attempts.",
 )
+
+# ---- issue 5: judges and critics (deceptive judge, critic training, pairwise vs pointwise judging)
+register_wrapper("deceptive_feedback", "feedbackgym.wrappers.deceptive:DeceptiveFeedback")
+register_wrapper("distractor", "feedbackgym.wrappers.distractor:Distractor")
+_DECEPTIVE = "feedbackgym.envs.deceptive_judge:DeceptiveJudgeEnv"
+register("DeceptiveJudge-v0", _DECEPTIVE, description="WAFER-QA: a solver, a judge of given intent and knowledge, keep or switch over rounds.")
+register(
+    "DeceptiveJudge-RoundTable-v0",
+    _DECEPTIVE,
+    kwargs={"workflow": "round_table", "n_peers": 2},
+    description="WAFER-QA round table: the solver, two honest peers and one deceptive judge.",
+)
+register(
+    "DeceptiveJudge-Moderator-v0",
+    _DECEPTIVE,
+    kwargs={"workflow": "moderator"},
+    description="WAFER-QA with a moderator who assesses the judge's critique before the solver decides.",
+)
+register("Critic-v0", "feedbackgym.envs.critic:CriticEnv", description="Critique-RL / RefCritic: a critic judges an actor's attempt, the actor refines.")
+register("JudgeProtocol-v0", "feedbackgym.envs.judge_protocol:JudgeProtocolEnv", description="Pairwise or pointwise judging of two responses of known latent quality.")

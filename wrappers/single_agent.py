@@ -32,7 +32,7 @@ class SingleAgent(gymnasium.Env):
     |---|---|
     | `env` | a registered environment id (built with `env_kwargs`) or an AEC environment instance |
     | `learner` | the agent id this view controls, e.g. `"solver_0"` |
-    | `others` | one agent per other role: an object with `act(observation, info)` and `reset(seed)`, a registered agent name, or `{"name": ..., "kwargs": {...}}` |
+    | `others` | one agent per other role: an object with `act(observation, info)` and `reset(seed)`, a registered agent name, or `{"name": ..., **kwargs}` (as Hydra's agent configs; a nested `"kwargs"` mapping works too) |
     | `seed` | seeds the generator that draws an episode seed when `reset()` gets none |
     | `render_mode` | `"ansi"` or None (with an id; an instance keeps its own) |
 
@@ -53,7 +53,10 @@ class SingleAgent(gymnasium.Env):
 
     The learner's observation and action spaces. For feedbackgym environments the observation is
     a ``Dict`` with ``text`` and numeric fields, and the action is free text: a string the
-    environment cannot parse is an invalid move, penalised and answered, never an error.
+    environment cannot parse is an invalid move, penalised and answered, never an error. ``info``
+    is the learner's AEC info, copied so that nothing returned shares an object with the env (the
+    copy is bounded by the env's history window). ``step`` after the end, or before any ``reset``,
+    raises ``RuntimeError``.
 
     >>> env = SingleAgent("SolverFeedback-v0", "solver_0", {"teacher_0": "scripted_teacher"}, max_turns=3)
     >>> observation, info = env.reset(seed=0)
@@ -205,7 +208,7 @@ def fresh_copy(value: Any) -> Any:
 
 
 def _build_agents(specs: Mapping[str, Any]) -> dict[str, Any]:
-    """Agent-like objects as they are; names and ``{"name", "kwargs"}`` through the agent registry."""
+    """Agent-like objects as they are; names and ``{"name": ..., **kwargs}`` specs through the agent registry."""
     built: dict[str, Any] = {}
     for agent_id, value in specs.items():
         if callable(getattr(value, "act", None)):
@@ -219,11 +222,14 @@ def _build_agents(specs: Mapping[str, Any]) -> dict[str, Any]:
             if isinstance(value, str):
                 built[agent_id] = make_agent(value)
             else:
-                built[agent_id] = make_agent(value["name"], **dict(value.get("kwargs") or {}))
+                # As experiments.runner.build_agents: every key but name, a nested "kwargs" merged in.
+                kwargs = {key: item for key, item in value.items() if key not in ("name", "kwargs")}
+                kwargs.update(value.get("kwargs") or {})
+                built[agent_id] = make_agent(value["name"], **kwargs)
         else:
             raise TypeError(
                 f"others[{agent_id!r}] must be an agent (with act and reset), a registered agent name "
-                f"or {{'name': ..., 'kwargs': ...}}, got {value!r}"
+                f"or {{'name': ..., **kwargs}}, got {value!r}"
             )
     return built
 

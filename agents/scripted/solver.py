@@ -136,6 +136,8 @@ class FrictionSolver(Agent):
             return [letter for letter in letters if letter != self.gold]
         base = int(task.get("base", 10) or 10)
         gold = self._as_int(self.gold, base)
+        if gold is None and self.gold is None and task.get("kind", "numeric") == "numeric":
+            gold = int(self.np_random.integers(0, 1000))  # no latent gold: random numbers, not "guess 1"
         if gold is None:
             return [f"{self.gold or 'guess'} {i}" for i in range(1, self.n_distractors + 1)]
         wrong: list[str] = []

@@ -28,7 +28,7 @@ class PrintableText(spaces.Text):
     ``sample_max_length`` long so that random-action tests stay fast.
 
     >>> space = PrintableText(max_length=32)
-    >>> space.contains("Schrödinger's \\boxed{42} ✓")
+    >>> space.contains("Schrödinger's \\\\boxed{42} ✓")
     True
     >>> space.contains("bell\\x07")
     False

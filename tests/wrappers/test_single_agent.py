@@ -109,6 +109,16 @@ def test_rewards_include_invalid_move_penalties(seed):
     assert final_info["episode"]["invalid_moves"] == expected.metrics["invalid_moves"]
 
 
+def test_agent_specs_as_the_runner_reads_them():
+    """A name, a flat Hydra-style spec, and a nested "kwargs" spec all build the same agent."""
+    flat = SingleAgent("SolverFeedback-v0", SOLVER, {TEACHER: {"name": "scripted_teacher", "p_wrong_feedback": 0.3}})
+    nested = SingleAgent("SolverFeedback-v0", SOLVER, {TEACHER: {"name": "scripted_teacher", "kwargs": {"p_wrong_feedback": 0.3}}})
+    assert flat.others[TEACHER].p_wrong_feedback == nested.others[TEACHER].p_wrong_feedback == 0.3
+    assert runner.build_agents({TEACHER: {"name": "scripted_teacher", "p_wrong_feedback": 0.3}})[TEACHER].p_wrong_feedback == 0.3
+    with pytest.raises(TypeError, match="p_wrong"):
+        SingleAgent("SolverFeedback-v0", SOLVER, {TEACHER: {"name": "scripted_teacher", "p_wrong": 0.3}})
+
+
 def test_agent_seed_matches_runner():
     for seed in (None, 0, 1, 2**40):
         for index in range(3):

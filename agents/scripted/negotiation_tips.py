@@ -1,0 +1,120 @@
+"""The negotiation tips a critic gives and a negotiator takes up (PROTOCOLS.md C.3 item 3).
+
+Each tip has a text per side (what a scripted critic writes), the words that identify it in any
+feedback text (so a negotiator takes up tips from an LLM critic or the paper's human tips just as
+well), and its effect on a concession strategy when taken up: a factor on the concession exponent
+(below 1 is firmer, Boulware-ward) and a cut of the reservation (the share of the opening gap the
+negotiator is willing to concede). Firmer play raises the price and lowers the deal rate.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Tip:
+    id: str
+    seller: str
+    buyer: str
+    keywords: str  # a regex, matched case-insensitively
+    beta_factor: float = 1.0  # the concession exponent is multiplied by this
+    concession_cut: float = 0.0  # subtracted from the share of the gap the side will concede
+
+    def text(self, side: str) -> str:
+        return self.seller if side == "seller" else self.buyer
+
+
+TIPS: dict[str, Tip] = {
+    tip.id: tip
+    for tip in (
+        Tip(
+            "anchor",
+            "Hold your anchor: make your first concession small and late, so the buyer's expectations stay close to your asking price.",
+            "Hold your anchor: make your first concession small and late, so the seller's expectations stay close to your opening offer.",
+            r"\banchor|first concession",
+            beta_factor=0.7,
+            concession_cut=0.04,
+        ),
+        Tip(
+            "small_steps",
+            "Concede in small, shrinking steps; big jumps tell the buyer there is much more room.",
+            "Concede in small, shrinking steps; big jumps tell the seller there is much more room.",
+            r"small(?:er)?,? (?:shrinking )?steps|concede slowly|smaller concessions|big jumps",
+            beta_factor=0.75,
+            concession_cut=0.03,
+        ),
+        Tip(
+            "patience",
+            "Be patient and do not accept the first counter-offer; the buyer usually has more room to move.",
+            "Be patient and do not accept the first counter-offer; the seller usually has more room to move.",
+            r"\bpatien|first counter|hold out",
+            concession_cut=0.08,
+        ),
+        Tip(
+            "value",
+            "Emphasize the quality of the balloon and why it is worth the price before you move on price.",
+            "Point out the flaws of the balloon and the alternatives you have before you move on price.",
+            r"quality|\bworth\b|\bvalue\b|advantages|flaws|alternatives|concrete reasons|persua|why the (?:buyer|seller) should",
+            concession_cut=0.06,
+        ),
+        Tip(
+            "walk_away",
+            "Be ready to walk away politely when the offer is not good enough; a credible walk-away keeps the price up.",
+            "Be ready to walk away politely when the offer is not good enough; a credible walk-away keeps the price down.",
+            r"walk[ -]away",
+            beta_factor=0.9,
+            concession_cut=0.08,
+        ),
+        Tip(
+            "no_split",
+            "Do not offer to split the difference; let the buyer close the gap.",
+            "Do not offer to split the difference; let the seller close the gap.",
+            r"split the difference|meet (?:you )?(?:halfway|in the middle)",
+            concession_cut=0.05,
+        ),
+        Tip(
+            "firm",
+            "Stay firm and confident in your tone; sounding unsure invites more pressure.",
+            "Stay firm and confident in your tone; sounding unsure invites more pressure.",
+            r"\bfirm|aggressive|confident|\btone\b|\bsoft\b|assertive",
+            beta_factor=0.8,
+            concession_cut=0.03,
+        ),
+        Tip(
+            "flexible",
+            "Signal some flexibility near the end, so that the negotiation still closes with a deal.",
+            "Signal some flexibility near the end, so that the negotiation still closes with a deal.",
+            r"flexib",
+            beta_factor=1.3,
+            concession_cut=-0.08,
+        ),
+        Tip(
+            "generic",
+            "Think about a better strategy than in the previous round.",
+            "Think about a better strategy than in the previous round.",
+            r"strateg|improve|do your best|do better",
+            concession_cut=0.02,
+        ),
+    )
+}
+
+_MATCHERS = [(tip.id, re.compile(tip.keywords, re.IGNORECASE)) for tip in TIPS.values()]
+_TARGET = re.compile(r"(higher|lower) than \$(\d+(?:\.\d+)?)", re.IGNORECASE)
+
+
+def tips_in(text: str) -> list[str]:
+    """The ids of the tips ``text`` gives, each once, in catalogue order.
+
+    >>> tips_in("1. Stay firm. 2. Emphasize the quality of the balloon.")
+    ['value', 'firm']
+    """
+    head = text[:20_000]
+    return [tip_id for tip_id, pattern in _MATCHERS if pattern.search(head)]
+
+
+def price_target(text: str) -> float | None:
+    """The price to beat in the paper's feedback message ("... i.e., higher than $16.")."""
+    match = _TARGET.search(text[-2000:])
+    return float(match.group(2)) if match else None

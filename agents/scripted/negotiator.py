@@ -1,0 +1,178 @@
+"""A time-dependent concession negotiator whose strategy moves with the coaching it takes up."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from feedbackgym.agents.base import Agent
+from feedbackgym.agents.registration import register_agent
+from feedbackgym.agents.scripted.negotiation_tips import TIPS, price_target, tips_in
+
+# A few ways to say the same move, so transcripts read like a conversation (chosen at random).
+OFFER_LINES = {
+    "seller": ("How about ${price}?", "I can let it go for ${price}.", "The best I can do is ${price}.", "I could do ${price}."),
+    "buyer": ("Would you take ${price}?", "I can pay ${price}.", "How about ${price}?", "My offer is ${price}."),
+}
+# What coached play sounds like: each tip taken up adds its line to later offers (longer replies,
+# as the paper observed over rounds). None of them names a price or an acceptance word.
+TIP_LINES = {
+    "value": {"seller": "It is a high-quality balloon that will last.", "buyer": "I have seen similar ones elsewhere for less."},
+    "firm": {"seller": "I am confident in this price.", "buyer": "I am confident in my budget."},
+    "walk_away": {"seller": "I am happy to keep it otherwise.", "buyer": "I am happy to look elsewhere otherwise."},
+    "anchor": {"seller": "It is worth every cent.", "buyer": "That is a fair figure for it."},
+}
+
+
+@register_agent("concession_negotiator", "negotiator")
+class ConcessionNegotiator(Agent):
+    """A buyer or seller that concedes over time and takes up coaching (PROTOCOLS.md C.3 item 3).
+
+    Its reservation lies ``max_concession`` of the way from its own opening price to the other
+    side's (the seller never goes below its cost, the buyer never above its value). At its t-th
+    move of ``T = n_round`` it offers ``open + (reservation - open) * (t / T) ** (1 / beta)``,
+    rounded to ``price_step``: ``beta < 1`` concedes late (Boulware), ``beta > 1`` early
+    (Conceder). It accepts the other side's standing offer as soon as that offer is at least as good
+    as what it would offer now, so at its last move it accepts anything within its reservation.
+
+    ``beta`` and ``max_concession`` are drawn around their means (``beta_spread``, a log-normal
+    sigma; ``concession_spread``, a normal sd). An uncoached side draws afresh every game (the
+    paper resets the rival); the coached side draws once per episode and keeps its history.
+
+    Feedback uptake: each tip found in a feedback message (see ``negotiation_tips``) is taken up
+    with probability ``p_uptake``: it multiplies ``beta`` and cuts ``max_concession``. The price to
+    beat in the paper's message ("higher than $16") is taken up with the same probability and cuts
+    ``max_concession`` by ``target_cut``. ``uptake_games`` limits how many feedback messages are
+    taken up at all (1 is the paper's claude-instant, which improved at most one round; 0 a model
+    that ignores feedback). ``p_uptake`` near 1 is the paper's GPT-4.
+
+    It reads ``info["negotiation"]`` (its role, standing offers, moves made) and ``info["feedback"]``.
+    """
+
+    def __init__(
+        self,
+        beta: float = 1.0,
+        beta_spread: float = 0.35,
+        max_concession: float = 0.7,
+        concession_spread: float = 0.12,
+        p_uptake: float = 0.8,
+        uptake_games: int | None = None,
+        target_cut: float = 0.03,
+        min_concession: float = 0.05,
+        price_step: float = 0.5,
+        seed: int | None = None,
+    ) -> None:
+        super().__init__(seed)
+        if beta <= 0 or beta_spread < 0 or concession_spread < 0:
+            raise ValueError(f"beta must be > 0 and the spreads >= 0, got beta={beta}, beta_spread={beta_spread}, concession_spread={concession_spread}")
+        for name, value in (("max_concession", max_concession), ("p_uptake", p_uptake), ("min_concession", min_concession)):
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"{name} must be in [0, 1], got {value!r}")
+        if uptake_games is not None and uptake_games < 0:
+            raise ValueError(f"uptake_games must be >= 0 or None, got {uptake_games!r}")
+        if price_step <= 0:
+            raise ValueError(f"price_step must be > 0, got {price_step!r}")
+        self.beta = beta
+        self.beta_spread = beta_spread
+        self.max_concession = max_concession
+        self.concession_spread = concession_spread
+        self.p_uptake = p_uptake
+        self.uptake_games = uptake_games
+        self.target_cut = target_cut
+        self.min_concession = min_concession
+        self.price_step = price_step
+        self._clear()
+
+    def reset(self, seed: int | None = None) -> None:
+        super().reset(seed)
+        self._clear()
+
+    def _clear(self) -> None:
+        self._game: int | None = None
+        self._params: dict[str, float] | None = None
+        self._seen_feedback: dict[str, Any] | None = None
+        self.taken_up: list[str] = []  # tip ids taken up this episode, for inspection and tests
+        self._feedback_games = 0
+
+    # ------------------------------------------------------------------------------------------
+    def act(self, observation: dict[str, Any], info: dict[str, Any]) -> str:
+        state = info.get("negotiation")
+        if not state:
+            return "How about $15?"
+        side = state["role"]
+        if state["game"] != self._game:
+            self._new_game(state)
+        self._take_up(info.get("feedback"), side)
+        assert self._params is not None
+        offer = self._offer(state)
+        rival = state["rival_offer"]
+        if rival is not None and self._acceptable(side, rival, offer):
+            return f"I accept your offer of ${_money(rival)}."
+        own = state["own_offer"]
+        if own is not None:  # never move backwards: a re-drawn or rounded target must not undo a concession
+            offer = min(offer, own) if side == "seller" else max(offer, own)
+        line = OFFER_LINES[side][int(self.np_random.integers(len(OFFER_LINES[side])))].replace("{price}", _money(offer))
+        extras = [TIP_LINES[tip][side] for tip in dict.fromkeys(self.taken_up) if tip in TIP_LINES]
+        return " ".join([*extras, line])
+
+    # ------------------------------------------------------------------------------------------
+    def _new_game(self, state: dict[str, Any]) -> None:
+        fresh = not state["coached"] or self._params is None
+        self._game = state["game"]
+        if fresh:
+            beta = self.beta * math.exp(self.beta_spread * float(self.np_random.standard_normal()))
+            concession = self.max_concession + self.concession_spread * float(self.np_random.standard_normal())
+            self._params = {"beta": beta, "max_concession": min(max(concession, self.min_concession), 1.0)}
+
+    def _take_up(self, feedback: dict[str, Any] | None, side: str) -> None:
+        if not feedback or feedback == self._seen_feedback or not feedback.get("text"):
+            return
+        self._seen_feedback = feedback
+        if self.uptake_games is not None and self._feedback_games >= self.uptake_games:
+            return
+        self._feedback_games += 1
+        assert self._params is not None
+        words = feedback.get("content") or feedback["text"]
+        for tip_id in tips_in(words):
+            if self.np_random.random() < self.p_uptake:
+                tip = TIPS[tip_id]
+                self._params["beta"] *= tip.beta_factor
+                self._cut(tip.concession_cut)
+                self.taken_up.append(tip_id)
+        if price_target(feedback["text"]) is not None and self.np_random.random() < self.p_uptake:
+            self._cut(self.target_cut)
+            self.taken_up.append("target")
+
+    def _cut(self, amount: float) -> None:
+        assert self._params is not None
+        self._params["max_concession"] = min(max(self._params["max_concession"] - amount, self.min_concession), 1.0)
+
+    def _reservation(self, state: dict[str, Any]) -> tuple[float, float]:
+        """(own opening price, reservation price) for this side."""
+        assert self._params is not None
+        seller_open, buyer_open = state["seller_init"], state["buyer_init"]
+        gap = seller_open - buyer_open
+        concession = self._params["max_concession"] * gap
+        low, high = state["price_range"]
+        if state["role"] == "seller":
+            return seller_open, max(seller_open - concession, state["reservation"], low)
+        return buyer_open, min(buyer_open + concession, state["reservation"], high)
+
+    def _offer(self, state: dict[str, Any]) -> float:
+        assert self._params is not None
+        opening, reservation = self._reservation(state)
+        progress = min((state["moves_made"] + 1) / state["n_round"], 1.0)
+        target = opening + (reservation - opening) * progress ** (1.0 / self._params["beta"])
+        steps = target / self.price_step
+        # Round toward the own side's interest, so the reservation is never crossed by rounding.
+        rounded = (math.ceil(steps - 1e-9) if state["role"] == "seller" else math.floor(steps + 1e-9)) * self.price_step
+        low, high = state["price_range"]
+        return min(max(rounded, low), high)
+
+    @staticmethod
+    def _acceptable(side: str, rival: float, offer: float) -> bool:
+        return rival >= offer - 1e-9 if side == "seller" else rival <= offer + 1e-9
+
+
+def _money(value: float) -> str:
+    return f"{value:.0f}" if float(value).is_integer() else f"{value:.2f}"

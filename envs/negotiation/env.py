@@ -1,0 +1,593 @@
+"""``Negotiation-v0``: a buyer and a seller bargain over a series of games; a critic coaches one side."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from feedbackgym.envs.core.base import ENV, TurnBasedTextEnv
+from feedbackgym.envs.core.feedback import FeedbackEvent, FeedbackLevel, Verdict
+from feedbackgym.envs.dialogue import impersonated, number_word
+from feedbackgym.envs.negotiation.moves import read_reply
+from feedbackgym.envs.negotiation.prompts import (
+    CONSTANT_FEEDBACK,
+    HUMAN_TIPS,
+    NO_PRICE_GOAL,
+    PROMPTS,
+    RULES,
+    fill,
+    money,
+)
+
+SELLER, BUYER, CRITIC = "seller_0", "buyer_0", "critic_0"
+AGENT_OF = {"seller": SELLER, "buyer": BUYER}
+SIDE_OF = {SELLER: "seller", BUYER: "buyer"}
+FEEDBACK_SOURCES = ("critic", "human_pool", "constant", "none")
+CRITIC_HISTORIES = ("full", "last")
+EXPECTED_MOVE = "one short sentence; a price as $X is your offer, 'I accept' accepts the other side's standing offer, 'I walk away' ends the game"
+NO_VALUE = -1.0  # numeric fields use -1 for "no offer" / "no price yet"
+
+
+@dataclass
+class Game:
+    """One negotiation of the series: its moves and how it ended."""
+
+    index: int
+    moves: list[dict[str, Any]] = field(default_factory=list)
+    price: float | None = None
+    reason: str = ""  # accepted | offers_met | walked_away | out_of_rounds | stalled
+    closed_by: str | None = None  # the side whose move closed the deal
+
+    @property
+    def deal(self) -> bool:
+        return self.price is not None
+
+    def summary(self) -> dict[str, Any]:
+        return {"index": self.index, "deal": self.deal, "price": self.price, "reason": self.reason, "closed_by": self.closed_by,
+                "moves": [dict(move) for move in self.moves]}
+
+
+class NegotiationEnv(TurnBasedTextEnv):
+    """A seller and a buyer bargain over an item in a series of games; a critic coaches one side between games.
+
+    The protocol of Fu et al. 2023, "Improving Language Model Negotiation with Self-Play and
+    In-Context Learning from AI Feedback" (PROTOCOLS.md section 2): a balloon that cost the seller
+    $8, fixed openings ($20 from the seller, $10 from the buyer), up to 10 exchanges per game, and
+    five games per episode. After each game but the last, the critic reads the coached side's
+    history and gives three suggestions; they reach that side in the paper's message ("Well done
+    in your last round. Here is the feedback from the critic: ... higher than $16."), while the
+    rival is reset and starts every game afresh.
+
+    ## Agents
+
+    | id | role |
+    |---|---|
+    | `seller_0` | sells the item; wants a high price |
+    | `buyer_0` | buys it; wants a low price |
+    | `critic_0` | coaches the `coached` side between games (only asked when `feedback_source="critic"`) |
+
+    Turn order in a game: the fixed openings are posted for both sides (the buyer asks the price,
+    the seller says $20, and, when the seller moves first, the buyer offers $10), then the side
+    `who_first` and the other alternate, `n_round` moves each at most. Between games the critic
+    moves once.
+
+    ## Deals
+
+    The environment decides deals; no text can close one for the other side.
+
+    - The last price in a reply (`$X`, or "X dollars") is the speaker's standing offer.
+    - An acceptance ("I accept", "Deal!", "It's a deal", "Agreed") accepts the *other* side's
+      standing offer: the deal is at the price that side offered. Accepting with a different price
+      in the reply is ambiguous and an invalid move.
+    - Offers that meet or cross (the seller asks no more than the buyer bids, within
+      `price_tolerance`) close the deal at the standing offer of the side that did not just move.
+    - "I walk away" (or "No deal.") ends the game without a deal; so do `n_round` moves each, or
+      `no_deal_thres` moves in a row that make no offer.
+
+    ## Bad input
+
+    Each of these is an invalid move (recorded with its raw text, penalised by
+    `invalid_move_penalty`, answered with what was wrong and what is expected, retried up to
+    `max_retries` times, then the turn is forfeited as a move without an offer): a reply that speaks
+    as the other side, the critic or the environment (a line "Buyer: ...", a tag "[env]"); an
+    unreadable, negative, absurd or out-of-range price (offers must lie in `price_range`); an
+    acceptance when the other side has made no offer; an acceptance naming another price than
+    the standing offer; a reply that both accepts and walks away. An empty critique is invalid too.
+
+    ## Action Space
+
+    Free text (`PrintableText`).
+
+    ## Observation Space
+
+    `Dict` with:
+
+    | key | space | meaning |
+    |---|---|---|
+    | `text` | `PrintableText(observation_chars)` | instructions, then the last `history_window` messages this agent saw |
+    | `games_played` | `Box(0, n_games)` | games finished so far |
+    | `moves_left` | `Box(0, n_round)` | this agent's moves left in the current game (0 for the critic) |
+    | `own_offer` | `Box(-1, price_max)` | this side's standing offer (-1: none) |
+    | `rival_offer` | `Box(-1, price_max)` | the other side's standing offer (-1: none) |
+    | `previous_price` | `Box(-1, price_max)` | the last game's deal price (-1: no deal or no game yet) |
+    | `reservation` | `Box(-1, price_max)` | the seller's cost, the buyer's value (-1 for the critic) |
+    | `last_reward` | `Box(-1e6, 1e6)` | this agent's reward from the last finished game |
+
+    `info["negotiation"]` (players) has the state as structured data (role, game, whether this side
+    is coached, standing offers, moves left, openings, price range, past prices) for behaviour
+    models; `info["request"]` (critic, when asked) has the games to criticise. `info["feedback"]`
+    is the last feedback event as shown. At the end every agent's info has `episode` (the metrics).
+
+    ## Rewards
+
+    At the end of each game: the seller gets `price - cost_price`, the buyer `buyer_value - price`;
+    without a deal both get `no_deal_reward`. The critic gets the coached side's reward. Invalid
+    moves add `invalid_move_penalty` to the mover.
+
+    ## Episode End
+
+    Terminates after `n_games` games.
+
+    ## Metrics (`info["episode"]`)
+
+    Per game (lists of length `n_games`, so the runner's table has `deal_price@1` ... columns):
+    `deal_price` (None without a deal), `deal` (1/0), `price_change` (price minus game 1's price,
+    when both dealt), `turns` (moves after the openings), `coached_chars` (mean length of the coached
+    side's replies), and `price_if_all_deals` (the prices when every game dealt, else None: the
+    paper's statistic, which averages only series in which every round reached a deal).
+    Scalars: `deals`, `deal_rate`, `mean_price`, `seller_return`, `buyer_return`, `invalid_moves`,
+    `impersonations`, plus `coached` and `feedback_source`.
+
+    ## Arguments
+
+    | argument | default | meaning |
+    |---|---|---|
+    | `item` | `"balloon"` | what is sold |
+    | `cost_price` | 8 | the seller's cost |
+    | `seller_init`, `buyer_init` | 20, 10 | the fixed opening prices |
+    | `buyer_value` | None (= `seller_init`) | what the item is worth to the buyer (its reward is value - price) |
+    | `who_first` | `"seller"` | the side that moves first after the openings (`"buyer"`: the buyer has no opening offer, as the paper's `buyer_no_initial_price`) |
+    | `fixed_openings` | True | post the paper's openings; False lets the sides open themselves |
+    | `n_round` | 10 | moves per side per game |
+    | `n_games` | 5 | games per episode (the paper's rounds / `n_rollout`) |
+    | `coached` | `"seller"` | the side the critic coaches |
+    | `feedback_source` | `"critic"` | `critic` (the `critic_0` agent), `human_pool` (`n_suggestions` of the paper's 10 human tips), `constant` (the paper's constant message), `none` |
+    | `n_suggestions` | 3 | suggestions the critic is asked for / human tips sampled |
+    | `critic_history` | `"full"` | the critic reads the coached side's whole history, or only the `last` game |
+    | `rival_reset` | True | the rival forgets earlier games (its view is cleared at each game) |
+    | `no_deal_thres` | 10 | moves in a row without an offer that end a game without a deal |
+    | `price_range` | (10, 20) | offers outside it are invalid, so deals lie in it |
+    | `price_tolerance` | 0.0 | offers this close count as meeting |
+    | `no_deal_reward` | 0.0 | both sides' reward for a game without a deal |
+    | `history_window`, `max_retries`, `invalid_move_penalty`, `render_mode` | 256, 2, -0.1, None | see `TurnBasedTextEnv` |
+
+    The paper's LLM moderator (`moderator_trace_n_history`) has no counterpart: deals are decided
+    by the rules above.
+
+    ## Version History
+
+    - v0: initial release.
+    """
+
+    metadata = {"name": "negotiation_v0", "render_modes": ["ansi"], "is_parallelizable": True}
+    possible_agents = [SELLER, BUYER, CRITIC]
+
+    def __init__(
+        self,
+        item: str = "balloon",
+        cost_price: float = 8.0,
+        seller_init: float = 20.0,
+        buyer_init: float = 10.0,
+        buyer_value: float | None = None,
+        who_first: str = "seller",
+        fixed_openings: bool = True,
+        n_round: int = 10,
+        n_games: int = 5,
+        coached: str = "seller",
+        feedback_source: str = "critic",
+        n_suggestions: int = 3,
+        critic_history: str = "full",
+        rival_reset: bool = True,
+        no_deal_thres: int = 10,
+        price_range: Sequence[float] = (10.0, 20.0),
+        price_tolerance: float = 0.0,
+        no_deal_reward: float = 0.0,
+        history_window: int = 256,
+        max_retries: int = 2,
+        invalid_move_penalty: float = -0.1,
+        render_mode: str | None = None,
+    ) -> None:
+        for name, value in (("n_round", n_round), ("n_games", n_games), ("n_suggestions", n_suggestions), ("no_deal_thres", no_deal_thres)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+        for name, value, allowed in (
+            ("who_first", who_first, AGENT_OF),
+            ("coached", coached, AGENT_OF),
+            ("feedback_source", feedback_source, FEEDBACK_SOURCES),
+            ("critic_history", critic_history, CRITIC_HISTORIES),
+        ):
+            if value not in allowed:
+                raise ValueError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
+        if not isinstance(item, str) or not item.strip():
+            raise ValueError(f"item must be a non-empty string, got {item!r}")
+        if len(tuple(price_range)) != 2:
+            raise ValueError(f"price_range must be (low, high), got {price_range!r}")
+        low, high = (float(v) for v in price_range)
+        if not 0 <= low < high:
+            raise ValueError(f"price_range must satisfy 0 <= low < high, got {price_range!r}")
+        if float(price_tolerance) < 0:
+            raise ValueError(f"price_tolerance must be >= 0, got {price_tolerance!r}")
+        if fixed_openings and not (low <= float(buyer_init) <= float(seller_init) <= high):
+            raise ValueError(
+                f"the openings must lie in price_range with buyer_init <= seller_init, got buyer_init={buyer_init}, "
+                f"seller_init={seller_init}, price_range={price_range!r}"
+            )
+        self.item = item
+        self.cost_price = float(cost_price)
+        self.seller_init = float(seller_init)
+        self.buyer_init = float(buyer_init)
+        self.buyer_value = float(self.seller_init if buyer_value is None else buyer_value)
+        self.who_first = who_first
+        self.fixed_openings = bool(fixed_openings)
+        self.n_round = n_round
+        self.n_games = n_games
+        self.coached = coached
+        self.feedback_source = feedback_source
+        self.n_suggestions = n_suggestions
+        self.critic_history = critic_history
+        self.rival_reset = bool(rival_reset)
+        self.no_deal_thres = no_deal_thres
+        self.price_range = (low, high)
+        self.price_tolerance = float(price_tolerance)
+        self.no_deal_reward = float(no_deal_reward)
+        # Anything above this is "absurd" rather than merely out of range: a clearer message for $1e9.
+        self.absurd_above = 100.0 * max(high, self.buyer_value, self.seller_init, self.cost_price, 1.0)
+        price_max = max(high, self.buyer_value, self.seller_init, self.cost_price)
+        self.numeric_fields = {
+            "games_played": (0, n_games),
+            "moves_left": (0, n_round),
+            "own_offer": (NO_VALUE, price_max),
+            "rival_offer": (NO_VALUE, price_max),
+            "previous_price": (NO_VALUE, price_max),
+            "reservation": (NO_VALUE, price_max),
+            "last_reward": (-1e6, 1e6),
+        }
+        super().__init__(
+            history_window=history_window,
+            message_view_chars=8000,
+            observation_chars=32000,
+            max_retries=max_retries,
+            invalid_move_penalty=invalid_move_penalty,
+            render_mode=render_mode,
+        )
+
+    # ------------------------------------------------------------------------------- episode
+    @property
+    def coached_agent(self) -> str:
+        return AGENT_OF[self.coached]
+
+    @property
+    def rival_agent(self) -> str:
+        return AGENT_OF["buyer" if self.coached == "seller" else "seller"]
+
+    def _fields(self, **extra: object) -> dict[str, object]:
+        return {"item": self.item, "cost": money(self.cost_price), "seller_init": money(self.seller_init),
+                "buyer_init": money(self.buyer_init), **extra}
+
+    def _start_episode(self, options: dict[str, Any]) -> None:
+        self.games: list[Game] = []
+        self.impersonations = 0
+        self._critic_request: dict[str, Any] | None = None
+        self._episode_rewards = {agent: 0.0 for agent in self.possible_agents}
+        self._last_game_reward = {agent: 0.0 for agent in self.possible_agents}
+        for side, agent in AGENT_OF.items():
+            other = "buyer" if side == "seller" else "seller"
+            prompt = PROMPTS[side]
+            text = "\n\n".join((prompt["system"], fill(prompt["instruction"], **self._fields()), fill(RULES, other=other)))
+            self.instruct(agent, text)
+        self.instruct(CRITIC, fill(PROMPTS["critic"][f"system_{self.coached}"], **self._fields()))
+        self._start_game()
+
+    def _start_game(self) -> None:
+        index = len(self.games)
+        self.game = Game(index)
+        self.offers: dict[str, float | None] = {"seller": None, "buyer": None}
+        self.moves_made = {"seller": 0, "buyer": 0}
+        self.stalled_moves = 0
+        if index > 0:
+            for agent in (SELLER, BUYER):
+                if agent == self.rival_agent and self.rival_reset:
+                    self._forget(agent)  # the paper resets the rival's dialog history every round
+                else:
+                    self.post(ENV, f"Round {index + 1} of {self.n_games} begins.", (agent,), kind="notice")
+        if self.fixed_openings:
+            players = (SELLER, BUYER)
+            self.post(BUYER, fill(PROMPTS["buyer"]["ask"], **self._fields()), players, kind="prompt", data={"opening": True})
+            self.post(SELLER, fill(PROMPTS["seller"]["opening"], **self._fields()), players, kind="prompt",
+                      data={"opening": True, "offer": self.seller_init})
+            self.offers["seller"] = self.seller_init
+            if self.who_first == "seller":
+                self.post(BUYER, fill(PROMPTS["buyer"]["opening"], **self._fields()), players, kind="prompt",
+                          data={"opening": True, "offer": self.buyer_init})
+                self.offers["buyer"] = self.buyer_init
+        self.agent_selection = AGENT_OF[self.who_first]
+
+    def _forget(self, agent: str) -> None:
+        """Clear ``agent``'s view (not the transcript): it starts the next game with no memory.
+
+        The base class has no public call for this yet, so its view buffers are cleared here.
+        """
+        self._view_text[agent].clear()
+        self._view_chat[agent].clear()
+        self._view_count[agent] = 0
+
+    def _play(self, agent: str, text: str) -> None:
+        if agent == CRITIC:
+            self._critic_move(text)
+        else:
+            self._negotiator_move(agent, text)
+
+    # ---------------------------------------------------------------------------- negotiators
+    def _negotiator_move(self, agent: str, text: str) -> None:
+        side = SIDE_OF[agent]
+        other = "buyer" if side == "seller" else "seller"
+        low, high = self.price_range
+        speaks_as = impersonated(text, agent, self.possible_agents)
+        if speaks_as is not None:
+            self.impersonations += 1
+            shown = "the environment" if speaks_as == ENV else f"{speaks_as}"
+            self.invalid_move(agent, text, f"the reply speaks as {shown}; write only your own words, without name tags", EXPECTED_MOVE)
+            return
+        reading = read_reply(text, absurd_above=self.absurd_above)
+        if reading.problem is not None:
+            self.invalid_move(agent, text, f"could not read your offer: {reading.problem}", f"a price between ${money(low)} and ${money(high)}, written as $X")
+            return
+        price = reading.price
+        if price is not None and not low <= price <= high:
+            self.invalid_move(agent, text, f"your offer ${money(price)} is out of range", f"an offer between ${money(low)} and ${money(high)}")
+            return
+        if reading.accepts and reading.walks_away:
+            self.invalid_move(agent, text, "the reply both accepts and walks away", "either 'I accept' or 'I walk away', not both")
+            return
+        standing = self.offers[other]
+        if reading.accepts:
+            if standing is None:
+                self.invalid_move(agent, text, f"nothing to accept: the {other} has made no offer yet", f"an offer of your own, written as $X")
+                return
+            if price is not None and abs(price - standing) > self.price_tolerance + 1e-9:
+                self.invalid_move(
+                    agent,
+                    text,
+                    f"the reply accepts at ${money(price)}, but the {other}'s standing offer is ${money(standing)}",
+                    f"'I accept' to take ${money(standing)}, or ${money(price)} as a counter-offer without accepting",
+                )
+                return
+        self.valid_move(agent, offer=price, accepts=reading.accepts, walks_away=reading.walks_away)
+        self.turn += 1
+        self.moves_made[side] += 1
+        made_offer = price is not None and not reading.accepts
+        if made_offer:
+            self.offers[side] = price
+        self.stalled_moves = 0 if (made_offer or reading.accepts) else self.stalled_moves + 1
+        move = {"side": side, "offer": price if made_offer else None, "accepts": reading.accepts, "walks_away": reading.walks_away,
+                "valid": True, "chars": len(text), "standing": dict(self.offers)}
+        self.game.moves.append(move)
+        self.post(agent, text, (SELLER, BUYER), data={"offer": move["offer"], "accepts": reading.accepts, "walks_away": reading.walks_away})
+        if reading.accepts:
+            assert standing is not None
+            self._finish_game(standing, "accepted", closed_by=side)
+        elif reading.walks_away:
+            self._finish_game(None, "walked_away", closed_by=side)
+        elif made_offer and standing is not None and self._offers_meet(side, price, standing):
+            self._finish_game(standing, "offers_met", closed_by=side)
+        else:
+            self._next_negotiator(side)
+
+    def _offers_meet(self, side: str, price: float, standing: float) -> bool:
+        if side == "seller":
+            return price <= standing + self.price_tolerance + 1e-9
+        return price >= standing - self.price_tolerance - 1e-9
+
+    def _next_negotiator(self, side: str) -> None:
+        other = "buyer" if side == "seller" else "seller"
+        if self.moves_made["seller"] >= self.n_round and self.moves_made["buyer"] >= self.n_round:
+            self._finish_game(None, "out_of_rounds")
+        elif self.stalled_moves >= self.no_deal_thres:
+            self._finish_game(None, "stalled")
+        else:
+            self.agent_selection = AGENT_OF[other] if self.moves_made[other] < self.n_round else AGENT_OF[side]
+
+    def _forfeit(self, agent: str, text: str) -> None:
+        if agent == CRITIC:
+            self._after_critique(None)
+            return
+        side = SIDE_OF[agent]
+        self.turn += 1
+        self.moves_made[side] += 1
+        self.stalled_moves += 1
+        self.game.moves.append({"side": side, "offer": None, "accepts": False, "walks_away": False, "valid": False,
+                                "chars": len(text), "standing": dict(self.offers)})
+        self._next_negotiator(side)
+
+    # ---------------------------------------------------------------------------- game end
+    def _finish_game(self, price: float | None, reason: str, closed_by: str | None = None) -> None:
+        self.game.price = price
+        self.game.reason = reason
+        self.game.closed_by = closed_by
+        self.games.append(self.game)
+        if price is None:
+            rewards = {SELLER: self.no_deal_reward, BUYER: self.no_deal_reward}
+            notice = f"No deal ({reason.replace('_', ' ')})."
+        else:
+            rewards = {SELLER: price - self.cost_price, BUYER: self.buyer_value - price}
+            notice = f"Deal at ${money(price)}."
+        rewards[CRITIC] = rewards[self.coached_agent]
+        for agent, reward in rewards.items():
+            self.rewards[agent] += reward
+            self._episode_rewards[agent] += reward
+            self._last_game_reward[agent] = reward
+        self.post(ENV, notice, (SELLER, BUYER), kind="notice", data={"price": price, "reason": reason})
+        if len(self.games) >= self.n_games:
+            self.end_episode("games_played")
+        elif self.feedback_source == "critic":
+            self._ask_critic()
+        elif self.feedback_source == "human_pool":
+            pool = HUMAN_TIPS[self.coached]
+            picks = self.np_random.choice(len(pool), size=min(self.n_suggestions, len(pool)), replace=False)
+            tips = [pool[int(i)].replace("balloon", self.item) for i in picks]
+            self._coach("\n".join(f"{n}. {tip}" for n, tip in enumerate(tips, start=1)), ENV, FeedbackLevel.CRITIQUE)
+            self._start_game()
+        elif self.feedback_source == "constant":
+            self._coach(CONSTANT_FEEDBACK, ENV, FeedbackLevel.UNARY)
+            self._start_game()
+        else:
+            self._start_game()
+
+    def _previous_price(self) -> float | None:
+        return self.games[-1].price if self.games else None
+
+    # ---------------------------------------------------------------------------- coaching
+    def _ask_critic(self) -> None:
+        games = self.games if self.critic_history == "full" else self.games[-1:]
+        first_index = games[0].index
+        lines = []
+        for message in self.transcript:
+            if self.coached_agent not in message.visible_to or message.kind not in ("move", "prompt", "feedback"):
+                continue
+            if message.data.get("game", 0) < first_index:
+                continue
+            role = SIDE_OF.get(message.sender, "critic")
+            lines.append(f"{role}: {message.text}")
+        request = fill(
+            PROMPTS["critic"][f"request_{self.coached}"],
+            n_suggestions=number_word(self.n_suggestions),
+            transcript="\n".join(lines),
+            **self._fields(),
+        )
+        self._critic_request = {"coached": self.coached, "n_suggestions": self.n_suggestions, "games": [g.summary() for g in games],
+                                "price_range": list(self.price_range), "openings": {"seller": self.seller_init, "buyer": self.buyer_init}}
+        self._forget(CRITIC)  # as in the paper, the critic keeps no memory between its calls
+        self.post(ENV, request, (CRITIC,), kind="notice")
+        self.agent_selection = CRITIC
+
+    def _critic_move(self, text: str) -> None:
+        if not text.strip():
+            self.invalid_move(CRITIC, text, "empty feedback", f"{number_word(self.n_suggestions)} suggestions for the {self.coached}")
+            return
+        speaks_as = impersonated(text, CRITIC, (SELLER, BUYER))
+        self.valid_move(CRITIC, chars=len(text), speaks_as=speaks_as)
+        self.turn += 1
+        self.post(CRITIC, text, (CRITIC,))
+        self._after_critique(text)
+
+    def _after_critique(self, text: str | None) -> None:
+        self._critic_request = None
+        if text is not None:
+            self._coach(text.replace("\n\n", "\n"), CRITIC, FeedbackLevel.CRITIQUE)  # the paper's critic output cleanup
+        self._start_game()
+
+    def _coach(self, content: str, giver: str, level: FeedbackLevel) -> None:
+        """Give the coached side feedback in the paper's message, with the price to beat."""
+        side = self.coached
+        prev = self._previous_price()
+        template = PROMPTS[side]["feedback"]
+        if prev is None:
+            cut = template.index("Your goal is")
+            template = template[:cut] + NO_PRICE_GOAL[side]
+        text = fill(template, feedback=content, prev=money(prev) if prev is not None else "", **self._fields())
+        event = FeedbackEvent(giver=giver, receiver=self.coached_agent, text=text, content=content, verdict=Verdict.UNKNOWN,
+                              level=level, turn=self.turn)
+        shown = self.deliver_feedback(event)
+        if shown.text:
+            acknowledgement = PROMPTS[side]["acknowledgement"]
+            if prev is None:
+                acknowledgement = acknowledgement[: acknowledgement.index(" And I will")]
+            self.post(self.coached_agent, fill(acknowledgement, prev=money(prev) if prev is not None else ""), (self.coached_agent,),
+                      kind="prompt", data={"acknowledgement": True})
+
+    # --------------------------------------------------------------------------- views, metrics
+    def post(self, sender: str, text: str, visible_to: Any, *, kind: str = "move", data: dict[str, Any] | None = None) -> Any:
+        # Every message carries the index of its game, so a critic with critic_history="last" reads one game.
+        tagged = {"game": len(self.games), **(data or {})}
+        return super().post(sender, text, visible_to, kind=kind, data=tagged)
+
+    def _numeric(self, agent: str) -> dict[str, float]:
+        prev = self._previous_price() if hasattr(self, "games") else None
+        values = {
+            "games_played": float(len(self.games)),
+            "moves_left": 0.0,
+            "own_offer": NO_VALUE,
+            "rival_offer": NO_VALUE,
+            "previous_price": NO_VALUE if prev is None else prev,
+            "reservation": NO_VALUE,
+            "last_reward": self._last_game_reward[agent],
+        }
+        if agent in SIDE_OF:
+            side = SIDE_OF[agent]
+            other = "buyer" if side == "seller" else "seller"
+            own, rival = self.offers[side], self.offers[other]
+            values.update(
+                moves_left=float(self.n_round - self.moves_made[side]),
+                own_offer=NO_VALUE if own is None else own,
+                rival_offer=NO_VALUE if rival is None else rival,
+                reservation=self.cost_price if side == "seller" else self.buyer_value,
+            )
+        return values
+
+    def _extra_info(self, agent: str) -> dict[str, Any]:
+        prices = [g.price for g in self.games]
+        if agent == CRITIC:
+            return {"request": dict(self._critic_request)} if self._critic_request is not None else {}
+        side = SIDE_OF[agent]
+        other = "buyer" if side == "seller" else "seller"
+        return {
+            "negotiation": {
+                "role": side,
+                "game": len(self.games),
+                "n_games": self.n_games,
+                "coached": side == self.coached,
+                "feedback_source": self.feedback_source,
+                "n_round": self.n_round,
+                "moves_made": self.moves_made[side],
+                "moves_left": self.n_round - self.moves_made[side],
+                "own_offer": self.offers[side],
+                "rival_offer": self.offers[other],
+                "seller_init": self.seller_init,
+                "buyer_init": self.buyer_init,
+                "price_range": list(self.price_range),
+                "reservation": self.cost_price if side == "seller" else self.buyer_value,
+                "previous_price": self._previous_price(),
+                "prices": prices,
+            }
+        }
+
+    def _episode_metrics(self) -> dict[str, Any]:
+        prices = [g.price for g in self.games]
+        first = prices[0] if prices else None
+        deals = [p for p in prices if p is not None]
+        coached = self.coached
+
+        def coached_chars(game: Game) -> float | None:
+            lengths = [m["chars"] for m in game.moves if m["side"] == coached]
+            return sum(lengths) / len(lengths) if lengths else None
+
+        all_deals = bool(prices) and len(deals) == len(prices)
+        return {
+            "deal_price": prices,
+            "deal": [float(p is not None) for p in prices],
+            "price_change": [None if p is None or first is None else p - first for p in prices],
+            "turns": [len(g.moves) for g in self.games],
+            "coached_chars": [coached_chars(g) for g in self.games],
+            "price_if_all_deals": prices if all_deals else [None] * len(prices),
+            "deals": len(deals),
+            "deal_rate": len(deals) / len(prices) if prices else 0.0,
+            "mean_price": sum(deals) / len(deals) if deals else None,
+            "seller_return": self._episode_rewards[SELLER],
+            "buyer_return": self._episode_rewards[BUYER],
+            "invalid_moves": sum(self.invalid_moves.values()),
+            "impersonations": self.impersonations,
+            "end_reasons": [g.reason for g in self.games],
+            "coached": coached,
+            "feedback_source": self.feedback_source,
+        }

@@ -1,0 +1,92 @@
+"""Reading a negotiator's free-text reply: its price, and whether it accepts or walks away.
+
+The environment decides deals from what a reply says about its own speaker only, so the parsing
+is deliberately plain: the last ``$X`` (or "X dollars") is the speaker's offer, as in the paper's
+``parse_final_price``; an acceptance phrase accepts the *other* side's standing offer; a walk-away
+phrase ends the game. Negated phrases ("I can't accept", "no deal below $15") do not count.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+_PRICE = re.compile(
+    r"(?P<neg>-\s*)?\$\s*(?P<neg2>-\s*)?(?P<num>\d[\d,]*(?:\.\d+)?(?:[eE][+-]?\d+)?)"
+    r"|(?P<num2>-?\d[\d,]*(?:\.\d+)?)\s*(?:dollars?|bucks|usd)\b",
+    re.IGNORECASE,
+)
+_DOLLAR_WITHOUT_NUMBER = re.compile(r"\$(?!\s*-?\s*\d)")
+_ACCEPT = re.compile(
+    r"\b(?:i|we)\s+(?:will\s+|'ll\s+|can\s+|do\s+)?accept\b|\baccepted\b|\bit'?s\s+a\s+deal\b|\b(?:you|we)(?:'ve| have)?\s+(?:got\s+)?a\s+deal\b"
+    r"|^\s*deal\s*[.!]*\s*$|\bdeal\s*!|\bagreed\b|(?:^|[.!?]\s+)sold\b|\bi'?ll\s+take\s+it\b|\b(?:i|we)\s+agree\b",
+    re.IGNORECASE | re.MULTILINE,
+)
+_NEGATED = re.compile(
+    r"\b(?:not|never|can'?t|cannot|won'?t|don'?t|couldn'?t|wouldn'?t|unable\s+to|no)\s+(?:\w+\s+){0,2}?"
+    r"(?:accept|agree|deal|take\s+it|sold)",
+    re.IGNORECASE,
+)
+_WALK_AWAY = re.compile(
+    r"\bi(?:'m|\s+am|\s+will|'ll)?\s+walk(?:ing)?\s+away\b|\bwalk\s+away\s*[.!]*\s*$|\bno\s+deal\s*[.!]*\s*$"
+    r"|\bi'?m\s+out\b|\bi\s+give\s+up\b|\bend\s+the\s+negotiation\b",
+    re.IGNORECASE | re.MULTILINE,
+)
+_SCAN_CHARS = 20_000  # replies are read from a bounded window, so a megabyte of text costs no more
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What a reply says about its speaker: the offer (last price), acceptance, walk-away, or a problem."""
+
+    price: float | None = None
+    accepts: bool = False
+    walks_away: bool = False
+    problem: str | None = None  # why the price cannot be read ("negative price", ...)
+
+
+def read_reply(text: str, *, absurd_above: float) -> Reading:
+    """Parse one negotiation reply.
+
+    >>> read_reply("I can do $15.50 for you.", absurd_above=1000).price
+    15.5
+    >>> read_reply("Deal! I accept your offer.", absurd_above=1000).accepts
+    True
+    >>> read_reply("I can't accept that, how about $16?", absurd_above=1000)
+    Reading(price=16.0, accepts=False, walks_away=False, problem=None)
+    >>> read_reply("Fine, -$5 it is.", absurd_above=1000).problem
+    'negative price -$5'
+    """
+    window = text if len(text) <= 2 * _SCAN_CHARS else text[:_SCAN_CHARS] + "\n" + text[-_SCAN_CHARS:]
+    prices = list(_PRICE.finditer(window))
+    price: float | None = None
+    problem: str | None = None
+    if prices:
+        last = prices[-1]
+        raw = last.group("num") or last.group("num2")
+        negative = bool(last.group("neg") or last.group("neg2")) or raw.startswith("-")
+        try:
+            value = float(raw.replace(",", "").lstrip("-"))
+        except ValueError:  # "1,2,3" style digit soup that float() refuses
+            value = math.nan
+        if not math.isfinite(value):
+            problem = f"unreadable price {last.group(0).strip()!r}"
+        elif negative:
+            problem = f"negative price -${_fmt(value)}"
+        elif value > absurd_above:
+            problem = f"absurd price ${_fmt(value)}"
+        else:
+            price = value
+    elif _DOLLAR_WITHOUT_NUMBER.search(window):
+        problem = "a '$' with no number after it"
+    stripped = _NEGATED.sub(" ", window)
+    accepts = bool(_ACCEPT.search(stripped))
+    walks_away = bool(_WALK_AWAY.search(window))
+    return Reading(price=price, accepts=accepts, walks_away=walks_away, problem=problem)
+
+
+def _fmt(value: float) -> str:
+    if value >= 1e9:
+        return f"{value:.3g}"
+    return f"{value:.0f}" if value.is_integer() else f"{value:.2f}"
