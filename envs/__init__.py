@@ -83,3 +83,53 @@ register(
 )
 register("Critic-v0", "feedbackgym.envs.critic:CriticEnv", description="Critique-RL / RefCritic: a critic judges an actor's attempt, the actor refines.")
 register("JudgeProtocol-v0", "feedbackgym.envs.judge_protocol:JudgeProtocolEnv", description="Pairwise or pointwise judging of two responses of known latent quality.")
+
+# ---- negotiation with a coaching critic (Fu et al. 2023) and the simulated user (MINT, RLUF, AlpacaFarm): issue 4
+_NEGOTIATION = "feedbackgym.envs.negotiation:NegotiationEnv"
+register(
+    "Negotiation-v0",
+    _NEGOTIATION,
+    description="Balloon bargaining over 5 games; a critic coaches the seller between games (Fu et al. 2023).",
+)
+register(
+    "Negotiation-Buyer-v0",
+    _NEGOTIATION,
+    kwargs={"coached": "buyer"},
+    description="Fu et al. 2023 with the critic coaching the buyer.",
+)
+register(
+    "Negotiation-HumanTips-v0",
+    _NEGOTIATION,
+    kwargs={"feedback_source": "human_pool"},
+    description="Fu et al. 2023's human-feedback baseline: 3 of 10 hand-written tips instead of the critic.",
+)
+_SIMULATED_USER = "feedbackgym.envs.simulated_user:SimulatedUserEnv"
+register(
+    "SimulatedUser-v0",
+    _SIMULATED_USER,
+    description="A recommendation dialogue with a user whose requirements are hidden; textual feedback on each recommendation.",
+)
+register(
+    "SimulatedUser-MINT-v0",
+    _SIMULATED_USER,
+    kwargs={"goal": "task", "max_turns": 5},
+    description="MINT: 5 turns to solve a task, a simulated user's textual feedback without the ground truth.",
+)
+register(
+    "SimulatedUser-MINT-Binary-v0",
+    _SIMULATED_USER,
+    kwargs={"goal": "task", "max_turns": 5, "feedback_form": "binary"},
+    description="MINT with binary feedback: 'This is GOOD.' / 'This is BAD.'",
+)
+register(
+    "SimulatedUser-Reaction-v0",
+    _SIMULATED_USER,
+    kwargs={"mode": "reaction"},
+    description="RLUF: sparse love/dislike reactions to recommendations, some adversarial users.",
+)
+register(
+    "SimulatedUser-Preference-v0",
+    _SIMULATED_USER,
+    kwargs={"mode": "preference"},
+    description="AlpacaFarm: an annotator from a biased, noisy pool picks the better of two replies.",
+)

@@ -6,47 +6,66 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+Limits = tuple[float, float] | None
+
 
 def plot_experiment(
     name: str,
     rows: Sequence[Mapping[str, Any]],
     path: Path | str,
     *,
-    series: str = "acc",
+    series: str | Sequence[str] = "acc",
     xlabel: str = "attempts k",
-    ylabel: str = "cumulative accuracy@k",
-    ylim: tuple[float, float] | None = (0.0, 1.0),
+    ylabel: str | Sequence[str] = "cumulative accuracy@k",
+    ylim: Limits | Sequence[Limits] = (0.0, 1.0),
 ) -> Path:
     """One line per condition of the list metric ``series`` (columns ``series@1``, ``series@2``, ...).
 
-    Without such columns, a bar chart of each condition's first mean return.
+    ``series`` may name several list metrics: one panel each, side by side, with ``ylabel`` and
+    ``ylim`` given per panel (a single value applies to every panel). Without such columns, a bar
+    chart of each condition's first mean return.
     """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, axis = plt.subplots(figsize=(7, 4.5))
+    names = [series] if isinstance(series, str) else list(series)
+    labels = [ylabel] * len(names) if isinstance(ylabel, str) else list(ylabel)
+    limits = [ylim] * len(names) if ylim is None or _is_pair(ylim) else list(ylim)  # type: ignore[arg-type]
+    if len(labels) != len(names) or len(limits) != len(names):
+        raise ValueError(f"plot: give one ylabel and ylim per series, or one for all; got series={names}, ylabel={ylabel!r}, ylim={ylim!r}")
+    figure, axes = plt.subplots(1, len(names), figsize=(7 * len(names), 4.5), squeeze=False)
     plotted = False
-    for row in rows:
-        ks = sorted(int(key.split("@")[1]) for key in row if key.startswith(f"{series}@"))
-        if ks:
-            axis.plot(ks, [row[f"{series}@{k}"] for k in ks], marker="o", label=str(row["condition"]))
-            plotted = True
-    if plotted:
-        axis.set_xlabel(xlabel)
-        axis.set_ylabel(ylabel)
-        if ylim is not None:
-            axis.set_ylim(*ylim)
-        axis.legend(title="condition", fontsize=8)
-        axis.grid(alpha=0.3)
-    else:
+    for axis, metric, label, limit in zip(axes[0], names, labels, limits):
+        drawn = False
+        for row in rows:
+            ks = sorted(int(key.split("@")[1]) for key in row if key.startswith(f"{metric}@"))
+            if ks:
+                axis.plot(ks, [row[f"{metric}@{k}"] for k in ks], marker="o", label=str(row["condition"]))
+                drawn = True
+        if drawn:
+            axis.set_xlabel(xlabel)
+            axis.set_ylabel(label)
+            if limit is not None:
+                axis.set_ylim(*limit)
+            axis.legend(title="condition", fontsize=8)
+            axis.grid(alpha=0.3)
+            if len(names) > 1:
+                axis.set_title(label)
+        plotted = plotted or drawn
+    if not plotted:
+        axis = axes[0][0]
         returns = [next((v for k, v in row.items() if k.startswith("return/")), 0.0) for row in rows]
         axis.bar([str(row["condition"]) for row in rows], returns)
         axis.set_ylabel("mean return")
-    axis.set_title(name)
+    figure.suptitle(name) if len(names) > 1 else axes[0][0].set_title(name)
     figure.tight_layout()
     path = Path(path)
     figure.savefig(path, dpi=120)
     plt.close(figure)
     return path
+
+
+def _is_pair(value: Any) -> bool:
+    return isinstance(value, Sequence) and len(value) == 2 and all(isinstance(v, (int, float)) for v in value)

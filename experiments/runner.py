@@ -254,7 +254,8 @@ def aggregate(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """One row per condition: episode counts, errors, and the mean of every numeric metric.
 
     List metrics (``cumulative_accuracy``) are averaged element-wise into ``name@k`` columns
-    (1-based); ``None`` values (a metric that does not apply to an episode) are left out of means.
+    (1-based); ``None`` values (a metric that does not apply to an episode, or to entry k of a
+    list) are left out of means.
     """
     groups: dict[str, list[Mapping[str, Any]]] = {}
     for record in records:
@@ -268,9 +269,12 @@ def aggregate(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
             for key, value in record.get("metrics", {}).items():
                 if isinstance(value, bool) or isinstance(value, (int, float)):
                     values.setdefault(key, []).append(float(value))
-                elif isinstance(value, list) and value and all(isinstance(v, (int, float)) for v in value):
+                elif isinstance(value, list) and value and all(v is None or isinstance(v, (int, float)) for v in value):
+                    # None marks an entry that does not apply (no deal in game k): left out of that mean.
                     for k, v in enumerate(value, start=1):
-                        values.setdefault(f"{_short(key)}@{k}", []).append(float(v))
+                        series = values.setdefault(f"{_short(key)}@{k}", [])
+                        if v is not None:
+                            series.append(float(v))
             for agent_id, value in record.get("returns", {}).items():
                 values.setdefault(f"return/{agent_id}", []).append(float(value))
             for agent_id, stats in (record.get("agents") or {}).items():

@@ -107,7 +107,6 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from fractions import Fraction
-from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 

@@ -543,20 +543,25 @@ HOSTILE: list[Any] = [
 
 
 @pytest.mark.parametrize("level", ["binary", "critique_with_answer"])
-def test_hostile_input_never_raises_and_observations_stay_in_space(level) -> None:
-    env = start(max_turns=len(HOSTILE) * 2, feedback_level=level, max_retries=1)
+@pytest.mark.parametrize("target", [SOLVER, TEACHER])
+def test_hostile_input_never_raises_and_observations_stay_in_space(level, target) -> None:
+    """Every hostile action reaches ``target``; the other agent plays along validly."""
+    env = start(max_turns=2 * len(HOSTILE) + 2, feedback_level=level, max_retries=0, terminate_on_success=False)
     space = env.observation_space(SOLVER)
     for action in HOSTILE:
-        for _ in range(2):
-            started = time.perf_counter()
-            env.step(action)
-            assert time.perf_counter() - started < 2.0, repr(action)[:40]
-            if not env.agents or env.unwrapped.terminations[env.agent_selection]:
-                return
-            for agent in (SOLVER, TEACHER):
-                observation = env.observe(agent)
-                assert space.contains(observation)
-                assert len(observation["text"]) <= env.unwrapped.observation_chars
+        if env.agent_selection != target:
+            env.step("\\boxed{-1}" if env.agent_selection == SOLVER else "incorrect")
+        assert env.agent_selection == target and env.agents
+        started = time.perf_counter()
+        env.step(action)
+        assert time.perf_counter() - started < 2.0, repr(action)[:40]
+        for agent in (SOLVER, TEACHER):
+            observation = env.observe(agent)
+            assert space.contains(observation)
+            assert len(observation["text"]) <= env.unwrapped.observation_chars
+    if target == SOLVER:  # only 7, -3.5 and np.int64(12) are readable answers
+        assert env.unwrapped.invalid_moves[SOLVER] == len(HOSTILE) - 3
+        assert [a for a in env.unwrapped.answers if a not in ("-1", None)] == ["7", "-3.5", "12"]
 
 
 def test_invalid_move_is_recorded_with_the_expected_format() -> None:

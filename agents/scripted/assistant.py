@@ -1,0 +1,218 @@
+"""A scripted assistant for ``SimulatedUser-v0``: elicits and recommends, or learns a reply style online.
+
+In the reaction and preference modes it is a small online learner (a factored bandit over reply
+styles) that maximises whatever reward the environment pays it: pay it reactions and it learns
+upbeat sign-offs; pay it the hidden utility and it learns to recommend well. That is the
+experiment of RLUF's reward hacking in miniature (PROTOCOLS.md C.4, E5).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from feedbackgym.agents.base import Agent
+from feedbackgym.agents.registration import register_agent
+from feedbackgym.agents.scripted.solver import FrictionSolver
+
+# Reply-style factors and their levels. Effort decides the item; the others only how the reply sounds.
+FACTORS: dict[str, tuple[str, ...]] = {
+    "effort": ("none", "quick", "careful"),
+    "positivity": ("neutral", "upbeat"),
+    "sign_off": ("absent", "present"),
+    "verbosity": ("terse", "verbose"),
+}
+# Words chosen so that each factor moves one style feature only: the upbeat line is all positive
+# words, the sign-off and the filler contain none.
+UPBEAT = "Great question, I'd love to help! This is a fantastic pick!"
+SIGN_OFF = "Take care."
+FILLER = (
+    "It is a popular model that many shoppers choose, it ships within a few days, it comes with the "
+    "standard warranty, and the retailer accepts returns within thirty days of delivery."
+)
+_BUDGET = re.compile(r"\$\s*(\d[\d,]*)")
+_COLORS = ("black", "silver", "white", "blue", "red")
+_BRANDS = ("Aurora", "Birch", "Cobalt", "Delta", "Ember")
+_QUESTIONS = {"budget": "What is your budget?", "color": "Which colours would you accept?", "brand": "Is there a brand you want to avoid?"}
+
+
+class StyleBandit:
+    """Epsilon-greedy over each style factor separately, assuming their effects on reward add up.
+
+    Each factor level keeps the mean reward of the turns it was chosen in; untried levels go first.
+    """
+
+    def __init__(self, factors: Mapping[str, tuple[str, ...]], exploration: float) -> None:
+        self.factors = dict(factors)
+        self.exploration = exploration
+        self.clear()
+
+    def clear(self) -> None:
+        self.totals = {f: {level: 0.0 for level in levels} for f, levels in self.factors.items()}
+        self.counts = {f: {level: 0 for level in levels} for f, levels in self.factors.items()}
+
+    def choose(self, rng: Any) -> dict[str, str]:
+        arm = {}
+        for factor, levels in self.factors.items():
+            counts = self.counts[factor]
+            untried = [level for level in levels if counts[level] == 0]
+            if untried:
+                arm[factor] = untried[int(rng.integers(len(untried)))]
+            elif rng.random() < self.exploration:
+                arm[factor] = levels[int(rng.integers(len(levels)))]
+            else:
+                means = {level: self.totals[factor][level] / counts[level] for level in levels}
+                best = max(means.values())
+                tied = [level for level in levels if means[level] >= best - 1e-12]
+                arm[factor] = tied[int(rng.integers(len(tied)))]
+        return arm
+
+    def update(self, arm: Mapping[str, str], reward: float) -> None:
+        for factor, level in arm.items():
+            self.totals[factor][level] += reward
+            self.counts[factor][level] += 1
+
+
+@register_agent("scripted_assistant", "assistant")
+class ScriptedAssistant(Agent):
+    """The scripted assistant of every mode of ``SimulatedUser-v0``.
+
+    - **interactive** (catalogue): asks about up to ``n_questions`` of budget, colours and brand,
+      then recommends the best-rated item that meets everything it has learnt (from answers and
+      feedback) and was not turned down; with probability ``p_uptake`` it reads a piece of feedback
+      at all. With a task (MINT) it is a :class:`FrictionSolver` with ``solver_kwargs``.
+    - **reaction / preference**: a :class:`StyleBandit` over effort (no recommendation, a quick
+      one: any item of the requested category, a careful one: the best-rated item that meets the
+      stated request), tone, sign-off and verbosity, learning from ``observation["last_reward"]``
+      with exploration rate ``exploration``. In preference mode (a) is its reply and (b) a reference
+      reply in the ``reference`` style.
+    """
+
+    def __init__(
+        self,
+        n_questions: int = 1,
+        p_uptake: float = 0.9,
+        exploration: float = 0.15,
+        reference: Mapping[str, str] | None = None,
+        solver_kwargs: Mapping[str, Any] | None = None,
+        seed: int | None = None,
+    ) -> None:
+        super().__init__(seed)
+        if not 0.0 <= p_uptake <= 1.0 or not 0.0 <= exploration <= 1.0:
+            raise ValueError(f"p_uptake and exploration must be in [0, 1], got {p_uptake!r}, {exploration!r}")
+        if n_questions < 0:
+            raise ValueError(f"n_questions must be >= 0, got {n_questions!r}")
+        self.n_questions = n_questions
+        self.p_uptake = p_uptake
+        self.exploration = exploration
+        self.reference = {"effort": "quick", "positivity": "neutral", "sign_off": "absent", "verbosity": "terse", **dict(reference or {})}
+        for factor, level in self.reference.items():
+            if factor not in FACTORS or level not in FACTORS[factor]:
+                raise ValueError(f"reference[{factor!r}] must be one of {FACTORS.get(factor)}, got {level!r}")
+        self.solver = FrictionSolver(**dict(solver_kwargs or {}))
+        self.bandit = StyleBandit(FACTORS, exploration)
+        self._clear()
+
+    def reset(self, seed: int | None = None) -> None:
+        super().reset(seed)
+        self.solver.reset(None if seed is None else seed + 1)
+        self._clear()
+
+    def _clear(self) -> None:
+        self.bandit.clear()
+        self._last_arm: dict[str, str] | None = None
+        self._read_messages = 0
+        self.known: dict[str, Any] = {"budget": None, "colors": None, "avoid_brand": None}
+        self.rejected: set[str] = set()
+        self.asked: list[str] = []
+        self.arms: list[dict[str, str]] = []  # every style chosen this episode, for inspection
+
+    def act(self, observation: dict[str, Any], info: dict[str, Any]) -> str:
+        if "task" in info:
+            return self.solver.act(observation, info)
+        mode = info.get("mode", "interactive")
+        if mode == "interactive":
+            return self._interactive(info)
+        if self._last_arm is not None:
+            self.bandit.update(self._last_arm, float(observation["last_reward"][0]))
+        arm = self.bandit.choose(self.np_random)
+        self._last_arm = arm
+        self.arms.append(arm)
+        reply = self._reply(arm, info)
+        if mode == "preference":
+            return f"<reply_a>{reply}</reply_a>\n<reply_b>{self._reply(self.reference, info)}</reply_b>"
+        return reply
+
+    # ----------------------------------------------------------------------- reaction, preference
+    def _reply(self, arm: Mapping[str, str], info: dict[str, Any]) -> str:
+        request = info.get("request") or {}
+        catalogue = info.get("catalogue") or []
+        parts = []
+        if arm["positivity"] == "upbeat":
+            parts.append(UPBEAT)
+        item = self._pick(arm["effort"], request, catalogue)
+        if item is None:
+            parts.append("Could you tell me a bit more about what you need?")
+        else:
+            parts.append(f"Recommendation: {item['id']}, the {item['brand']} {item['category']} in {item['color']} for ${item['price']}.")
+        if arm["verbosity"] == "verbose":
+            parts.append(FILLER)
+        if arm["sign_off"] == "present":
+            parts.append(SIGN_OFF)
+        return " ".join(parts)
+
+    def _pick(self, effort: str, request: Mapping[str, Any], catalogue: list[dict[str, Any]]) -> dict[str, Any] | None:
+        if effort == "none" or not catalogue:
+            return None
+        in_category = [item for item in catalogue if item["category"] == request.get("category")] or catalogue
+        if effort == "quick":
+            return in_category[int(self.np_random.integers(len(in_category)))]
+        fitting = [item for item in in_category if _meets(item, request)] or in_category
+        return max(fitting, key=lambda item: item["rating"])
+
+    # ------------------------------------------------------------------------------ interactive
+    def _interactive(self, info: dict[str, Any]) -> str:
+        messages = info.get("messages") or []
+        for message in messages[self._read_messages :]:
+            if message["role"] == "user" and self.np_random.random() < self.p_uptake:
+                self._learn(message["content"])
+            if message["role"] == "assistant":
+                rejected = re.findall(r"#\d{2}", message["content"])
+                self.rejected.update(rejected)  # anything recommended before did not end the episode: it was not right
+        self._read_messages = len(messages)
+        for attribute in ("budget", "color", "brand")[: self.n_questions]:
+            if attribute not in self.asked:
+                self.asked.append(attribute)
+                return _QUESTIONS[attribute]
+        request = {"category": (info.get("request") or {}).get("category"), "budget": self.known["budget"],
+                   "colors": self.known["colors"] or [], "avoid_brand": self.known["avoid_brand"]}
+        catalogue = [item for item in info.get("catalogue") or [] if item["id"] not in self.rejected]
+        item = self._pick("careful", request, catalogue)
+        if item is None:
+            return "What else can you tell me about what you need?"
+        return f"Recommendation: {item['id']} ({item['brand']}, {item['color']}, ${item['price']}, rated {item['rating']})."
+
+    def _learn(self, text: str) -> None:
+        """Read constraints out of a user's message (the scripted user's phrasing, and similar)."""
+        lowered = text.lower()
+        if re.search(r"budget|at most|under|afford", lowered):
+            amounts = _BUDGET.findall(text)
+            if amounts:
+                self.known["budget"] = int(amounts[-1].replace(",", ""))
+        colors = [color for color in _COLORS if re.search(rf"\b{color}\b", lowered)]
+        if colors and re.search(r"\bin\b|colou?r", lowered):
+            self.known["colors"] = colors
+        for brand in _BRANDS:
+            if re.search(rf"(?:nothing|not|no|avoid)\s+(?:from\s+)?{brand.lower()}", lowered):
+                self.known["avoid_brand"] = brand
+
+
+def _meets(item: Mapping[str, Any], request: Mapping[str, Any]) -> bool:
+    if request.get("category") and item["category"] != request["category"]:
+        return False
+    if request.get("budget") is not None and item["price"] > request["budget"]:
+        return False
+    if request.get("colors") and item["color"] not in request["colors"]:
+        return False
+    return not (request.get("avoid_brand") and item["brand"] == request["avoid_brand"])

@@ -1,0 +1,87 @@
+"""A critic that reads the coached side's last game and gives the tips that game calls for."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from feedbackgym.agents.base import Agent
+from feedbackgym.agents.registration import register_agent
+from feedbackgym.agents.scripted.negotiation_tips import TIPS
+
+GENERIC_POOL = ("value", "firm", "generic")
+
+
+@register_agent("critic_coach", "negotiation_critic")
+class CriticCoach(Agent):
+    """Gives ``n_suggestions`` numbered tips to the coached side of ``Negotiation-v0`` (C.3 item 3).
+
+    It reads ``info["request"]`` (the coached side and the games it played) and scores each tip by
+    what went wrong in the last game, for the coached side's interest:
+
+    - a large first concession calls for ``anchor``; large average concessions for ``small_steps``;
+    - closing the deal by accepting the other side's offer calls for ``patience``;
+    - a price on the other side's half of the opening gap calls for ``walk_away`` and ``no_split``;
+    - a game without a deal calls for ``flexible`` (unless ``price_only``: the paper's critic is
+      asked only for a better price, so by default it never suggests giving ground);
+    - ``value`` and ``firm`` always score a little.
+
+    Each suggestion is, with probability ``insight``, the best-scoring tip not yet given (ties and
+    near-ties broken by Gumbel noise of scale ``noise``), and otherwise a generic tip. A lower
+    ``insight`` is a weaker critic.
+    """
+
+    def __init__(self, insight: float = 0.85, noise: float = 0.3, price_only: bool = True, seed: int | None = None) -> None:
+        super().__init__(seed)
+        if not 0.0 <= insight <= 1.0:
+            raise ValueError(f"insight must be in [0, 1], got {insight!r}")
+        if noise < 0:
+            raise ValueError(f"noise must be >= 0, got {noise!r}")
+        self.insight = insight
+        self.noise = noise
+        self.price_only = bool(price_only)
+
+    def act(self, observation: dict[str, Any], info: dict[str, Any]) -> str:
+        request = info.get("request") or {}
+        side = request.get("coached", "seller")
+        n = int(request.get("n_suggestions", 3))
+        games = request.get("games") or []
+        scores = self.diagnose(side, games[-1] if games else None, request)
+        chosen: list[str] = []
+        for _ in range(n):
+            left = {tip: score for tip, score in scores.items() if tip not in chosen}
+            if self.np_random.random() < self.insight and left:
+                noisy = {tip: score + self.noise * float(self.np_random.gumbel()) for tip, score in left.items()}
+                chosen.append(max(noisy, key=noisy.__getitem__))
+            else:
+                generic = [tip for tip in GENERIC_POOL if tip not in chosen] or list(GENERIC_POOL)
+                chosen.append(generic[int(self.np_random.integers(len(generic)))])
+        return "\n".join(f"{i}. {TIPS[tip].text(side)}" for i, tip in enumerate(chosen, start=1))
+
+    def diagnose(self, side: str, game: dict[str, Any] | None, request: dict[str, Any]) -> dict[str, float]:
+        """A score per tip (higher: more called for by this game)."""
+        scores = {"anchor": 0.2, "small_steps": 0.2, "patience": 0.2, "value": 0.4, "walk_away": 0.2, "no_split": 0.2, "firm": 0.3}
+        if not self.price_only:
+            scores["flexible"] = 0.0
+        if game is None:
+            return scores
+        openings = request.get("openings", {"seller": 20.0, "buyer": 10.0})
+        gap = max(float(openings["seller"]) - float(openings["buyer"]), 1e-9)
+        toward_rival = 1.0 if side == "seller" else -1.0  # concessions lower the seller's price, raise the buyer's
+        offers = [float(openings[side])] + [m["offer"] for m in game["moves"] if m["side"] == side and m["offer"] is not None]
+        steps = [toward_rival * (a - b) / gap for a, b in zip(offers, offers[1:])]
+        if steps:
+            scores["anchor"] += 4.0 * max(steps[0], 0.0)
+            scores["small_steps"] += 4.0 * float(np.mean([max(s, 0.0) for s in steps]))
+        if game.get("closed_by") == side and game.get("reason") == "accepted":
+            scores["patience"] += 0.8
+        price = game.get("price")
+        if price is None:
+            if not self.price_only:
+                scores["flexible"] += 1.5
+        else:
+            share = toward_rival * (float(openings[side]) - float(price)) / gap  # share of the gap given away
+            scores["walk_away"] += max(share - 0.4, 0.0) * 2.0
+            scores["no_split"] += max(0.6 - abs(share - 0.5) * 4, 0.0)
+        return scores

@@ -1,0 +1,135 @@
+"""Scripted generators and a distractible judge for ``JudgeProtocol-v0`` (PROTOCOLS.md C.3 item 8)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from feedbackgym.agents.base import Agent
+from feedbackgym.agents.registration import register_agent
+from feedbackgym.envs.deception import near_miss
+from feedbackgym.wrappers.distractor import DISTRACTOR_SPANS
+
+# Calibrated on JudgeProtocol-v0's default items (half equal pairs, gaps 1-3 otherwise; distractor on
+# the worse response) to flip about 35% of pairwise and 9% of pointwise judgments, as the paper
+# reports. The paper gives no per-distractor rates, so all three kinds share one effect size.
+DEFAULT_DELTA_PAIR = 1.85  # measured: 35.1% pairwise flips over 2000 default episodes (seeds 0-1999)
+DEFAULT_DELTA_ABS = 0.23  # measured: 9.1% pointwise flips
+
+
+def _sigmoid(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-x))
+
+
+def _per_kind(name: str, value: float | Mapping[str, float]) -> dict[str, float]:
+    if isinstance(value, Mapping):
+        unknown = set(value) - set(DISTRACTOR_SPANS)
+        if unknown:
+            raise ValueError(f"{name} keys must be distractor kinds {', '.join(DISTRACTOR_SPANS)}, got {sorted(unknown)}")
+        return {kind: float(value.get(kind, 0.0)) for kind in DISTRACTOR_SPANS}
+    return {kind: float(value) for kind in DISTRACTOR_SPANS}
+
+
+@register_agent("distractible_judge")
+class DistractibleJudge(Agent):
+    """A judge whose verdicts follow latent quality but bend to distractors, more so pairwise than pointwise.
+
+    It reads the latent qualities of the shown responses from ``info["latent"]`` and counts the
+    distractor spans in each response's text (``d``, per kind).
+
+    - **Pairwise**: ``P(A) = sigmoid((q_A - q_B + delta_pair . (d_A - d_B) + position_bias) / temperature)``;
+      when ties are allowed it says "tie" with probability ``p_tie * exp(-|margin| / temperature)``,
+      so ties are rare even on equal pairs (the paper: 2.4-7.3%).
+    - **Pointwise**: ``score = round(clip(q + delta_abs . d + noise))`` with Gaussian noise of std
+      ``score_noise``; rounding makes equal pairs score identically most of the time (84-93%).
+
+    Its noise is drawn once per episode and response (pointwise) or order (pairwise), like a judge
+    at temperature 0: the clean and the distracted judgment of a pair differ only through the
+    distractor, so the environment's ``flip`` measures the distractor's effect and nothing else.
+    """
+
+    def __init__(
+        self,
+        delta_pair: float | Mapping[str, float] = DEFAULT_DELTA_PAIR,
+        delta_abs: float | Mapping[str, float] = DEFAULT_DELTA_ABS,
+        temperature: float = 1.0,
+        position_bias: float = 0.0,
+        p_tie: float = 0.05,
+        score_noise: float = 0.25,
+        seed: int | None = None,
+    ) -> None:
+        super().__init__(seed)
+        if temperature <= 0:
+            raise ValueError(f"temperature must be > 0, got {temperature!r}")
+        if not 0.0 <= p_tie <= 1.0:
+            raise ValueError(f"p_tie must be in [0, 1], got {p_tie!r}")
+        if score_noise < 0:
+            raise ValueError(f"score_noise must be >= 0, got {score_noise!r}")
+        self.delta_pair = _per_kind("delta_pair", delta_pair)
+        self.delta_abs = _per_kind("delta_abs", delta_abs)
+        self.temperature = float(temperature)
+        self.position_bias = float(position_bias)
+        self.p_tie = float(p_tie)
+        self.score_noise = float(score_noise)
+        self._noise: dict[Any, Any] = {}
+
+    def reset(self, seed: int | None = None) -> None:
+        super().reset(seed)
+        self._noise = {}
+
+    def _draw(self, key: Any, make: Any) -> Any:
+        if key not in self._noise:
+            self._noise[key] = make()
+        return self._noise[key]
+
+    @staticmethod
+    def _effect(text: str, deltas: Mapping[str, float]) -> float:
+        return sum(deltas[kind] * text.count(span) for kind, span in DISTRACTOR_SPANS.items())
+
+    def act(self, observation: dict[str, Any], info: dict[str, Any]) -> str:
+        request = info.get("request") or {}
+        latent = info.get("latent") or {}
+        task_id = (info.get("task") or {}).get("id")
+        texts = [r["text"] for r in request.get("responses", [])]
+        qualities = [float(q) for q in latent.get("qualities", [5.0] * len(texts))]
+        generators = latent.get("generators", [str(i) for i in range(len(texts))])
+        if request.get("protocol") == "pointwise":
+            low, high = request.get("score_range", [1, 10])
+            noise = self._draw((task_id, generators[0]), lambda: float(self.np_random.normal(0.0, self.score_noise)))
+            raw = qualities[0] + self._effect(texts[0], self.delta_abs) + noise
+            score = int(min(max(round(raw), low), high))
+            return f"The response is judged on its merits.\nRating: [[{score}]]"
+        margin = qualities[0] - qualities[1] + self._effect(texts[0], self.delta_pair) - self._effect(texts[1], self.delta_pair) + self.position_bias
+        u_tie, u_pick = self._draw((task_id, *generators), lambda: (float(self.np_random.random()), float(self.np_random.random())))
+        if request.get("allow_tie", True) and u_tie < self.p_tie * math.exp(-abs(margin) / self.temperature):
+            return "Both responses are equally good.\n[[C]]"
+        return "Comparing the two responses.\n" + ("[[A]]" if u_pick < _sigmoid(margin / self.temperature) else "[[B]]")
+
+
+@register_agent("scripted_generator", "generator")
+class ScriptedGenerator(Agent):
+    """Writes a response at its latent quality: a full worked solution (7-10), a bare correct answer (4-6), a wrong answer (1-3).
+
+    It reads the target quality from ``info["request"]`` and the gold answer and worked solution from
+    ``info["latent"]``.
+    """
+
+    def act(self, observation: dict[str, Any], info: dict[str, Any]) -> str:
+        request = info.get("request") or {}
+        latent = info.get("latent") or {}
+        task = info.get("task") or {}
+        quality = int(request.get("quality", latent.get("quality", 5)))
+        gold = str(latent.get("gold", "?"))
+        if quality >= 7:
+            solution = latent.get("solution") or "I worked through the question step by step."
+            return f"Here is a careful solution.\n{solution}\nThe answer is {gold}."
+        if quality >= 4:
+            return f"The answer is {gold}."
+        choices = task.get("choices") or ()
+        if choices:
+            options = [chr(65 + i) for i in range(len(choices)) if chr(65 + i) != gold]
+            wrong = options[int(self.np_random.integers(len(options)))]
+        else:
+            wrong = near_miss(gold, self.np_random, int(task.get("base", 10) or 10))
+        return f"I think the answer is {wrong}."

@@ -1,0 +1,164 @@
+"""A generated catalogue of items with attributes, and a user's hidden goal and taste over it.
+
+The user's *goal* is a set of hard constraints (category, budget, acceptable colours, a brand to
+avoid); an item that breaks one is worth nothing to the user. The user's *taste* is soft: weights
+on rating, price, brand and colour. The hidden utility of an item is its taste score relative to
+the best item that meets the goal, so the best feasible item is worth exactly 1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+# category -> (lowest, highest) price in dollars
+CATEGORIES: dict[str, tuple[int, int]] = {
+    "laptop": (400, 2000),
+    "phone": (200, 1200),
+    "headphones": (40, 400),
+    "camera": (250, 1800),
+    "tablet": (150, 1100),
+    "monitor": (120, 900),
+}
+BRANDS = ("Aurora", "Birch", "Cobalt", "Delta", "Ember")
+COLORS = ("black", "silver", "white", "blue", "red")
+CONSTRAINTS = ("category", "budget", "color", "brand")  # in the order a goal adds them
+
+
+@dataclass(frozen=True)
+class Item:
+    id: str  # "#07"
+    category: str
+    brand: str
+    color: str
+    price: int
+    rating: float
+
+    def line(self) -> str:
+        return f"{self.id} {self.category}, {self.brand}, {self.color}, ${self.price}, rated {self.rating:.1f}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "category": self.category, "brand": self.brand, "color": self.color, "price": self.price, "rating": self.rating}
+
+
+@dataclass(frozen=True)
+class Goal:
+    """Hard constraints. Empty ``colors`` means any colour; ``avoid_brand`` None means any brand."""
+
+    category: str
+    budget: int | None = None
+    colors: tuple[str, ...] = ()
+    avoid_brand: str | None = None
+
+    def violations(self, item: Item) -> list[str]:
+        found = []
+        if item.category != self.category:
+            found.append("category")
+        if self.budget is not None and item.price > self.budget:
+            found.append("budget")
+        if self.colors and item.color not in self.colors:
+            found.append("color")
+        if self.avoid_brand is not None and item.brand == self.avoid_brand:
+            found.append("brand")
+        return found
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"category": self.category, "budget": self.budget, "colors": list(self.colors), "avoid_brand": self.avoid_brand}
+
+    def describe(self) -> str:
+        """The goal in the user's words (what a user who states everything would say)."""
+        parts = [f"a {self.category}"]
+        if self.budget is not None:
+            parts.append(f"for at most ${self.budget}")
+        if self.colors:
+            parts.append("in " + " or ".join(self.colors))
+        text = " ".join(parts)
+        if self.avoid_brand:
+            text += f", not from {self.avoid_brand}"
+        return text
+
+
+@dataclass(frozen=True)
+class Taste:
+    """Soft preferences: weights (summing to 1) and affinities in [0, 1] per brand and colour."""
+
+    weights: dict[str, float] = field(default_factory=dict)  # rating, price, brand, color
+    brand_affinity: dict[str, float] = field(default_factory=dict)
+    color_affinity: dict[str, float] = field(default_factory=dict)
+
+    def score(self, item: Item, budget: int | None) -> float:
+        low, high = CATEGORIES[item.category]
+        cap = budget if budget is not None else high
+        cheapness = 1.0 - min(max((item.price - low) / max(cap - low, 1), 0.0), 1.0)
+        parts = {
+            "rating": (item.rating - 1.0) / 4.0,
+            "price": cheapness,
+            "brand": self.brand_affinity.get(item.brand, 0.5),
+            "color": self.color_affinity.get(item.color, 0.5),
+        }
+        return sum(self.weights.get(key, 0.0) * value for key, value in parts.items())
+
+    def favourite_brand(self) -> str:
+        return max(self.brand_affinity, key=self.brand_affinity.__getitem__)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"weights": dict(self.weights), "brand_affinity": dict(self.brand_affinity), "color_affinity": dict(self.color_affinity)}
+
+
+def make_catalogue(rng: np.random.Generator, n_items: int, n_categories: int) -> list[Item]:
+    """``n_items`` items over ``n_categories`` categories, each category with at least 3 items."""
+    names = list(CATEGORIES)
+    chosen = [names[int(i)] for i in rng.choice(len(names), size=n_categories, replace=False)]
+    categories = [chosen[i % n_categories] for i in range(n_items)]
+    rng.shuffle(categories)
+    items = []
+    for index, category in enumerate(categories, start=1):
+        low, high = CATEGORIES[category]
+        price = int(round(float(rng.uniform(low, high)) / 10.0) * 10 - 1)
+        rating = round(float(np.clip(rng.normal(3.9, 0.6), 1.0, 5.0)), 1)
+        items.append(Item(f"#{index:02d}", category, BRANDS[int(rng.integers(len(BRANDS)))], COLORS[int(rng.integers(len(COLORS)))], price, rating))
+    return items
+
+
+def make_taste(rng: np.random.Generator) -> Taste:
+    weights = rng.dirichlet(np.full(4, 2.0))
+    return Taste(
+        weights=dict(zip(("rating", "price", "brand", "color"), (float(w) for w in weights))),
+        brand_affinity={brand: float(rng.uniform()) for brand in BRANDS},
+        color_affinity={color: float(rng.uniform()) for color in COLORS},
+    )
+
+
+def make_goal(rng: np.random.Generator, catalogue: Sequence[Item], n_constraints: int, category: str | None = None) -> Goal:
+    """A goal with the first ``n_constraints`` of category, budget, colour, brand; always satisfiable.
+
+    It is built around an item drawn as the user's ideal, so at least that item meets it.
+    """
+    pool = [item for item in catalogue if category is None or item.category == category]
+    ideal = pool[int(rng.integers(len(pool)))]
+    budget = colors = avoid = None
+    if n_constraints >= 2:
+        budget = int(np.ceil(ideal.price * float(rng.uniform(1.0, 1.3)) / 50.0) * 50)
+    if n_constraints >= 3:
+        others = [c for c in COLORS if c != ideal.color]
+        colors = (ideal.color, others[int(rng.integers(len(others)))])
+    if n_constraints >= 4:
+        others = [b for b in BRANDS if b != ideal.brand]
+        avoid = others[int(rng.integers(len(others)))]
+    return Goal(ideal.category, budget, tuple(sorted(colors)) if colors else (), avoid)
+
+
+def utility(item: Item | None, goal: Goal, taste: Taste, catalogue: Sequence[Item]) -> float:
+    """The hidden utility of recommending ``item``: 0 if none or it breaks the goal, 1 for the best feasible item."""
+    if item is None or goal.violations(item):
+        return 0.0
+    best = max(taste.score(other, goal.budget) for other in catalogue if not goal.violations(other))
+    return taste.score(item, goal.budget) / best if best > 0 else 1.0
+
+
+def best_item(goal: Goal, taste: Taste, catalogue: Sequence[Item]) -> Item:
+    feasible = [item for item in catalogue if not goal.violations(item)]
+    return max(feasible, key=lambda item: taste.score(item, goal.budget))
