@@ -100,9 +100,9 @@ _NO_PROPOSAL = {"", "none", "n/a", "na", "-", "no", "nothing"}
 
 def _parse_answer(task: Task, raw: str | None) -> str | None:
     """A task answer from text that names it (``(C)``, ``C) Dovenholm``, ``42``), or None."""
-    if raw is None:
-        return None
-    raw = raw.strip()[:200]
+    if raw is None or len(raw) > 1000:
+        return None  # a megabyte "answer" is unreadable, not something to parse
+    raw = raw.strip()
     answer = task.normalize(raw)
     if answer is None and task.kind == "choice":
         match = _LEADING_LETTER.match(raw)

@@ -34,11 +34,12 @@ def _plain(node: Any) -> Any:
 
 
 def conditions_of(cfg: DictConfig) -> dict[str, dict[str, Any]]:
-    """Each condition as ``{"env": env.kwargs overrides, "agents": per-role agent overrides}``.
+    """Each condition as ``{"env": env.kwargs overrides, "agents": per-role agent overrides, "wrappers": [...]}``.
 
     In the config a condition is either a mapping of env kwargs (``{feedback_level: unary}``) or the
-    structured form ``{env: {...}, agents: {assistant_0: {temperature: 0.7}}}``; agent overrides are
-    merged over the mounted agent's config.
+    structured form ``{env: {...}, agents: {assistant_0: {temperature: 0.7}}, wrappers: [...]}``; agent
+    overrides are merged over the mounted agent's config; ``wrappers`` (names or ``{name, kwargs}``)
+    go on top of the configured wrapper stack, for that condition only.
     """
     conditions = _plain(cfg.experiment.get("conditions")) or {}
     if not isinstance(conditions, Mapping):
@@ -46,15 +47,23 @@ def conditions_of(cfg: DictConfig) -> dict[str, dict[str, Any]]:
     normalised: dict[str, dict[str, Any]] = {}
     for name, overrides in conditions.items():
         overrides = dict(overrides or {})
-        if overrides and set(overrides) <= {"env", "agents"}:
-            normalised[str(name)] = {"env": dict(overrides.get("env") or {}), "agents": dict(overrides.get("agents") or {})}
+        if overrides and set(overrides) <= {"env", "agents", "wrappers"}:
+            normalised[str(name)] = {
+                "env": dict(overrides.get("env") or {}),
+                "agents": dict(overrides.get("agents") or {}),
+                "wrappers": _wrapper_stack(overrides.get("wrappers")),
+            }
         else:
-            normalised[str(name)] = {"env": overrides, "agents": {}}
-    return normalised or {"default": {"env": {}, "agents": {}}}
+            normalised[str(name)] = {"env": overrides, "agents": {}, "wrappers": []}
+    return normalised or {"default": {"env": {}, "agents": {}, "wrappers": []}}
+
+
+def _wrapper_stack(entries: Any) -> list[tuple[str, dict[str, Any]]]:
+    return [(w, {}) if isinstance(w, str) else (w["name"], dict(w.get("kwargs") or {})) for w in entries or []]
 
 
 def wrappers_of(cfg: DictConfig) -> list[tuple[str, dict[str, Any]]]:
-    stack = [(w, {}) if isinstance(w, str) else (w["name"], dict(w.get("kwargs") or {})) for w in _plain(cfg.env.get("wrappers")) or []]
+    stack = _wrapper_stack(_plain(cfg.env.get("wrappers")))
     wrapper = _plain(cfg.get("wrapper")) or {}
     if wrapper.get("name"):
         stack.append((wrapper["name"], dict(wrapper.get("kwargs") or {})))
@@ -67,7 +76,8 @@ def env_factory(cfg: DictConfig):
     wrappers = wrappers_of(cfg)
 
     def make_env(condition: str):
-        return make(cfg.env.id, wrappers=wrappers, **{**base_kwargs, **conditions[condition]["env"]})
+        stack = [*wrappers, *conditions[condition]["wrappers"]]
+        return make(cfg.env.id, wrappers=stack, **{**base_kwargs, **conditions[condition]["env"]})
 
     return make_env
 
@@ -102,7 +112,7 @@ def agents_factory(cfg: DictConfig, roles: Iterable[str] | None = None):
 def validate(cfg: DictConfig) -> list[str]:
     """Build every condition's env and agents once, so a bad config fails before any episode runs.
 
-    Returns the environment's agent ids.
+    Returns the environment's agent ids (their union over the conditions, whose workflows may differ).
     """
     make_env = env_factory(cfg)
     roles: list[str] = []
@@ -111,11 +121,11 @@ def validate(cfg: DictConfig) -> list[str]:
             env = make_env(condition)
         except (ValueError, TypeError, KeyError) as error:
             raise ConfigError(f"env (id {cfg.env.id}, condition {condition!r}): {error}") from error
-        roles = list(env.unwrapped.possible_agents)
-        missing = set(roles) - set((_plain(cfg.agents) or {}).keys())
+        roles += [role for role in env.unwrapped.possible_agents if role not in roles]
+        missing = set(env.unwrapped.possible_agents) - set((_plain(cfg.agents) or {}).keys())
         if missing:
             raise ConfigError(
-                f"agents: the environment {cfg.env.id} has agents {roles} but the config mounts none for "
+                f"agents: the environment {cfg.env.id} has agents {list(env.unwrapped.possible_agents)} but the config mounts none for "
                 f"{sorted(missing)}; mount one per role, e.g. agent@agents.{sorted(missing)[0]}=random"
             )
     make_agents = agents_factory(cfg, roles)

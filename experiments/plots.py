@@ -18,8 +18,12 @@ def plot_experiment(
     xlabel: str = "attempts k",
     ylabel: str | Sequence[str] = "cumulative accuracy@k",
     ylim: Limits | Sequence[Limits] = (0.0, 1.0),
+    columns: Sequence[str] | None = None,
 ) -> Path:
     """One line per condition of the list metric ``series`` (columns ``series@1``, ``series@2``, ...).
+
+    With ``columns`` (names of scalar columns), instead a grouped bar chart: one group per
+    condition, one bar per column (``ylabel`` and ``ylim`` as given).
 
     ``series`` may name several list metrics: one panel each, side by side, with ``ylabel`` and
     ``ylim`` given per panel (a single value applies to every panel). Without such columns, a bar
@@ -30,6 +34,8 @@ def plot_experiment(
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    if columns:
+        return _plot_columns(plt, name, rows, Path(path), list(columns), ylabel if isinstance(ylabel, str) else ylabel[0], ylim if ylim is None or _is_pair(ylim) else None)  # type: ignore[arg-type]
     names = [series] if isinstance(series, str) else list(series)
     labels = [ylabel] * len(names) if isinstance(ylabel, str) else list(ylabel)
     limits = [ylim] * len(names) if ylim is None or _is_pair(ylim) else list(ylim)  # type: ignore[arg-type]
@@ -69,3 +75,26 @@ def plot_experiment(
 
 def _is_pair(value: Any) -> bool:
     return isinstance(value, Sequence) and len(value) == 2 and all(isinstance(v, (int, float)) for v in value)
+
+
+def _plot_columns(plt: Any, name: str, rows: Sequence[Mapping[str, Any]], path: Path, columns: list[str], ylabel: str, ylim: Limits) -> Path:
+    """Grouped bars: conditions along x, one bar per column (a missing value draws no bar)."""
+    width = 0.8 / len(columns)
+    figure, axis = plt.subplots(figsize=(max(7.0, 0.9 * len(rows) * max(1, len(columns)) / 2), 4.8))
+    for j, column in enumerate(columns):
+        xs = [i + (j - (len(columns) - 1) / 2) * width for i in range(len(rows))]
+        values = [row.get(column) for row in rows]
+        axis.bar(xs, [v if isinstance(v, (int, float)) else 0.0 for v in values], width, label=column)
+    axis.set_xticks(range(len(rows)))
+    axis.set_xticklabels([str(row["condition"]) for row in rows], rotation=30, ha="right", fontsize=8)
+    axis.set_ylabel(ylabel)
+    if ylim is not None:
+        axis.set_ylim(*ylim)
+    axis.axhline(0.0, color="black", linewidth=0.6)
+    axis.legend(fontsize=8)
+    axis.grid(alpha=0.3, axis="y")
+    axis.set_title(name)
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+    return path

@@ -1,12 +1,14 @@
 """Shared helpers for the environment, wrapper and agent tests.
 
 Tests reach the helpers through fixtures (``plan_solver``, ``verdict_teacher``, ``wrong_answer``,
-``play``) rather than ``import conftest``, which breaks as soon as a second conftest exists.
+``play``, ``steps``, ``time_limit``) rather than ``import conftest``, which breaks as soon as a second conftest exists.
 """
 
 from __future__ import annotations
 
+import contextlib
 import re
+import signal
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
@@ -107,6 +109,32 @@ def steps(
                 movers.append(agent)
             env.step(agents[agent].act(observation, info))
         yield agent
+
+
+class StepTooSlow(AssertionError):
+    pass
+
+
+@contextlib.contextmanager
+def time_limit(seconds: float, what: str = "step") -> Iterator[None]:
+    """Fail (instead of hanging) when the block runs longer than ``seconds``: a quadratic parser on a
+    megabyte of hostile text takes minutes, and the suite must stay fast even when it finds one."""
+
+    def expire(signum: int, frame: Any) -> None:
+        raise StepTooSlow(f"{what} took longer than {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+@pytest.fixture(name="time_limit")
+def time_limit_fixture() -> Callable[..., contextlib.AbstractContextManager[None]]:
+    return time_limit
 
 
 @pytest.fixture

@@ -53,7 +53,8 @@ class LLMAgent(Agent):
         temperature, max_tokens, stop, completion_kwargs: passed to ``litellm.acompletion``.
         temperature_step, temperature_cap: Feedback Friction's schedule, temperature + step * turn, capped.
         reject_previous: sample this many replies and keep one whose answer was not tried before
-            (Feedback Friction's rejection strategy; 0 or 1 turns it off).
+            (Feedback Friction's rejection strategy; 0 or 1 turns it off). ``sample_with_n`` asks for
+            them in one request (the ``n`` parameter); set it False for providers without ``n``.
         timeout: seconds per call; max_retries, backoff_initial, backoff_max: retries with exponential
             backoff and jitter on rate limits (honouring Retry-After), server errors, timeouts and
             dropped connections.
@@ -78,6 +79,7 @@ class LLMAgent(Agent):
         temperature_step: float = 0.0,
         temperature_cap: float = 1.5,
         reject_previous: int = 0,
+        sample_with_n: bool = True,
         timeout: float = 60.0,
         max_retries: int = 5,
         backoff_initial: float = 1.0,
@@ -115,6 +117,7 @@ class LLMAgent(Agent):
         self.temperature_step = float(temperature_step)
         self.temperature_cap = float(temperature_cap)
         self.reject_previous = int(reject_previous)
+        self.sample_with_n = bool(sample_with_n)
         self.timeout = float(timeout)
         self.retry_policy = RetryPolicy(max_retries=max_retries, initial_delay=backoff_initial, max_delay=backoff_max)
         self.cache_mode = cache
@@ -149,11 +152,15 @@ class LLMAgent(Agent):
             temperature = min(self.temperature + self.temperature_step * turn, self.temperature_cap)
         tried = {_answer_key(a) for a in info.get("tried_answers") or []}
         if self.reject_previous > 1 and tried:
-            replies = await asyncio.gather(*(self._complete(messages, temperature, i) for i in range(self.reject_previous)))
+            if self.sample_with_n:
+                replies = await self._complete(messages, temperature, 0, n=self.reject_previous)
+            else:
+                groups = await asyncio.gather(*(self._complete(messages, temperature, i) for i in range(self.reject_previous)))
+                replies = [reply for group in groups for reply in group]
             novel = [r for r in replies if _answer_key(extract_answer(r)) not in tried]
             pool = novel or list(replies)
             return pool[int(self.np_random.integers(len(pool)))]
-        return await self._complete(messages, temperature, 0)
+        return (await self._complete(messages, temperature, 0))[0]
 
     def build_messages(self, messages: Sequence[Mapping[str, str]]) -> list[dict[str, str]]:
         """The environment's chat view with the template applied, roles alternating, ending on the user."""
@@ -180,15 +187,18 @@ class LLMAgent(Agent):
         return merged
 
     # ------------------------------------------------------------------------------- calling
-    async def _complete(self, messages: list[dict[str, str]], temperature: float, sample_index: int) -> str:
+    async def _complete(self, messages: list[dict[str, str]], temperature: float, sample_index: int, n: int = 1) -> list[str]:
+        """``n`` replies to ``messages`` (one request), from the cache when it has them."""
         params: dict[str, Any] = {"temperature": temperature, "max_tokens": self.max_tokens, "stop": self.stop, **self.completion_kwargs}
+        if n > 1:
+            params["n"] = n
         key = request_key({"model": self.model, "api_base": self.api_base, "messages": messages, "params": params, "sample": sample_index})
         started = time.perf_counter()
         if self.cache is not None:
             stored = self.cache.get(key)
             if stored is not None:
                 self._record(stored, started, cached=True, tries=0)
-                return stored["content"]
+                return list(stored["choices"])
             if self.cache_mode == "read_only":
                 error = CacheMiss(f"no cached reply for this request (key {key[:12]}) and the cache is read_only")
                 raise LLMCallError(str(error)) from error
@@ -220,14 +230,10 @@ class LLMAgent(Agent):
         if self.cache is not None:
             self.cache.put(key, stored)
         self._record(stored, started, cached=False, tries=tries)
-        return stored["content"]
+        return list(stored["choices"])
 
     def _to_stored(self, response: Any, litellm: Any) -> dict[str, Any]:
-        content = ""
-        try:
-            content = response.choices[0].message.content or ""
-        except (AttributeError, IndexError):
-            content = ""
+        choices = [getattr(getattr(choice, "message", None), "content", None) or "" for choice in getattr(response, "choices", None) or []]
         usage = getattr(response, "usage", None)
         tokens = {
             "prompt_tokens": int(getattr(usage, "prompt_tokens", 0) or 0),
@@ -238,7 +244,7 @@ class LLMAgent(Agent):
             cost = float(litellm.completion_cost(completion_response=response) or 0.0)
         except Exception:  # models missing from the bundled price map (a local server) cost nothing we know of
             cost = 0.0
-        return {"content": content, "usage": tokens, "cost": cost}
+        return {"choices": choices or [""], "usage": tokens, "cost": cost}
 
     def _record(self, stored: Mapping[str, Any], started: float, *, cached: bool, tries: int) -> None:
         self.calls.append(

@@ -86,7 +86,7 @@ def test_temperature_schedule_and_rejection_of_tried_answers(monkeypatch: pytest
 
     recorder = Recorder(["\\boxed{1}", "\\boxed{1}", "\\boxed{2}"])
     monkeypatch.setattr(litellm, "acompletion", recorder)
-    agent = LLMAgent(model="openai/m", temperature=0.0, temperature_step=0.15, temperature_cap=0.4, reject_previous=3, seed=0)
+    agent = LLMAgent(model="openai/m", temperature=0.0, temperature_step=0.15, temperature_cap=0.4, reject_previous=3, sample_with_n=False, seed=0)
     info = {"messages": [{"role": "user", "content": "q"}], "turn": 4, "tried_answers": ["1"]}
     reply = asyncio.run(agent.aact({"text": "q"}, info))
     assert reply == "\\boxed{2}"  # the only sample whose answer was not tried

@@ -180,13 +180,15 @@ def test_honest_teacher_states_the_graders_verdict() -> None:
 
 def test_teacher_hint_points_the_right_way() -> None:
     teacher = ScriptedTeacher(p_leak=0.0)
-    info = {"task": {"base": 10, "choices": []}}
-    high = teacher.act({}, {**info, "request": {"level": "critique_with_answer", "verdict": "incorrect", "answer": "120", "gold": "100"}})
-    low = teacher.act({}, {**info, "request": {"level": "critique_with_answer", "verdict": "incorrect", "answer": "80", "gold": "100"}})
+
+    def hint(answer: str, gold: str, base: int = 10) -> str:
+        request = {"level": "critique_with_answer", "verdict": "incorrect", "answer": answer, "gold": gold}
+        return teacher.act({}, {"task": {"base": base, "choices": []}, "request": request})
+
+    high, low = hint("120", "100"), hint("80", "100")
     assert "120 is too large" in high and "80 is too small" in low
     assert "100" not in high + low
-    hexed = teacher.act({}, {"task": {"base": 16}, "request": {"level": "critique_with_answer", "verdict": "incorrect", "answer": "FF", "gold": "1A"}})
-    assert "too large" in hexed
+    assert "FF is too large" in hint("FF", "1A", base=16)
 
 
 def test_teacher_at_solution_level_walks_through_the_solution() -> None:
@@ -196,7 +198,9 @@ def test_teacher_at_solution_level_walks_through_the_solution() -> None:
 
 
 def test_leaking_teacher_is_masked_and_counted() -> None:
-    metrics = run_many(20, FrictionSolver(friction=1.0), ScriptedTeacher(p_leak=1.0), feedback_level="critique_with_answer", max_turns=3)
+    metrics = run_many(
+        20, FrictionSolver(friction=1.0), ScriptedTeacher(p_leak=1.0), feedback_level="critique_with_answer", max_turns=3
+    )
     assert sum(m["gold_leaks"] for m in metrics) > 0
     env = make("SolverFeedback-v0", feedback_level="critique_with_answer", max_turns=3)
     rollout(env, {SOLVER: FrictionSolver(friction=1.0), TEACHER: ScriptedTeacher(p_leak=1.0)}, seed=1)

@@ -136,7 +136,8 @@ def test_text_templates(template, plan_solver, verdict_teacher) -> None:
 
 
 def test_text_feedback_on_correct_verdicts(plan_solver, verdict_teacher) -> None:
-    env, _ = episode(["R", "W0"], plan_solver, verdict_teacher, wrappers=[("text_feedback", {"template": "mint"})], terminate_on_success=False)
+    mint = [("text_feedback", {"template": "mint"})]
+    env, _ = episode(["R", "W0"], plan_solver, verdict_teacher, wrappers=mint, terminate_on_success=False)
     assert [m.text for m in feedback_messages(env)] == [f"Observation:\nYour answer is correct.\n\nExpert feedback:\n{CRITIQUE}"]
 
 
