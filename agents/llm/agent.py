@@ -192,9 +192,10 @@ class LLMAgent(Agent):
         params: dict[str, Any] = {"temperature": temperature, "max_tokens": self.max_tokens, "stop": self.stop, **self.completion_kwargs}
         if n > 1:
             params["n"] = n
-        key = request_key({"model": self.model, "api_base": self.api_base, "messages": messages, "params": params, "sample": sample_index})
         started = time.perf_counter()
+        key = ""
         if self.cache is not None:
+            key = request_key({"model": self.model, "api_base": self.api_base, "messages": messages, "params": params, "sample": sample_index})
             stored = self.cache.get(key)
             if stored is not None:
                 self._record(stored, started, cached=True, tries=0)
@@ -216,8 +217,8 @@ class LLMAgent(Agent):
         async def one_call() -> Any:
             if limiter is not None:
                 await limiter.acquire()
-            # litellm's own timeout does not cover every stall (a server that accepts and never answers).
-            return await asyncio.wait_for(litellm.acompletion(**kwargs), timeout=self.timeout + 5.0)
+            # litellm enforces ``timeout`` itself (a hung server raises litellm.Timeout, retried below).
+            return await litellm.acompletion(**kwargs)
 
         try:
             response, tries = await call_with_retries(one_call, self.retry_policy, rng=self._jitter_rng)

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from feedbackgym.agents import make_agent
 from feedbackgym.envs import make
 from feedbackgym.envs.core.feedback import BINARY_MESSAGES, UNARY_MESSAGE
 from feedbackgym.envs.core.parsing import ANSWER_FORMAT
@@ -105,7 +106,7 @@ def test_keeps_going_after_success_when_told_to(play, plan_solver, verdict_teach
     assert metrics["turns_to_success"] == 1
 
 
-def test_max_turns_ends_with_reason_in_every_info(play, plan_solver, verdict_teacher) -> None:
+def test_max_turns_ends_with_reason_in_every_info(plan_solver, verdict_teacher) -> None:
     env = make("SolverFeedback-v0", max_turns=3)
     infos: dict[str, dict] = {}
     env.reset(seed=0)
@@ -459,8 +460,6 @@ def test_numeric_fields_track_the_episode(plan_solver, verdict_teacher) -> None:
 @pytest.mark.parametrize("level", LEVELS)
 @pytest.mark.parametrize("scheme", ["success", "ufo", "discount"])
 def test_observations_stay_in_their_space(level, scheme) -> None:
-    from feedbackgym.agents import make_agent
-
     env = make("SolverFeedback-v0", max_turns=4, feedback_level=level, reward_scheme=scheme, show_reward=True, count_down=True)
     agents = {SOLVER: make_agent("random", p_valid=0.7), TEACHER: make_agent("random", p_valid=0.7)}
     for seed in range(8):

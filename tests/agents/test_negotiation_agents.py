@@ -1,0 +1,167 @@
+"""The scripted negotiator and critic: concession curves, acceptance, feedback uptake, diagnoses, and the paper's directions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from feedbackgym.agents import make_agent
+from feedbackgym.agents.scripted.critic_coach import CriticCoach
+from feedbackgym.agents.scripted.negotiation_tips import TIPS, price_target, tips_in
+from feedbackgym.agents.scripted.negotiator import ConcessionNegotiator
+from feedbackgym.envs import make
+from feedbackgym.envs.negotiation import HUMAN_TIPS
+from feedbackgym.experiments.runner import rollout
+
+
+def state(role: str = "seller", moves_made: int = 0, rival: float | None = 10.0, own: float | None = 20.0, **extra: Any) -> dict[str, Any]:
+    return {
+        "negotiation": {
+            "role": role, "game": 0, "n_games": 5, "coached": True, "feedback_source": "critic", "n_round": 10,
+            "moves_made": moves_made, "moves_left": 10 - moves_made, "own_offer": own, "rival_offer": rival,
+            "seller_init": 20.0, "buyer_init": 10.0, "price_range": [10.0, 20.0],
+            "reservation": 8.0 if role == "seller" else 20.0, "previous_price": None, "prices": [], **extra,
+        }
+    }
+
+
+def exact(**kwargs: Any) -> ConcessionNegotiator:
+    """A negotiator without random spreads, so its offers follow the formula exactly."""
+    return ConcessionNegotiator(beta_spread=0.0, concession_spread=0.0, seed=0, **kwargs)
+
+
+def price(text: str) -> float:
+    return float(text.split("$")[-1].rstrip("?.!"))
+
+
+# ------------------------------------------------------------------------------ concession curve
+def test_offers_follow_the_time_dependent_concession_formula() -> None:
+    seller = exact(beta=1.0, max_concession=0.7)
+    # reservation = 20 - 0.7 * 10 = 13; move t offers 20 + (13 - 20) * t / 10, rounded up to $0.50
+    offers = [price(seller.act({}, state(moves_made=t, own=None))) for t in range(10)]
+    assert offers == [19.5, 19.0, 18.0, 17.5, 16.5, 16.0, 15.5, 14.5, 14.0, 13.0]
+    buyer = exact(beta=1.0, max_concession=0.7)
+    assert price(buyer.act({}, state("buyer", moves_made=9, rival=20.0, own=None))) == 17.0
+
+
+def test_boulware_concedes_later_than_conceder() -> None:
+    firm, soft = exact(beta=0.4), exact(beta=2.5)
+    mid = state(moves_made=4, own=None)
+    assert price(firm.act({}, mid)) > price(soft.act({}, mid))
+    assert price(exact(beta=0.4).act({}, state(moves_made=9, own=None))) == price(exact(beta=2.5).act({}, state(moves_made=9, own=None))) == 13.0
+
+
+def test_accepts_when_the_rival_crosses_its_current_threshold() -> None:
+    seller = exact(max_concession=0.7)
+    assert seller.act({}, state(moves_made=5, rival=16.5)) == "I accept your offer of $16.50."  # it would offer $16
+    assert "accept" not in exact(max_concession=0.7).act({}, state(moves_made=5, rival=15.0))
+    buyer = exact(max_concession=0.7)
+    assert buyer.act({}, state("buyer", moves_made=9, rival=17.0, own=16.0)) == "I accept your offer of $17."
+    assert "accept" not in exact(max_concession=0.7).act({}, state("buyer", moves_made=9, rival=17.5, own=16.0))
+
+
+def test_never_crosses_its_cost_or_value() -> None:
+    seller = exact(max_concession=1.0)
+    assert price(seller.act({}, state(moves_made=9, own=None, reservation=14.0))) == 14.0
+
+
+# ------------------------------------------------------------------------------ feedback uptake
+def feedback(content: str, prev: float = 15.0) -> dict[str, Any]:
+    return {"text": f"Well done ... {content} ... i.e., higher than ${prev}.", "content": content, "turn": 1}
+
+
+def test_tips_are_recognised_in_any_wording() -> None:
+    assert tips_in(TIPS["anchor"].seller) == ["anchor"]
+    assert tips_in("1. Be patient. 2. Do not offer to split the difference. 3. Be ready to walk away.") == ["patience", "walk_away", "no_split"]
+    assert [tips_in(tip) for tip in HUMAN_TIPS["seller"]].count([]) == 0  # every human tip means something to the model
+    assert price_target("... i.e., higher than $16.50.") == 16.5 and price_target("no price here") is None
+
+
+def test_uptake_makes_the_coached_side_firmer() -> None:
+    taker = exact(p_uptake=1.0)
+    taker.act({}, state())
+    before = dict(taker._params)
+    taker.act({}, {**state(moves_made=1), "feedback": feedback(TIPS["anchor"].seller + " " + TIPS["patience"].seller)})
+    assert taker.taken_up == ["anchor", "patience", "target"]
+    assert taker._params["beta"] == pytest.approx(before["beta"] * 0.7)
+    assert taker._params["max_concession"] == pytest.approx(before["max_concession"] - 0.04 - 0.08 - 0.03)
+    ignorer = exact(p_uptake=0.0)
+    ignorer.act({}, {**state(), "feedback": feedback(TIPS["anchor"].seller)})
+    assert ignorer.taken_up == [] and ignorer._params["max_concession"] == pytest.approx(0.7)
+
+
+def test_uptake_games_limits_how_many_messages_are_taken_up() -> None:
+    once = exact(p_uptake=1.0, uptake_games=1)
+    once.act({}, {**state(), "feedback": feedback(TIPS["firm"].seller)})
+    once.act({}, {**state(game=1), "feedback": feedback(TIPS["anchor"].seller, prev=16.0)})
+    assert once.taken_up == ["firm", "target"]
+
+
+def test_the_rival_is_redrawn_every_game_and_the_coached_side_keeps_its_state() -> None:
+    rival = ConcessionNegotiator(seed=1)
+    rival.act({}, state(coached=False))
+    first = dict(rival._params)
+    rival.act({}, state(coached=False, game=1))
+    assert rival._params != first
+    coached = ConcessionNegotiator(seed=1)
+    coached.act({}, state())
+    kept = dict(coached._params)
+    coached.act({}, state(game=1))
+    assert coached._params == kept
+
+
+# ------------------------------------------------------------------------------------- critic
+def request(moves: list[dict[str, Any]], price: float | None, closed_by: str | None, reason: str, n: int = 3) -> dict[str, Any]:
+    return {"request": {"coached": "seller", "n_suggestions": n, "openings": {"seller": 20.0, "buyer": 10.0},
+                        "games": [{"index": 0, "deal": price is not None, "price": price, "reason": reason, "closed_by": closed_by, "moves": moves}]}}
+
+
+def test_the_critic_gives_the_tips_the_game_calls_for() -> None:
+    critic = CriticCoach(insight=1.0, noise=0.0, seed=0)
+    big_first_step = [{"side": "seller", "offer": 14.0}, {"side": "buyer", "offer": 13.0}, {"side": "seller", "offer": None}]
+    text = critic.act({}, request(big_first_step, 13.0, "seller", "accepted"))
+    lines = text.splitlines()
+    assert len(lines) == 3 and [line[:3] for line in lines] == ["1. ", "2. ", "3. "]
+    assert tips_in(lines[0]) == ["anchor"] and "patience" in tips_in(text)
+    assert critic.act({}, request(big_first_step, 13.0, "seller", "accepted", n=5)).count("\n") == 4
+    assert "flexib" not in critic.act({}, request([], None, None, "out_of_rounds"))  # the paper's critic only pushes the price
+    assert "flexib" in CriticCoach(insight=1.0, noise=0.0, price_only=False).act({}, request([], None, None, "out_of_rounds"))
+
+
+def test_a_critic_without_insight_gives_generic_tips() -> None:
+    text = CriticCoach(insight=0.0, seed=0).act({}, request([{"side": "seller", "offer": 12.0}], 12.0, "seller", "accepted"))
+    assert set(tips_in(text)) <= {"value", "firm", "generic"}
+
+
+# -------------------------------------------------------------------------- the paper's directions
+def series(source: str, episodes: int, coached: str = "seller", **agent_kwargs: Any) -> tuple[np.ndarray, np.ndarray]:
+    prices, deals = [], []
+    for seed in range(episodes):
+        env = make("Negotiation-v0", feedback_source=source, coached=coached)
+        agents = {"seller_0": make_agent("negotiator", **(agent_kwargs if coached == "seller" else {})),
+                  "buyer_0": make_agent("negotiator", **(agent_kwargs if coached == "buyer" else {})),
+                  "critic_0": make_agent("critic_coach")}
+        result = rollout(env, agents, seed=seed)
+        assert result.error is None and result.metrics["invalid_moves"] == 0
+        prices.append([np.nan if p is None else p for p in result.metrics["deal_price"]])
+        deals.append(result.metrics["deal"])
+    return np.nanmean(np.array(prices, dtype=float), axis=0), np.mean(deals, axis=0)
+
+
+def test_coaching_raises_the_sellers_price_and_lowers_the_deal_rate() -> None:
+    critic_price, critic_deals = series("critic", 40)
+    human_price, _ = series("human_pool", 40)
+    constant_price, _ = series("constant", 40)
+    none_price, none_deals = series("none", 40)
+    gain = {name: p[1] - p[0] for name, p in (("critic", critic_price), ("human", human_price), ("constant", constant_price), ("none", none_price))}
+    assert gain["critic"] > gain["constant"] > gain["none"] and gain["human"] > gain["constant"]
+    assert abs(gain["none"]) < 0.2
+    assert critic_deals[-1] < critic_deals[0] - 0.3 and none_deals[-1] > 0.9
+
+
+def test_a_buyer_that_ignores_feedback_barely_moves() -> None:
+    ignoring, _ = series("critic", 40, coached="buyer", p_uptake=0.0)
+    taking, _ = series("critic", 40, coached="buyer", p_uptake=0.9)
+    assert abs(ignoring[1] - ignoring[0]) < 0.3 and taking[1] < taking[0] - 0.4
