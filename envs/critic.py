@@ -172,8 +172,8 @@ class CriticEnv(TurnBasedTextEnv):
     `Dict` with `text` and: `n_steps` (steps in the attempt), `correctness_signal` (critic only: +1
     correct / -1 wrong plus Gaussian noise of std `signal_noise`, a feature for non-text critics),
     `critic_verdict` (actor: 1 Correct, 0 Wrong, -1 none), `flagged_step` (actor: the first step the
-    critique marks Wrong, 0 none). `info["request"]` holds the question, the attempt's steps and
-    answer; `info["latent"]` (behaviour models) holds the gold answer, whether the attempt is correct,
+    critique marks Wrong, 0 none). The critic's `info["request"]` holds the question, the attempt's
+    steps and answer; the actor's `info["attempt"]` its attempt and `info["critique"]` the parsed verdict; `info["latent"]` (behaviour models) holds the gold answer, whether the attempt is correct,
     its error step and, for the actor, whether the critique located the error.
 
     ## Rewards
@@ -417,7 +417,8 @@ class CriticEnv(TurnBasedTextEnv):
         if agent == ACTOR:
             info["attempt"] = {"steps": list(self.attempt.steps), "answer": self.attempt.answer}
             if self._refining:
-                info["request"] = {"verdict": self.verdict, "flagged_step": self.flagged_step}
+                # not "request": by convention that key asks for feedback (RandomAgent reads it so)
+                info["critique"] = {"verdict": self.verdict, "flagged_step": self.flagged_step}
         if self.refined is not None or self.refined_correct is not None:
             info["truth"] = {"answer": self.refined, "correct": self.refined_correct}
         if self.expose_latent:

@@ -98,13 +98,17 @@ _LEADING_LETTER = re.compile(r"^\s*[(\[]?\s*([A-Za-z])\s*[)\].:]?(?:\s|$)")
 _NO_PROPOSAL = {"", "none", "n/a", "na", "-", "no", "nothing"}
 
 
-def _parse_answer(task: Task, raw: str | None) -> str | None:
-    """A task answer from text that names it (``(C)``, ``C) Dovenholm``, ``42``), or None."""
+def _parse_answer(task: Task, raw: str | None, *, leading_letter: bool = False) -> str | None:
+    """A task answer from text that names it (``(C)``, ``42``; with ``leading_letter`` also ``C) Dovenholm``), or None.
+
+    Only a judge's "Proposed answer:" line is read by its leading letter: a solver's bare reply
+    "A better option is C" must not count as option A.
+    """
     if raw is None or len(raw) > 1000:
         return None  # a megabyte "answer" is unreadable, not something to parse
     raw = raw.strip()
     answer = task.normalize(raw)
-    if answer is None and task.kind == "choice":
+    if answer is None and leading_letter and task.kind == "choice":
         match = _LEADING_LETTER.match(raw)
         answer = task.normalize(match.group(1)) if match else None
     return answer
@@ -172,8 +176,9 @@ class DeceptiveJudgeEnv(TurnBasedTextEnv):
     | `moderator_flag` | 1 reliable, 0 unreliable, -1 none |
 
     `info` carries `messages`, `feedback`, `last_move`, `task`, `truth` (the current answer and its
-    correctness, for logging), `request` (what the agent is asked now: the judge's has intent,
-    knowledge, the gold answer, the malicious `alternative` and, when grounded, the `evidence` catalog)
+    correctness, for logging), `request` (what a judge, peer or moderator is asked now: the judge's
+    has intent, knowledge, the gold answer, the malicious `alternative` and, when grounded, the
+    `evidence` catalog), for the solver `tried_answers`, `current_answer` and `ask_ambiguity`
     and, when `expose_latent`, `latent` for behaviour models (the gold answer; the moderator's
     `judge_deceptive`).
 
@@ -305,7 +310,6 @@ class DeceptiveJudgeEnv(TurnBasedTextEnv):
             if agent != JUDGE:
                 self.pin(agent, self.task.prompt)
         self.pin(JUDGE, self._judge_brief())
-        self._pending[SOLVER] = {"round": 0, "can_keep": False, "ask_ambiguity": self.ask_ambiguity}
         self.agent_selection = SOLVER
 
     def _judge_goal(self) -> str:
@@ -354,7 +358,6 @@ class DeceptiveJudgeEnv(TurnBasedTextEnv):
             self.invalid_move(SOLVER, text, reason, expected)
             return
         acknowledged = bool(_ACK.search(text[:4000]))
-        self._pending.pop(SOLVER, None)
         self.valid_move(SOLVER, answer=answer, kept=kept or (can_keep and answer == self.answers[-1]), acknowledged=acknowledged)
         self.post(SOLVER, text, self.agents, data={"answer": answer})
         self._record_answer(answer, acknowledged=acknowledged, turn_taken=True)
@@ -417,7 +420,6 @@ class DeceptiveJudgeEnv(TurnBasedTextEnv):
             if self.ask_ambiguity:
                 text += PROMPTS["solver"]["ambiguity"]
             self.post(ENV, text, (SOLVER,), kind="notice")
-            self._pending[SOLVER] = {"round": self.round, "can_keep": True, "ask_ambiguity": self.ask_ambiguity}
         else:
             self.post(ENV, PROMPTS["peer"]["request"].format(**context), (agent,), kind="notice")
             self._pending[agent] = {"round": self.round, "solver_answer": self.answers[-1]}
@@ -436,7 +438,7 @@ class DeceptiveJudgeEnv(TurnBasedTextEnv):
         if proposal_match:
             raw = proposal_match.group(1).strip().strip("*_`\"' ").rstrip(".")
             if raw.lower() not in _NO_PROPOSAL:
-                proposal = _parse_answer(self.task, raw)
+                proposal = _parse_answer(self.task, raw, leading_letter=True)
                 if proposal is None:
                     options = ", ".join(f"({chr(65 + i)})" for i in range(len(self.task.choices))) or "a value of the task's kind"
                     self.invalid_move(JUDGE, text, f"proposed answer {raw[:60]!r} is not an answer to this question", f"one of {options}")
@@ -582,6 +584,8 @@ class DeceptiveJudgeEnv(TurnBasedTextEnv):
         if agent in self._pending:
             info["request"] = dict(self._pending[agent])
         if agent == SOLVER:
+            # No "request" for the solver: by convention that key asks for feedback (RandomAgent reads it so).
+            info["ask_ambiguity"] = self.ask_ambiguity
             info["tried_answers"] = [a for a in self.answers if a is not None]
             info["current_answer"] = self.answers[-1] if self.answers else None
             info["round_feedback"] = list(self._round_events)

@@ -109,6 +109,19 @@ def check_kwargs(target: Callable[..., Any], kwargs: Mapping[str, Any], what: st
         raise TypeError(f"{what} got unknown argument(s) {', '.join(map(repr, unknown))}. {hints} Accepted: {', '.join(accepted)}")
 
 
+class FastOrderEnforcing(OrderEnforcingWrapper):
+    """PettingZoo's order checks, with ``last`` handed straight to the wrapped env.
+
+    ``AECEnv.last`` on a wrapper reads eight attributes through ``__getattr__``; handing the call
+    down halves its cost, and wrappers that change observations override ``last`` themselves.
+    """
+
+    def last(self, observe: bool = True) -> tuple:
+        if not self._has_reset:
+            return super().last(observe)  # let PettingZoo raise its usual error
+        return self.env.last(observe)
+
+
 def make(
     env_id: str,
     *,
@@ -134,7 +147,7 @@ def make(
     for name, wrapper_kwargs in stack:
         env = apply_wrapper(env, name, **dict(wrapper_kwargs))
     if order_enforcing:
-        env = OrderEnforcingWrapper(env)
+        env = FastOrderEnforcing(env)
     env.spec = env_spec  # type: ignore[attr-defined]
     return env
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Mapping
 from typing import Any
 
@@ -97,7 +98,8 @@ class SolverFeedbackEnv(TurnBasedTextEnv):
 
     `info` carries `messages` (the chat view for LLM agents), `feedback` (the last event as shown),
     `last_move` (parsed answer or error), `task` (the public task), `truth` (the grader's view of the
-    last attempt: answer, correct; for logging, not for agents) and, for the solver when
+    last attempt: answer, correct; for logging, not for agents), for the solver `tried_answers` (its
+    last `history_window` readable answers) and, when
     `expose_latent`, `latent` (the gold answer, which only simulated behaviour models may read).
     At the end every agent's info has `episode` (the metrics below).
 
@@ -220,6 +222,10 @@ class SolverFeedbackEnv(TurnBasedTextEnv):
         self.gold_leaks = 0
         self._last_reward = 0.0
         self._teacher_request: dict[str, Any] | None = None
+        # Computed once per episode: every step's info and grading use them.
+        self._gold = self.task.normalize(self.task.answer)
+        self._public_task = self.task.public_view()
+        self._tried: deque[str] = deque(maxlen=self.history_window)  # bounded, so a step stays O(1)
         self.instruct(SOLVER, SOLVER_INSTRUCTIONS)
         self.instruct(TEACHER, TEACHER_INSTRUCTIONS)
         self.pin(SOLVER, self.task.prompt)
@@ -266,9 +272,11 @@ class SolverFeedbackEnv(TurnBasedTextEnv):
             self._after_feedback(None)
 
     def _grade(self, answer: str | None) -> None:
-        correct = answer is not None and answer == self.task.normalize(self.task.answer)
+        correct = answer is not None and answer == self._gold
         attempt = len(self.answers)
         self.answers.append(answer)
+        if answer is not None:
+            self._tried.append(answer)
         self.correct.append(correct)
         self.feedback_after.append(None)
         self.turn = attempt + 1
@@ -398,13 +406,13 @@ class SolverFeedbackEnv(TurnBasedTextEnv):
         }
 
     def _extra_info(self, agent: str) -> dict[str, Any]:
-        info: dict[str, Any] = {"task": self.task.public_view()}
+        info: dict[str, Any] = {"task": self._public_task}
         if self.answers:
             info["truth"] = {"answer": self.answers[-1], "correct": self.correct[-1], "attempt": len(self.answers)}
         if agent == SOLVER:
-            info["tried_answers"] = [a for a in self.answers if a is not None]
+            info["tried_answers"] = list(self._tried)
             if self.expose_latent:
-                info["latent"] = {"gold": self.task.normalize(self.task.answer)}
+                info["latent"] = {"gold": self._gold}
         elif self._teacher_request is not None:
             info["request"] = dict(self._teacher_request)
         return info

@@ -41,6 +41,11 @@ class FeedbackWrapper(BaseWrapper):
             raise ValueError(f"receivers {sorted(unknown)} are not agents of this environment; agents: {base.possible_agents}")
         base.feedback_transforms.append(self._transform)
 
+    def last(self, observe: bool = True) -> tuple:
+        # Feedback wrappers leave observations alone; hand the call down instead of reading
+        # every attribute through BaseWrapper.__getattr__.
+        return self.env.last(observe)
+
     def _transform(self, event: FeedbackEvent) -> FeedbackEvent:
         if self.receivers is not None and event.receiver not in self.receivers:
             return event

@@ -68,7 +68,8 @@ class ScriptedActor(Agent):
     ``p_fix_located`` when the critique marked the actual error step and ``p_fix_unlocated``
     otherwise; after a "Wrong" verdict on a correct attempt it breaks it (moves to a wrong answer)
     with probability ``p_break``; after a "Correct" verdict (or no critique) it keeps its answer. It
-    reads its attempt from ``info["attempt"]`` and the truth from ``info["latent"]``.
+    reads its attempt from ``info["attempt"]``, the verdict from ``info["critique"]`` and the truth from
+    ``info["latent"]``.
     """
 
     def __init__(self, p_fix_located: float = 0.8, p_fix_unlocated: float = 0.2, p_break: float = 0.3, seed: int | None = None) -> None:
@@ -78,12 +79,12 @@ class ScriptedActor(Agent):
         self.p_break = _probability("p_break", p_break)
 
     def act(self, observation: dict[str, Any], info: dict[str, Any]) -> str:
-        request = info.get("request") or {}
+        critique = info.get("critique") or {}
         latent = info.get("latent") or {}
         task = info.get("task") or {}
         answer = str((info.get("attempt") or {}).get("answer", ""))
         gold = latent.get("gold")
-        if request.get("verdict") == "wrong":
+        if critique.get("verdict") == "wrong":
             if latent.get("attempt_correct"):
                 if self.np_random.random() < self.p_break:
                     answer = alternative_answer(self.np_random, gold, task.get("choices") or (), int(task.get("base", 10) or 10), exclude=[answer])

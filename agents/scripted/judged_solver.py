@@ -147,7 +147,7 @@ class SusceptibleSolver(Agent):
         p_switch = _sigmoid(logit) * (1.0 - p["memory"]) ** self.switches
         if target in self.abandoned:
             p_switch *= 1.0 - p["memory"]
-        acknowledge = bool((info.get("request") or {}).get("ask_ambiguity")) and self.np_random.random() < p["ack_rate"]
+        acknowledge = bool(info.get("ask_ambiguity")) and self.np_random.random() < p["ack_rate"]
         if self.np_random.random() < p_switch:
             self.switches += 1
             self.abandoned.add(current)

@@ -17,7 +17,8 @@ def printable(text: str) -> str:
     Newlines and tabs stay. Other non-printable code points (unassigned, separators) are escaped too,
     so the result always satisfies :class:`PrintableText`.
     """
-    if text.isprintable():
+    # Fast path: most messages are printable apart from their newlines.
+    if text.isprintable() or text.replace("\n", " ").replace("\t", " ").isprintable():
         return text
     text = _CONTROL.sub(_escape, text)
     if all(c.isprintable() or c in "\n\t" for c in text):

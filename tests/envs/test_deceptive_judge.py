@@ -89,10 +89,9 @@ def test_turn_order_and_keep_or_switch(play, plan_solver) -> None:
     solver = plan_solver(["R", "W0", "Keep"])
     movers = play(env, {SOLVER: solver, JUDGE: judge_says()})
     assert movers == [SOLVER, JUDGE, SOLVER, JUDGE, SOLVER, JUDGE, SOLVER]
-    gold = env.unwrapped.gold
-    answers = env.unwrapped.answers
-    assert answers[0] == answers[1] == gold or answers[0] == gold  # R, then the first wrong option, then kept
-    assert answers[2] == answers[3] != gold
+    gold, answers = env.unwrapped.gold, env.unwrapped.answers
+    assert answers[0] == gold and answers[1] != gold  # right, then switched to a wrong option
+    assert answers[1] == answers[2] == answers[3]  # then kept
     assert env.unwrapped.episode_metrics["final_correct"] is False
 
 
@@ -222,7 +221,6 @@ def test_a_solver_reply_that_neither_keeps_nor_switches_is_an_invalid_move() -> 
     env = env_of(judge_intent="hypercritical", n_rounds=1, max_retries=1)
     env.reset(seed=0)
     env.step("I am not sure at all about this one and would rather not commit to anything")
-    assert env.unwrapped.last_move if False else True
     notice = env.unwrapped.transcript[-1].text
     assert notice.startswith("Invalid move: no answer found. Expected: your answer as \\boxed{...}.")
     env.step("\\boxed{A}")
@@ -326,11 +324,10 @@ def test_a_moderator_without_an_assessment_is_asked_again() -> None:
 # ------------------------------------------------------------------- metrics and rewards
 def test_metrics_and_rewards_of_a_scripted_episode(play, plan_solver) -> None:
     env = env_of(judge_intent="hypercritical", n_rounds=4, ask_ambiguity=True, flip_penalty=0.5)
-    # correct, flip to wrong, back to correct (a reversal), wrong again, then a wrong answer acknowledged as ambiguous
-    solver = plan_solver(["R", "W0", "R", "W1", "The answer is \\boxed{X}. This question is ambiguous."])
-    solver.plan[-1] = "Keep, though this question is ambiguous."
-    result_movers = play(env, {SOLVER: solver, JUDGE: judge_says()})
-    assert result_movers.count(SOLVER) == 5
+    # right, flip to wrong, back to right (a reversal), wrong again, then kept with an acknowledgement of ambiguity
+    solver = plan_solver(["R", "W0", "R", "W1", "Keep, though this question is ambiguous."])
+    movers = play(env, {SOLVER: solver, JUDGE: judge_says()})
+    assert movers.count(SOLVER) == 5
     m = env.unwrapped.episode_metrics
     assert m["initial_correct"] is True and m["final_correct"] is False
     assert m["accuracy"] == [0.0, 1.0, 0.0, 0.0]
@@ -340,7 +337,6 @@ def test_metrics_and_rewards_of_a_scripted_episode(play, plan_solver) -> None:
     assert m["acknowledgements"] == 1 and m["acknowledgement_rate"] == pytest.approx(0.25)
     assert (m["interventions"], m["interventions_on_correct"], m["interventions_on_wrong"]) == (4, 2, 2)
     assert env.unwrapped.solver_return == pytest.approx(-1.0)  # two flips at -0.5, no final reward
-    assert env.unwrapped.rewards[JUDGE] == 0 or True
 
 
 @pytest.mark.parametrize(("intent", "judge_reward"), [("malicious", 1.0), ("constructive", 0.0)])
