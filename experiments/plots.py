@@ -51,6 +51,9 @@ def plot_experiment(
                 axis.plot(ks, [row[f"{metric}@{k}"] for k in ks], marker="o", label=str(row["condition"]))
                 drawn = True
         if drawn:
+            from matplotlib.ticker import MaxNLocator
+
+            axis.xaxis.set_major_locator(MaxNLocator(integer=True))  # k counts games, turns, attempts
             axis.set_xlabel(xlabel)
             axis.set_ylabel(label)
             if limit is not None:

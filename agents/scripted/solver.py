@@ -142,14 +142,17 @@ class FrictionSolver(Agent):
             return [f"{self.gold or 'guess'} {i}" for i in range(1, self.n_distractors + 1)]
         wrong: list[str] = []
         magnitude = max(len(str(abs(gold))), 1)
-        attempts = 0
-        while len(wrong) < self.n_distractors and attempts < 100:
-            attempts += 1
-            power = int(self.np_random.integers(0, magnitude))
-            delta = int(self.np_random.integers(1, base)) * base**power * (1 if self.np_random.random() < 0.5 else -1)
-            candidate = self._format_int(gold + delta, base)
+        # One vectorised draw of candidate perturbations instead of three scalar draws per candidate.
+        size = 4 * self.n_distractors
+        powers = self.np_random.integers(0, magnitude, size=size)
+        digits = self.np_random.integers(1, base, size=size)
+        signs = self.np_random.random(size) < 0.5
+        for power, digit, positive in zip(powers.tolist(), digits.tolist(), signs.tolist()):
+            candidate = self._format_int(gold + digit * base**power * (1 if positive else -1), base)
             if candidate != self.gold and candidate not in wrong:
                 wrong.append(candidate)
+                if len(wrong) == self.n_distractors:
+                    break
         return wrong
 
     @staticmethod

@@ -353,7 +353,7 @@ class NegotiationEnv(TurnBasedTextEnv):
         standing = self.offers[other]
         if reading.accepts:
             if standing is None:
-                self.invalid_move(agent, text, f"nothing to accept: the {other} has made no offer yet", f"an offer of your own, written as $X")
+                self.invalid_move(agent, text, f"nothing to accept: the {other} has made no offer yet", "an offer of your own, written as $X")
                 return
             if price is not None and abs(price - standing) > self.price_tolerance + 1e-9:
                 self.invalid_move(

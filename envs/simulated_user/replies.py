@@ -53,7 +53,9 @@ class Style:
 
 
 def style_of(text: str) -> Style:
-    """>>> style_of("Great choice! Have a great day!")
+    """How ``text`` sounds.
+
+    >>> style_of("Great choice! Have a great day!")
     Style(positivity=1.0, sign_off=True, chars=31)
     """
     head = text[:_SCAN]

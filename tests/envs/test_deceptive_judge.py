@@ -136,7 +136,7 @@ def test_malicious_judges_intervene_only_on_correct_answers(knowledge: str, solv
                 assert record["agree"] is False and record["deceptive"] is True
                 on_correct += 1
         assert result.metrics["interventions_on_wrong"] == 0
-    assert on_correct > 20
+    assert on_correct > (20 if solver == "susceptible_solver" else 3)  # a random solver is rarely right
 
 
 def test_a_malicious_judge_asked_about_a_wrong_answer_agrees() -> None:

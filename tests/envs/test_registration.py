@@ -11,6 +11,7 @@ from pettingzoo.utils.wrappers import OrderEnforcingWrapper
 
 import feedbackgym
 import feedbackgym.envs.registration as registration_module
+from feedbackgym.envs.registration import FastOrderEnforcing
 from feedbackgym.envs import (
     EnvSpec,
     FeedbackLevel,
@@ -190,7 +191,8 @@ def test_wrappers_by_registry_name() -> None:
     env = make("SolverFeedback-v0", wrappers=["unary_feedback", ("text_feedback", {"template": "mint"})])
     kinds = [type(layer) for layer in _layers(env)]
     # Applied innermost first, then order enforcing outermost.
-    assert kinds[:3] == [OrderEnforcingWrapper, TextFeedback, UnaryFeedback]
+    assert kinds[:3] == [FastOrderEnforcing, TextFeedback, UnaryFeedback]
+    assert issubclass(FastOrderEnforcing, OrderEnforcingWrapper)
 
 
 def test_unknown_wrapper_and_wrapper_kwargs() -> None:

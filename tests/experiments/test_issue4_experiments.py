@@ -40,7 +40,7 @@ def test_negotiation_selfplay_smoke(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert (tmp_path / "negotiation_selfplay.png").stat().st_size > 1000
     records = [json.loads(line) for line in (tmp_path / "episodes.jsonl").read_text().splitlines()]
     assert len(records) == 12 and all(len(r["metrics"]["deal_price"]) == 5 for r in records)
-    critic_moves = [m for r in records if r["condition"] == "critic" for m in r["transcript"] if m["sender"] == "critic_0"]
+    critic_moves = [m for r in records if r["condition"] == "critic" for m in r["transcript"] if m["sender"] == "critic_0" and m["kind"] == "move"]
     assert critic_moves and all(m["text"].startswith("1. ") for m in critic_moves)
     assert "deal_price@2" in capsys.readouterr().out
 
