@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from feedbackgym.envs.core.registry import Registry
@@ -29,3 +29,31 @@ def make_agent(name: str, **kwargs: Any) -> Agent:
 
 def registered_agents() -> list[str]:
     return agent_registry.names()
+
+
+def agent_kwargs(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """The constructor arguments of an agent spec: every key but ``name`` (a nested ``kwargs`` mapping is merged in)."""
+    kwargs = {key: value for key, value in spec.items() if key not in ("name", "kwargs")}
+    kwargs.update(spec.get("kwargs") or {})
+    return kwargs
+
+
+def build_agents(specs: Mapping[str, Any]) -> dict[str, Any]:
+    """Agents per role from agent objects (anything with ``act`` and ``reset``), registered names, or
+    ``{"name": ..., **kwargs}`` mappings (Hydra's agent configs)."""
+    built: dict[str, Any] = {}
+    for agent_id, value in specs.items():
+        if callable(getattr(value, "act", None)):
+            if not callable(getattr(value, "reset", None)):
+                raise TypeError(f"agents[{agent_id!r}] has act() but no reset(seed); got {value!r}")
+            built[agent_id] = value
+        elif isinstance(value, str):
+            built[agent_id] = make_agent(value)
+        elif isinstance(value, Mapping) and "name" in value:
+            built[agent_id] = make_agent(value["name"], **agent_kwargs(value))
+        else:
+            raise TypeError(
+                f"agents[{agent_id!r}] must be an Agent (with act and reset), a registered name "
+                f"or {{'name': ..., **kwargs}}, got {value!r}"
+            )
+    return built

@@ -42,16 +42,13 @@ import numpy as np
 
 from feedbackgym.agents import make_agent
 from feedbackgym.envs import make
+from feedbackgym.envs.core.seeding import agent_seed
 
 GOAL_RATIO = 1.0
 GOAL_SLOWDOWN = 1.2
 
 
 # ------------------------------------------------------------------------------------ the loops
-def agent_seed(seed: int, index: int) -> int:
-    return int(np.random.SeedSequence([seed, index]).generate_state(1)[0])
-
-
 class FeedbackgymLoop:
     """SolverFeedback-v0 with scripted agents, stepped with the plain AEC loop."""
 

@@ -20,9 +20,11 @@ from typing import Any
 import numpy as np
 from pettingzoo import AECEnv
 
-from feedbackgym.agents import Agent, make_agent
+from feedbackgym.agents import Agent
+from feedbackgym.agents.registration import agent_kwargs, build_agents
 from feedbackgym.agents.secrets import redact
 from feedbackgym.envs import make
+from feedbackgym.envs.core.seeding import agent_seed
 
 AgentSpec = Agent | str | Mapping[str, Any]
 
@@ -45,7 +47,13 @@ class EpisodeResult:
 
     def to_json(self) -> str:
         """One JSON line; any API key that found its way into the episode is redacted."""
-        return redact(json.dumps(asdict(self), ensure_ascii=False, default=_json_default))
+        line = redact(json.dumps(asdict(self), ensure_ascii=False, default=_json_default))
+        try:
+            line.encode("utf-8")
+        except UnicodeEncodeError:
+            # Agent text with a lone surrogate cannot be written as UTF-8; \u escapes keep it exactly.
+            line = redact(json.dumps(asdict(self), ensure_ascii=True, default=_json_default))
+        return line
 
 
 def _json_default(value: Any) -> Any:
@@ -54,35 +62,6 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, np.ndarray):
         return value.tolist()
     return str(value)
-
-
-def build_agents(agents: Mapping[str, AgentSpec]) -> dict[str, Agent]:
-    """Agents from instances, registered names, or ``{"name": ..., **kwargs}`` mappings (Hydra's agent configs)."""
-    built: dict[str, Agent] = {}
-    for agent_id, value in agents.items():
-        if isinstance(value, Agent):
-            built[agent_id] = value
-        elif isinstance(value, str):
-            built[agent_id] = make_agent(value)
-        elif isinstance(value, Mapping) and "name" in value:
-            built[agent_id] = make_agent(value["name"], **agent_kwargs(value))
-        else:
-            raise TypeError(f"agents[{agent_id!r}] must be an Agent, a registered name or {{'name': ..., **kwargs}}, got {value!r}")
-    return built
-
-
-def agent_kwargs(spec: Mapping[str, Any]) -> dict[str, Any]:
-    """The constructor arguments of an agent spec: every key but ``name`` (a nested ``kwargs`` mapping is merged in)."""
-    kwargs = {key: value for key, value in spec.items() if key not in ("name", "kwargs")}
-    kwargs.update(spec.get("kwargs") or {})
-    return kwargs
-
-
-def agent_seed(seed: int | None, index: int) -> int | None:
-    """A seed per agent derived from the episode seed, so agents' randomness is reproducible too."""
-    if seed is None:
-        return None
-    return int(np.random.SeedSequence([seed, index]).generate_state(1)[0])
 
 
 async def play_episode(

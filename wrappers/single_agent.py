@@ -11,6 +11,7 @@ import numpy as np
 from gymnasium.utils import seeding
 from pettingzoo import AECEnv
 
+from feedbackgym.envs.core.seeding import agent_seed
 from feedbackgym.envs.registration import make
 
 # Plays of the other roles allowed between two learner turns before we call the environment stuck.
@@ -179,13 +180,6 @@ class SingleAgent(gymnasium.Env):
         return f"SingleAgent<{self.env}, learner={self.learner!r}, others={sorted(self.others)}>"
 
 
-def agent_seed(seed: int | None, index: int) -> int | None:
-    """The seed of the agent at ``index`` of ``possible_agents`` (the same as ``experiments.runner.agent_seed``)."""
-    if seed is None:
-        return None
-    return int(np.random.SeedSequence([seed, index]).generate_state(1)[0])
-
-
 _IMMUTABLE = frozenset({str, int, float, bool, bytes, complex, type(None)})
 
 
@@ -208,30 +202,15 @@ def fresh_copy(value: Any) -> Any:
 
 
 def _build_agents(specs: Mapping[str, Any]) -> dict[str, Any]:
-    """Agent-like objects as they are; names and ``{"name": ..., **kwargs}`` specs through the agent registry."""
-    built: dict[str, Any] = {}
-    for agent_id, value in specs.items():
-        if callable(getattr(value, "act", None)):
-            if not callable(getattr(value, "reset", None)):
-                raise TypeError(f"others[{agent_id!r}] has act() but no reset(seed); got {value!r}")
-            built[agent_id] = value
-        elif isinstance(value, str) or (isinstance(value, Mapping) and "name" in value):
-            # Lazy: wrappers sit below agents in the layering, so only names pull the registry in.
-            from feedbackgym.agents import make_agent
+    if all(callable(getattr(value, "act", None)) and callable(getattr(value, "reset", None)) for value in specs.values()):
+        return dict(specs)
+    # Lazy: wrappers sit below agents in the layering, so only names and specs pull the registry in.
+    from feedbackgym.agents.registration import build_agents
 
-            if isinstance(value, str):
-                built[agent_id] = make_agent(value)
-            else:
-                # As experiments.runner.build_agents: every key but name, a nested "kwargs" merged in.
-                kwargs = {key: item for key, item in value.items() if key not in ("name", "kwargs")}
-                kwargs.update(value.get("kwargs") or {})
-                built[agent_id] = make_agent(value["name"], **kwargs)
-        else:
-            raise TypeError(
-                f"others[{agent_id!r}] must be an agent (with act and reset), a registered agent name "
-                f"or {{'name': ..., **kwargs}}, got {value!r}"
-            )
-    return built
+    try:
+        return build_agents(specs)
+    except TypeError as error:  # name the argument as the caller wrote it
+        raise TypeError(str(error).replace("agents[", "others[", 1)) from None
 
 
 __all__ = ["SingleAgent", "agent_seed"]

@@ -84,3 +84,17 @@ def test_aggregate_means_lists_elementwise_and_skips_none() -> None:
     assert row["episodes"] == 3 and row["errors"] == 1
     assert row["solved"] == 0.5 and row["acc@1"] == 0.0 and row["acc@2"] == 0.5
     assert row["feedback_resistance"] == 0.5 and row["return/solver_0"] == 0.5
+
+
+class Surrogate(Agent):
+    def act(self, observation: dict[str, Any], info: dict[str, Any]) -> str:
+        return "\\boxed{1} \ud800 lone surrogate"
+
+
+async def test_text_that_is_not_valid_utf8_is_streamed_exactly(tmp_path: Path) -> None:
+    out = tmp_path / "episodes.jsonl"
+    records = await run_episodes([EpisodeJob("0", 0)], lambda c: make("SolverFeedback-v0", max_turns=1), lambda c: agents_with(Surrogate()), output=out)
+    assert records[0]["error"] is None
+    (line,) = out.read_text(encoding="utf-8").splitlines()
+    moves = [m["text"] for m in json.loads(line)["transcript"] if m["sender"] == "solver_0"]
+    assert moves == ["\\boxed{1} \ud800 lone surrogate"]

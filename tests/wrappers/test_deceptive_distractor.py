@@ -117,7 +117,7 @@ def test_grounded_without_evidence_falls_back_to_a_claim(play, plan_solver, verd
 def test_a_constructive_grounded_judge_adds_true_passages_to_the_teachers_critique(play, plan_solver, verdict_teacher) -> None:
     env = solver_env("constructive", "grounded")
     events = play_plan(env, plan_solver, verdict_teacher, play, ["W0", "R"])
-    (shown, original), (kept, kept_original) = events
+    (shown, original), (kept, kept_original), *_ = events
     task = env.unwrapped.task
     true_texts = [e.text for e in task.evidence if e.is_true and e.supports == task.answer]
     assert shown["verdict"] == "incorrect" and shown["deceptive"] is False and shown["proposed_answer"] is None
@@ -139,7 +139,7 @@ def test_muted_non_interventions_show_nothing(play, plan_solver, verdict_teacher
     env = solver_env("malicious", "parametric", passthrough=False)
     events = play_plan(env, plan_solver, verdict_teacher, play, ["W0", "W1"])
     assert all(shown["text"] == "" and shown["level"] == "none" for shown, _ in events)
-    notices = [m.text for m in env.unwrapped.transcript if m.kind == "notice"]
+    notices = [m.text for m in env.unwrapped.transcript if m.kind == "notice" and SOLVER in m.visible_to]
     assert notices == ["Please answer the question again."] * 3
 
 
@@ -148,8 +148,8 @@ def test_bad_arguments() -> None:
         solver_env("sneaky", "none")
     with pytest.raises(ValueError, match="knowledge"):
         solver_env("malicious", "web")
-    with pytest.raises(TypeError, match="emits feedback events"):
-        DeceptiveFeedback(object())  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="intervention"):
+        solver_env("malicious", "none", intervention="never")
 
 
 def test_a_malicious_judge_lowers_a_susceptible_solvers_accuracy() -> None:
