@@ -15,8 +15,11 @@ from collections.abc import Iterable
 # show messages as "[buyer_0] ..." and "[env] ...", so the bracketed forms are covered too.
 SYSTEM_NAMES = ("env", "environment", "moderator", "system", "referee", "narrator")
 _SPEAKER = r"[A-Za-z][A-Za-z ]{0,20}?(?:_\d+)?"
-_LINE_TAG = re.compile(rf"^[ \t>*_#-]*[\[(<]?\s*({_SPEAKER})\s*[\])>]?\s*[*_]*\s*:", re.MULTILINE)
-_BRACKET_TAG = re.compile(rf"\[\s*({_SPEAKER})\s*\]")
+# Only spaces and tabs between the parts: "\s" would let each line's match run across every
+# following blank line, which is quadratic on a reply of many newlines.
+# Possessive quantifiers (*+): adjacent runs of blanks would otherwise backtrack quadratically.
+_LINE_TAG = re.compile(rf"^[ \t>*_#-]*+[\[(<]?[ \t]*+({_SPEAKER})[ \t]*+[\])>]?[ \t]*+[*_]*+[ \t]*+:", re.MULTILINE)
+_BRACKET_TAG = re.compile(rf"\[[ \t]*({_SPEAKER})[ \t]*\]")
 
 
 def _role_of(name: str) -> str:

@@ -188,7 +188,9 @@ def summary_columns(rows: list[dict[str, Any]]) -> list[str]:
     accuracy = sorted({k for k in keys if k.startswith("acc@")}, key=lambda k: int(k.split("@")[1]))
     shown = [k for k in accuracy if int(k.split("@")[1]) in (1, 2, 3, 5, 10)] or accuracy[:5]
     extra = [k for k in ("unique_answer_ratio", "feedback_resistance", "invalid_moves", "errors") if k in keys]
-    return ["condition", "episodes", *shown, *extra]
+    # LLM accounting, when agents made calls: mean calls, tokens and latency per episode, total cost.
+    accounting = [k for k in dict.fromkeys(keys) if k.endswith(("/calls", "/completion_tokens", "/latency", "/cost_total"))]
+    return ["condition", "episodes", *shown, *extra, *accounting]
 
 
 def redact_saved_config(output_dir: Path) -> None:

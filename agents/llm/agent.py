@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import random
 import time
@@ -31,6 +32,9 @@ def _litellm() -> Any:
     except ImportError as error:  # pragma: no cover - litellm is a requirement
         raise ImportError("LLMAgent needs litellm: pip install -c constraints.txt litellm") from error
     litellm.suppress_debug_info = True
+    # litellm logs every call at INFO; under Hydra's logging that floods the console.
+    for name in ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy", "litellm"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     return litellm
 
 
@@ -211,6 +215,9 @@ class LLMAgent(Agent):
             kwargs["api_base"] = self.api_base
         if self._api_key:
             kwargs["api_key"] = self._api_key
+        elif self.api_base and self.model.startswith("openai/"):
+            # Local OpenAI-compatible servers (vLLM, llama.cpp, Ollama) accept any key; the client insists on one.
+            kwargs["api_key"] = "sk-no-key-required"
         if self.mock_response is not None:
             kwargs["mock_response"] = self.mock_response
 

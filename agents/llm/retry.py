@@ -101,9 +101,15 @@ def retry_after_seconds(error: BaseException) -> float | None:
         return max(parsed.timestamp() - time.time(), 0.0) if parsed else None
 
 
+# Messages that mean a configuration error even when litellm labels them as server errors (HTTP 500).
+NOT_RETRYABLE_MESSAGES = ("Missing credentials", "api_key client option must be set", "Incorrect API key")
+
+
 def is_retryable(error: BaseException) -> bool:
     names = {cls.__name__ for cls in type(error).__mro__}
     if names & NOT_RETRYABLE_NAMES:
+        return False
+    if any(message in str(error) for message in NOT_RETRYABLE_MESSAGES):
         return False
     if names & RETRYABLE_NAMES:
         return True

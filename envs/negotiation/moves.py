@@ -14,13 +14,15 @@ from dataclasses import dataclass
 
 _PRICE = re.compile(
     r"(?P<neg>-\s*)?\$\s*(?P<neg2>-\s*)?(?P<num>\d[\d,]*(?:\.\d+)?(?:[eE][+-]?\d+)?)"
-    r"|(?P<num2>-?\d[\d,]*(?:\.\d+)?)\s*(?:dollars?|bucks|usd)\b",
+    # The lookbehind starts a number only where a digit run starts: without it a long run of digits is
+    # rescanned from every digit (quadratic; a 100k-digit reply took a minute).
+    r"|(?<![\d,.])(?P<num2>-?\d[\d,]*(?:\.\d+)?)[ \t]*(?:dollars?|bucks|usd)\b",
     re.IGNORECASE,
 )
 _DOLLAR_WITHOUT_NUMBER = re.compile(r"\$(?!\s*-?\s*\d)")
 _ACCEPT = re.compile(
     r"\b(?:i|we)\s+(?:will\s+|'ll\s+|can\s+|do\s+)?accept\b|\baccepted\b|\bit'?s\s+a\s+deal\b|\b(?:you|we)(?:'ve| have)?\s+(?:got\s+)?a\s+deal\b"
-    r"|^\s*deal\s*[.!]*\s*$|\bdeal\s*!|\bagreed\b|(?:^|[.!?]\s+)sold\b|\bi'?ll\s+take\s+it\b|\b(?:i|we)\s+agree\b",
+    r"|^[ \t]*deal[ \t]*[.!]*[ \t]*$|\bdeal\s*!|\bagreed\b|(?:^|[.!?]\s+)sold\b|\bi'?ll\s+take\s+it\b|\b(?:i|we)\s+agree\b",
     re.IGNORECASE | re.MULTILINE,
 )
 _NEGATED = re.compile(
@@ -29,7 +31,7 @@ _NEGATED = re.compile(
     re.IGNORECASE,
 )
 _WALK_AWAY = re.compile(
-    r"\bi(?:'m|\s+am|\s+will|'ll)?\s+walk(?:ing)?\s+away\b|\bwalk\s+away\s*[.!]*\s*$|\bno\s+deal\s*[.!]*\s*$"
+    r"\bi(?:'m|\s+am|\s+will|'ll)?\s+walk(?:ing)?\s+away\b|\bwalk\s+away[ \t]*[.!]*[ \t]*$|\bno\s+deal[ \t]*[.!]*[ \t]*$"
     r"|\bi'?m\s+out\b|\bi\s+give\s+up\b|\bend\s+the\s+negotiation\b",
     re.IGNORECASE | re.MULTILINE,
 )

@@ -25,11 +25,11 @@ _SIGN_OFF = re.compile(
     r"take care|enjoy your (?:new )?\w+|best wishes|talk soon|all the best)\b",
     re.IGNORECASE,
 )
-_CANDIDATE_TAGS = {key: re.compile(rf"<reply_{key}>(.*?)</reply_{key}>", re.IGNORECASE | re.DOTALL) for key in "ab"}
-_OUTPUT_MARK = re.compile(r"^\s*\**\s*output\s*\(?([ab])\)?\s*\**\s*:?", re.IGNORECASE | re.MULTILINE)
+# Possessive quantifiers (*+) and blanks only (no \s across lines): runs of spaces must not backtrack quadratically.
+_OUTPUT_MARK = re.compile(r"^[ \t]*+\**+[ \t]*+output[ \t]*+\(?([ab])\)?[ \t]*+\**+[ \t]*+:?", re.IGNORECASE | re.MULTILINE)
 _LOVE = re.compile(r"\u2764|\u2665|\U0001F496|\U0001F60D|\[love\]|<3|\blove (?:it|this|that)\b", re.IGNORECASE)
 _DISLIKE = re.compile(r"\U0001F44E|\[dislike\]|\bdislike\b|thumbs down", re.IGNORECASE)
-_CHOICE = re.compile(r"output\s*\(?\s*([ab12])\s*\)?|prefer(?:red|s)?\s+(?:output\s+)?\(?([ab])\)?\b|^\s*\(?([ab])\)?\s*\.?\s*$",
+_CHOICE = re.compile(r"output[ \t]*+\(?[ \t]*+([ab12])[ \t]*+\)?|prefer(?:red|s)?[ \t]++(?:output[ \t]++)?\(?([ab])\)?\b|^[ \t]*+\(?([ab])\)?[ \t]*+\.?[ \t]*+$",
                      re.IGNORECASE | re.MULTILINE)
 ASKED = {
     "budget": re.compile(r"budget|price|cost|spend|afford|how much", re.IGNORECASE),
@@ -80,10 +80,16 @@ def candidates(text: str) -> tuple[str, str] | None:
     """The two candidate replies of a preference turn, from ``<reply_a>``/``<reply_b>`` tags or
     "Output (a):" / "Output (b):" headings; None unless both are there and non-empty."""
     head = text[: 2 * _SCAN]
-    tagged = [pattern.search(head) for pattern in _CANDIDATE_TAGS.values()]
-    if all(tagged):
-        a, b = (match.group(1).strip() for match in tagged)  # type: ignore[union-attr]
-        return (a, b) if a and b else None
+    lowered = head.lower()
+    tagged = []
+    for key in "ab":
+        # str.find, not a lazy regex: "<reply_a>" repeated without a closing tag would be quadratic.
+        start = lowered.find(f"<reply_{key}>")
+        end = lowered.find(f"</reply_{key}>", start + 1) if start >= 0 else -1
+        tagged.append(head[start + len(f"<reply_{key}>") : end].strip() if end >= 0 else None)
+    if all(part is not None for part in tagged):
+        a, b = tagged
+        return (a, b) if a and b else None  # type: ignore[return-value]
     marks = list(_OUTPUT_MARK.finditer(head))
     labels = [m.group(1).lower() for m in marks]
     if labels.count("a") == 1 and labels.count("b") == 1 and labels.index("a") < labels.index("b"):

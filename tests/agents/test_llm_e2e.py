@@ -176,3 +176,18 @@ def test_saved_hydra_config_is_redacted(tmp_path: Path, server: FakeLLMServer) -
         if path.is_file():
             assert SECRET.encode() not in path.read_bytes(), path
     assert "[redacted]" in (tmp_path / ".hydra" / "overrides.yaml").read_text()
+
+
+def test_local_server_needs_no_key(server: FakeLLMServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    agents = {role: LLMAgent(model="openai/learner", api_base=server.url, timeout=5.0) for role in ("solver_0", "teacher_0")}
+    result = feedbackgym.rollout("SolverFeedback-v0", agents, seed=0)
+    assert result.error is None and result.metrics["solved"]
+
+
+def test_missing_credentials_fail_fast_without_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    solver = LLMAgent(model="openai/gpt-4o-mini", timeout=5.0, max_retries=5, backoff_initial=10.0)
+    result = feedbackgym.rollout("SolverFeedback-v0", {"solver_0": solver, "teacher_0": "scripted_teacher"}, seed=0)
+    assert result.error is not None and "not retryable" in result.error
+    assert solver.calls[0]["tries"] == 1 and result.seconds < 10
