@@ -173,8 +173,9 @@ class CriticEnv(TurnBasedTextEnv):
     correct / -1 wrong plus Gaussian noise of std `signal_noise`, a feature for non-text critics),
     `critic_verdict` (actor: 1 Correct, 0 Wrong, -1 none), `flagged_step` (actor: the first step the
     critique marks Wrong, 0 none). The critic's `info["request"]` holds the question, the attempt's
-    steps and answer; the actor's `info["attempt"]` its attempt and `info["critique"]` the parsed verdict; `info["latent"]` (behaviour models) holds the gold answer, whether the attempt is correct,
-    its error step and, for the actor, whether the critique located the error.
+    steps and answer; the actor's `info["attempt"]` its attempt and `info["critique"]` the parsed
+    verdict; `info["latent"]` (behaviour models) holds the gold answer, whether the attempt is
+    correct, its error step and, for the actor, whether the critique located the error.
 
     ## Rewards
 

@@ -41,10 +41,13 @@ def plot_experiment(
     limits = [ylim] * len(names) if ylim is None or _is_pair(ylim) else list(ylim)  # type: ignore[arg-type]
     if len(labels) != len(names) or len(limits) != len(names):
         raise ValueError(f"plot: give one ylabel and ylim per series, or one for all; got series={names}, ylabel={ylabel!r}, ylim={ylim!r}")
-    figure, axes = plt.subplots(1, len(names), figsize=(7 * len(names), 4.5), squeeze=False)
+    many = len(rows) > 10  # beyond the default 10 colours lines repeat; the legend would cover them
+    figure, axes = plt.subplots(1, len(names), figsize=(7 * len(names) + (3 if many else 0), 4.5 + (1.5 if many else 0)), squeeze=False)
     plotted = False
     for axis, metric, label, limit in zip(axes[0], names, labels, limits):
         drawn = False
+        if many:
+            axis.set_prop_cycle(color=plt.get_cmap("tab20").colors)
         for row in rows:
             ks = sorted(int(key.split("@")[1]) for key in row if key.startswith(f"{metric}@"))
             if ks:
@@ -58,7 +61,10 @@ def plot_experiment(
             axis.set_ylabel(label)
             if limit is not None:
                 axis.set_ylim(*limit)
-            axis.legend(title="condition", fontsize=8)
+            if many:
+                axis.legend(title="condition", fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+            else:
+                axis.legend(title="condition", fontsize=8)
             axis.grid(alpha=0.3)
             if len(names) > 1:
                 axis.set_title(label)

@@ -110,7 +110,8 @@ class ScriptedAssistant(Agent):
         for factor, level in self.reference.items():
             if factor not in FACTORS or level not in FACTORS[factor]:
                 raise ValueError(f"reference[{factor!r}] must be one of {FACTORS.get(factor)}, got {level!r}")
-        self.solver = FrictionSolver(**dict(solver_kwargs or {}))
+        # The inner solver gets its own seed derived from ours, so an agent built with a seed is reproducible even before reset.
+        self.solver = FrictionSolver(**{"seed": None if seed is None else seed + 1, **dict(solver_kwargs or {})})
         self.bandit = StyleBandit(FACTORS, exploration)
         self._clear()
 

@@ -143,7 +143,7 @@ class SimulatedUserAgent(Agent):
         self.w_dislike = w_dislike
         self.pool = AnnotatorPool(pool_size, p_label_flip, 1.0, annotator_length_bias, annotator_positivity_bias,
                                   annotator_position_bias, annotator_noise, pool_seed)
-        self.teacher = ScriptedTeacher(p_wrong_feedback=p_wrong_feedback, p_leak=0.0)
+        self.teacher = ScriptedTeacher(p_wrong_feedback=p_wrong_feedback, p_leak=0.0, seed=None if seed is None else seed + 1)
 
     def reset(self, seed: int | None = None) -> None:
         super().reset(seed)

@@ -13,13 +13,14 @@ import re
 from dataclasses import dataclass
 
 _PRICE = re.compile(
-    r"(?P<neg>-\s*)?\$\s*(?P<neg2>-\s*)?(?P<num>\d[\d,]*(?:\.\d+)?(?:[eE][+-]?\d+)?)"
+    r"(?P<neg>-[ \t]*+)?\$[ \t]*+(?P<neg2>-[ \t]*+)?(?P<num>\d[\d,]*(?:\.\d+)?(?:[eE][+-]?\d+)?)"
     # The lookbehind starts a number only where a digit run starts: without it a long run of digits is
     # rescanned from every digit (quadratic; a 100k-digit reply took a minute).
     r"|(?<![\d,.])(?P<num2>-?\d[\d,]*(?:\.\d+)?)[ \t]*(?:dollars?|bucks|usd)\b",
     re.IGNORECASE,
 )
-_DOLLAR_WITHOUT_NUMBER = re.compile(r"\$(?!\s*-?\s*\d)")
+# Possessive blanks (*+) throughout: two optional runs of blanks in a row backtrack quadratically otherwise.
+_DOLLAR_WITHOUT_NUMBER = re.compile(r"\$(?![ \t]*+-?[ \t]*+\d)")
 _ACCEPT = re.compile(
     r"\b(?:i|we)\s+(?:will\s+|'ll\s+|can\s+|do\s+)?accept\b|\baccepted\b|\bit'?s\s+a\s+deal\b|\b(?:you|we)(?:'ve| have)?\s+(?:got\s+)?a\s+deal\b"
     r"|^[ \t]*deal[ \t]*[.!]*[ \t]*$|\bdeal\s*!|\bagreed\b|(?:^|[.!?]\s+)sold\b|\bi'?ll\s+take\s+it\b|\b(?:i|we)\s+agree\b",

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 _SCAN = 20_000  # characters read from a reply; bounds the regex work on huge replies
 
-_RECOMMEND_TAG = re.compile(r"<recommend>\s*#?\s*(\d{1,3})\s*</recommend>", re.IGNORECASE)
+_RECOMMEND_TAG = re.compile(r"<recommend>\s*+#?\s*+(\d{1,3})\s*+</recommend>", re.IGNORECASE)
 _RECOMMEND_TEXT = re.compile(r"recommend(?:ation|ed)?\b[^#\n]{0,40}?#\s*(\d{1,3})\b", re.IGNORECASE)
 _POSITIVE = re.compile(
     r"\b(?:great|wonderful|amazing|awesome|fantastic|excellent|perfect|delighted|happy|glad|love|lovely|enjoy|"

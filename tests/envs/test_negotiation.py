@@ -309,3 +309,19 @@ def test_constructor_rejects_bad_knobs() -> None:
     ]:
         with pytest.raises(ValueError, match=message):
             make("Negotiation-v0", **kwargs)
+
+
+PATHOLOGICAL = ["$" + " " * 100_000, "\\boxed{" + "7" * 100_000 + "}", "9" * 100_000 + " dollars", "\n" * 100_000, " " * 100_000 + "x",
+                "a" + " " * 100_000 + "x:", "[" + " " * 100_000, "-" + " " * 100_000 + "$5", "no " * 50_000, "i " * 50_000]
+
+
+@pytest.mark.parametrize("text", PATHOLOGICAL, ids=range(len(PATHOLOGICAL)))
+def test_pathological_replies_are_read_in_linear_time(text: str, time_limit) -> None:
+    env = fresh(n_games=2)
+    for agent in (SELLER, BUYER, SELLER):
+        with time_limit(1.0, f"{agent} stepping {text[:20]!r}"):
+            env.step(text)
+    env = fresh(feedback_source="critic", n_games=2)
+    step_as(env, SELLER, "I walk away.")
+    with time_limit(1.0, "critic"):
+        step_as(env, CRITIC, text)

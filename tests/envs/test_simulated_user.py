@@ -300,3 +300,17 @@ def test_constructor_rejects_bad_knobs() -> None:
     ]:
         with pytest.raises(ValueError, match=message):
             make("SimulatedUser-v0", **kwargs)
+
+
+PATHOLOGICAL = ["<recommend>" + " " * 100_000, "<reply_a>" * 20_000, "output" + " " * 100_000, "a" + " " * 100_000 + "x", "\n \n" * 50_000,
+                "[" + " " * 100_000, "Recommendation: #" + "1" * 100_000, "[love]" * 30_000]
+
+
+@pytest.mark.parametrize("env_id", ["SimulatedUser-v0", "SimulatedUser-Reaction-v0", "SimulatedUser-Preference-v0"])
+def test_pathological_replies_are_read_in_linear_time(env_id: str, time_limit) -> None:
+    env, _ = fresh(env_id, max_retries=0, max_turns=20)
+    for text in PATHOLOGICAL:
+        for _ in range(2):  # the assistant's turn, then the user's
+            if env.unwrapped.agents:
+                with time_limit(1.0, f"{env.agent_selection} stepping {text[:20]!r}"):
+                    env.step(text)
