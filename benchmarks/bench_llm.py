@@ -7,8 +7,8 @@ For each concurrency c, two measurements in the same process:
 - framework: ``--episodes`` episodes of ``SolverFeedback-v0`` with ``LLMAgent`` in both roles (model
   ``learner``: two solver calls and one teacher call per episode), run by ``run_episodes`` with c
   episodes in flight; requests per second = all calls / wall time;
-- bare: the same number of ``litellm.acompletion`` calls with the same kind of messages, c at a time
-  under an ``asyncio.Semaphore`` and ``asyncio.gather``.
+- bare: the very requests the framework sent (recorded: messages and parameters), replayed as
+  ``litellm.acompletion`` calls, c at a time under an ``asyncio.Semaphore`` and ``asyncio.gather``.
 
 Reported: requests/s of both, their ratio (goal >= 0.9: the framework costs at most a tenth), and
 the framework's speed-up over concurrency 1 (goal >= 10 at 32).
@@ -41,7 +41,9 @@ def start_server(latency: float) -> tuple[subprocess.Popen[str], str]:
     return process, url
 
 
-async def framework(url: str, episodes: int, concurrency: int) -> tuple[int, float]:
+async def framework(url: str, episodes: int, concurrency: int) -> tuple[list[dict], float]:
+    import litellm
+
     from feedbackgym.agents.llm import LLMAgent
     from feedbackgym.envs import make
     from feedbackgym.experiments.runner import EpisodeJob, run_episodes
@@ -49,32 +51,38 @@ async def framework(url: str, episodes: int, concurrency: int) -> tuple[int, flo
     def agents(condition: str) -> dict[str, LLMAgent]:
         return {role: LLMAgent(model="openai/learner", api_base=url, api_key="sk-bench") for role in ("solver_0", "teacher_0")}
 
+    sent: list[dict] = []
+    real = litellm.acompletion
+
+    async def recording(**kwargs):  # keeps each request for the bare replay; costs one append
+        sent.append(kwargs)
+        return await real(**kwargs)
+
+    litellm.acompletion = recording
     jobs = [EpisodeJob(str(i), i) for i in range(episodes)]
-    started = time.perf_counter()
-    records = await run_episodes(jobs, lambda c: make("SolverFeedback-v0", feedback_level="critique"), agents, concurrency=concurrency)
-    elapsed = time.perf_counter() - started
+    try:
+        started = time.perf_counter()
+        records = await run_episodes(jobs, lambda c: make("SolverFeedback-v0", feedback_level="critique"), agents, concurrency=concurrency)
+        elapsed = time.perf_counter() - started
+    finally:
+        litellm.acompletion = real
     errors = [r["error"] for r in records if r["error"]]
     if errors:
         raise RuntimeError(f"{len(errors)} episodes errored, e.g. {errors[0]}")
-    calls = sum(stats.get("calls", 0) for r in records for stats in r["agents"].values())
-    return calls, elapsed
+    return sent, elapsed
 
 
-async def bare(url: str, requests: int, concurrency: int) -> float:
+async def bare(requests: list[dict], concurrency: int) -> float:
     import litellm
 
     semaphore = asyncio.Semaphore(concurrency)
-    messages = [
-        {"role": "system", "content": "You are the solver. Answer the question."},
-        {"role": "user", "content": "Compute (12 + 7) * 3 - 5."},
-    ]
 
-    async def one() -> None:
+    async def one(kwargs: dict) -> None:
         async with semaphore:
-            await litellm.acompletion(model="openai/learner", api_base=url, api_key="sk-bench", messages=messages, max_retries=0, timeout=60)
+            await litellm.acompletion(**kwargs)
 
     started = time.perf_counter()
-    await asyncio.gather(*(one() for _ in range(requests)))
+    await asyncio.gather(*(one(kwargs) for kwargs in requests))
     return time.perf_counter() - started
 
 
@@ -88,11 +96,13 @@ def main() -> None:
     try:
         import litellm  # noqa: F401  (imported once, outside the timings)
 
-        asyncio.run(bare(url, 8, 8))  # warm-up: connections, litellm's first-call setup
+        warm_up, _ = asyncio.run(framework(url, 4, 4))  # connections, litellm's first-call setup
+        asyncio.run(bare(warm_up, 4))
         rows = []
         for concurrency in args.concurrency:
-            calls, elapsed = asyncio.run(framework(url, args.episodes, concurrency))
-            bare_elapsed = asyncio.run(bare(url, calls, concurrency))
+            sent, elapsed = asyncio.run(framework(url, args.episodes, concurrency))
+            calls = len(sent)
+            bare_elapsed = asyncio.run(bare(sent, concurrency))
             rows.append((concurrency, calls, calls / elapsed, calls / bare_elapsed))
             print(f"concurrency {concurrency:3d}: {calls} requests, framework {calls / elapsed:7.1f} req/s, bare litellm {calls / bare_elapsed:7.1f} req/s", flush=True)
     finally:
