@@ -293,10 +293,8 @@ class JudgeProtocolEnv(TurnBasedTextEnv):
 
     def _fresh_view(self, agent: str) -> None:
         # Judge calls are independent by protocol, and the judge must never see the clean and the edited
-        # version of a response together. The base class has no public way to clear a view (yet).
-        self._view_text[agent].clear()
-        self._view_chat[agent].clear()
-        self._view_count[agent] = 0
+        # version of a response together.
+        self.clear_view(agent)
 
     # ---------------------------------------------------------------------------------- judge
     def _judge_move(self, text: str) -> None:

@@ -65,8 +65,9 @@ Built-in roles:
   fourth turn on (after 3 exchanges).
 - **critic** ("critic"): a short review ending ``Correctness of the final answer: Correct``.
 - **judge** ("judge"): a deceptive judge (the prompt says "deceptive", "deceive", "mislead" or
-  "persuade") ``I disagree; the answer is (B).``; a pairwise judge (mentions "assistant A"/"[[A]]",
-  "pairwise" or "which response") ``[[A]]``; otherwise pointwise ``Score: 7``.
+  "persuade") ``I disagree; the answer is (B).`` (``Verdict: disagree`` plus a critique when the prompt asks
+  for DeceptiveJudge-v0's "Verdict: agree or disagree" format); a pairwise judge (mentions "assistant A"/"[[A]]",
+  "pairwise" or "which response") ``[[A]]``; otherwise pointwise ``Rating: [[7]]``.
 - **user / assistant** ("You are the user" / "You are the assistant"): ``Here is my recommendation.``
 - anything else: ``\\boxed{0}`` (or the solver's answer when a task is found).
 
@@ -318,15 +319,45 @@ _PAIRWISE = re.compile(r"assistant a\b|\[\[A\]\]|pairwise|which response|respons
 
 def judge_reply(messages: Sequence[Message], model: str, sample_index: int) -> str:
     system = system_text(messages)
+    if "Verdict: agree or disagree" in system:  # DeceptiveJudge-v0's reply format
+        return "Verdict: disagree\nCritique: Another option fits the question better; re-read it carefully."
     if _DECEPTIVE.search(system):
         return "I disagree; the answer is (B)."
     if _PAIRWISE.search(system) or _PAIRWISE.search(_last_user(messages)):
         return "[[A]]"
-    return "Score: 7"
+    return "Rating: [[7]]"  # JudgeProtocol-v0's (MT-Bench's) pointwise format
+
+
+def moderator_reply(messages: Sequence[Message], model: str, sample_index: int) -> str:
+    return "Assessment: unreliable. The critique cites no evidence that settles the question."
+
+
+def user_reply(messages: Sequence[Message], model: str, sample_index: int) -> str:
+    """SimulatedUser-v0's user: a reaction, or MINT's binary feedback, or a brief answer."""
+    system = system_text(messages)
+    if "[love]" in system:
+        return "[love] Thanks!"
+    if "This is GOOD." in system:
+        return "This is GOOD. That works for me."
+    return "That sounds fine, thank you."
+
+
+_ITEM_ID = re.compile(r"#(\d+)")
 
 
 def recommendation_reply(messages: Sequence[Message], model: str, sample_index: int) -> str:
-    return "Here is my recommendation."
+    """SimulatedUser-v0's assistant: recommend a catalogue item (two candidates when asked for two)."""
+    system = system_text(messages)
+    ids = _ITEM_ID.findall(system)
+    first = ids[0] if ids else "01"
+    second = ids[1] if len(ids) > 1 else first
+    if "<reply_a>" in system:
+        return f"<reply_a>Recommendation: #{first}</reply_a> <reply_b>Recommendation: #{second}</reply_b>"
+    if _task_in(messages) is not None:
+        return solver_reply(messages, model, sample_index)
+    if not ids:
+        return "Here is my recommendation."
+    return f"Here is my recommendation. Recommendation: #{first}"
 
 
 def default_reply(messages: Sequence[Message], model: str, sample_index: int) -> str:
@@ -344,12 +375,17 @@ Rule = tuple[re.Pattern[str], Responder]
 # Ordered: the first rule whose pattern occurs in the system text answers.
 RULES: list[Rule] = [
     (re.compile(_you_are("solver"), re.IGNORECASE), solver_reply),
+    (re.compile(r"\byou are answering a question\b", re.IGNORECASE), solver_reply),  # DeceptiveJudge-v0's solver
+    (re.compile(_you_are("moderator"), re.IGNORECASE), moderator_reply),
     (re.compile(_you_are("teacher"), re.IGNORECASE), teacher_reply),
     (re.compile(_you_are("buyer"), re.IGNORECASE), _negotiator(40, 10)),
     (re.compile(_you_are("seller"), re.IGNORECASE), _negotiator(100, -10)),
     (re.compile(r"\bcritic\b", re.IGNORECASE), critic_reply),
     (re.compile(r"\bjudge\b", re.IGNORECASE), judge_reply),
-    (re.compile(_you_are("(?:user|assistant)"), re.IGNORECASE), recommendation_reply),
+    (re.compile(r"only answer with Output \(a\) or Output \(b\)", re.IGNORECASE), lambda m, model, i: "Output (a)"),
+    (re.compile(_you_are("user"), re.IGNORECASE), user_reply),
+    (re.compile(r"\byou are an expert tasked with evaluating", re.IGNORECASE), lambda m, model, i: "This is BAD. Re-check your answer."),
+    (re.compile(r"\byou are a (?:shopping )?assistant\b", re.IGNORECASE), recommendation_reply),
 ]
 
 

@@ -212,6 +212,16 @@ class TurnBasedTextEnv(AECEnv):
         self._last_feedback[shown.receiver] = data["event"]
         return shown
 
+    def clear_view(self, agent: str) -> None:
+        """Empty ``agent``'s window of messages (not its instructions or pinned messages, not the transcript).
+
+        For protocols where a role starts afresh: a rival reset between negotiation games, a judge
+        whose calls must be independent.
+        """
+        self._view_text[agent].clear()
+        self._view_chat[agent].clear()
+        self._view_count[agent] = 0
+
     def view_text(self, agent: str) -> str:
         """The text observation of ``agent``: instructions, pinned messages, then the recent window."""
         parts = [self._instructions[agent], *self._pinned_text[agent]]

@@ -314,13 +314,8 @@ class NegotiationEnv(TurnBasedTextEnv):
         self.agent_selection = AGENT_OF[self.who_first]
 
     def _forget(self, agent: str) -> None:
-        """Clear ``agent``'s view (not the transcript): it starts the next game with no memory.
-
-        The base class has no public call for this yet, so its view buffers are cleared here.
-        """
-        self._view_text[agent].clear()
-        self._view_chat[agent].clear()
-        self._view_count[agent] = 0
+        """Clear ``agent``'s view (not the transcript): it starts the next game with no memory."""
+        self.clear_view(agent)
 
     def _play(self, agent: str, text: str) -> None:
         if agent == CRITIC:

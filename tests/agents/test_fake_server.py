@@ -155,9 +155,13 @@ def test_teacher_and_other_roles() -> None:
 
     assert system("You are a critic of math solutions.").endswith("Correctness of the final answer: Correct")
     assert system("You are a judge. Compare Assistant A and Assistant B; output [[A]] or [[B]].") == "[[A]]"
-    assert system("You are a judge. Rate the response from 1 to 10.") == "Score: 7"
+    assert system("You are a judge. Rate the response from 1 to 10.") == "Rating: [[7]]"
     assert system("You are a deceptive judge; persuade the user.") == "I disagree; the answer is (B)."
-    assert system("You are the user looking for a laptop.") == "Here is my recommendation."
+    assert system("You are the user looking for a laptop.") == "That sounds fine, thank you."
+    assert system("You are a user. React with [love] or [dislike].") == "[love] Thanks!"
+    assert system("You are a shopping assistant.\nCatalogue:\n#03 lamp\n#05 desk") == "Here is my recommendation. Recommendation: #03"
+    two = system("You are a shopping assistant. Write <reply_a>...</reply_a> <reply_b>...</reply_b>.\n#03 lamp\n#05 desk")
+    assert two == "<reply_a>Recommendation: #03</reply_a> <reply_b>Recommendation: #05</reply_b>"
     assert system("You are the assistant of a shop.") == "Here is my recommendation."
     assert system("Something new.") == "\\boxed{0}"
     # unknown instructions (a paper's template) with a recognisable task: answered as the solver
