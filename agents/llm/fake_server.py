@@ -385,7 +385,7 @@ RULES: list[Rule] = [
     (re.compile(r"only answer with Output \(a\) or Output \(b\)", re.IGNORECASE), lambda m, model, i: "Output (a)"),
     (re.compile(_you_are("user"), re.IGNORECASE), user_reply),
     (re.compile(r"\byou are an expert tasked with evaluating", re.IGNORECASE), lambda m, model, i: "This is BAD. Re-check your answer."),
-    (re.compile(r"\byou are a (?:shopping )?assistant\b", re.IGNORECASE), recommendation_reply),
+    (re.compile(_you_are("(?:shopping )?assistant"), re.IGNORECASE), recommendation_reply),
 ]
 
 
