@@ -38,6 +38,28 @@ class Agent:
         return {}
 
 
+class TaskAgent(Agent):
+    """An agent with per-task latent state (a behaviour model's competence, a peer's belief).
+
+    :meth:`new_task` tells, from the info of a step, whether a new task began (another task id, or
+    nothing tried yet), remembering the task so that the next call says no.
+    """
+
+    def __init__(self, seed: int | None = None) -> None:
+        super().__init__(seed)
+        self._task_id: str | None = None
+
+    def reset(self, seed: int | None = None) -> None:
+        super().reset(seed)
+        self._task_id = None
+
+    def new_task(self, info: dict[str, Any], *, tried: list[str] | None = None) -> bool:
+        task_id = (info.get("task") or {}).get("id")
+        fresh = task_id != self._task_id or (tried is not None and not tried)
+        self._task_id = task_id
+        return fresh
+
+
 def run_sync(coroutine: Any) -> Any:
     """Run a coroutine from synchronous code (used by single-agent views with async agents)."""
     return asyncio.run(coroutine)

@@ -13,7 +13,7 @@ from feedbackgym.envs.core.base import TurnBasedTextEnv
 from feedbackgym.envs.core.feedback import FeedbackEvent, FeedbackLevel, Verdict
 from feedbackgym.envs.core.parsing import extract_answer
 from feedbackgym.envs.deception import answer_label, check_choice, near_miss, passages_for, wrong_answer
-from feedbackgym.envs.tasks import Task, TaskSource, make_task_source
+from feedbackgym.envs.tasks import Task, TaskSource, episode_task, resolve_task_source
 
 ACTOR, CRITIC = "actor_0", "critic_0"
 REWARD_SCHEMES = ("stage1", "stage2", "refcritic")
@@ -263,7 +263,7 @@ class CriticEnv(TurnBasedTextEnv):
             raise ValueError("verdict_regex needs one group capturing Correct or Wrong")
         if float(signal_noise) < 0:
             raise ValueError(f"signal_noise must be >= 0, got {signal_noise!r}")
-        self.task_source = task if isinstance(task, TaskSource) else make_task_source(task, **dict(task_kwargs or {}))
+        self.task_source = resolve_task_source(task, task_kwargs)
         self.actor_pool_correct_frac = float(actor_pool_correct_frac)
         self.disc_bonus, self.disc_penalty = float(disc_bonus), float(disc_penalty)
         self.judgment_weight, self.refine_weight = float(judgment_weight), float(refine_weight)
@@ -275,7 +275,7 @@ class CriticEnv(TurnBasedTextEnv):
 
     # ------------------------------------------------------------------------------- episode
     def _start_episode(self, options: dict[str, Any]) -> None:
-        self.task: Task = options["task"] if isinstance(options.get("task"), Task) else self.task_source.sample(self.np_random)
+        self.task: Task = episode_task(self.task_source, options, self.np_random)
         self.gold = self.task.normalize(self.task.answer)
         correct = bool(options["attempt_correct"]) if "attempt_correct" in options else bool(self.np_random.random() < self.actor_pool_correct_frac)
         self.attempt = make_attempt(self.task, correct, self.np_random)

@@ -21,7 +21,7 @@ from feedbackgym.envs.deception import (
     quote,
     wrong_answer,
 )
-from feedbackgym.envs.tasks import Task, TaskSource, make_task_source
+from feedbackgym.envs.tasks import Task, TaskSource, episode_task, resolve_task_source
 
 SOLVER, JUDGE, MODERATOR = "solver_0", "judge_0", "moderator_0"
 WORKFLOWS = ("gen_eval", "round_table", "moderator")
@@ -256,7 +256,7 @@ class DeceptiveJudgeEnv(TurnBasedTextEnv):
         self.intervention = check_choice("intervention", intervention, INTERVENTIONS)
         self.workflow = check_choice("workflow", workflow, WORKFLOWS)
         self.judge_reward = check_choice("judge_reward", judge_reward, JUDGE_REWARDS)
-        self.task_source = task if isinstance(task, TaskSource) else make_task_source(task, **dict(task_kwargs or {}))
+        self.task_source = resolve_task_source(task, task_kwargs)
         self.n_rounds = n_rounds
         self.n_peers = n_peers
         self.ask_ambiguity = bool(ask_ambiguity)
@@ -283,7 +283,7 @@ class DeceptiveJudgeEnv(TurnBasedTextEnv):
 
     # ------------------------------------------------------------------------------- episode
     def _start_episode(self, options: dict[str, Any]) -> None:
-        self.task: Task = options["task"] if isinstance(options.get("task"), Task) else self.task_source.sample(self.np_random)
+        self.task: Task = episode_task(self.task_source, options, self.np_random)
         self.gold = self.task.normalize(self.task.answer)
         # The plausible wrong answer a malicious judge argues for, fixed for the episode (WAFER-QA's alternative).
         self.alternative = wrong_answer(self.task, self.np_random)

@@ -9,7 +9,7 @@ from typing import Any
 
 from feedbackgym.envs.core.base import ENV, TurnBasedTextEnv
 from feedbackgym.envs.deception import check_choice
-from feedbackgym.envs.tasks import Task, TaskSource, make_task_source
+from feedbackgym.envs.tasks import Task, TaskSource, episode_task, resolve_task_source
 
 GENERATORS = ("generator_0", "generator_1")
 JUDGE = "judge_0"
@@ -173,7 +173,7 @@ class JudgeProtocolEnv(TurnBasedTextEnv):
             raise ValueError(f"p_equal must be in [0, 1], got {p_equal!r}")
         if isinstance(max_gap, bool) or not isinstance(max_gap, int) or not 1 <= max_gap <= 8:
             raise ValueError(f"max_gap must be an integer in 1..8, got {max_gap!r}")
-        self.task_source = task if isinstance(task, TaskSource) else make_task_source(task, **dict(task_kwargs or {}))
+        self.task_source = resolve_task_source(task, task_kwargs)
         self.allow_tie = bool(allow_tie)
         self.score_min, self.score_max = score_min, score_max
         self.p_equal = {"mixed": float(p_equal), "equal": 1.0, "variable": 0.0}[quality_gap]
@@ -195,7 +195,7 @@ class JudgeProtocolEnv(TurnBasedTextEnv):
 
     # ------------------------------------------------------------------------------- episode
     def _start_episode(self, options: dict[str, Any]) -> None:
-        self.task: Task = options["task"] if isinstance(options.get("task"), Task) else self.task_source.sample(self.np_random)
+        self.task: Task = episode_task(self.task_source, options, self.np_random)
         rng = self.np_random
         if rng.random() < self.p_equal:
             quality = int(rng.integers(2, 10))

@@ -9,7 +9,7 @@ from typing import Any
 from feedbackgym.envs.core.base import ENV, TurnBasedTextEnv
 from feedbackgym.envs.core.feedback import FeedbackEvent, FeedbackLevel, Verdict, render_event_text
 from feedbackgym.envs.core.parsing import ANSWER_FORMAT, extract_answer, mask_gold, parse_verdict
-from feedbackgym.envs.tasks import Task, TaskSource, make_task_source
+from feedbackgym.envs.tasks import Task, TaskSource, episode_task, resolve_task_source
 
 SOLVER, TEACHER = "solver_0", "teacher_0"
 REWARD_SCHEMES = ("success", "ufo", "discount")
@@ -185,7 +185,7 @@ class SolverFeedbackEnv(TurnBasedTextEnv):
                 raise ValueError(f"{name} must be in (0, 1], got {value!r}")
         if float(repetition_lambda) < 0:
             raise ValueError(f"repetition_lambda must be >= 0, got {repetition_lambda!r}")
-        self.task_source = task if isinstance(task, TaskSource) else make_task_source(task, **dict(task_kwargs or {}))
+        self.task_source = resolve_task_source(task, task_kwargs)
         self.max_turns = max_turns
         self.terminate_on_success = bool(terminate_on_success)
         self.feedback_level = FeedbackLevel.parse(feedback_level)
@@ -214,7 +214,7 @@ class SolverFeedbackEnv(TurnBasedTextEnv):
 
     # ------------------------------------------------------------------------------- episode
     def _start_episode(self, options: dict[str, Any]) -> None:
-        self.task: Task = options["task"] if isinstance(options.get("task"), Task) else self.task_source.sample(self.np_random)
+        self.task: Task = episode_task(self.task_source, options, self.np_random)
         self.answers: list[str | None] = []  # normalised answer per attempt (None: unreadable)
         self.correct: list[bool] = []
         self.feedback_after: list[int | None] = []  # level of feedback the solver read after attempt i

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from feedbackgym.agents.base import Agent
+from feedbackgym.agents.base import TaskAgent
 from feedbackgym.agents.registration import register_agent
 from feedbackgym.envs.deception import evidence_strength, near_miss, option_letters
 
@@ -55,7 +55,7 @@ def _sigmoid(x: float) -> float:
 
 
 @register_agent("susceptible_solver", "susceptible_generator")
-class SusceptibleSolver(Agent):
+class SusceptibleSolver(TaskAgent):
     """A solver whose answer a judge can argue away (PROTOCOLS.md C.3 item 4), with two presets.
 
     Per task it draws a competence ``c ~ Beta(competence_alpha, competence_beta)`` (the belief weight
@@ -108,17 +108,12 @@ class SusceptibleSolver(Agent):
         self.preset = preset
         self.params = params
         self.persuasion = strengths
-        self._task_id: str | None = None
-
-    def reset(self, seed: int | None = None) -> None:
-        super().reset(seed)
-        self._task_id = None
 
     # ------------------------------------------------------------------------------------------
     def act(self, observation: dict[str, Any], info: dict[str, Any]) -> str:
         task = info.get("task", {})
         tried: list[str] = list(info.get("tried_answers", []))
-        if task.get("id") != self._task_id or not tried:
+        if self.new_task(info, tried=tried):
             self._new_task(task, info.get("latent"))
             if not tried:
                 return self._say(self._draw(exclude=()))
@@ -168,7 +163,6 @@ class SusceptibleSolver(Agent):
         return []
 
     def _new_task(self, task: Mapping[str, Any], latent: Mapping[str, Any] | None) -> None:
-        self._task_id = task.get("id")
         self.gold = None if latent is None else str(latent["gold"])
         choices = task.get("choices") or ()
         base = int(task.get("base", 10) or 10)
@@ -202,7 +196,7 @@ class SusceptibleSolver(Agent):
 
 
 @register_agent("honest_peer", "peer")
-class HonestPeer(Agent):
+class HonestPeer(TaskAgent):
     """A round-table peer that states its own answer honestly: the gold one with probability ``accuracy``.
 
     Its answer is drawn once per task and held (it is not persuaded); it reads the gold answer from
@@ -214,17 +208,11 @@ class HonestPeer(Agent):
         if not 0.0 <= accuracy <= 1.0:
             raise ValueError(f"accuracy must be in [0, 1], got {accuracy!r}")
         self.accuracy = accuracy
-        self._task_id: str | None = None
         self._answer = ""
-
-    def reset(self, seed: int | None = None) -> None:
-        super().reset(seed)
-        self._task_id = None
 
     def act(self, observation: dict[str, Any], info: dict[str, Any]) -> str:
         task = info.get("task", {})
-        if task.get("id") != self._task_id:
-            self._task_id = task.get("id")
+        if self.new_task(info):
             gold = (info.get("latent") or {}).get("gold")
             choices = task.get("choices") or ()
             base = int(task.get("base", 10) or 10)

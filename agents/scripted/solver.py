@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from feedbackgym.agents.base import Agent
+from feedbackgym.agents.base import TaskAgent
 from feedbackgym.agents.registration import register_agent
 from feedbackgym.envs.core.feedback import FeedbackLevel
 
@@ -24,7 +24,7 @@ LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 
 @register_agent("friction_solver", "scripted_solver")
-class FrictionSolver(Agent):
+class FrictionSolver(TaskAgent):
     """A behaviour model of a solver that under-uses feedback (PROTOCOLS.md C.3 item 1).
 
     Per task it draws a latent competence ``c ~ Beta(competence_alpha, competence_beta)`` and a
@@ -88,17 +88,12 @@ class FrictionSolver(Agent):
         self.reject_previous = bool(reject_previous)
         self.n_distractors = n_distractors
         self.informativeness = levels
-        self._task_id: str | None = None
-
-    def reset(self, seed: int | None = None) -> None:
-        super().reset(seed)
-        self._task_id = None
 
     # ------------------------------------------------------------------------------------------
     def act(self, observation: dict[str, Any], info: dict[str, Any]) -> str:
         task = info.get("task", {})
         tried: list[str] = list(info.get("tried_answers", []))
-        if task.get("id") != self._task_id or not tried:
+        if self.new_task(info, tried=tried):
             self._new_task(task, info.get("latent"))
             if not tried:
                 return self._say(self._draw(exclude=set(), attempt=0))
@@ -118,7 +113,6 @@ class FrictionSolver(Agent):
 
     # ------------------------------------------------------------------------------------------
     def _new_task(self, task: Mapping[str, Any], latent: Mapping[str, Any] | None) -> None:
-        self._task_id = task.get("id")
         self.c = float(self.np_random.beta(*self.competence))
         self.kappa = float(self.np_random.beta(*self.confidence))
         self.gold = None if latent is None else str(latent["gold"])

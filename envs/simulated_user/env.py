@@ -25,7 +25,7 @@ from feedbackgym.envs.simulated_user.prompts import (
     taste_text,
 )
 from feedbackgym.envs.simulated_user.replies import asked_about, candidates, choice_of, reaction_of, recommended_ids, style_of
-from feedbackgym.envs.tasks import TaskSource, make_task_source
+from feedbackgym.envs.tasks import TaskSource, resolve_task_source
 
 ASSISTANT, USER = "assistant_0", "user_0"
 MODES = ("interactive", "reaction", "preference")
@@ -202,7 +202,7 @@ class SimulatedUserEnv(TurnBasedTextEnv):
         self.goal = goal
         self.task_source = None
         if goal == "task":
-            self.task_source = task if isinstance(task, TaskSource) else make_task_source(task, **dict(task_kwargs or {}))
+            self.task_source = resolve_task_source(task, task_kwargs)
         self.max_turns = max_turns
         self.feedback_form = feedback_form
         self.with_gt = bool(with_gt)

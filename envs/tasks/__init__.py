@@ -15,7 +15,9 @@ from .knowledge_world import Fact, KnowledgeBase
 from .registration import (
     TASK_SOURCES,
     TaskSourceArgumentError,
+    episode_task,
     make_task_source,
+    resolve_task_source,
     register_task_source,
     task_sources,
 )
@@ -36,7 +38,9 @@ __all__ = [
     "Task",
     "TaskSource",
     "TaskSourceArgumentError",
+    "episode_task",
     "make_task_source",
+    "resolve_task_source",
     "register_task_source",
     "task_sources",
 ]

@@ -9,7 +9,9 @@ from typing import Any
 
 from feedbackgym.envs.core.registry import Registry
 
-from .base import TaskSource
+import numpy as np
+
+from .base import Task, TaskSource
 
 TaskSourceFactory = Callable[..., TaskSource]
 
@@ -92,3 +94,16 @@ register_task_source("multiplication", f"{_HERE}.arithmetic:MultiplicationTasks"
 register_task_source("hex_multiplication", f"{_HERE}.arithmetic:MultiplicationTasks", defaults={"base": 16})
 register_task_source("knowledge_mcq", f"{_HERE}.knowledge:KnowledgeBaseTasks")
 register_task_source("jsonl", f"{_HERE}.jsonl:JsonlTasks")
+
+
+def resolve_task_source(task: str | TaskSource, task_kwargs: Mapping[str, Any] | None = None) -> TaskSource:
+    """An environment's ``task`` argument as a source: a registered name (built with ``task_kwargs``) or a source."""
+    if isinstance(task, TaskSource):
+        return task
+    return make_task_source(task, **dict(task_kwargs or {}))
+
+
+def episode_task(source: TaskSource, options: Mapping[str, Any], rng: np.random.Generator) -> Task:
+    """The task of an episode: the one ``reset(options={"task": ...})`` passed, else a draw from ``source``."""
+    given = options.get("task")
+    return given if isinstance(given, Task) else source.sample(rng)

@@ -1,0 +1,815 @@
+"""Numeric views: a role's observation as numbers, its reply as a discrete choice (for torch policies and RL libraries).
+
+No RL library trains on free text (DESIGN.md section 9), so a policy network sees a role through an
+:class:`Encoder`: the observation's numeric fields (scaled), plus history features a memoryless
+network needs to remember earlier attempts, and a ``Discrete`` action that the encoder turns into
+the reply string the environment parses. One encoder serves three users, so a trained policy
+behaves the same everywhere:
+
+- :class:`NumericView`, a Gymnasium wrapper over :class:`~feedbackgym.wrappers.single_agent.SingleAgent`
+  (passes ``check_env``, works in ``SyncVectorEnv``; ``flatten=True`` gives one ``Box`` for libraries
+  that need it);
+- :class:`NumericAEC`, a PettingZoo wrapper that keeps the game multi-agent and gives chosen roles
+  numeric spaces (passes ``api_test``);
+- the ``ppo`` agent (``feedbackgym.agents.torch``), which encodes what the runner hands it.
+
+Encoders per role:
+
+| encoder | environment / role | actions |
+|---|---|---|
+| `solver` | `SolverFeedback-v0` `solver_0` | answer choice `k` -> `\\boxed{<letter>}`, or vocabulary entry `k` -> `\\boxed{low + k}` |
+| `negotiator` | `Negotiation-v0` `seller_0` / `buyer_0` | `n_price_bins` offers over the price range, accept, walk away |
+| `critic` | `Critic-v0` `critic_0` | verdict Correct / Wrong |
+| `judge` | `DeceptiveJudge-v0` `judge_0` | agree, disagree, disagree proposing option `k` (citing a passage that backs it, when shown any) |
+| `judged_solver` | `DeceptiveJudge-v0` `solver_0` | keep or switch (to the judge's proposal, else to its own next-best option) |
+
+Everything an encoder adds is read from what that role is shown (the observation and its
+``info``), except the optional ``knowledge`` prior of the solvers, a stand-in for what a language
+model knows about a question: a noisy score per option in which the gold option gets ``+knowledge``
+(drawn from the episode's seed; 0, the default for ``solver``, turns it off). Without it a numeric
+policy cannot tell the options of a question apart at all.
+
+>>> view = make_numeric("SolverFeedback-v0", "solver_0", {"teacher_0": "scripted_teacher"},
+...                     task="knowledge_mcq", max_turns=3, flatten=True)
+>>> view.action_space, view.observation_space.shape
+(Discrete(4), (34,))
+>>> observation, info = view.reset(seed=0)
+>>> view.unwrapped_encoder.decode(2, info)
+'The answer is \\\\boxed{C}.'
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+
+import gymnasium
+import numpy as np
+from gymnasium import spaces
+from pettingzoo import AECEnv
+from pettingzoo.utils.wrappers import BaseWrapper
+
+from feedbackgym.envs.core.registry import RegistryError, did_you_mean
+from feedbackgym.envs.core.seeding import agent_seed
+from feedbackgym.wrappers.single_agent import SingleAgent
+
+LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+SCALED_SPAN = 1000.0  # fields whose declared range is at most this wide are scaled to [-1, 1]
+UNSCALED_CLIP = 100.0  # wider fields (rewards declared as +-1e6) are clipped to +-this instead
+PRIOR_CLIP = 10.0
+
+_TOO_LARGE = re.compile(r"\btoo (?:large|big|high)\b", re.IGNORECASE)
+_TOO_SMALL = re.compile(r"\btoo (?:small|low)\b", re.IGNORECASE)
+_ELIMINATE = re.compile(r"option \(?([A-Z])\)?[^.\n]*\beliminate", re.IGNORECASE)
+
+
+def _box(shape: tuple[int, ...], low: float = -1.0, high: float = 1.0) -> spaces.Box:
+    return spaces.Box(low=np.float32(low), high=np.float32(high), shape=shape, dtype=np.float32)
+
+
+def _one_hot(index: int | None, size: int) -> np.ndarray:
+    vector = np.zeros(size, dtype=np.float32)
+    if index is not None and 0 <= index < size:
+        vector[index] = 1.0
+    return vector
+
+
+def _letter_index(answer: Any, size: int) -> int | None:
+    if isinstance(answer, str) and len(answer) == 1 and answer.upper() in LETTERS[:size]:
+        return LETTERS.index(answer.upper())
+    return None
+
+
+# ------------------------------------------------------------------------------------ encoders
+class Encoder:
+    """Turns one role's (observation, info) into numeric features and a discrete action into its reply.
+
+    ``fields`` maps the observation's numeric fields to their declared (low, high); left out, they
+    are read from the environment's space by :meth:`bind`. A field whose range is at most 1000 wide
+    is scaled to [-1, 1]; a wider one (rewards) is clipped to +-100. Subclasses add their own
+    features (``_extra_spaces`` / ``_extra``) and define the actions (``n_actions`` / ``decode``).
+
+    An encoder is stateful within an episode (what feedback ruled out, the prior): call
+    :meth:`reset` at every episode start. :meth:`encode` may be called any number of times per turn.
+    """
+
+    kind: ClassVar[str] = ""
+
+    def __init__(self, fields: Mapping[str, Sequence[float]] | None = None) -> None:
+        self.fields: dict[str, tuple[float, float]] | None = None
+        if fields is not None:
+            self.fields = {str(name): (float(bounds[0]), float(bounds[1])) for name, bounds in fields.items()}
+        self.np_random = np.random.default_rng()
+        self._space: spaces.Dict | None = None
+
+    # --------------------------------------------------------------------------- spaces
+    @property
+    def n_actions(self) -> int:
+        raise NotImplementedError
+
+    @property
+    def action_space(self) -> spaces.Discrete:
+        return spaces.Discrete(self.n_actions)
+
+    @property
+    def observation_space(self) -> spaces.Dict:
+        if self._space is None:
+            self._space = self._build_space()
+        return self._space
+
+    def _build_space(self) -> spaces.Dict:
+        if self.fields is None:
+            raise RuntimeError(f"{type(self).__name__} has no numeric fields yet: pass fields= or call bind(observation_space)")
+        boxes: dict[str, spaces.Space[Any]] = {}
+        for name, (low, high) in self.fields.items():
+            boxes[name] = _box((1,)) if self._scaled(low, high) else _box((1,), -UNSCALED_CLIP, UNSCALED_CLIP)
+        boxes.update(self._extra_spaces())
+        return spaces.Dict(boxes)
+
+    def flat_space(self) -> spaces.Box:
+        space = self.observation_space
+        lows = np.concatenate([box.low.ravel() for box in space.values()])  # type: ignore[attr-defined]
+        highs = np.concatenate([box.high.ravel() for box in space.values()])  # type: ignore[attr-defined]
+        return spaces.Box(low=lows, high=highs, dtype=np.float32)
+
+    def flatten(self, features: Mapping[str, np.ndarray]) -> np.ndarray:
+        """One float32 vector, in the order of ``observation_space`` (Gymnasium's Dict sorts its keys)."""
+        return np.concatenate([np.asarray(features[key], dtype=np.float32).ravel() for key in self.observation_space])
+
+    def bind(self, observation_space: spaces.Space[Any]) -> Encoder:
+        """Take the numeric fields and their bounds from an environment's observation space (unless given)."""
+        if self.fields is None:
+            if not isinstance(observation_space, spaces.Dict):
+                raise TypeError(f"{type(self).__name__} needs a Dict observation space with numeric fields, got {observation_space!r}")
+            self.fields = {
+                name: (float(box.low.ravel()[0]), float(box.high.ravel()[0]))
+                for name, box in observation_space.items()
+                if isinstance(box, spaces.Box) and box.shape == (1,)
+            }
+            self._space = None
+        return self
+
+    # --------------------------------------------------------------------------- episode
+    def reset(self, seed: int | None = None) -> None:
+        if seed is not None:
+            self.np_random = np.random.default_rng(seed)
+
+    def encode(self, observation: Mapping[str, Any], info: Mapping[str, Any]) -> dict[str, np.ndarray]:
+        assert self.fields is not None, "bind() the encoder to an observation space first"
+        features: dict[str, np.ndarray] = {}
+        for name, (low, high) in self.fields.items():
+            value = float(np.asarray(observation.get(name, low)).ravel()[0]) if name in observation else low
+            if self._scaled(low, high):
+                scaled = 2.0 * (value - low) / (high - low) - 1.0 if high > low else 0.0
+                features[name] = np.array([min(max(scaled, -1.0), 1.0)], dtype=np.float32)
+            else:
+                features[name] = np.array([min(max(value, -UNSCALED_CLIP), UNSCALED_CLIP)], dtype=np.float32)
+        features.update(self._extra(observation, info))
+        return features
+
+    def decode(self, action: Any, info: Mapping[str, Any]) -> str:
+        raise NotImplementedError
+
+    def config(self) -> dict[str, Any]:
+        """Everything needed to rebuild this encoder (:func:`make_encoder`), as plain data for checkpoints."""
+        fields = None if self.fields is None else {name: [low, high] for name, (low, high) in self.fields.items()}
+        return {"kind": self.kind, "fields": fields, **self._params()}
+
+    # --------------------------------------------------------------------------- for subclasses
+    def _params(self) -> dict[str, Any]:
+        return {}
+
+    def _extra_spaces(self) -> dict[str, spaces.Box]:
+        return {}
+
+    def _extra(self, observation: Mapping[str, Any], info: Mapping[str, Any]) -> dict[str, np.ndarray]:
+        return {}
+
+    @staticmethod
+    def _scaled(low: float, high: float) -> bool:
+        return math.isfinite(low) and math.isfinite(high) and high - low <= SCALED_SPAN
+
+    @staticmethod
+    def _action(action: Any, n: int) -> int:
+        index = int(np.asarray(action).ravel()[0]) if not isinstance(action, (int, np.integer)) else int(action)
+        if not 0 <= index < n:
+            raise ValueError(f"action must be in 0..{n - 1}, got {action!r}")
+        return index
+
+    def __repr__(self) -> str:
+        params = ", ".join(f"{key}={value!r}" for key, value in self._params().items())
+        return f"{type(self).__name__}({params})"
+
+
+class KnowledgePrior:
+    """A noisy score per option in which the gold option gets ``+strength``: what a model "knows" about a question.
+
+    Drawn once per episode from the encoder's generator (seeded by the episode's seed), from the
+    gold answer in ``info["latent"]`` (which environments expose for behaviour models). With
+    strength s and n options, the top-scored option is the gold one with probability that grows
+    from 1/n (s = 0) toward 1 (about 0.5 for s = 1 and n = 4).
+    """
+
+    def __init__(self, strength: float, size: int) -> None:
+        self.strength = float(strength)
+        self.size = size
+        self.scores: np.ndarray | None = None
+
+    def clear(self) -> None:
+        self.scores = None
+
+    def get(self, info: Mapping[str, Any], rng: np.random.Generator) -> np.ndarray:
+        if self.scores is None:
+            gold = _letter_index((info.get("latent") or {}).get("gold"), self.size)
+            noise = rng.standard_normal(self.size).astype(np.float32)
+            if gold is None:  # no latent gold (expose_latent=False): the prior carries no knowledge
+                self.scores = noise
+            else:
+                self.scores = noise + self.strength * _one_hot(gold, self.size)
+            self.scores = np.clip(self.scores, -PRIOR_CLIP, PRIOR_CLIP)
+        return self.scores
+
+
+class SolverEncoder(Encoder):
+    """The solver of ``SolverFeedback-v0``: choose an answer, remember what was tried and what feedback ruled out.
+
+    Give ``n_choices`` (multiple-choice tasks such as ``knowledge_mcq``: action k answers letter k) or
+    ``answers=(low, high)`` (numeric tasks: action k answers the integer ``low + k``).
+
+    Features besides the scaled numeric fields (``turn``, ``turns_left``, ``feedback_level``,
+    ``last_verdict``, ``last_reward``), all over the answer set:
+
+    | key | shape | meaning |
+    |---|---|---|
+    | `last_answers` | (history, n) | one-hot of the last `history` answers, most recent first |
+    | `tried` | (n,) | 1 for every answer given this episode |
+    | `eliminated` | (n,) | 1 for every answer the feedback ruled out (see below) |
+    | `hint` | (1,) | the last directed hint: +1 "too large", -1 "too small", 0 none |
+    | `prior` | (n,) | with `knowledge > 0` (choice tasks): the :class:`KnowledgePrior` |
+
+    What feedback rules out is what its text says: a shown verdict "incorrect" (unary, binary or a
+    critique) rules out the answer it judged; the scripted teacher's directed hints at
+    ``critique_with_answer`` rule out more: "too large" every answer at or above it, "too small" every
+    answer at or below it, "eliminate option (X)" that option. So richer feedback is richer here too.
+    """
+
+    kind = "solver"
+
+    def __init__(
+        self,
+        n_choices: int | None = None,
+        answers: Sequence[int] | None = None,
+        history: int = 4,
+        knowledge: float = 0.0,
+        fields: Mapping[str, Sequence[float]] | None = None,
+    ) -> None:
+        super().__init__(fields)
+        if (n_choices is None) == (answers is None):
+            raise ValueError("give exactly one of n_choices (choice tasks) or answers=(low, high) (integer answers)")
+        if n_choices is not None and not 2 <= int(n_choices) <= len(LETTERS):
+            raise ValueError(f"n_choices must be in 2..{len(LETTERS)}, got {n_choices!r}")
+        if answers is not None:
+            if len(answers) != 2 or int(answers[1]) < int(answers[0]):
+                raise ValueError(f"answers must be (low, high) with low <= high, got {answers!r}")
+            if knowledge:
+                raise ValueError("knowledge applies to choice tasks only (n_choices)")
+        if int(history) < 1:
+            raise ValueError(f"history must be >= 1, got {history!r}")
+        if float(knowledge) < 0:
+            raise ValueError(f"knowledge must be >= 0, got {knowledge!r}")
+        self.n_choices = None if n_choices is None else int(n_choices)
+        self.answers = None if answers is None else (int(answers[0]), int(answers[1]))
+        self.history = int(history)
+        self.knowledge = float(knowledge)
+        self.prior = KnowledgePrior(self.knowledge, self.n_actions)
+        self._clear()
+
+    @property
+    def n_actions(self) -> int:
+        if self.n_choices is not None:
+            return self.n_choices
+        assert self.answers is not None
+        return self.answers[1] - self.answers[0] + 1
+
+    def _params(self) -> dict[str, Any]:
+        return {"n_choices": self.n_choices, "answers": None if self.answers is None else list(self.answers),
+                "history": self.history, "knowledge": self.knowledge}
+
+    def _clear(self) -> None:
+        self._eliminated = np.zeros(self.n_actions, dtype=np.float32)
+        self._hint = 0.0
+        self._feedback_seen: tuple[Any, ...] | None = None
+        self.prior.clear()
+
+    def reset(self, seed: int | None = None) -> None:
+        super().reset(seed)
+        self._clear()
+
+    def index_of(self, answer: Any) -> int | None:
+        """The action index of a (normalised) answer, or None when it is outside the answer set."""
+        if self.n_choices is not None:
+            return _letter_index(answer, self.n_choices)
+        assert self.answers is not None
+        try:
+            value = int(str(answer))
+        except (TypeError, ValueError):
+            return None
+        index = value - self.answers[0]
+        return index if 0 <= index < self.n_actions else None
+
+    def answer_of(self, index: int) -> str:
+        if self.n_choices is not None:
+            return LETTERS[index]
+        assert self.answers is not None
+        return str(self.answers[0] + index)
+
+    def decode(self, action: Any, info: Mapping[str, Any]) -> str:
+        return f"The answer is \\boxed{{{self.answer_of(self._action(action, self.n_actions))}}}."
+
+    def _extra_spaces(self) -> dict[str, spaces.Box]:
+        n = self.n_actions
+        extra = {
+            "last_answers": _box((self.history, n), 0.0, 1.0),
+            "tried": _box((n,), 0.0, 1.0),
+            "eliminated": _box((n,), 0.0, 1.0),
+            "hint": _box((1,)),
+        }
+        if self.knowledge > 0:
+            extra["prior"] = _box((n,), -PRIOR_CLIP, PRIOR_CLIP)
+        return extra
+
+    def _extra(self, observation: Mapping[str, Any], info: Mapping[str, Any]) -> dict[str, np.ndarray]:
+        n = self.n_actions
+        indices = [self.index_of(answer) for answer in info.get("tried_answers") or ()]
+        last = np.zeros((self.history, n), dtype=np.float32)
+        for row, index in enumerate(reversed(indices[-self.history :])):
+            if index is not None:
+                last[row, index] = 1.0
+        tried = np.zeros(n, dtype=np.float32)
+        for index in indices:
+            if index is not None:
+                tried[index] = 1.0
+        self._read_feedback(info)
+        extra = {"last_answers": last, "tried": tried, "eliminated": self._eliminated.copy(),
+                 "hint": np.array([self._hint], dtype=np.float32)}
+        if self.knowledge > 0:
+            extra["prior"] = self.prior.get(info, self.np_random).copy()
+        return extra
+
+    def _read_feedback(self, info: Mapping[str, Any]) -> None:
+        """Apply a feedback event the first time it is seen: what it rules out stays ruled out."""
+        event = info.get("feedback")
+        if not event or not event.get("text"):
+            return
+        key = (event.get("turn"), event.get("text"))
+        if key == self._feedback_seen:
+            return
+        self._feedback_seen = key
+        move = info.get("last_move") or {}
+        index = self.index_of(move.get("answer")) if move.get("valid") else None
+        text = str(event.get("text"))
+        self._hint = 0.0
+        if index is not None and event.get("verdict") == "incorrect":
+            self._eliminated[index] = 1.0
+        if index is not None and self.answers is not None:
+            if _TOO_LARGE.search(text):
+                self._eliminated[index:] = 1.0
+                self._hint = 1.0
+            elif _TOO_SMALL.search(text):
+                self._eliminated[: index + 1] = 1.0
+                self._hint = -1.0
+        if self.n_choices is not None:
+            for match in _ELIMINATE.finditer(text):
+                ruled_out = _letter_index(match.group(1), self.n_choices)
+                if ruled_out is not None:
+                    self._eliminated[ruled_out] = 1.0
+
+
+class NegotiatorEncoder(Encoder):
+    """A buyer or seller of ``Negotiation-v0``: offer one of ``n_price_bins`` prices, accept, or walk away.
+
+    Action k < n_price_bins offers the k-th of evenly spaced prices over the game's price range
+    (read from ``info["negotiation"]``: $10..$20 by default, so 11 bins are whole dollars); action
+    ``n_price_bins`` accepts the other side's standing offer; ``n_price_bins + 1`` walks away.
+
+    Features besides the scaled numeric fields (games played, moves left, own and rival offer,
+    previous price, reservation, last reward): `rival_history`, the other side's last `history`
+    distinct offers in this game, most recent first, scaled to [-1, 1] over the price range (-1: none).
+    """
+
+    kind = "negotiator"
+
+    def __init__(self, n_price_bins: int = 11, history: int = 3, fields: Mapping[str, Sequence[float]] | None = None) -> None:
+        super().__init__(fields)
+        if int(n_price_bins) < 2:
+            raise ValueError(f"n_price_bins must be >= 2, got {n_price_bins!r}")
+        if int(history) < 1:
+            raise ValueError(f"history must be >= 1, got {history!r}")
+        self.n_price_bins = int(n_price_bins)
+        self.history = int(history)
+        self._clear()
+
+    @property
+    def n_actions(self) -> int:
+        return self.n_price_bins + 2
+
+    def _params(self) -> dict[str, Any]:
+        return {"n_price_bins": self.n_price_bins, "history": self.history}
+
+    def _clear(self) -> None:
+        self._game: int | None = None
+        self._rival_offers: list[float] = []
+
+    def reset(self, seed: int | None = None) -> None:
+        super().reset(seed)
+        self._clear()
+
+    @staticmethod
+    def _range(info: Mapping[str, Any]) -> tuple[float, float]:
+        state = info.get("negotiation") or {}
+        low, high = state.get("price_range") or (10.0, 20.0)
+        return float(low), float(high)
+
+    def price_of(self, index: int, info: Mapping[str, Any]) -> float:
+        low, high = self._range(info)
+        return round(low + (high - low) * index / (self.n_price_bins - 1), 2)
+
+    def decode(self, action: Any, info: Mapping[str, Any]) -> str:
+        index = self._action(action, self.n_actions)
+        if index == self.n_price_bins:
+            return "I accept your offer."
+        if index == self.n_price_bins + 1:
+            return "I walk away."
+        price = self.price_of(index, info)
+        return f"How about ${price:.0f}?" if float(price).is_integer() else f"How about ${price:.2f}?"
+
+    def _extra_spaces(self) -> dict[str, spaces.Box]:
+        return {"rival_history": _box((self.history,))}
+
+    def _extra(self, observation: Mapping[str, Any], info: Mapping[str, Any]) -> dict[str, np.ndarray]:
+        state = info.get("negotiation") or {}
+        if state.get("game") != self._game:
+            self._game = state.get("game")
+            self._rival_offers = []
+        rival = state.get("rival_offer")
+        if rival is not None and (not self._rival_offers or self._rival_offers[-1] != rival):
+            self._rival_offers.append(float(rival))
+        low, high = self._range(info)
+        history = np.full(self.history, -1.0, dtype=np.float32)
+        for slot, offer in enumerate(reversed(self._rival_offers[-self.history :])):
+            history[slot] = min(max(2.0 * (offer - low) / (high - low) - 1.0, -1.0), 1.0)
+        return {"rival_history": history}
+
+
+class CriticEncoder(Encoder):
+    """The critic of ``Critic-v0``: verdict Correct (action 0) or Wrong (action 1) on the actor's attempt.
+
+    Its features are the environment's numeric fields: the attempt's number of steps and the noisy
+    ``correctness_signal`` (the env's feature for non-text critics).
+    """
+
+    kind = "critic"
+    VERDICTS = ("Correct", "Wrong")
+
+    @property
+    def n_actions(self) -> int:
+        return 2
+
+    def decode(self, action: Any, info: Mapping[str, Any]) -> str:
+        verdict = self.VERDICTS[self._action(action, 2)]
+        return f"Correctness of the final answer: {verdict}\nExplanation: my assessment of the solution's final answer."
+
+
+class JudgeEncoder(Encoder):
+    """The judge of ``DeceptiveJudge-v0``: agree (0), disagree (1), or disagree proposing option k (2 + k).
+
+    A proposal cites the evidence passages in ``info["request"]`` that back the proposed option (a
+    grounded judge is shown some), which is what makes a critique persuasive. Features besides the
+    numeric fields: one-hots of the solver's current `answer`, the `gold` answer and the malicious
+    `alternative` (all from the judge's request: the judge is told the correct answer).
+    """
+
+    kind = "judge"
+
+    def __init__(self, n_choices: int = 4, fields: Mapping[str, Sequence[float]] | None = None) -> None:
+        super().__init__(fields)
+        if not 2 <= int(n_choices) <= len(LETTERS):
+            raise ValueError(f"n_choices must be in 2..{len(LETTERS)}, got {n_choices!r}")
+        self.n_choices = int(n_choices)
+
+    @property
+    def n_actions(self) -> int:
+        return 2 + self.n_choices
+
+    def _params(self) -> dict[str, Any]:
+        return {"n_choices": self.n_choices}
+
+    def decode(self, action: Any, info: Mapping[str, Any]) -> str:
+        index = self._action(action, self.n_actions)
+        if index == 0:
+            return "Verdict: agree\nCritique: The answer is well supported."
+        if index == 1:
+            return "Verdict: disagree\nCritique: The answer does not hold up; reconsider the question."
+        letter = LETTERS[index - 2]
+        evidence = (info.get("request") or {}).get("evidence") or []
+        cited = [item["id"] for item in evidence if item.get("supports") == letter]
+        lines = ["Verdict: disagree", f"Proposed answer: ({letter})"]
+        if cited:
+            lines.append("Evidence: " + " ".join(f"[{i}]" for i in cited))
+        lines.append(f"Critique: The facts point to ({letter}), not to the answer given.")
+        return "\n".join(lines)
+
+    def _extra_spaces(self) -> dict[str, spaces.Box]:
+        n = self.n_choices
+        return {"answer": _box((n,), 0.0, 1.0), "gold": _box((n,), 0.0, 1.0), "alternative": _box((n,), 0.0, 1.0)}
+
+    def _extra(self, observation: Mapping[str, Any], info: Mapping[str, Any]) -> dict[str, np.ndarray]:
+        request = info.get("request") or {}
+        n = self.n_choices
+        return {key: _one_hot(_letter_index(request.get(key), n), n) for key in ("answer", "gold", "alternative")}
+
+
+class JudgedSolverEncoder(Encoder):
+    """The solver of ``DeceptiveJudge-v0``: keep its answer (0) or switch (1), after each round of feedback.
+
+    Its first answer (round 0) is not a decision of the policy: it is the solver's own best guess,
+    the top option of its :class:`KnowledgePrior` (``knowledge``, default 1). A switch goes to the
+    judge's proposed answer when the judge proposed one, otherwise to the best-scored option other
+    than the current one. Features besides the numeric fields: the `prior`, and one-hots of the
+    `current` answer and of the judge's `proposal`.
+    """
+
+    kind = "judged_solver"
+
+    def __init__(self, n_choices: int = 4, knowledge: float = 1.0, fields: Mapping[str, Sequence[float]] | None = None) -> None:
+        super().__init__(fields)
+        if not 2 <= int(n_choices) <= len(LETTERS):
+            raise ValueError(f"n_choices must be in 2..{len(LETTERS)}, got {n_choices!r}")
+        if float(knowledge) < 0:
+            raise ValueError(f"knowledge must be >= 0, got {knowledge!r}")
+        self.n_choices = int(n_choices)
+        self.knowledge = float(knowledge)
+        self.prior = KnowledgePrior(self.knowledge, self.n_choices)
+
+    @property
+    def n_actions(self) -> int:
+        return 2
+
+    def _params(self) -> dict[str, Any]:
+        return {"n_choices": self.n_choices, "knowledge": self.knowledge}
+
+    def reset(self, seed: int | None = None) -> None:
+        super().reset(seed)
+        self.prior.clear()
+
+    def decode(self, action: Any, info: Mapping[str, Any]) -> str:
+        index = self._action(action, 2)
+        scores = self.prior.get(info, self.np_random)
+        current = _letter_index(info.get("current_answer"), self.n_choices)
+        if current is None:
+            return f"My answer is \\boxed{{{LETTERS[int(np.argmax(scores))]}}}."
+        if index == 0:
+            return f"I keep my answer: \\boxed{{{LETTERS[current]}}}."
+        proposal = _letter_index(((info.get("round_state") or {}).get("judge") or {}).get("proposed_answer"), self.n_choices)
+        if proposal is None or proposal == current:
+            ranked = [int(i) for i in np.argsort(-scores) if int(i) != current]
+            proposal = ranked[0]
+        return f"I switch to \\boxed{{{LETTERS[proposal]}}}."
+
+    def _extra_spaces(self) -> dict[str, spaces.Box]:
+        n = self.n_choices
+        return {"prior": _box((n,), -PRIOR_CLIP, PRIOR_CLIP), "current": _box((n,), 0.0, 1.0), "proposal": _box((n,), 0.0, 1.0)}
+
+    def _extra(self, observation: Mapping[str, Any], info: Mapping[str, Any]) -> dict[str, np.ndarray]:
+        n = self.n_choices
+        judge = (info.get("round_state") or {}).get("judge") or {}
+        return {
+            "prior": self.prior.get(info, self.np_random).copy(),
+            "current": _one_hot(_letter_index(info.get("current_answer"), n), n),
+            "proposal": _one_hot(_letter_index(judge.get("proposed_answer"), n), n),
+        }
+
+
+ENCODERS: dict[str, type[Encoder]] = {
+    cls.kind: cls for cls in (SolverEncoder, NegotiatorEncoder, CriticEncoder, JudgeEncoder, JudgedSolverEncoder)
+}
+# (environment class, role prefix) -> encoder kind, for default_encoder
+_DEFAULT_KINDS = {
+    ("SolverFeedbackEnv", "solver"): "solver",
+    ("NegotiationEnv", "seller"): "negotiator",
+    ("NegotiationEnv", "buyer"): "negotiator",
+    ("CriticEnv", "critic"): "critic",
+    ("DeceptiveJudgeEnv", "judge"): "judge",
+    ("DeceptiveJudgeEnv", "solver"): "judged_solver",
+}
+
+
+def make_encoder(spec: Encoder | str | Mapping[str, Any], **kwargs: Any) -> Encoder:
+    """An encoder from an instance, a kind (``"solver"``) with ``kwargs``, or a config (``{"kind": ..., ...}``)."""
+    if isinstance(spec, Encoder):
+        if kwargs:
+            raise TypeError("keyword arguments need an encoder kind or config, not a built encoder")
+        return spec
+    if isinstance(spec, Mapping):
+        # A config keeps None for arguments left at their defaults (answers of a choice solver, fields unbound).
+        kwargs = {**{key: value for key, value in spec.items() if key != "kind" and value is not None}, **kwargs}
+        spec = str(spec.get("kind", ""))
+    if spec not in ENCODERS:
+        raise RegistryError(did_you_mean(str(spec), list(ENCODERS), "encoder"))
+    return ENCODERS[spec](**kwargs)
+
+
+def default_encoder(env: AECEnv, agent: str, **kwargs: Any) -> Encoder:
+    """The encoder for ``agent`` of ``env`` (see the module table), with its sizes read from the env.
+
+    The solver of a choice task gets ``n_choices`` from the task source; for numeric tasks pass
+    ``answers=(low, high)``: an integer vocabulary that contains the gold answers.
+    """
+    base = env.unwrapped
+    role = agent.rsplit("_", 1)[0]
+    kind = kwargs.pop("kind", None) or _DEFAULT_KINDS.get((type(base).__name__, role))
+    if kind is None:
+        known = ", ".join(f"{e} {r}" for e, r in _DEFAULT_KINDS)
+        raise ValueError(f"no numeric encoder for {agent!r} of {type(base).__name__}; encoders exist for: {known}")
+    n_choices = getattr(getattr(base, "task_source", None), "n_choices", None)
+    if kind == "solver" and "answers" not in kwargs and "n_choices" not in kwargs:
+        if n_choices is None:
+            raise ValueError("the solver of a numeric task needs answers=(low, high), the integer answers it can give")
+        kwargs["n_choices"] = n_choices
+    if kind in ("judge", "judged_solver") and "n_choices" not in kwargs and n_choices is not None:
+        kwargs["n_choices"] = n_choices
+    encoder = make_encoder(kind, **kwargs)
+    return encoder.bind(base.observation_space(agent))
+
+
+# ------------------------------------------------------------------------------------ wrappers
+class NumericView(gymnasium.Wrapper):
+    """A :class:`SingleAgent` with numeric observations and a ``Discrete`` action (the learner's encoder).
+
+    ``flatten=True`` gives one float32 ``Box`` instead of a ``Dict`` of them. ``slim_info=True``
+    replaces the info by ``{"metrics": ...}`` (the episode's scalar metrics, at its end only), which
+    keeps ``SyncVectorEnv``'s info merging cheap during training; otherwise the learner's info is
+    passed through with ``reply`` (the text the action became). The encoder is seeded like the
+    runner seeds the learner's agent (``agent_seed(episode_seed, index)``), so a policy sees the same
+    features here as the ``ppo`` agent sees in a rollout of the same episode.
+    """
+
+    def __init__(
+        self,
+        env: SingleAgent,
+        encoder: Encoder | str | Mapping[str, Any] | None = None,
+        *,
+        flatten: bool = False,
+        slim_info: bool = False,
+    ) -> None:
+        if not isinstance(env, SingleAgent):
+            raise TypeError(f"NumericView wraps a SingleAgent, got {env!r}")
+        super().__init__(env)
+        base = env.env
+        if encoder is None:
+            self.encoder = default_encoder(base, env.learner)
+        else:
+            self.encoder = make_encoder(encoder).bind(env.observation_space)
+        self.flatten = bool(flatten)
+        self.slim_info = bool(slim_info)
+        self._learner_index = list(base.possible_agents).index(env.learner)
+        self.observation_space = self.encoder.flat_space() if self.flatten else self.encoder.observation_space
+        self.action_space = self.encoder.action_space
+        self._info: dict[str, Any] = {}
+
+    @property
+    def unwrapped_encoder(self) -> Encoder:
+        return self.encoder
+
+    def _observe(self, observation: Mapping[str, Any], info: dict[str, Any]) -> Any:
+        features = self.encoder.encode(observation, info)
+        return self.encoder.flatten(features) if self.flatten else features
+
+    def _info_out(self, info: dict[str, Any]) -> dict[str, Any]:
+        if not self.slim_info:
+            return info
+        metrics = info.get("episode")
+        if not metrics:
+            return {}
+        return {"metrics": {k: float(v) for k, v in metrics.items() if isinstance(v, (bool, int, float)) and v is not None}}
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict[str, Any]]:
+        observation, info = self.env.reset(seed=seed, options=options)
+        episode_seed = self.env.unwrapped.episode_seed  # type: ignore[attr-defined]
+        self.encoder.reset(agent_seed(episode_seed, self._learner_index))
+        self._info = info
+        return self._observe(observation, info), self._info_out(info)
+
+    def step(self, action: Any) -> tuple[Any, float, bool, bool, dict[str, Any]]:
+        reply = self.encoder.decode(action, self._info)
+        observation, reward, terminated, truncated, info = self.env.step(reply)
+        self._info = info
+        out = self._info_out(info)
+        if not self.slim_info:
+            out["reply"] = reply
+        return self._observe(observation, info), reward, terminated, truncated, out
+
+
+def make_numeric(
+    env: str | AECEnv,
+    learner: str,
+    others: Mapping[str, Any],
+    *,
+    encoder: Encoder | str | Mapping[str, Any] | None = None,
+    flatten: bool = False,
+    slim_info: bool = False,
+    seed: int | None = None,
+    **env_kwargs: Any,
+) -> NumericView:
+    """``NumericView(SingleAgent(env, learner, others, **env_kwargs), encoder)`` in one call."""
+    return NumericView(SingleAgent(env, learner, others, seed=seed, **env_kwargs), encoder, flatten=flatten, slim_info=slim_info)
+
+
+class NumericAEC(BaseWrapper):
+    """A PettingZoo AEC environment in which the roles in ``encoders`` see numbers and act with ``Discrete`` choices.
+
+    The other roles keep the text interface, so scripted or LLM agents can still play them while
+    torch policies play the encoded ones (self-play with several learners at once). ``encoders``
+    maps agent ids to an :class:`Encoder`, a kind, a config, or None (the :func:`default_encoder`);
+    leaving it out encodes every role that has a default encoder. ``flatten`` gives flat ``Box``
+    observations. Encoders are seeded with ``agent_seed(seed, index)`` at ``reset(seed)``.
+
+    >>> from feedbackgym.envs import make
+    >>> env = make("Negotiation-v0", wrappers=[("numeric_view", {"encoders": {"seller_0": None, "buyer_0": None}})])
+    >>> env.action_space("seller_0"), type(env.action_space("critic_0")).__name__
+    (Discrete(13), 'PrintableText')
+    """
+
+    def __init__(
+        self,
+        env: AECEnv,
+        encoders: Mapping[str, Encoder | str | Mapping[str, Any] | None] | None = None,
+        flatten: bool = False,
+    ) -> None:
+        super().__init__(env)
+        base = env.unwrapped
+        if encoders is None:
+            roles = [a for a in base.possible_agents if (type(base).__name__, a.rsplit("_", 1)[0]) in _DEFAULT_KINDS]
+            encoders = dict.fromkeys(roles)
+        unknown = [a for a in encoders if a not in base.possible_agents]
+        if unknown:
+            raise ValueError(f"encoders name {unknown}, which are not agents of this environment; agents: {base.possible_agents}")
+        self.encoders: dict[str, Encoder] = {}
+        for agent, spec in encoders.items():
+            self.encoders[agent] = default_encoder(base, agent) if spec is None else make_encoder(spec).bind(base.observation_space(agent))
+        self.flatten = bool(flatten)
+        self._observation_spaces = {
+            agent: (enc.flat_space() if self.flatten else enc.observation_space) for agent, enc in self.encoders.items()
+        }
+        self._action_spaces = {agent: enc.action_space for agent, enc in self.encoders.items()}
+
+    def observation_space(self, agent: str) -> spaces.Space[Any]:
+        return self._observation_spaces[agent] if agent in self._observation_spaces else self.env.observation_space(agent)
+
+    def action_space(self, agent: str) -> spaces.Space[Any]:
+        return self._action_spaces[agent] if agent in self._action_spaces else self.env.action_space(agent)
+
+    def reset(self, seed: int | None = None, options: dict[str, Any] | None = None) -> None:
+        self.env.reset(seed=seed, options=options)
+        for index, agent in enumerate(self.env.unwrapped.possible_agents):
+            if agent in self.encoders:
+                self.encoders[agent].reset(agent_seed(seed, index))  # without a seed its generator runs on
+
+    def observe(self, agent: str) -> Any:
+        observation = self.env.observe(agent)
+        encoder = self.encoders.get(agent)
+        if encoder is None:
+            return observation
+        features = encoder.encode(observation, self.env.unwrapped.infos.get(agent, {}))
+        return encoder.flatten(features) if self.flatten else features
+
+    def last(self, observe: bool = True) -> tuple[Any, float, bool, bool, dict[str, Any]]:
+        agent = self.env.unwrapped.agent_selection
+        _, reward, terminated, truncated, info = self.env.last(observe=False)
+        return (self.observe(agent) if observe else None), reward, terminated, truncated, info
+
+    def step(self, action: Any) -> None:
+        base = self.env.unwrapped
+        agent = base.agent_selection
+        encoder = self.encoders.get(agent)
+        if encoder is not None and action is not None and not (base.terminations.get(agent) or base.truncations.get(agent)):
+            action = encoder.decode(action, base.infos.get(agent, {}))
+        self.env.step(action)
+
+
+__all__ = [
+    "CriticEncoder",
+    "Encoder",
+    "JudgeEncoder",
+    "JudgedSolverEncoder",
+    "KnowledgePrior",
+    "NegotiatorEncoder",
+    "NumericAEC",
+    "NumericView",
+    "SolverEncoder",
+    "default_encoder",
+    "make_encoder",
+    "make_numeric",
+]
