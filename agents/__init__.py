@@ -5,3 +5,5 @@ from feedbackgym.agents.registration import agent_registry, make_agent, register
 from feedbackgym.agents import human, llm, scripted  # noqa: F401  (registers the built-in agents; litellm loads lazily)
 
 __all__ = ["Agent", "agent_registry", "make_agent", "register_agent", "registered_agents"]
+# issue 6: a trained torch policy; a lazy entry point, so importing the agents never loads torch
+agent_registry.register("ppo", "feedbackgym.agents.torch.ppo_agent:PPOAgent")

@@ -133,3 +133,6 @@ register(
     kwargs={"mode": "preference"},
     description="AlpacaFarm: an annotator from a biased, noisy pool picks the better of two replies.",
 )
+
+# ---- issue 6: numeric views for torch policies (chosen roles see numbers and act with Discrete choices)
+register_wrapper("numeric_view", "feedbackgym.wrappers.encoding:NumericAEC")

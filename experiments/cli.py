@@ -1,4 +1,4 @@
-"""The ``feedbackgym`` command: ``list`` what is registered, ``run`` an experiment (Hydra)."""
+"""The ``feedbackgym`` command: ``list`` what is registered, ``run`` an experiment, ``train`` PPO agents (Hydra apps)."""
 
 from __future__ import annotations
 
@@ -36,11 +36,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.argv = ["feedbackgym run", *argv[1:]]
         run_main()
         return 0
+    if argv and argv[0] == "train":
+        from feedbackgym.experiments.train import main as train_main
+
+        # As for run: Hydra reads sys.argv, so it gets everything after "train".
+        sys.argv = ["feedbackgym train", *argv[1:]]
+        train_main()
+        return 0
     parser = argparse.ArgumentParser(prog="feedbackgym", description="Feedback environments for language agents.")
     commands = parser.add_subparsers(dest="command", required=True)
     listing = commands.add_parser("list", help="list registered envs, agents, tasks and wrappers")
     listing.add_argument("kind", nargs="?", choices=LISTS, help="only this registry")
     commands.add_parser("run", help="run an experiment: feedbackgym run [hydra overrides] [--multirun]")
+    commands.add_parser("train", help="train PPO agents on numeric views: feedbackgym train [training=try_again] [hydra overrides]")
     args = parser.parse_args(argv)
     for kind in [args.kind] if args.kind else LISTS:
         print(f"{kind}:")

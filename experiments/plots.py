@@ -107,3 +107,52 @@ def _plot_columns(plt: Any, name: str, rows: Sequence[Mapping[str, Any]], path: 
     figure.savefig(path, dpi=120)
     plt.close(figure)
     return path
+
+
+def plot_learning_curves(
+    curves: Mapping[str, Sequence[tuple[Sequence[float], Sequence[float]]]],
+    path: Path | str,
+    *,
+    title: str = "training",
+    xlabel: str = "environment steps",
+    ylabel: str = "charts/episodic_return",
+    threshold: float | None = None,
+) -> Path:
+    """One line per label: the mean over its runs (seeds) on a common step grid, with a min-max band.
+
+    ``curves`` maps a label (a condition) to its runs, each (steps, values). Runs are interpolated
+    onto the steps of the longest run, up to the shortest run's last step, so the mean never mixes
+    in extrapolated values. ``threshold`` draws a dashed line (the success threshold).
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    figure, axis = plt.subplots(figsize=(7.5, 4.5))
+    for label, runs in curves.items():
+        runs = [(np.asarray(s, dtype=float), np.asarray(v, dtype=float)) for s, v in runs if len(s)]
+        if not runs:
+            continue
+        end = min(s[-1] for s, _ in runs)
+        grid = max((s for s, _ in runs), key=len)
+        grid = grid[grid <= end]
+        if len(grid) == 0:
+            continue
+        stacked = np.stack([np.interp(grid, s, v) for s, v in runs])
+        line = axis.plot(grid, stacked.mean(axis=0), label=f"{label} (n={len(runs)})")[0]
+        if len(runs) > 1:
+            axis.fill_between(grid, stacked.min(axis=0), stacked.max(axis=0), color=line.get_color(), alpha=0.15)
+    if threshold is not None:
+        axis.axhline(threshold, color="black", linestyle="--", linewidth=0.8, label=f"threshold {threshold:g}")
+    axis.set_xlabel(xlabel)
+    axis.set_ylabel(ylabel)
+    axis.set_title(title)
+    axis.grid(alpha=0.3)
+    axis.legend(fontsize=8)
+    figure.tight_layout()
+    path = Path(path)
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+    return path

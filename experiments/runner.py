@@ -13,7 +13,7 @@ import math
 import time
 import traceback
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -45,14 +45,19 @@ class EpisodeResult:
     seconds: float = 0.0
     error: str | None = None
 
+    def to_record(self) -> dict[str, Any]:
+        """The fields as a dict that shares the (already plain) transcript and metrics; no deep copy."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
     def to_json(self) -> str:
         """One JSON line; any API key that found its way into the episode is redacted."""
-        line = redact(json.dumps(asdict(self), ensure_ascii=False, default=_json_default))
+        record = self.to_record()
+        line = redact(json.dumps(record, ensure_ascii=False, default=_json_default))
         try:
             line.encode("utf-8")
         except UnicodeEncodeError:
             # Agent text with a lone surrogate cannot be written as UTF-8; \u escapes keep it exactly.
-            line = redact(json.dumps(asdict(self), ensure_ascii=True, default=_json_default))
+            line = redact(json.dumps(record, ensure_ascii=True, default=_json_default))
         return line
 
 

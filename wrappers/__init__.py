@@ -9,3 +9,14 @@ from feedbackgym.wrappers.deceptive import DeceptiveFeedback  # noqa: E402
 from feedbackgym.wrappers.distractor import Distractor  # noqa: E402
 
 __all__ += ["DeceptiveFeedback", "Distractor"]
+# issue 6: numeric views (numbers in, discrete choices out) for torch policies and RL libraries
+from feedbackgym.wrappers.encoding import (  # noqa: E402
+    Encoder,
+    NumericAEC,
+    NumericView,
+    default_encoder,
+    make_encoder,
+    make_numeric,
+)
+
+__all__ += ["Encoder", "NumericAEC", "NumericView", "default_encoder", "make_encoder", "make_numeric"]

@@ -32,7 +32,7 @@ policy cannot tell the options of a question apart at all.
 >>> view = make_numeric("SolverFeedback-v0", "solver_0", {"teacher_0": "scripted_teacher"},
 ...                     task="knowledge_mcq", max_turns=3, flatten=True)
 >>> view.action_space, view.observation_space.shape
-(Discrete(4), (34,))
+(Discrete(4), (30,))
 >>> observation, info = view.reset(seed=0)
 >>> view.unwrapped_encoder.decode(2, info)
 'The answer is \\\\boxed{C}.'
@@ -644,6 +644,19 @@ def default_encoder(env: AECEnv, agent: str, **kwargs: Any) -> Encoder:
     return encoder.bind(base.observation_space(agent))
 
 
+def resolve_encoder(env: AECEnv, agent: str, spec: Encoder | str | Mapping[str, Any] | None) -> Encoder:
+    """The encoder ``spec`` describes for ``agent`` of ``env``, bound to its observation space.
+
+    None is the :func:`default_encoder`; a mapping without ``kind`` is the default encoder with those
+    arguments (``{"answers": [0, 40]}``); anything else goes through :func:`make_encoder`.
+    """
+    if spec is None:
+        return default_encoder(env, agent)
+    if isinstance(spec, Mapping) and not spec.get("kind"):
+        return default_encoder(env, agent, **{key: value for key, value in spec.items() if key != "kind" and value is not None})
+    return make_encoder(spec).bind(env.unwrapped.observation_space(agent))
+
+
 # ------------------------------------------------------------------------------------ wrappers
 class NumericView(gymnasium.Wrapper):
     """A :class:`SingleAgent` with numeric observations and a ``Discrete`` action (the learner's encoder).
@@ -668,10 +681,7 @@ class NumericView(gymnasium.Wrapper):
             raise TypeError(f"NumericView wraps a SingleAgent, got {env!r}")
         super().__init__(env)
         base = env.env
-        if encoder is None:
-            self.encoder = default_encoder(base, env.learner)
-        else:
-            self.encoder = make_encoder(encoder).bind(env.observation_space)
+        self.encoder = resolve_encoder(base, env.learner, encoder)
         self.flatten = bool(flatten)
         self.slim_info = bool(slim_info)
         self._learner_index = list(base.possible_agents).index(env.learner)
@@ -758,7 +768,7 @@ class NumericAEC(BaseWrapper):
             raise ValueError(f"encoders name {unknown}, which are not agents of this environment; agents: {base.possible_agents}")
         self.encoders: dict[str, Encoder] = {}
         for agent, spec in encoders.items():
-            self.encoders[agent] = default_encoder(base, agent) if spec is None else make_encoder(spec).bind(base.observation_space(agent))
+            self.encoders[agent] = resolve_encoder(base, agent, spec)
         self.flatten = bool(flatten)
         self._observation_spaces = {
             agent: (enc.flat_space() if self.flatten else enc.observation_space) for agent, enc in self.encoders.items()
@@ -812,4 +822,5 @@ __all__ = [
     "default_encoder",
     "make_encoder",
     "make_numeric",
+    "resolve_encoder",
 ]

@@ -24,17 +24,26 @@ class LLMCallError(RuntimeError):
     """A model call failed for good (retries exhausted, or an error not worth retrying); the cause is kept."""
 
 
+_LITELLM: Any = None
+
+
 def _litellm() -> Any:
-    # The bundled price map, never a download (DESIGN.md section 9); litellm takes ~4 s to import.
+    """litellm, imported and configured on first use (it takes ~4 s to import)."""
+    global _LITELLM
+    if _LITELLM is not None:
+        return _LITELLM
+    # The bundled price map, never a download (DESIGN.md section 9).
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     try:
         import litellm
     except ImportError as error:  # pragma: no cover - litellm is a requirement
         raise ImportError("LLMAgent needs litellm: pip install -c constraints.txt litellm") from error
     litellm.suppress_debug_info = True
-    # litellm logs every call at INFO; under Hydra's logging that floods the console.
+    # litellm logs every call at INFO; under Hydra's logging that floods the console. Set once:
+    # setLevel clears the logging module's level cache, which would slow every later log call.
     for name in ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy", "litellm"):
         logging.getLogger(name).setLevel(logging.WARNING)
+    _LITELLM = litellm
     return litellm
 
 
@@ -248,9 +257,12 @@ class LLMAgent(Agent):
             "completion_tokens": int(getattr(usage, "completion_tokens", 0) or 0),
             "total_tokens": int(getattr(usage, "total_tokens", 0) or 0),
         }
-        # litellm prices every response as it logs it; computing it again costs ~2 ms a call.
-        cost = (getattr(response, "_hidden_params", None) or {}).get("response_cost")
-        if cost is None:
+        # litellm prices every response as it logs it (None: a model its price map does not know);
+        # computing it again costs ~2 ms a call.
+        hidden = getattr(response, "_hidden_params", None) or {}
+        if "response_cost" in hidden:
+            cost = hidden["response_cost"]
+        else:
             try:
                 cost = litellm.completion_cost(completion_response=response)
             except Exception:  # models missing from the bundled price map (a local server) cost nothing we know of

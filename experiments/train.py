@@ -1,0 +1,404 @@
+"""The Hydra app behind ``feedbackgym train``: PPO on numeric views, against fixed roles or in self-play.
+
+``feedbackgym train`` trains a PPO solver on ``SolverFeedback-v0`` (multiple choice, unary
+feedback, 5 turns) against the scripted teacher and evaluates it; ``feedbackgym train
+training=try_again`` (or ``feedback_richness``, ``negotiation_rl``, ``selfplay_negotiation``,
+``selfplay_judge``) runs one of the experiments: every condition times every seed, then tables and
+plots. Outputs go to Hydra's output folder:
+
+| file | what |
+|---|---|
+| `<condition>/seed<k>/<role>.csv` | one row per PPO update (CleanRL's tags: `charts/episodic_return`, `losses/value_loss`, ..., `charts/SPS`, `metrics/<episode metric>`) |
+| `<condition>/seed<k>/<role>.pt` | the trained policy and its encoding (`make_agent("ppo", checkpoint=...)`) |
+| `<condition>/seed<k>/tb/` | TensorBoard events, when the `tensorboard` package is installed |
+| `<condition>/seed<k>/episodes.jsonl` | the evaluation episodes (the runner's transcripts) |
+| `results_by_seed.csv`, `results.csv` | evaluation metrics per condition and seed; per condition (mean, and `_std` over seeds) |
+| `learning_curves.png`, `<name>.png` | training curves (mean over seeds, min-max band); the evaluation plot |
+
+Training against fixed roles wraps the learner's role in ``NumericView(SingleAgent(...))`` with the
+mounted agents playing the others, and trains on ``SyncVectorEnv``. Self-play (``train.mode:
+alternating``) trains several learners in turns: in each phase each learner trains for its share
+of the budget against the others' current policies, frozen for that phase (a learner that has not
+trained yet is played by its mounted agent, when the config mounts one: a warm start).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+import hydra
+import numpy as np
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, OmegaConf
+
+from feedbackgym.experiments.evaluate import ConfigError, wrappers_of
+from feedbackgym.experiments.runner import EpisodeJob, aggregate, format_table, run_episodes, write_table
+
+log = logging.getLogger("feedbackgym")
+MODES = ("fixed", "alternating")
+CONDITION_KEYS = {"train", "eval", "learners", "ppo", "agents", "baseline"}
+
+
+# ----------------------------------------------------------------------------------- the config
+def _plain(node: Any) -> Any:
+    return OmegaConf.to_container(node, resolve=True) if isinstance(node, DictConfig) else node
+
+
+def conditions_of(cfg: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Each condition as ``{"train": env kwargs, "eval": env kwargs, "learners": encoder overrides,
+    "ppo": Args overrides, "agents": agent overrides, "baseline": bool}``.
+
+    ``train`` applies to training, ``eval`` to evaluation (on top of ``train``, so a condition that
+    trains single-turn and evaluates with 5 turns writes ``{train: {max_turns: 1}, eval: {max_turns: 5}}``).
+    A ``baseline`` condition trains nothing: the mounted agents play every role in evaluation.
+    """
+    conditions = (cfg.get("train") or {}).get("conditions") or {}
+    if not isinstance(conditions, Mapping):
+        raise ConfigError(f"train.conditions must map condition names to settings, got {conditions!r}")
+    normalised: dict[str, dict[str, Any]] = {}
+    for name, settings in conditions.items():
+        settings = dict(settings or {})
+        unknown = set(settings) - CONDITION_KEYS
+        if unknown:
+            raise ConfigError(f"train.conditions.{name} has unknown keys {sorted(unknown)}; allowed: {sorted(CONDITION_KEYS)}")
+        normalised[str(name)] = {
+            "train": dict(settings.get("train") or {}),
+            "eval": dict(settings.get("eval") or {}),
+            "learners": dict(settings.get("learners") or {}),
+            "ppo": dict(settings.get("ppo") or {}),
+            "agents": dict(settings.get("agents") or {}),
+            "baseline": bool(settings.get("baseline", False)),
+        }
+    return normalised or {"default": {"train": {}, "eval": {}, "learners": {}, "ppo": {}, "agents": {}, "baseline": False}}
+
+
+def learners_of(cfg: Mapping[str, Any], condition: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Learner role -> encoder config (``kind`` and its arguments; no ``kind``: the env's default encoder)."""
+    learners = {role: dict(spec or {}) for role, spec in (cfg.get("learners") or {}).items()}
+    for role, override in condition["learners"].items():
+        if role not in learners:
+            raise ConfigError(f"a condition overrides the encoder of {role!r}, which is not a learner; learners: {sorted(learners)}")
+        learners[role].update(override or {})
+    if not learners:
+        raise ConfigError("learners is empty: name at least one role to train, e.g. learners: {solver_0: {kind: solver}}")
+    return learners
+
+
+def agent_specs(cfg: Mapping[str, Any], condition: Mapping[str, Any], roles: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """The mounted agent per role of the environment (``{"name": ..., **kwargs}``), with the condition's overrides."""
+    from feedbackgym.agents.registration import agent_kwargs
+
+    mounted = cfg.get("agents") or {}
+    specs: dict[str, dict[str, Any]] = {}
+    for role in roles:
+        if role not in mounted:
+            continue
+        override = condition["agents"].get(role) or {}
+        spec = mounted[role]
+        specs[role] = {"name": override.get("name", spec.get("name")), **agent_kwargs(spec), **agent_kwargs(override)}
+    return specs
+
+
+def ppo_args(cfg: Mapping[str, Any], condition: Mapping[str, Any]) -> Any:
+    from feedbackgym.agents.torch.ppo import Args
+
+    values = {**(cfg.get("ppo") or {}), **condition["ppo"]}
+    accepted = {f.name for f in fields(Args)}
+    unknown = sorted(set(values) - accepted)
+    if unknown:
+        raise ConfigError(f"ppo has unknown settings {unknown}; accepted: {sorted(accepted)}")
+    return Args(**values)
+
+
+class Setup:
+    """Everything one (condition, seed) job needs, computed from the plain config."""
+
+    def __init__(self, cfg: Mapping[str, Any], condition_name: str) -> None:
+        from feedbackgym.envs import make
+
+        self.cfg = cfg
+        self.name = condition_name
+        self.condition = conditions_of(cfg)[condition_name]
+        self.env_id = str(cfg["env"]["id"])
+        self.wrappers = wrappers_of(OmegaConf.create({"env": cfg["env"], "wrapper": cfg.get("wrapper") or {}}))
+        base_kwargs = dict(cfg["env"].get("kwargs") or {})
+        self.train_kwargs = {**base_kwargs, **self.condition["train"]}
+        self.eval_kwargs = {**self.train_kwargs, **self.condition["eval"]}
+        probe = make(self.env_id, wrappers=self.wrappers, **self.train_kwargs)
+        self.roles = list(probe.unwrapped.possible_agents)
+        self.learners = {} if self.condition["baseline"] else learners_of(cfg, self.condition)
+        unknown = [role for role in self.learners if role not in self.roles]
+        if unknown:
+            raise ConfigError(f"learners {unknown} are not agents of {self.env_id}; its agents are {self.roles}")
+        self.mounted = agent_specs(cfg, self.condition, self.roles)
+        self.fixed = {role: spec for role, spec in self.mounted.items() if role not in self.learners}
+        missing = [role for role in self.roles if role not in self.learners and role not in self.fixed]
+        if missing:
+            raise ConfigError(
+                f"{self.env_id} has agents {self.roles}; no agent is mounted for {missing} and they are not learners: "
+                f"mount one per role, e.g. agent@agents.{missing[0]}=random"
+            )
+        train_cfg = cfg.get("train") or {}
+        self.mode = str(train_cfg.get("mode", "fixed"))
+        if self.mode not in MODES:
+            raise ConfigError(f"train.mode must be one of {', '.join(MODES)}, got {self.mode!r}")
+        if self.mode == "fixed" and len(self.learners) > 1:
+            raise ConfigError(f"train.mode=fixed trains one learner; got {sorted(self.learners)}: use train.mode=alternating for self-play")
+
+    def make_env(self, kwargs: Mapping[str, Any]) -> Any:
+        from feedbackgym.envs import make
+
+        return make(self.env_id, wrappers=self.wrappers, **kwargs)
+
+
+# ------------------------------------------------------------------------------------ training
+def env_thunks(setup: Setup, learner: str, encoder: Mapping[str, Any], others: Mapping[str, Any], n: int) -> list[Any]:
+    """``n`` thunks of the learner's numeric view; ``others`` maps roles to agent specs or zero-argument factories."""
+    from feedbackgym.agents.registration import build_agents
+    from feedbackgym.wrappers.encoding import make_numeric
+
+    def thunk() -> Any:
+        players = {role: (spec() if callable(spec) else spec) for role, spec in others.items()}
+        return make_numeric(setup.make_env(setup.train_kwargs), learner, build_agents(players),
+                            encoder=encoder, flatten=True, slim_info=True)
+
+    return [thunk for _ in range(n)]
+
+
+def train_job(cfg: Mapping[str, Any], condition_name: str, seed: int, job_dir: str) -> dict[str, Any]:
+    """Train the condition's learners with one seed, save their checkpoints, and evaluate them."""
+    from feedbackgym.agents.torch.logger import MetricLogger
+    from feedbackgym.agents.torch.ppo import Agent, train
+    from feedbackgym.agents.torch.ppo_agent import PPOAgent, frozen_copy, save_checkpoint
+    from feedbackgym.wrappers.encoding import resolve_encoder
+
+    started = time.time()
+    setup = Setup(cfg, condition_name)
+    directory = Path(job_dir)
+    directory.mkdir(parents=True, exist_ok=True)
+    tensorboard = bool((cfg.get("train") or {}).get("tensorboard", True))
+    checkpoints: dict[str, str] = {}
+    curves: dict[str, str] = {}
+    if setup.learners:
+        args_template = ppo_args(cfg, setup.condition)
+        phases = 1 if setup.mode == "fixed" else int((cfg.get("train") or {}).get("phases", 2))
+        networks: dict[str, Agent] = {}
+        # Bound to the evaluation env's spaces, so conditions that train differently (one turn, five turns)
+        # still encode alike: same features, same scaling, the same network shape.
+        encoders = {role: resolve_encoder(setup.make_env(setup.eval_kwargs), role, spec) for role, spec in setup.learners.items()}
+        optimizers: dict[str, Any] = {}
+        steps = dict.fromkeys(setup.learners, 0)
+        loggers = {role: MetricLogger(directory / f"{role}.csv", tensorboard_dir=(directory / "tb" / role) if tensorboard else None)
+                   for role in setup.learners}
+        for phase in range(phases):
+            for index, role in enumerate(setup.learners):
+                others: dict[str, Any] = dict(setup.fixed)
+                for other in setup.learners:
+                    if other == role:
+                        continue
+                    if other in networks:
+                        frozen, encoder_config = frozen_copy(networks[other]), encoders[other].config()
+                        others[other] = lambda f=frozen, e=encoder_config: PPOAgent(network=f, encoder=e)
+                    elif other in setup.mounted:
+                        others[other] = setup.mounted[other]  # warm start: the mounted agent until this learner trains
+                    else:
+                        raise ConfigError(f"self-play needs a mounted agent for {other!r} to face before it has trained")
+                args = ppo_args(cfg, setup.condition)
+                args.seed = seed * 1000 + phase * 10 + index
+                args.total_timesteps = max(args_template.total_timesteps // phases, args.num_envs * args.num_steps)
+                result = train(args, env_thunks(setup, role, encoders[role].config(), others, args.num_envs), agent=networks.get(role),
+                               optimizer=optimizers.get(role), global_step=steps[role], log=loggers[role])
+                networks[role], optimizers[role], steps[role] = result.agent, result.optimizer, result.global_step
+        for role, network in networks.items():
+            checkpoints[role] = str(save_checkpoint(directory / f"{role}.pt", network, encoders[role], env_id=setup.env_id,
+                                                    env_kwargs=_jsonable(setup.train_kwargs), condition=condition_name, seed=seed,
+                                                    total_timesteps=steps[role]))
+            curves[role] = str(directory / f"{role}.csv")
+        for logger in loggers.values():
+            logger.close()
+    trained = time.time()
+    records = evaluate_job(setup, checkpoints, directory / "episodes.jsonl", seed=seed)
+    return {"condition": condition_name, "seed": seed, "checkpoints": checkpoints, "curves": curves, "records": records,
+            "train_seconds": trained - started, "eval_seconds": time.time() - trained}
+
+
+def evaluate_job(setup: Setup, checkpoints: Mapping[str, str], output: Path, *, seed: int) -> list[dict[str, Any]]:
+    """Evaluation episodes through the runner: trained roles played by ``ppo`` agents, the others by the mounted agents."""
+    from feedbackgym.agents.registration import build_agents
+
+    train_cfg = setup.cfg.get("train") or {}
+    episodes = int(train_cfg.get("eval_episodes", 100))
+    first_seed = int(train_cfg.get("eval_seed", 10_000))
+    deterministic = bool(train_cfg.get("eval_deterministic", False))
+    specs: dict[str, Any] = {**setup.mounted}
+    for role, path in checkpoints.items():
+        specs[role] = {"name": "ppo", "checkpoint": path, "deterministic": deterministic}
+    specs = {role: specs[role] for role in setup.roles}
+    # The same evaluation episodes for every condition and training seed (common random numbers).
+    jobs = [EpisodeJob(f"{setup.name}/seed{seed}/{i}", first_seed + i, setup.name) for i in range(episodes)]
+    return asyncio.run(run_episodes(jobs, lambda _: setup.make_env(setup.eval_kwargs), lambda _: build_agents(specs),
+                                    concurrency=1, output=output, resume=False))
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return value if isinstance(value, (str, int, float, bool)) or value is None else str(value)
+
+
+def _job_entry(payload: tuple[dict[str, Any], str, int, str]) -> dict[str, Any]:
+    return train_job(*payload)
+
+
+# ------------------------------------------------------------------------------------- reports
+def steps_to_threshold(curve_csv: str, column: str, threshold: float, window: int = 3) -> float | None:
+    """The first ``global_step`` at which the mean of the last ``window`` updates' ``column`` reaches ``threshold``."""
+    from feedbackgym.agents.torch.logger import read_curve
+
+    steps, values = read_curve(curve_csv, column)
+    for i in range(len(values)):
+        recent = values[max(0, i - window + 1) : i + 1]
+        if len(recent) == min(window, len(values)) and float(np.mean(recent)) >= threshold:
+            return steps[i]
+    return None
+
+
+def summarise(cfg: Mapping[str, Any], results: Sequence[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(rows per condition and seed, rows per condition with means and ``_std`` over seeds)."""
+    train_cfg = cfg.get("train") or {}
+    metric = str(train_cfg.get("success_metric") or "")
+    threshold = train_cfg.get("threshold")
+    by_seed: list[dict[str, Any]] = []
+    for result in results:
+        row = aggregate(result["records"])[0] if result["records"] else {"condition": result["condition"]}
+        row = {"condition": result["condition"], "seed": result["seed"], **{k: v for k, v in row.items() if k != "condition"}}
+        row["train_seconds"] = round(result["train_seconds"], 2)
+        for role, curve in result["curves"].items():
+            from feedbackgym.agents.torch.logger import read_curve
+
+            steps, _ = read_curve(curve, "losses/entropy")
+            row[f"{role}/train_steps"] = steps[-1] if steps else 0.0
+            if metric and threshold is not None:
+                reached = steps_to_threshold(curve, f"metrics/{metric}", float(threshold))
+                row[f"{role}/steps_to_{metric}>={threshold}"] = math.nan if reached is None else reached
+        by_seed.append(row)
+    rows: list[dict[str, Any]] = []
+    for condition in dict.fromkeys(r["condition"] for r in by_seed):
+        group = [r for r in by_seed if r["condition"] == condition]
+        row: dict[str, Any] = {"condition": condition, "seeds": len(group)}
+        keys = [k for k in dict.fromkeys(k for r in group for k in r) if k not in ("condition", "seed")]
+        for key in keys:
+            values = [float(r[key]) for r in group if isinstance(r.get(key), (int, float)) and not isinstance(r.get(key), bool)]
+            finite = [v for v in values if math.isfinite(v)]
+            if key.endswith(f">={threshold}") and threshold is not None:
+                row[key.replace("steps_to", "seeds_reaching")] = len(finite)
+            if finite:
+                row[key] = float(np.mean(finite))
+                row[f"{key}_std"] = float(np.std(finite))
+            elif values:
+                row[key] = math.nan
+        rows.append(row)
+    return by_seed, rows
+
+
+def plot_curves(cfg: Mapping[str, Any], results: Sequence[dict[str, Any]], path: Path) -> Path | None:
+    """Training curves of ``train.curve`` (default: the success metric, else the episodic return) per condition and learner."""
+    from feedbackgym.agents.torch.logger import read_curve
+    from feedbackgym.experiments.plots import plot_learning_curves
+
+    train_cfg = cfg.get("train") or {}
+    metric = train_cfg.get("success_metric")
+    column = str(train_cfg.get("curve") or (f"metrics/{metric}" if metric else "charts/episodic_return"))
+    curves: dict[str, list[tuple[list[float], list[float]]]] = {}
+    for result in results:
+        for role, curve in result["curves"].items():
+            label = result["condition"] if len(result["curves"]) == 1 else f"{result['condition']} {role}"
+            steps, values = read_curve(curve, column)
+            if steps:
+                curves.setdefault(label, []).append((steps, values))
+    if not curves:
+        return None
+    threshold = train_cfg.get("threshold") if metric else None
+    return plot_learning_curves(curves, path, title=str(train_cfg.get("name", "training")), ylabel=column,
+                                threshold=None if threshold is None else float(threshold))
+
+
+def run_training(cfg: DictConfig | Mapping[str, Any], output_dir: Path | str) -> list[dict[str, Any]]:
+    """Run every condition with every seed, write the tables and plots to ``output_dir``; returns the per-condition rows."""
+    plain: dict[str, Any] = _plain(cfg) if isinstance(cfg, DictConfig) else dict(cfg)
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    train_cfg = plain.get("train") or {}
+    seeds = [int(s) for s in (train_cfg.get("seeds") or [1])]
+    conditions = conditions_of(plain)
+    for name in conditions:  # fail on a bad config before any training starts
+        Setup(plain, name)
+    payloads = [(plain, name, seed, str(output_dir / name / f"seed{seed}")) for name in conditions for seed in seeds
+                if not (conditions[name]["baseline"] and seed != seeds[0])]  # a baseline does not depend on the seed
+    workers = max(1, int(train_cfg.get("workers", 1)))
+    started = time.time()
+    results: list[dict[str, Any]] = []
+    if workers == 1 or len(payloads) == 1:
+        for payload in payloads:
+            results.append(_job_entry(payload))
+            _report(results[-1], started)
+    else:
+        import multiprocessing
+
+        # spawn, not fork: a forked child of a process that has used torch's thread pool can hang.
+        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            for result in pool.map(_job_entry, payloads):
+                results.append(result)
+                _report(result, started)
+    by_seed, rows = summarise(plain, results)
+    write_table(by_seed, output_dir / "results_by_seed.csv")
+    write_table(rows, output_dir / "results.csv")
+    name = str(train_cfg.get("name", "training"))
+    written = [output_dir / "results.csv", output_dir / "results_by_seed.csv"]
+    if train_cfg.get("plot", True):
+        curve_png = plot_curves(plain, results, output_dir / "learning_curves.png")
+        if curve_png is not None:
+            written.append(curve_png)
+        plot_options = dict(train_cfg.get("plot_eval") or {})
+        if plot_options:
+            from feedbackgym.experiments.plots import plot_experiment
+
+            if plot_options.get("ylim") is not None and not isinstance(plot_options["ylim"][0], (list, tuple)):
+                plot_options["ylim"] = tuple(plot_options["ylim"])
+            means = [{key: value for key, value in row.items() if not key.endswith("_std")} for row in rows]
+            written.append(plot_experiment(name, means, output_dir / f"{name}.png", **plot_options))
+    print(f"\n{name}: {train_cfg.get('description', '')}")
+    columns = list(train_cfg.get("summary") or [])
+    shown = ["condition", "seeds", *[c for c in columns if any(c in r for r in rows)]]
+    print(format_table(rows, shown))
+    print(f"\n{len(payloads)} runs in {time.time() - started:.0f} s; wrote " + ", ".join(str(p) for p in written))
+    return rows
+
+
+def _report(result: Mapping[str, Any], started: float) -> None:
+    solved = [r["metrics"].get("solved") for r in result["records"] if r.get("metrics")]
+    note = f", eval solved {np.mean([float(s) for s in solved if s is not None]):.3f}" if any(s is not None for s in solved) else ""
+    print(f"[{time.time() - started:6.0f} s] {result['condition']} seed {result['seed']}: trained in "
+          f"{result['train_seconds']:.0f} s, evaluated {len(result['records'])} episodes{note}", flush=True)
+
+
+@hydra.main(config_path="pkg://feedbackgym.conf", config_name="train", version_base="1.3")
+def main(cfg: DictConfig) -> None:
+    run_training(cfg, Path(HydraConfig.get().runtime.output_dir))
+
+
+if __name__ == "__main__":
+    main()
+
+
+__all__ = ["conditions_of", "run_training", "steps_to_threshold", "summarise", "train_job"]
