@@ -75,7 +75,8 @@ def extract_answer(text: str) -> str | None:
     for line in reversed(lines):
         match = _ANSWER_LINE.search(line)
         if match:
-            answer = match.group(1).strip().strip("*").strip().rstrip(".").strip()
+            # Markdown (bold, code) and a closing full stop around the answer are not part of it.
+            answer = match.group(1).strip().strip("*_` ").rstrip(".").strip("*_` ")
             return answer or None
     stripped = text.strip()
     if stripped and len(stripped) <= _BARE_LIMIT and "\n" not in stripped:
