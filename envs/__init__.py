@@ -58,6 +58,13 @@ register(
     description="MINT without tools: 5 steps, count-down, expert feedback without the ground truth.",
 )
 register(
+    "SolverFeedback-Deceptive-v0",
+    _SOLVER,
+    kwargs={"task": "knowledge_mcq", "max_turns": 5, "terminate_on_success": False, "feedback_level": "critique_with_answer"},
+    wrappers=[("deceptive_feedback", {"intent": "malicious", "knowledge": "grounded"})],
+    description="The teacher as a malicious judge citing fabricated evidence (WAFER-QA over SolverFeedback).",
+)
+register(
     "SolverFeedback-RLTF-v0",
     _SOLVER,
     kwargs={"max_turns": 2, "feedback_level": "critique", "template": "rltf"},

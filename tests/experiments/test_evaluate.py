@@ -111,3 +111,12 @@ def test_wrapper_group_changes_what_the_solver_reads(tmp_path: Path) -> None:
     shown = [m["text"] for r in records for m in r["transcript"] if m["kind"] == "feedback" and "solver_0" in m["visible_to"]]
     assert shown and set(shown) == {"Incorrect. Please think again."}
     assert OmegaConf.select(cfg, "wrapper.name") == "unary_feedback"
+
+
+def test_env_variants_keep_their_own_task_unless_one_is_chosen() -> None:
+    from feedbackgym.experiments.evaluate import env_factory
+
+    ff = env_factory(config("experiment=single", "env=solver_feedback_ff"))("default")
+    assert ff.unwrapped.task_source.name == "multiplication"  # the variant's task, not a default overlay
+    chosen = env_factory(config("experiment=single", "env=solver_feedback_ff", "task=hex_multiplication"))("default")
+    assert chosen.unwrapped.task_source.describe()["base"] == 16
