@@ -289,7 +289,8 @@ def summarise(cfg: Mapping[str, Any], results: Sequence[dict[str, Any]]) -> tupl
             steps, _ = read_curve(curve, "losses/entropy")
             row[f"{role}/train_steps"] = steps[-1] if steps else 0.0
             if metric and threshold is not None:
-                reached = steps_to_threshold(curve, f"metrics/{metric}", float(threshold))
+                window = int(train_cfg.get("threshold_window", 3))
+                reached = steps_to_threshold(curve, f"metrics/{metric}", float(threshold), window=window)
                 row[f"{role}/steps_to_{metric}>={threshold}"] = math.nan if reached is None else reached
         by_seed.append(row)
     rows: list[dict[str, Any]] = []

@@ -34,7 +34,7 @@ policy cannot tell the options of a question apart at all.
 >>> view.action_space, view.observation_space.shape
 (Discrete(4), (30,))
 >>> observation, info = view.reset(seed=0)
->>> view.unwrapped_encoder.decode(2, info)
+>>> view.encoder.decode(2, info)
 'The answer is \\\\boxed{C}.'
 """
 
@@ -688,10 +688,6 @@ class NumericView(gymnasium.Wrapper):
         self.observation_space = self.encoder.flat_space() if self.flatten else self.encoder.observation_space
         self.action_space = self.encoder.action_space
         self._info: dict[str, Any] = {}
-
-    @property
-    def unwrapped_encoder(self) -> Encoder:
-        return self.encoder
 
     def _observe(self, observation: Mapping[str, Any], info: dict[str, Any]) -> Any:
         features = self.encoder.encode(observation, info)

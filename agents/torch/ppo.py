@@ -302,8 +302,8 @@ def train(
         explained_var = np.nan if var_y == 0 else 1 - np.var(y_true - y_pred) / var_y
 
         row: dict[str, float] = {
-            "global_step": float(global_step),
-            "iteration": float(iteration),
+            "global_step": global_step,
+            "iteration": iteration,
             "charts/learning_rate": float(optimizer.param_groups[0]["lr"]),
             "losses/value_loss": v_loss.item(),
             "losses/policy_loss": pg_loss.item(),
