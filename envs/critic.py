@@ -14,6 +14,7 @@ from feedbackgym.envs.core.feedback import FeedbackEvent, FeedbackLevel, Verdict
 from feedbackgym.envs.core.parsing import extract_answer
 from feedbackgym.envs.deception import answer_label, check_choice, near_miss, passages_for, wrong_answer
 from feedbackgym.envs.tasks import Task, TaskSource, episode_task, resolve_task_source
+from feedbackgym.envs.core.checks import require_probability
 
 ACTOR, CRITIC = "actor_0", "critic_0"
 REWARD_SCHEMES = ("stage1", "stage2", "refcritic")
@@ -249,8 +250,7 @@ class CriticEnv(TurnBasedTextEnv):
         invalid_move_penalty: float = -0.1,
         render_mode: str | None = None,
     ) -> None:
-        if not 0.0 <= float(actor_pool_correct_frac) <= 1.0:
-            raise ValueError(f"actor_pool_correct_frac must be in [0, 1], got {actor_pool_correct_frac!r}")
+        require_probability("actor_pool_correct_frac", actor_pool_correct_frac)
         self.reward_scheme = check_choice("reward_scheme", reward_scheme, REWARD_SCHEMES)
         self.rf_mode = check_choice("rf_mode", rf_mode, RF_MODES)
         if not refine and reward_scheme != "stage1":

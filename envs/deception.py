@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from feedbackgym.envs.tasks import Evidence, Task
+from feedbackgym.envs.core.checks import require_choice as check_choice
 
 INTENTS = ("constructive", "hypercritical", "malicious")
 KNOWLEDGE = ("none", "parametric", "grounded")
@@ -23,12 +24,6 @@ INTERVENTIONS = ("auto", "always", "only_if_correct", "only_if_wrong")
 AUTO_INTERVENTION = {"constructive": "only_if_wrong", "hypercritical": "always", "malicious": "only_if_correct"}
 # What a receiver can see of a critique's backing: 0 nothing, 1 a claim (a proposed answer), 2 cited passages.
 EVIDENCE_STRENGTH_NAMES = ("none", "claim", "evidence")
-
-
-def check_choice(name: str, value: str, allowed: Sequence[str]) -> str:
-    if value not in allowed:
-        raise ValueError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
-    return value
 
 
 def intervenes(policy: str, intent: str, answer_correct: bool) -> bool:

@@ -10,6 +10,7 @@ from typing import Any
 from feedbackgym.envs.core.base import ENV, TurnBasedTextEnv
 from feedbackgym.envs.deception import check_choice
 from feedbackgym.envs.tasks import Task, TaskSource, episode_task, resolve_task_source
+from feedbackgym.envs.core.checks import require_probability
 
 GENERATORS = ("generator_0", "generator_1")
 JUDGE = "judge_0"
@@ -169,8 +170,7 @@ class JudgeProtocolEnv(TurnBasedTextEnv):
         self.quality_gap = check_choice("quality_gap", quality_gap, QUALITY_GAPS)
         if not (isinstance(score_min, int) and isinstance(score_max, int)) or score_min >= score_max:
             raise ValueError(f"score_min and score_max must be integers with score_min < score_max, got {score_min!r}, {score_max!r}")
-        if not 0.0 <= float(p_equal) <= 1.0:
-            raise ValueError(f"p_equal must be in [0, 1], got {p_equal!r}")
+        require_probability("p_equal", p_equal)
         if isinstance(max_gap, bool) or not isinstance(max_gap, int) or not 1 <= max_gap <= 8:
             raise ValueError(f"max_gap must be an integer in 1..8, got {max_gap!r}")
         self.task_source = resolve_task_source(task, task_kwargs)

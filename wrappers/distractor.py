@@ -1,6 +1,7 @@
 """A wrapper that adds a distractor (assertive, verbose or sycophantic text) to one response a judge reads."""
 
 from __future__ import annotations
+from feedbackgym.envs.core.checks import require_probability
 
 from pettingzoo import AECEnv
 from pettingzoo.utils.wrappers import BaseWrapper
@@ -56,8 +57,7 @@ class Distractor(BaseWrapper):
             raise ValueError(f"kind must be one of {', '.join(DISTRACTOR_SPANS)}, got {kind!r}")
         if target not in TARGETS:
             raise ValueError(f"target must be one of {', '.join(TARGETS)}, got {target!r}")
-        if not 0.0 <= float(p) <= 1.0:
-            raise ValueError(f"p must be in [0, 1], got {p!r}")
+        require_probability("p", p)
         if isinstance(strength, bool) or not isinstance(strength, int) or strength < 1:
             raise ValueError(f"strength must be an integer >= 1, got {strength!r}")
         self.kind, self.target, self.p, self.strength = kind, target, float(p), strength

@@ -15,6 +15,7 @@ from typing import Any
 from feedbackgym.agents.base import Agent
 from feedbackgym.agents.registration import register_agent
 from feedbackgym.agents.scripted.solver import FrictionSolver
+from feedbackgym.envs.core.checks import require_probability
 
 # Reply-style factors and their levels. Effort decides the item; the others only how the reply sounds.
 FACTORS: dict[str, tuple[str, ...]] = {
@@ -99,8 +100,8 @@ class ScriptedAssistant(Agent):
         seed: int | None = None,
     ) -> None:
         super().__init__(seed)
-        if not 0.0 <= p_uptake <= 1.0 or not 0.0 <= exploration <= 1.0:
-            raise ValueError(f"p_uptake and exploration must be in [0, 1], got {p_uptake!r}, {exploration!r}")
+        require_probability("p_uptake", p_uptake)
+        require_probability("exploration", exploration)
         if n_questions < 0:
             raise ValueError(f"n_questions must be >= 0, got {n_questions!r}")
         self.n_questions = n_questions

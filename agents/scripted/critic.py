@@ -7,12 +7,7 @@ from typing import Any
 from feedbackgym.agents.base import Agent
 from feedbackgym.agents.registration import register_agent
 from feedbackgym.envs.deception import alternative_answer
-
-
-def _probability(name: str, value: float) -> float:
-    if not 0.0 <= float(value) <= 1.0:
-        raise ValueError(f"{name} must be in [0, 1], got {value!r}")
-    return float(value)
+from feedbackgym.envs.core.checks import require_probability as _probability
 
 
 @register_agent("scripted_critic", "critic")

@@ -9,6 +9,7 @@ import numpy as np
 from feedbackgym.agents.base import Agent
 from feedbackgym.agents.registration import register_agent
 from feedbackgym.agents.scripted.negotiation_tips import TIPS
+from feedbackgym.envs.core.checks import require_probability
 
 GENERIC_POOL = ("value", "firm", "generic")
 
@@ -34,8 +35,7 @@ class CriticCoach(Agent):
 
     def __init__(self, insight: float = 0.85, noise: float = 0.3, price_only: bool = True, seed: int | None = None) -> None:
         super().__init__(seed)
-        if not 0.0 <= insight <= 1.0:
-            raise ValueError(f"insight must be in [0, 1], got {insight!r}")
+        require_probability("insight", insight)
         if noise < 0:
             raise ValueError(f"noise must be >= 0, got {noise!r}")
         self.insight = insight

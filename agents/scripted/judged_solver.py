@@ -11,6 +11,7 @@ import numpy as np
 from feedbackgym.agents.base import TaskAgent
 from feedbackgym.agents.registration import register_agent
 from feedbackgym.envs.deception import evidence_strength, near_miss, option_letters
+from feedbackgym.envs.core.checks import require_probability
 
 # Persuasion strength of a critique by what backs it (PROTOCOLS.md C.3 item 4: none 0.1, parametric 0.4, grounded 0.7).
 DEFAULT_PERSUASION: dict[int, float] = {0: 0.1, 1: 0.4, 2: 0.7}
@@ -98,8 +99,7 @@ class SusceptibleSolver(TaskAgent):
             if params[name] <= 0:
                 raise ValueError(f"{name} must be > 0, got {params[name]!r}")
         for name in ("memory", "confidence_gain", "ack_rate"):
-            if not 0.0 <= params[name] <= 1.0:
-                raise ValueError(f"{name} must be in [0, 1], got {params[name]!r}")
+            require_probability(name, params[name])
         strengths = dict(DEFAULT_PERSUASION)
         for key, value in (persuasion or {}).items():
             if int(key) not in strengths:
@@ -205,8 +205,7 @@ class HonestPeer(TaskAgent):
 
     def __init__(self, accuracy: float = 0.7, seed: int | None = None) -> None:
         super().__init__(seed)
-        if not 0.0 <= accuracy <= 1.0:
-            raise ValueError(f"accuracy must be in [0, 1], got {accuracy!r}")
+        require_probability("accuracy", accuracy)
         self.accuracy = accuracy
         self._answer = ""
 

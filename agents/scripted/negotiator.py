@@ -8,6 +8,7 @@ from typing import Any
 from feedbackgym.agents.base import Agent
 from feedbackgym.agents.registration import register_agent
 from feedbackgym.agents.scripted.negotiation_tips import TIPS, price_target, tips_in
+from feedbackgym.envs.core.checks import require_probability
 
 # A few ways to say the same move, so transcripts read like a conversation (chosen at random).
 OFFER_LINES = {
@@ -66,8 +67,7 @@ class ConcessionNegotiator(Agent):
         if beta <= 0 or beta_spread < 0 or concession_spread < 0:
             raise ValueError(f"beta must be > 0 and the spreads >= 0, got beta={beta}, beta_spread={beta_spread}, concession_spread={concession_spread}")
         for name, value in (("max_concession", max_concession), ("p_uptake", p_uptake), ("min_concession", min_concession)):
-            if not 0.0 <= value <= 1.0:
-                raise ValueError(f"{name} must be in [0, 1], got {value!r}")
+            require_probability(name, value)
         if uptake_games is not None and uptake_games < 0:
             raise ValueError(f"uptake_games must be >= 0 or None, got {uptake_games!r}")
         if price_step <= 0:

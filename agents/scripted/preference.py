@@ -10,6 +10,7 @@ from feedbackgym.agents.base import Agent
 from feedbackgym.agents.registration import register_agent
 from feedbackgym.envs.deception import near_miss
 from feedbackgym.wrappers.distractor import DISTRACTOR_SPANS
+from feedbackgym.envs.core.checks import require_probability
 
 # Calibrated on JudgeProtocol-v0's default items (half equal pairs, gaps 1-3 otherwise; distractor on
 # the worse response) to flip about 35% of pairwise and 9% of pointwise judgments, as the paper
@@ -62,8 +63,7 @@ class DistractibleJudge(Agent):
         super().__init__(seed)
         if temperature <= 0:
             raise ValueError(f"temperature must be > 0, got {temperature!r}")
-        if not 0.0 <= p_tie <= 1.0:
-            raise ValueError(f"p_tie must be in [0, 1], got {p_tie!r}")
+        require_probability("p_tie", p_tie)
         if score_noise < 0:
             raise ValueError(f"score_noise must be >= 0, got {score_noise!r}")
         self.delta_pair = _per_kind("delta_pair", delta_pair)

@@ -7,6 +7,7 @@ from typing import Any
 
 from feedbackgym.agents.base import Agent
 from feedbackgym.agents.registration import register_agent
+from feedbackgym.envs.core.checks import require_probability
 
 _NOISE = string.ascii_letters + string.digits + " .,!?"
 
@@ -21,8 +22,7 @@ class RandomAgent(Agent):
 
     def __init__(self, p_valid: float = 0.8, max_noise_chars: int = 40, seed: int | None = None) -> None:
         super().__init__(seed)
-        if not 0.0 <= p_valid <= 1.0:
-            raise ValueError(f"p_valid must be in [0, 1], got {p_valid!r}")
+        require_probability("p_valid", p_valid)
         self.p_valid = p_valid
         self.max_noise_chars = max_noise_chars
 

@@ -10,6 +10,7 @@ import numpy as np
 from feedbackgym.agents.base import TaskAgent
 from feedbackgym.agents.registration import register_agent
 from feedbackgym.envs.core.feedback import FeedbackLevel
+from feedbackgym.envs.core.checks import require_probability
 
 # How much a piece of feedback at each ladder level tells the solver (PROTOCOLS.md C.3 item 1).
 DEFAULT_INFORMATIVENESS: dict[str, float] = {
@@ -61,8 +62,7 @@ class FrictionSolver(TaskAgent):
     ) -> None:
         super().__init__(seed)
         for name, value in (("friction", friction), ("stickiness", stickiness)):
-            if not 0.0 <= value <= 1.0:
-                raise ValueError(f"{name} must be in [0, 1], got {value!r}")
+            require_probability(name, value)
         for name, value in (
             ("competence_alpha", competence_alpha),
             ("competence_beta", competence_beta),
@@ -75,9 +75,7 @@ class FrictionSolver(TaskAgent):
         levels = dict(DEFAULT_INFORMATIVENESS)
         for key, value in (informativeness or {}).items():
             level = FeedbackLevel.parse(key).name.lower()
-            if not 0.0 <= float(value) <= 1.0:
-                raise ValueError(f"informativeness[{key!r}] must be in [0, 1], got {value!r}")
-            levels[level] = float(value)
+            levels[level] = require_probability(f"informativeness[{key!r}]", value)
         self.competence = (competence_alpha, competence_beta)
         self.confidence = (confidence_alpha, confidence_beta)
         self.rho = rho

@@ -6,6 +6,7 @@ from typing import Any
 
 from feedbackgym.agents.base import Agent
 from feedbackgym.agents.registration import register_agent
+from feedbackgym.envs.core.checks import require_probability
 
 
 @register_agent("scripted_teacher", "teacher")
@@ -28,8 +29,7 @@ class ScriptedTeacher(Agent):
     def __init__(self, p_wrong_feedback: float = 0.0, p_leak: float = 0.003, seed: int | None = None) -> None:
         super().__init__(seed)
         for name, value in (("p_wrong_feedback", p_wrong_feedback), ("p_leak", p_leak)):
-            if not 0.0 <= value <= 1.0:
-                raise ValueError(f"{name} must be in [0, 1], got {value!r}")
+            require_probability(name, value)
         self.p_wrong_feedback = p_wrong_feedback
         self.p_leak = p_leak
 

@@ -16,6 +16,7 @@ import numpy as np
 from feedbackgym.agents.base import Agent
 from feedbackgym.agents.registration import register_agent
 from feedbackgym.agents.scripted.teacher import ScriptedTeacher
+from feedbackgym.envs.core.checks import require_probability
 
 
 def _logit(p: float) -> float:
@@ -59,8 +60,7 @@ class AnnotatorPool:
     ) -> None:
         if size < 1:
             raise ValueError(f"pool size must be >= 1, got {size}")
-        if not 0.0 <= p_label_flip <= 1.0:
-            raise ValueError(f"p_label_flip must be in [0, 1], got {p_label_flip!r}")
+        require_probability("p_label_flip", p_label_flip)
         rng = np.random.default_rng(seed)
         self.p_label_flip = p_label_flip
         self.quality_weight = quality_weight
@@ -131,8 +131,7 @@ class SimulatedUserAgent(Agent):
         super().__init__(seed)
         for name, value in (("p_answer", p_answer), ("informativeness", informativeness), ("love_base_rate", love_base_rate),
                             ("dislike_base_rate", dislike_base_rate)):
-            if not 0.0 <= value <= 1.0:
-                raise ValueError(f"{name} must be in [0, 1], got {value!r}")
+            require_probability(name, value)
         self.p_answer = p_answer
         self.informativeness = informativeness
         self.love_base_rate = love_base_rate

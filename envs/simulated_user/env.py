@@ -26,6 +26,7 @@ from feedbackgym.envs.simulated_user.prompts import (
 )
 from feedbackgym.envs.simulated_user.replies import asked_about, candidates, choice_of, reaction_of, recommended_ids, style_of
 from feedbackgym.envs.tasks import TaskSource, resolve_task_source
+from feedbackgym.envs.core.checks import require_probability
 
 ASSISTANT, USER = "assistant_0", "user_0"
 MODES = ("interactive", "reaction", "preference")
@@ -192,8 +193,7 @@ class SimulatedUserEnv(TurnBasedTextEnv):
         if n_categories > 6 or n_items < 3 * n_categories:
             raise ValueError(f"need n_categories <= 6 and at least 3 items per category, got n_items={n_items}, n_categories={n_categories}")
         for name, value in (("success_utility", success_utility), ("adversarial_frac", adversarial_frac)):
-            if not 0.0 <= float(value) <= 1.0:
-                raise ValueError(f"{name} must be in [0, 1], got {value!r}")
+            require_probability(name, value)
         weights = {"signal": 1.0, "utility": 0.0} if objective_weights is None else {k: float(v) for k, v in dict(objective_weights).items()}
         unknown = set(weights) - set(OBJECTIVES)
         if unknown:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
 from numbers import Integral
 from typing import Any
 
 import numpy as np
+
+from feedbackgym.envs.core.checks import require_choice
 
 
 def require_int(field: str, value: Any, low: int, high: int) -> int:
@@ -16,11 +17,7 @@ def require_int(field: str, value: Any, low: int, high: int) -> int:
     return int(value)
 
 
-def require_one_of(field: str, value: Any, allowed: Collection[Any]) -> Any:
-    if value not in allowed:
-        listing = ", ".join(repr(a) for a in allowed)
-        raise ValueError(f"{field} must be one of {listing}, got {value!r}")
-    return value
+require_one_of = require_choice  # one implementation for envs and task sources
 
 
 def require_generator(rng: Any) -> np.random.Generator:
