@@ -730,7 +730,9 @@ def make_numeric(
     **env_kwargs: Any,
 ) -> NumericView:
     """``NumericView(SingleAgent(env, learner, others, **env_kwargs), encoder)`` in one call."""
-    return NumericView(SingleAgent(env, learner, others, seed=seed, **env_kwargs), encoder, flatten=flatten, slim_info=slim_info)
+    # A slim view reads the info and hands on a new one, so the per-step copy of the full info is not needed.
+    single = SingleAgent(env, learner, others, seed=seed, copy_info=not slim_info, **env_kwargs)
+    return NumericView(single, encoder, flatten=flatten, slim_info=slim_info)
 
 
 class NumericAEC(BaseWrapper):

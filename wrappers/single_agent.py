@@ -79,8 +79,12 @@ class SingleAgent(gymnasium.Env):
         *,
         seed: int | None = None,
         render_mode: str | None = None,
+        copy_info: bool = True,
         **env_kwargs: Any,
     ) -> None:
+        # The env reuses parts of its infos between steps; a copy per step keeps what callers hold
+        # intact (check_env insists). Wrappers that only read the info may skip the copy.
+        self.copy_info = bool(copy_info)
         if isinstance(env, str):
             if render_mode is not None:
                 env_kwargs["render_mode"] = render_mode
@@ -131,7 +135,7 @@ class SingleAgent(gymnasium.Env):
         self._pending_reward = float(reward)
         self._ended_early = bool(terminated or truncated)
         self._over = False
-        return observation, fresh_copy(info)
+        return observation, fresh_copy(info) if self.copy_info else info
 
     def step(self, action: Any) -> tuple[Any, float, bool, bool, dict[str, Any]]:
         if self._over:
@@ -146,7 +150,7 @@ class SingleAgent(gymnasium.Env):
             observation, learner_reward, terminated, truncated, info = self.env.last()
             reward += float(learner_reward)
         self._over = bool(terminated or truncated)
-        return observation, reward, bool(terminated), bool(truncated), fresh_copy(info)
+        return observation, reward, bool(terminated), bool(truncated), fresh_copy(info) if self.copy_info else info
 
     def render(self) -> str | None:
         if self.render_mode is None:
