@@ -234,3 +234,17 @@ def test_random_agent_moves() -> None:
     assert all(len(noise.act({}, {})) <= 5 for _ in range(50))
     with pytest.raises(ValueError, match="p_valid"):
         RandomAgent(p_valid=1.5)
+
+
+def test_human_agent_reads_the_observation_and_types_a_reply() -> None:
+    import io
+
+    from feedbackgym.agents.human import HumanAgent
+
+    typed = iter(["\\boxed{7}", "line one", "line two", "."])
+    shown = io.StringIO()
+    agent = HumanAgent(input_fn=lambda prompt: next(typed), output=shown)
+    assert agent.act({"text": "Compute 3 + 4."}, {}) == "\\boxed{7}"
+    assert "Compute 3 + 4." in shown.getvalue()
+    agent.multiline = True
+    assert agent.act({"text": "again"}, {}) == "line one\nline two"
