@@ -34,11 +34,9 @@ import statistics
 import sys
 import time
 import types
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 
 from feedbackgym.agents import make_agent
 from feedbackgym.envs import make

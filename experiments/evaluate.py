@@ -20,7 +20,8 @@ from omegaconf import DictConfig, OmegaConf
 
 from feedbackgym.agents import Agent
 from feedbackgym.envs import make
-from feedbackgym.experiments.runner import EpisodeJob, agent_kwargs, aggregate, build_agents, format_table, run_episodes, write_table
+from feedbackgym.agents.registration import agent_kwargs, build_agents
+from feedbackgym.experiments.runner import EpisodeJob, aggregate, format_table, run_episodes, write_table
 
 log = logging.getLogger("feedbackgym")
 

@@ -21,7 +21,7 @@ import numpy as np
 from pettingzoo import AECEnv
 
 from feedbackgym.agents import Agent
-from feedbackgym.agents.registration import agent_kwargs, build_agents
+from feedbackgym.agents.registration import build_agents
 from feedbackgym.agents.secrets import redact
 from feedbackgym.envs import make
 from feedbackgym.envs.core.seeding import agent_seed

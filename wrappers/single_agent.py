@@ -7,7 +7,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import gymnasium
-import numpy as np
 from gymnasium.utils import seeding
 from pettingzoo import AECEnv
 

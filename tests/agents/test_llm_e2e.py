@@ -146,7 +146,7 @@ def test_no_secret_in_any_output_file(server: FakeLLMServer, tmp_path: Path) -> 
 
     overrides = [
         "experiment=single", "run.episodes=3", "run.progress=false",
-        "agent@agents.solver_0=llm", f"agents.solver_0.model=openai/learner", f"agents.solver_0.api_base={server.url}",
+        "agent@agents.solver_0=llm", "agents.solver_0.model=openai/learner", f"agents.solver_0.api_base={server.url}",
         f"agents.solver_0.api_key={SECRET}", "agent@agents.teacher_0=llm", "agents.teacher_0.model=openai/fault-badjson",
         f"agents.teacher_0.api_base={server.url}", f"agents.teacher_0.api_key={SECRET}", "agents.teacher_0.max_retries=0",
         "agents.solver_0.cache=read_write", f"agents.solver_0.cache_path={tmp_path / 'cache.sqlite'}",
