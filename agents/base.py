@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import numpy as np
@@ -58,8 +57,3 @@ class TaskAgent(Agent):
         fresh = task_id != self._task_id or (tried is not None and not tried)
         self._task_id = task_id
         return fresh
-
-
-def run_sync(coroutine: Any) -> Any:
-    """Run a coroutine from synchronous code (used by single-agent views with async agents)."""
-    return asyncio.run(coroutine)

@@ -164,8 +164,9 @@ class JsonlSink:
         if needs_newline:
             self.handle.write("\n")
 
-    def write(self, result: EpisodeResult) -> None:
-        self.handle.write(result.to_json() + "\n")
+    def write(self, line: str) -> None:
+        """Append one episode's JSON line (``EpisodeResult.to_json``)."""
+        self.handle.write(line + "\n")
         self.handle.flush()
 
     def close(self) -> None:
@@ -209,10 +210,10 @@ async def run_episodes(
                 workers[key] = (make_env(job.condition), make_agents(job.condition))
             env, agents = workers[key]
             result = await play_episode(env, agents, seed=job.seed, episode_id=job.episode_id, condition=job.condition)
-            record = json.loads(result.to_json())
-            records[job.episode_id] = record
+            line = result.to_json()  # serialised (and redacted) once, for the file and the record
+            records[job.episode_id] = json.loads(line)
             if sink is not None:
-                sink.write(result)
+                sink.write(line)
             if bar is not None:
                 bar.update(1)
             await asyncio.sleep(0)  # let the other workers run between episodes of scripted agents

@@ -75,7 +75,3 @@ def observation_space(text_max_length: int, numeric: Mapping[str, tuple[float, f
     fields: dict[str, spaces.Space[Any]] = {"text": PrintableText(max_length=text_max_length)}
     fields.update({name: scalar_box(low, high) for name, (low, high) in numeric.items()})
     return spaces.Dict(fields)
-
-
-def numeric_value(value: float) -> np.ndarray:
-    return np.array([value], dtype=np.float32)
