@@ -7,7 +7,6 @@ arguments and its own stack of wrappers, named in the wrapper registry (so Hydra
 
 from __future__ import annotations
 
-import inspect
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -17,6 +16,7 @@ from pettingzoo import AECEnv, ParallelEnv
 from pettingzoo.utils.conversions import turn_based_aec_to_parallel
 from pettingzoo.utils.wrappers import OrderEnforcingWrapper
 
+from feedbackgym.envs.core.checks import keyword_parameters
 from feedbackgym.envs.core.registry import Registry, RegistryError, did_you_mean, load_entry_point
 
 ENV_ID_RE = re.compile(r"^(?:(?P<namespace>[\w:.-]+)/)?(?P<name>[\w:.-]+?)(?:-v(?P<version>\d+))?$")
@@ -96,13 +96,10 @@ def apply_wrapper(env: AECEnv, name: str, **kwargs: Any) -> AECEnv:
 
 def check_kwargs(target: Callable[..., Any], kwargs: Mapping[str, Any], what: str, *, skip: int = 0) -> None:
     """Raise a TypeError naming any keyword ``target`` does not accept, and what it does accept."""
-    try:
-        parameters = list(inspect.signature(target).parameters.values())[skip:]
-    except (TypeError, ValueError):
+    signature = keyword_parameters(target, skip=skip)
+    if signature is None:
         return
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
-        return
-    accepted = [p.name for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    accepted, _ = signature
     unknown = [key for key in kwargs if key not in accepted]
     if unknown:
         hints = "; ".join(did_you_mean(key, accepted, "argument").split(" Registered:")[0] for key in unknown)

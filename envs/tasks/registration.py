@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import difflib
-import inspect
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from feedbackgym.envs.core.registry import Registry
-
 import numpy as np
+
+from feedbackgym.envs.core.checks import keyword_parameters
+from feedbackgym.envs.core.registry import Registry
 
 from .base import Task, TaskSource
 
@@ -54,13 +54,10 @@ def task_sources() -> list[str]:
 
 
 def _check_arguments(name: str, factory: TaskSourceFactory, kwargs: Mapping[str, Any]) -> None:
-    try:
-        parameters = inspect.signature(factory).parameters
-    except (TypeError, ValueError):
-        return  # builtins and some C callables have no signature; let the call itself complain
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+    signature = keyword_parameters(factory)
+    if signature is None:
         return
-    accepted = [key for key, p in parameters.items() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    accepted, required = signature
     unknown = [key for key in kwargs if key not in accepted]
     if unknown:
         hints = []
@@ -71,7 +68,7 @@ def _check_arguments(name: str, factory: TaskSourceFactory, kwargs: Mapping[str,
             f"task source `{name}` got unknown argument(s) {', '.join(hints)}; "
             f"accepted: {', '.join(accepted) or '(none)'}"
         )
-    missing = [key for key in accepted if parameters[key].default is inspect.Parameter.empty and key not in kwargs]
+    missing = [key for key in required if key not in kwargs]
     if missing:
         raise TaskSourceArgumentError(f"task source `{name}` needs argument(s) {', '.join(map(repr, missing))}")
 

@@ -16,21 +16,6 @@ from feedbackgym.experiments.runner import rollout
 ENV_IDS = sorted(registry)
 CYCLES = 60
 
-# PettingZoo's checkers warn that text observations and actions are not numpy arrays or Boxes;
-# that is this library's design (DESIGN.md section 3), not a failure.
-pettingzoo_text_warnings = [
-    pytest.mark.filterwarnings("ignore:Observation is not a NumPy array:UserWarning"),
-    pytest.mark.filterwarnings("ignore:Observation space for each agent probably should be:UserWarning"),
-    pytest.mark.filterwarnings("ignore:Action space for each agent probably should be:UserWarning"),
-]
-
-
-def with_warnings_filtered(test):
-    for mark in pettingzoo_text_warnings:
-        test = mark(test)
-    return test
-
-
 def test_registry_includes_wrapped_variants() -> None:
     # The parametrisation below is only as good as the registry: wrapped variants must be in it.
     assert "SolverFeedback-v0" in ENV_IDS
@@ -38,19 +23,16 @@ def test_registry_includes_wrapped_variants() -> None:
     assert registry["SolverFeedback-UFO-v0"].wrappers
 
 
-@with_warnings_filtered
 @pytest.mark.parametrize("env_id", ENV_IDS)
 def test_api(env_id: str) -> None:
     api_test(make(env_id), num_cycles=CYCLES)
 
 
-@with_warnings_filtered
 @pytest.mark.parametrize("env_id", ENV_IDS)
 def test_parallel_api(env_id: str) -> None:
     parallel_api_test(make_parallel(env_id), num_cycles=CYCLES)
 
 
-@with_warnings_filtered
 @pytest.mark.parametrize("env_id", ENV_IDS)
 def test_seed(env_id: str) -> None:
     seed_test(lambda: make(env_id), num_cycles=CYCLES)

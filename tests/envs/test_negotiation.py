@@ -15,12 +15,6 @@ from feedbackgym.experiments.runner import aggregate, rollout
 
 SELLER, BUYER, CRITIC = "seller_0", "buyer_0", "critic_0"
 IDS = sorted(env_id for env_id in registry if env_id.startswith("Negotiation"))
-# PettingZoo's checkers warn that text observations and actions are not arrays: by design (DESIGN.md section 3).
-pytestmark = [
-    pytest.mark.filterwarnings("ignore:Observation is not a NumPy array:UserWarning"),
-    pytest.mark.filterwarnings("ignore:Observation space for each agent probably should be:UserWarning"),
-    pytest.mark.filterwarnings("ignore:Action space for each agent probably should be:UserWarning"),
-]
 
 
 class Script(Agent):

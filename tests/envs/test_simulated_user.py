@@ -19,11 +19,6 @@ from feedbackgym.experiments.runner import rollout
 
 ASSISTANT, USER = "assistant_0", "user_0"
 IDS = sorted(env_id for env_id in registry if env_id.startswith("SimulatedUser"))
-pytestmark = [
-    pytest.mark.filterwarnings("ignore:Observation is not a NumPy array:UserWarning"),
-    pytest.mark.filterwarnings("ignore:Observation space for each agent probably should be:UserWarning"),
-    pytest.mark.filterwarnings("ignore:Action space for each agent probably should be:UserWarning"),
-]
 
 
 class Script(Agent):
