@@ -7,6 +7,12 @@ from typing import Any
 import numpy as np
 
 
+class AgentConfigurationError(RuntimeError):
+    """An agent cannot work as configured: a missing or rejected key, an unknown model, an endpoint
+    that does not answer its first call. Every episode would fail alike, so the runner stops the run
+    at once with this cause instead of recording one errored episode after another."""
+
+
 class Agent:
     """Maps what an environment shows one role to a reply string.
 

@@ -213,7 +213,7 @@ def redact_saved_config(output_dir: Path) -> None:
             path.write_text(cleaned, encoding="utf-8")
 
 
-@hydra.main(config_path="pkg://feedbackgym.conf", config_name="config", version_base="1.3")
+@hydra.main(config_path="pkg://feedbackgym.conf.run", config_name="config", version_base="1.3")
 def main(cfg: DictConfig) -> None:
     output_dir = Path(HydraConfig.get().runtime.output_dir)
     redact_saved_config(output_dir)

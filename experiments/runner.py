@@ -21,6 +21,7 @@ import numpy as np
 from pettingzoo import AECEnv
 
 from feedbackgym.agents import Agent
+from feedbackgym.agents.base import AgentConfigurationError
 from feedbackgym.agents.registration import build_agents
 from feedbackgym.agents.secrets import redact
 from feedbackgym.envs import make
@@ -81,7 +82,9 @@ async def play_episode(
     """Play one episode of ``env`` with ``agents`` (one per agent id) and return its result.
 
     An exception raised by an agent ends the episode as errored, with its cause recorded; it does
-    not propagate, so one failing episode never stops a run.
+    not propagate, so one failing episode never stops a run. The exception is
+    :class:`~feedbackgym.agents.base.AgentConfigurationError` (a missing key, an unknown model), which
+    would fail every episode alike: it propagates and stops the run.
     """
     env_id = getattr(getattr(env, "spec", None), "id", type(env.unwrapped).__name__)
     result = EpisodeResult(episode_id=episode_id, seed=seed, env_id=env_id, condition=condition)
@@ -107,6 +110,8 @@ async def play_episode(
         result.metrics = dict(getattr(base, "episode_metrics", {}) or {})
         if base.agents:
             result.error = f"episode did not end within max_steps={max_steps}"
+    except AgentConfigurationError:
+        raise  # every episode would fail alike: the run stops with the cause
     except Exception as error:  # an agent's failure is recorded, never lost and never fatal to the run
         result.error = redact(f"{type(error).__name__}: {error}")
         result.metrics["traceback"] = redact(traceback.format_exc(limit=8))
@@ -138,19 +143,36 @@ class EpisodeJob:
 
 
 def read_finished(path: Path) -> dict[str, dict[str, Any]]:
-    """Finished, error-free episodes already in a JSONL file, by id; a torn last line is ignored."""
+    """Finished, error-free episodes already in a JSONL file, by id; a torn line is ignored."""
     finished: dict[str, dict[str, Any]] = {}
     if not path.exists():
         return finished
     with path.open(encoding="utf-8") as handle:
         for line in handle:
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
-                continue  # a run killed mid-write leaves a partial line; that episode is played again
-            if isinstance(record, dict) and record.get("error") is None and "episode_id" in record:
+            record = _parse_record(line)
+            if record is not None and record.get("error") is None:
                 finished[record["episode_id"]] = record
     return finished
+
+
+def _parse_record(line: str) -> dict[str, Any] | None:
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError:
+        return None  # a run killed mid-write leaves a partial line; that episode is played again
+    return record if isinstance(record, dict) and "episode_id" in record else None
+
+
+def repair_jsonl(path: Path) -> int:
+    """Drop the lines of ``path`` that are not whole episode records (a run killed mid-write leaves a
+    torn last line), so the file stays valid JSONL; returns how many lines were dropped."""
+    if not path.exists():
+        return 0
+    lines = path.read_text(encoding="utf-8", errors="surrogateescape").splitlines()
+    kept = [line for line in lines if _parse_record(line) is not None]
+    if len(kept) != len(lines) or (lines and not path.read_bytes().endswith(b"\n")):
+        path.write_text("".join(line + "\n" for line in kept), encoding="utf-8", errors="surrogateescape")
+    return len(lines) - len(kept)
 
 
 class JsonlSink:
@@ -187,11 +209,18 @@ async def run_episodes(
 
     ``make_env(condition)`` and ``make_agents(condition)`` build one worker's environment and agents.
     With ``output``, each finished episode is appended to that JSONL file as it completes; with
-    ``resume``, episodes already finished there without error are not played again.
+    ``resume``, episodes already finished there without error are not played again (a torn last line
+    is dropped first), and without it the file is started afresh.
+    An :class:`~feedbackgym.agents.base.AgentConfigurationError` stops every worker and propagates.
     """
-    if concurrency < 1:
-        raise ValueError(f"concurrency must be at least 1, got {concurrency}")
+    if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+        raise ValueError(f"concurrency must be an integer >= 1, got {concurrency!r}")
     path = Path(output) if output is not None else None
+    if path is not None:
+        if resume:
+            repair_jsonl(path)
+        elif path.exists():
+            path.unlink()
     done = read_finished(path) if (path is not None and resume) else {}
     pending = [job for job in jobs if job.episode_id not in done]
     records: dict[str, dict[str, Any]] = {job.episode_id: done[job.episode_id] for job in jobs if job.episode_id in done}
@@ -218,8 +247,15 @@ async def run_episodes(
                 bar.update(1)
             await asyncio.sleep(0)  # let the other workers run between episodes of scripted agents
 
+    tasks = [asyncio.ensure_future(worker(i)) for i in range(min(concurrency, max(len(pending), 1)))]
     try:
-        await asyncio.gather(*(worker(i) for i in range(min(concurrency, max(len(pending), 1)))))
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+        for task in tasks:  # a fatal error in one worker stops the others
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for task in tasks:
+            if not task.cancelled() and task.exception() is not None:
+                raise task.exception()  # type: ignore[misc]
     finally:
         if sink is not None:
             sink.close()
@@ -236,7 +272,8 @@ def _progress(total: int, initial: int) -> Any:
 
 # ---------------------------------------------------------------------------------- aggregation
 def aggregate(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """One row per condition: episode counts, errors, and the mean of every numeric metric.
+    """One row per condition: episode counts (``episodes``, ``errors``, ``scored`` = error-free), and
+    the mean of every numeric metric over the scored episodes.
 
     List metrics (``cumulative_accuracy``) are averaged element-wise into ``name@k`` columns
     (1-based); ``None`` values (a metric that does not apply to an episode, or to entry k of a
@@ -248,7 +285,8 @@ def aggregate(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     rows = []
     for condition, group in groups.items():
         ok = [r for r in group if r.get("error") is None]
-        row: dict[str, Any] = {"condition": condition, "episodes": len(group), "errors": len(group) - len(ok)}
+        # "scored": the error-free episodes every metric of the row is a mean over
+        row: dict[str, Any] = {"condition": condition, "episodes": len(group), "errors": len(group) - len(ok), "scored": len(ok)}
         values: dict[str, list[float]] = {}
         for record in ok:
             for key, value in record.get("metrics", {}).items():

@@ -393,7 +393,7 @@ def _report(result: Mapping[str, Any], started: float) -> None:
           f"{result['train_seconds']:.0f} s, evaluated {len(result['records'])} episodes{note}", flush=True)
 
 
-@hydra.main(config_path="pkg://feedbackgym.conf", config_name="train", version_base="1.3")
+@hydra.main(config_path="pkg://feedbackgym.conf.train", config_name="train", version_base="1.3")
 def main(cfg: DictConfig) -> None:
     run_training(cfg, Path(HydraConfig.get().runtime.output_dir))
 

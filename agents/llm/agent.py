@@ -10,11 +10,11 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from feedbackgym.agents.base import Agent
+from feedbackgym.agents.base import Agent, AgentConfigurationError
 from feedbackgym.agents.llm.cache import CACHE_MODES, CacheMiss, open_cache, request_key
 from feedbackgym.agents.llm.limits import shared_limiter
 from feedbackgym.agents.llm.prompts import get_prompt
-from feedbackgym.agents.llm.retry import RetriesExhausted, RetryPolicy, call_with_retries
+from feedbackgym.agents.llm.retry import RetriesExhausted, RetryPolicy, call_with_retries, is_configuration_error
 from feedbackgym.agents.registration import register_agent
 from feedbackgym.agents.secrets import redact, register_secret
 from feedbackgym.envs.core.parsing import extract_answer
@@ -22,6 +22,10 @@ from feedbackgym.envs.core.parsing import extract_answer
 
 class LLMCallError(RuntimeError):
     """A model call failed for good (retries exhausted, or an error not worth retrying); the cause is kept."""
+
+
+class LLMConfigurationError(LLMCallError, AgentConfigurationError):
+    """A call failed because the agent is misconfigured (key, model, endpoint): fatal to the run."""
 
 
 _LITELLM: Any = None
@@ -141,6 +145,7 @@ class LLMAgent(Agent):
         # Jitter must not consume the agent's generator, or retries would change later choices.
         self._jitter_rng = random.Random(seed)
         self.calls: list[dict[str, Any]] = []
+        self._answered = False  # an unreachable endpoint before any answer is a configuration fault
 
     def __repr__(self) -> str:  # never shows the key
         return f"LLMAgent(model={self.model!r}, api_base={self.api_base!r})"
@@ -240,7 +245,9 @@ class LLMAgent(Agent):
             response, tries = await call_with_retries(one_call, self.retry_policy, rng=self._jitter_rng)
         except RetriesExhausted as error:
             self.calls.append({"model": self.model, "error": redact(str(error)), "tries": len(error.attempts)})
-            raise LLMCallError(redact(f"{self.model}: {error}")) from None
+            fatal = is_configuration_error(error.__cause__, first_call=not self._answered)
+            raise (LLMConfigurationError if fatal else LLMCallError)(redact(f"{self.model}: {error}")) from None
+        self._answered = True
         stored = self._to_stored(response, litellm)
         if limiter is not None:
             limiter.record_tokens(stored["usage"].get("total_tokens", 0))

@@ -117,6 +117,23 @@ def is_retryable(error: BaseException) -> bool:
     return code is not None and (code == 429 or code >= 500)
 
 
+# Errors that say the agent's configuration is wrong (key, model, permissions), not that one request failed.
+CONFIGURATION_NAMES = frozenset({"AuthenticationError", "PermissionDeniedError", "NotFoundError", "UnsupportedParamsError", "BudgetExceededError"})
+CONFIGURATION_MESSAGES = (*NOT_RETRYABLE_MESSAGES, "LLM Provider NOT provided")
+CONNECTION_NAMES = frozenset({"APIConnectionError", "ConnectionError", "TimeoutError", "Timeout"})
+
+
+def is_configuration_error(error: BaseException | None, *, first_call: bool = False) -> bool:
+    """Whether ``error`` means every later call will fail too: a configuration fault, or, on an
+    agent's first call, an endpoint that cannot be reached."""
+    if error is None:
+        return False
+    names = {cls.__name__ for cls in type(error).__mro__}
+    if names & CONFIGURATION_NAMES or any(message in str(error) for message in CONFIGURATION_MESSAGES):
+        return True
+    return first_call and bool(names & CONNECTION_NAMES)
+
+
 def describe(error: BaseException) -> str:
     code = status_code(error)
     text = str(error).strip().splitlines()[0] if str(error).strip() else ""

@@ -151,7 +151,7 @@ def test_no_secret_in_any_output_file(server: FakeLLMServer, tmp_path: Path) -> 
         f"agents.teacher_0.api_base={server.url}", f"agents.teacher_0.api_key={SECRET}", "agents.teacher_0.max_retries=0",
         "agents.solver_0.cache=read_write", f"agents.solver_0.cache_path={tmp_path / 'cache.sqlite'}",
     ]
-    with initialize_config_module(config_module="feedbackgym.conf", version_base="1.3"):
+    with initialize_config_module(config_module="feedbackgym.conf.run", version_base="1.3"):
         cfg = compose(config_name="config", overrides=overrides)
     run_experiment(cfg, tmp_path)
     assert f"Bearer {SECRET}" in server.api_keys_seen  # the key was used ...

@@ -17,7 +17,7 @@ GROUP_MOUNTS = {"agent": "agent@agents.solver_0", "env": "env", "task": "task", 
 
 
 def config(*overrides: str):
-    with initialize_config_module(config_module="feedbackgym.conf", version_base="1.3"):
+    with initialize_config_module(config_module="feedbackgym.conf.run", version_base="1.3"):
         return compose(config_name="config", overrides=list(overrides))
 
 

@@ -20,7 +20,7 @@ EXPERIMENTS = {
 
 
 def config(*overrides: str):
-    with initialize_config_module(config_module="feedbackgym.conf", version_base="1.3"):
+    with initialize_config_module(config_module="feedbackgym.conf.run", version_base="1.3"):
         return compose(config_name="config", overrides=list(overrides))
 
 

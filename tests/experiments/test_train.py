@@ -15,13 +15,13 @@ pytest.importorskip("torch")
 from feedbackgym.experiments.evaluate import ConfigError  # noqa: E402
 from feedbackgym.experiments.train import Setup, conditions_of, run_training, steps_to_threshold  # noqa: E402
 
-CONF = Path(__file__).resolve().parents[2] / "conf"
+CONF = Path(__file__).resolve().parents[2] / "conf" / "train"
 TRAININGS = sorted(p.stem for p in (CONF / "training").glob("*.yaml"))
 TINY = ["ppo.total_timesteps=128", "ppo.num_envs=2", "ppo.num_steps=32", "train.eval_episodes=3", "train.workers=1", "train.seeds=[1]"]
 
 
 def config(*overrides: str):
-    with initialize_config_module(config_module="feedbackgym.conf", version_base="1.3"):
+    with initialize_config_module(config_module="feedbackgym.conf.train", version_base="1.3"):
         return compose(config_name="train", overrides=list(overrides))
 
 

@@ -1,0 +1,1 @@
+"""The primary config of `feedbackgym run` (config.yaml) and its experiment/ group."""
