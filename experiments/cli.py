@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
 LISTS = ("envs", "agents", "tasks", "wrappers")
+# Each Hydra app composes its own root (conf/run, conf/train) and the shared groups (conf/common).
+APPS = {"run": ("feedbackgym.conf.run", "config"), "train": ("feedbackgym.conf.train", "train")}
+HELP_FLAGS = ("--help", "-h")
 
 
 def registered(kind: str) -> list[str]:
@@ -27,22 +31,60 @@ def registered(kind: str) -> list[str]:
     return wrapper_registry.names()
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0] == "run":
+def config_groups(app: str) -> dict[str, list[str]]:
+    """Group -> options of the Hydra app ``app`` (``run`` or ``train``): its own root and the shared one."""
+    from importlib.resources import files
+
+    groups: dict[str, list[str]] = {}
+    for package in (APPS[app][0], "feedbackgym.conf.common"):
+        for folder in files(package).iterdir():
+            if folder.is_dir() and not folder.name.startswith("_"):
+                options = sorted(f.name[: -len(".yaml")] for f in folder.iterdir() if f.name.endswith(".yaml"))
+                if options:
+                    groups[folder.name] = options
+    return dict(sorted(groups.items()))
+
+
+def app_help(app: str, overrides: Sequence[str]) -> str:
+    """``feedbackgym run --help``: the app's groups (and only its own) and the composed config."""
+    from hydra import compose, initialize_config_module
+    from omegaconf import OmegaConf
+
+    module, config_name = APPS[app]
+    lines = [f"usage: feedbackgym {app} [group=option ...] [key=value ...] [--multirun] [--cfg job] [--hydra-help]", "",
+             "Configuration groups (group=option; an agent is mounted per role: agent@agents.<role>=<option>, "
+             "+agent@agents.<role>=<option> for a role the config does not mount yet):"]
+    lines += [f"  {group}: {', '.join(options)}" for group, options in config_groups(app).items()]
+    try:
+        with initialize_config_module(config_module=module, version_base="1.3"):
+            cfg = compose(config_name=config_name, overrides=[o for o in overrides if o not in HELP_FLAGS])
+        lines += ["", "Config (override any value with key=value; add a new key with +key=value):", "", OmegaConf.to_yaml(cfg)]
+    except Exception as error:  # the overrides do not compose: say why instead of the config
+        lines += ["", f"(the config does not compose with these overrides: {error})"]
+    return "\n".join(lines)
+
+
+def _hand_to_hydra(app: str, rest: list[str]) -> int:
+    if any(flag in rest for flag in HELP_FLAGS):
+        write(app_help(app, rest).splitlines())
+        return 0
+    # Hydra reads sys.argv: hand it everything after the command (overrides, --multirun, --cfg job, ...).
+    sys.argv = [f"feedbackgym {app}", *rest]
+    if app == "run":
         from feedbackgym.experiments.evaluate import main as run_main
 
-        # Hydra reads sys.argv: hand it everything after "run" (overrides, --multirun, --cfg job, ...).
-        sys.argv = ["feedbackgym run", *argv[1:]]
         run_main()
-        return 0
-    if argv and argv[0] == "train":
+    else:
         from feedbackgym.experiments.train import main as train_main
 
-        # As for run: Hydra reads sys.argv, so it gets everything after "train".
-        sys.argv = ["feedbackgym train", *argv[1:]]
         train_main()
-        return 0
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in APPS:
+        return _hand_to_hydra(argv[0], argv[1:])
     parser = argparse.ArgumentParser(prog="feedbackgym", description="Feedback environments for language agents.")
     commands = parser.add_subparsers(dest="command", required=True)
     listing = commands.add_parser("list", help="list registered envs, agents, tasks and wrappers")
@@ -50,11 +92,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands.add_parser("run", help="run an experiment: feedbackgym run [hydra overrides] [--multirun]")
     commands.add_parser("train", help="train PPO agents on numeric views: feedbackgym train [training=try_again] [hydra overrides]")
     args = parser.parse_args(argv)
+    lines: list[str] = []
     for kind in [args.kind] if args.kind else LISTS:
-        print(f"{kind}:")
-        for line in registered(kind):
-            print(f"  {line}")
+        lines += [f"{kind}:", *(f"  {line}" for line in registered(kind))]
+    write(lines)
     return 0
+
+
+def write(lines: Sequence[str]) -> None:
+    """Print ``lines``; a reader that leaves early (``feedbackgym list | head -3``) is not an error."""
+    try:
+        for line in lines:
+            print(line)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # Point stdout at devnull so that Python's flush at exit does not raise again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 if __name__ == "__main__":

@@ -2,15 +2,24 @@
 
 With no overrides it is the main job, the feedback ladder on ``SolverFeedback-v0`` with scripted
 agents. Outputs go to Hydra's output folder: ``episodes.jsonl`` (one transcript per line, streamed),
-``results.csv`` (one row per condition) and ``<experiment>.png``. A killed run resumes when started
-again with the same ``hydra.run.dir``.
+``results.csv`` (one row per condition), ``<experiment>.png``, ``fingerprint.json`` (what the
+episodes were produced by) and ``evaluate.log``. A killed run resumes when started again with the
+same ``hydra.run.dir``; a folder produced by another experiment (other environment, agents,
+wrappers, task, conditions or seed) is refused, unless ``run.resume=false`` starts it afresh.
+
+A configuration mistake is a :class:`ConfigError` naming the field; ``feedbackgym run`` prints it in
+one or two lines and exits with status 2 (``HYDRA_FULL_ERROR=1`` shows the traceback).
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
-from collections.abc import Iterable, Mapping
+import math
+import os
+import sys
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,15 +28,30 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from feedbackgym.agents import Agent
+from feedbackgym.agents.base import AgentConfigurationError
 from feedbackgym.envs import make
 from feedbackgym.agents.registration import agent_kwargs, build_agents
+from feedbackgym.experiments.configuration import (
+    ConfigError,
+    check_condition_overrides,
+    check_known,
+    check_required,
+    differing_keys,
+    require_bool,
+    require_int,
+)
 from feedbackgym.experiments.runner import EpisodeJob, aggregate, format_table, run_episodes, write_table
 
 log = logging.getLogger("feedbackgym")
 
+RUN_OPTIONS = ("episodes", "seed", "concurrency", "resume", "progress", "plot")
+# Agent knobs that change how calls are made, not what an episode is: free to change on resume.
+OPERATIONAL_AGENT_KNOBS = frozenset({"api_key", "timeout", "max_retries", "backoff_initial", "backoff_max", "cache", "cache_path",
+                                     "requests_per_minute", "tokens_per_minute"})
 
-class ConfigError(ValueError):
-    """A config value that cannot work, with the config path of the field."""
+
+class RunFailed(RuntimeError):
+    """Every episode of the run errored: there is no result to report."""
 
 
 def _plain(node: Any) -> Any:
@@ -71,8 +95,60 @@ def wrappers_of(cfg: DictConfig) -> list[tuple[str, dict[str, Any]]]:
     return stack
 
 
+def hydra_context(cfg: DictConfig) -> tuple[list[str], dict[str, Any]]:
+    """(the command-line overrides, the group choices) of the Hydra job that composed ``cfg``.
+
+    From the ``hydra`` node of a config composed with ``return_hydra_config=True``, else from the
+    running Hydra app; a config built by hand has neither: ``([], {})``.
+    """
+    node = cfg.get("hydra") if isinstance(cfg, DictConfig) and "hydra" in cfg else None
+    if node is None and HydraConfig.initialized():
+        node = HydraConfig.get()
+    if node is None:
+        return [], {}
+    overrides = list(OmegaConf.select(node, "overrides.task", default=None) or [])
+    choices = OmegaConf.to_container(node.runtime.choices) if OmegaConf.select(node, "runtime.choices", default=None) is not None else {}
+    return overrides, dict(choices or {})
+
+
+def env_option_defaults(choice: str | None) -> tuple[str | None, dict[str, Any]]:
+    """(id, kwargs) as listed by the env group option ``conf/common/env/<choice>.yaml``."""
+    if not choice:
+        return None, {}
+    from importlib.resources import files
+
+    path = files("feedbackgym.conf.common") / "env" / f"{choice}.yaml"
+    if not path.is_file():
+        return None, {}
+    listed = OmegaConf.create(path.read_text(encoding="utf-8"))
+    return listed.get("id"), dict(_plain(listed.get("kwargs")) or {})
+
+
+def env_kwargs(cfg: DictConfig) -> dict[str, Any]:
+    """The environment's base kwargs (before a condition's overrides).
+
+    When ``env.id`` names another id than the env option that listed ``env.kwargs``
+    (``env=solver_feedback env.id=SolverFeedback-UFO-v0``), the option's listed values are the
+    defaults of another environment: they are left out, so the chosen variant keeps its own
+    registered kwargs; values set on the command line, by the task or by the experiment stay on top.
+    """
+    kwargs = dict(_plain(cfg.env.get("kwargs")) or {})
+    overrides, choices = hydra_context(cfg)
+    option_id, listed = env_option_defaults(choices.get("env"))
+    if option_id is None or option_id == cfg.env.id:
+        return kwargs
+    explicit = {key.split(".")[2] for key in _override_keys(overrides) if key.startswith("env.kwargs.")}
+    return {key: value for key, value in kwargs.items() if key in explicit or key not in listed or listed[key] != value}
+
+
+def _override_keys(overrides: Sequence[str]) -> list[str]:
+    from feedbackgym.experiments.configuration import override_keys
+
+    return list(override_keys(overrides))
+
+
 def env_factory(cfg: DictConfig):
-    base_kwargs = _plain(cfg.env.kwargs) or {}
+    base_kwargs = env_kwargs(cfg)
     conditions = conditions_of(cfg)
     wrappers = wrappers_of(cfg)
 
@@ -123,11 +199,13 @@ def validate(cfg: DictConfig) -> list[str]:
         except (ValueError, TypeError, KeyError) as error:
             raise ConfigError(f"env (id {cfg.env.id}, condition {condition!r}): {error}") from error
         roles += [role for role in env.unwrapped.possible_agents if role not in roles]
-        missing = set(env.unwrapped.possible_agents) - set((_plain(cfg.agents) or {}).keys())
+        missing = [role for role in env.unwrapped.possible_agents if role not in (_plain(cfg.agents) or {})]
         if missing:
+            # "+": the role is not in the defaults list yet, and Hydra adds a new entry only with a plus.
+            mounts = " ".join(f"+agent@agents.{role}=random" for role in missing)
             raise ConfigError(
                 f"agents: the environment {cfg.env.id} has agents {list(env.unwrapped.possible_agents)} but the config mounts none for "
-                f"{sorted(missing)}; mount one per role, e.g. agent@agents.{sorted(missing)[0]}=random"
+                f"{missing}; mount one per role (feedbackgym list agents), e.g. add {mounts}"
             )
     make_agents = agents_factory(cfg, roles)
     for condition in conditions_of(cfg):
@@ -140,48 +218,126 @@ def validate(cfg: DictConfig) -> list[str]:
     return roles
 
 
+def check_run_options(cfg: DictConfig) -> dict[str, Any]:
+    """``run.*`` with types and ranges checked: every error names the option and what it accepts."""
+    run = dict(_plain(cfg.get("run")) or {})
+    check_known(run, RUN_OPTIONS, "run")
+    checked = {
+        "episodes": require_int(run.get("episodes", 1), "run.episodes", minimum=1),
+        "seed": require_int(run.get("seed", 0), "run.seed"),
+        "concurrency": require_int(run.get("concurrency", 8), "run.concurrency", minimum=1),
+    }
+    for flag in ("resume", "progress", "plot"):
+        checked[flag] = require_bool(run.get(flag, True), f"run.{flag}")
+    return checked
+
+
+def fingerprint(cfg: DictConfig, roles: Iterable[str]) -> dict[str, Any]:
+    """What a run folder's episodes depend on: environment, wrappers, task (in env.kwargs), agents of
+    the environment's roles, conditions and the first seed. Not the episode count (a resumed run may
+    add episodes: episode i always has seed seed+i), nor presentation (plot, progress, summary)."""
+    agents = {}
+    for role in roles:
+        spec = dict(_plain(cfg.agents).get(role) or {})
+        agents[role] = {key: value for key, value in spec.items() if key not in OPERATIONAL_AGENT_KNOBS}
+        if isinstance(spec.get("kwargs"), Mapping):
+            agents[role]["kwargs"] = {k: v for k, v in spec["kwargs"].items() if k not in OPERATIONAL_AGENT_KNOBS}
+    conditions = {name: {"env": c["env"], "agents": c["agents"], "wrappers": [list(w) for w in c["wrappers"]]}
+                  for name, c in conditions_of(cfg).items()}
+    raw = {
+        "env": {"id": str(cfg.env.id), "kwargs": env_kwargs(cfg), "wrappers": [list(w) for w in wrappers_of(cfg)]},
+        "agents": agents,
+        "conditions": conditions,
+        "run": {"seed": int(cfg.run.seed)},
+    }
+    return json.loads(json.dumps(raw, sort_keys=True, default=str))  # as it reads back from the file
+
+
+def check_run_folder(output_dir: Path, current: Mapping[str, Any], resume: bool) -> None:
+    """Refuse to resume episodes that another experiment produced; record ``current`` for later runs."""
+    record = output_dir / "fingerprint.json"
+    episodes = output_dir / "episodes.jsonl"
+    if resume and episodes.exists() and episodes.stat().st_size > 0:
+        ways_out = "use a new folder (hydra.run.dir=<new folder>) or start this one afresh with run.resume=false"
+        if not record.exists():
+            raise ConfigError(f"{output_dir} holds episodes but no fingerprint.json, so it cannot tell what produced them; {ways_out}")
+        recorded = json.loads(record.read_text(encoding="utf-8"))
+        changes = differing_keys(recorded, current)
+        if changes:
+            shown = "; ".join(f"{key}: {old!r} -> {new!r}" for key, old, new in changes[:6])
+            more = f" (and {len(changes) - 6} more)" if len(changes) > 6 else ""
+            raise ConfigError(f"{output_dir} holds episodes of another experiment; differing keys: {shown}{more}. To run this one, {ways_out}")
+    record.write_text(json.dumps(current, indent=1, sort_keys=True), encoding="utf-8")
+
+
 def run_experiment(cfg: DictConfig, output_dir: Path | str) -> list[dict[str, Any]]:
     """Run ``cfg`` and write its outputs to ``output_dir``; returns the table rows.
 
     ``cfg.experiment`` has ``name``, ``description``, ``conditions`` (condition name -> env.kwargs
-    overrides; empty for one condition), and optionally ``summary`` (the columns printed) and
+    overrides; empty for one condition), and optionally ``summary`` (the columns printed), ``windows``
+    (metric -> [[first, last], ...] turn windows averaged into ``metric@first-last`` columns) and
     ``plot`` (keyword arguments of :func:`~feedbackgym.experiments.plots.plot_experiment`: ``series``,
-    ``xlabel``, ``ylabel``, ``ylim``).
+    ``xlabel``, ``ylabel``, ``ylim``). Raises :class:`ConfigError` for a config that cannot work,
+    :class:`RunFailed` when every episode errored.
     """
     output_dir = Path(output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
+    run = check_run_options(cfg)
+    check_required(cfg, ("env", "agents", "wrapper", "experiment"))
+    overrides, _ = hydra_context(cfg)
+    check_condition_overrides(overrides, conditions_of(cfg), str(cfg.experiment.get("name", "")))
     roles = validate(cfg)
-    episodes, seed = int(cfg.run.episodes), int(cfg.run.seed)
-    if episodes < 1:
-        raise ConfigError(f"run.episodes must be at least 1, got {episodes}")
+    output_dir.mkdir(parents=True, exist_ok=True)
+    check_run_folder(output_dir, fingerprint(cfg, roles), run["resume"])
     conditions = conditions_of(cfg)
-    jobs = [EpisodeJob(f"{name}/{i}", seed + i, name) for name in conditions for i in range(episodes)]
+    name = str(cfg.experiment.name)
+    log.info(f"{name}: {len(conditions)} condition(s) x {run['episodes']} episodes of {cfg.env.id}, seeds {run['seed']}..{run['seed'] + run['episodes'] - 1}; output {output_dir}")
+    jobs = [EpisodeJob(f"{condition}/{i}", run["seed"] + i, condition) for condition in conditions for i in range(run["episodes"])]
     records = asyncio.run(
         run_episodes(
             jobs,
             env_factory(cfg),
             agents_factory(cfg, roles),
-            concurrency=int(cfg.run.concurrency),
+            concurrency=run["concurrency"],
             output=output_dir / "episodes.jsonl",
-            resume=bool(cfg.run.resume),
-            progress=bool(cfg.run.progress),
+            resume=run["resume"],
+            progress=run["progress"],
         )
     )
     rows = aggregate(records)
+    add_windows(rows, _plain(cfg.experiment.get("windows")) or {})
     write_table(rows, output_dir / "results.csv")
-    name = str(cfg.experiment.name)
-    if cfg.run.get("plot", True):
+    errored = [r for r in records if r.get("error") is not None]
+    if records and len(errored) == len(records):
+        raise RunFailed(f"every episode errored ({len(records)}); the first: {errored[0]['error']} (transcripts in {output_dir / 'episodes.jsonl'})")
+    plotted = run["plot"]
+    if plotted:
         from feedbackgym.experiments.plots import plot_experiment
 
         plot_options = _plain(cfg.experiment.get("plot")) or {}
         if "ylim" in plot_options and plot_options["ylim"] is not None:
             plot_options["ylim"] = tuple(plot_options["ylim"])
         plot_experiment(name, rows, output_dir / f"{name}.png", **plot_options)
-    print(f"\n{name}: {cfg.experiment.get('description', '')}")
     columns = list(cfg.experiment.get("summary") or []) or summary_columns(rows)
-    print(format_table(rows, ["condition", "episodes", *(c for c in columns if c not in ("condition", "episodes"))]))
-    print(f"\nwrote {output_dir / 'results.csv'}, {output_dir / 'episodes.jsonl'}" + (f", {output_dir / (name + '.png')}" if cfg.run.get("plot", True) else ""))
+    counts = ["condition", "episodes", *(["errors", "scored"] if errored else [])]
+    log.info(f"\n{name}: {cfg.experiment.get('description', '')}")
+    log.info(format_table(rows, [*counts, *(c for c in columns if c not in ("condition", "episodes", "errors", "scored"))]))
+    if errored:
+        log.warning(f"\n{len(errored)} of {len(records)} episodes errored (the first: {errored[0]['error']}); each metric is a mean "
+                    f"over the scored (error-free) episodes of its condition only, not over all of them")
+    log.info(f"\nwrote {output_dir / 'results.csv'}, {output_dir / 'episodes.jsonl'}" + (f", {output_dir / (name + '.png')}" if plotted else ""))
     return rows
+
+
+def add_windows(rows: list[dict[str, Any]], windows: Mapping[str, Any]) -> None:
+    """Add ``metric@a-b``: the mean of the per-turn columns ``metric@a`` .. ``metric@b`` (those present)."""
+    for metric, spans in windows.items():
+        for span in spans:
+            first, last = int(span[0]), int(span[1])
+            for row in rows:
+                values = [row[f"{metric}@{k}"] for k in range(first, last + 1)
+                          if isinstance(row.get(f"{metric}@{k}"), float) and not math.isnan(row[f"{metric}@{k}"])]
+                if values:
+                    row[f"{metric}@{first}-{last}"] = sum(values) / len(values)
 
 
 def summary_columns(rows: list[dict[str, Any]]) -> list[str]:
@@ -213,11 +369,34 @@ def redact_saved_config(output_dir: Path) -> None:
             path.write_text(cleaned, encoding="utf-8")
 
 
+def exit_with(error: BaseException, command: str = "feedbackgym run") -> None:
+    """Say a configuration error or a failed run in one or two lines and exit non-zero; with
+    ``HYDRA_FULL_ERROR=1`` the exception propagates with its traceback instead."""
+    if os.environ.get("HYDRA_FULL_ERROR") == "1":
+        raise error
+    kind = "run failed" if isinstance(error, RunFailed) else "configuration error"
+    message = f"{command}: {kind}: {error}"
+    to_log_file(message)
+    print(message, file=sys.stderr)
+    sys.exit(1 if isinstance(error, RunFailed) else 2)
+
+
+def to_log_file(message: str) -> None:
+    """Write ``message`` to the job's log file (Hydra's file handler) without echoing it to the console."""
+    record = logging.LogRecord("feedbackgym", logging.ERROR, __file__, 0, message, None, None)
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.FileHandler):
+            handler.handle(record)
+
+
 @hydra.main(config_path="pkg://feedbackgym.conf.run", config_name="config", version_base="1.3")
 def main(cfg: DictConfig) -> None:
     output_dir = Path(HydraConfig.get().runtime.output_dir)
     redact_saved_config(output_dir)
-    run_experiment(cfg, output_dir)
+    try:
+        run_experiment(cfg, output_dir)
+    except (ConfigError, AgentConfigurationError, RunFailed) as error:
+        exit_with(error)
 
 
 if __name__ == "__main__":

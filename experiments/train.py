@@ -39,7 +39,16 @@ import numpy as np
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
-from feedbackgym.experiments.evaluate import ConfigError, wrappers_of
+from feedbackgym.experiments.configuration import (
+    ConfigError,
+    check_known,
+    check_required,
+    require_bool,
+    require_choice,
+    require_int,
+    require_number,
+)
+from feedbackgym.experiments.evaluate import exit_with, wrappers_of
 from feedbackgym.experiments.runner import EpisodeJob, aggregate, format_table, run_episodes, write_table
 
 log = logging.getLogger("feedbackgym")
@@ -107,15 +116,63 @@ def agent_specs(cfg: Mapping[str, Any], condition: Mapping[str, Any], roles: Seq
     return specs
 
 
+# PPO settings whose range is narrower than "a positive integer" or "a number >= 0"
+PPO_RANGES = {"gamma": (0.0, 1.0), "gae_lambda": (0.0, 1.0), "learning_rate": (0.0, None)}
+
+
 def ppo_args(cfg: Mapping[str, Any], condition: Mapping[str, Any]) -> Any:
+    """PPO's ``Args`` from ``ppo`` and the condition's overrides, every value checked against its field's type."""
+    import typing
+
     from feedbackgym.agents.torch.ppo import Args
 
     values = {**(cfg.get("ppo") or {}), **condition["ppo"]}
-    accepted = {f.name for f in fields(Args)}
-    unknown = sorted(set(values) - accepted)
+    accepted = [f.name for f in fields(Args) if f.init]
+    unknown = sorted(set(values) - set(accepted))
     if unknown:
         raise ConfigError(f"ppo has unknown settings {unknown}; accepted: {sorted(accepted)}")
-    return Args(**values)
+    hints = typing.get_type_hints(Args)
+    checked: dict[str, Any] = {}
+    for key, value in values.items():
+        field, kind = f"ppo.{key}", hints.get(key)
+        if kind is bool:
+            checked[key] = require_bool(value, field)
+        elif kind is int:
+            checked[key] = require_int(value, field, minimum=None if key == "seed" else 1)
+        elif value is None and kind != float:  # an optional setting (target_kl)
+            checked[key] = None
+        elif kind in (float, float | None):
+            low, high = PPO_RANGES.get(key, (0.0, None))
+            checked[key] = require_number(value, field, minimum=low, maximum=high)
+        else:
+            checked[key] = value
+    return Args(**checked)
+
+
+TRAIN_OPTIONS = ("name", "description", "mode", "phases", "seeds", "workers", "conditions", "eval_episodes", "eval_seed",
+                 "eval_deterministic", "success_metric", "threshold", "threshold_window", "curve", "summary", "plot",
+                 "plot_eval", "tensorboard")
+
+
+def check_train_options(train_cfg: Mapping[str, Any]) -> None:
+    """``train.*`` with types and ranges checked; every error names the option and what it accepts."""
+    check_known(train_cfg, TRAIN_OPTIONS, "train")
+    require_choice(train_cfg.get("mode", "fixed"), "train.mode", MODES)
+    for key in ("phases", "workers", "eval_episodes", "threshold_window"):
+        if key in train_cfg:
+            require_int(train_cfg[key], f"train.{key}", minimum=1)
+    if "eval_seed" in train_cfg:
+        require_int(train_cfg["eval_seed"], "train.eval_seed")
+    seeds = train_cfg.get("seeds", [1])
+    if not isinstance(seeds, (list, tuple)) or not seeds:
+        raise ConfigError(f"train.seeds must be a non-empty list of integers, e.g. [1,2,3], got {seeds!r}")
+    for index, seed in enumerate(seeds):
+        require_int(seed, f"train.seeds[{index}]")
+    for key in ("eval_deterministic", "plot", "tensorboard"):
+        if key in train_cfg:
+            require_bool(train_cfg[key], f"train.{key}")
+    if train_cfg.get("threshold") is not None:
+        require_number(train_cfg["threshold"], "train.threshold")
 
 
 class Setup:
@@ -144,7 +201,7 @@ class Setup:
         if missing:
             raise ConfigError(
                 f"{self.env_id} has agents {self.roles}; no agent is mounted for {missing} and they are not learners: "
-                f"mount one per role, e.g. agent@agents.{missing[0]}=random"
+                "mount one per role, e.g. add " + " ".join(f"+agent@agents.{role}=random" for role in missing)
             )
         train_cfg = cfg.get("train") or {}
         self.mode = str(train_cfg.get("mode", "fixed"))
@@ -336,14 +393,22 @@ def plot_curves(cfg: Mapping[str, Any], results: Sequence[dict[str, Any]], path:
 
 def run_training(cfg: DictConfig | Mapping[str, Any], output_dir: Path | str) -> list[dict[str, Any]]:
     """Run every condition with every seed, write the tables and plots to ``output_dir``; returns the per-condition rows."""
+    if isinstance(cfg, DictConfig):
+        check_required(cfg, ("env", "agents", "wrapper", "learners", "ppo", "train"))
     plain: dict[str, Any] = _plain(cfg) if isinstance(cfg, DictConfig) else dict(cfg)
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     train_cfg = plain.get("train") or {}
+    check_train_options(train_cfg)
     seeds = [int(s) for s in (train_cfg.get("seeds") or [1])]
     conditions = conditions_of(plain)
     for name in conditions:  # fail on a bad config before any training starts
-        Setup(plain, name)
+        try:
+            ppo_args(plain, Setup(plain, name).condition)
+        except ConfigError:
+            raise
+        except (ValueError, TypeError, KeyError) as error:
+            raise ConfigError(f"condition {name!r}: {error}") from error
     payloads = [(plain, name, seed, str(output_dir / name / f"seed{seed}")) for name in conditions for seed in seeds
                 if not (conditions[name]["baseline"] and seed != seeds[0])]  # a baseline does not depend on the seed
     workers = max(1, int(train_cfg.get("workers", 1)))
@@ -378,24 +443,27 @@ def run_training(cfg: DictConfig | Mapping[str, Any], output_dir: Path | str) ->
                 plot_options["ylim"] = tuple(plot_options["ylim"])
             means = [{key: value for key, value in row.items() if not key.endswith("_std")} for row in rows]
             written.append(plot_experiment(name, means, output_dir / f"{name}.png", **plot_options))
-    print(f"\n{name}: {train_cfg.get('description', '')}")
+    log.info(f"\n{name}: {train_cfg.get('description', '')}")
     columns = list(train_cfg.get("summary") or [])
     shown = ["condition", "seeds", *[c for c in columns if any(c in r for r in rows)]]
-    print(format_table(rows, shown))
-    print(f"\n{len(payloads)} runs in {time.time() - started:.0f} s; wrote " + ", ".join(str(p) for p in written))
+    log.info(format_table(rows, shown))
+    log.info(f"\n{len(payloads)} runs in {time.time() - started:.0f} s; wrote " + ", ".join(str(p) for p in written))
     return rows
 
 
 def _report(result: Mapping[str, Any], started: float) -> None:
     solved = [r["metrics"].get("solved") for r in result["records"] if r.get("metrics")]
     note = f", eval solved {np.mean([float(s) for s in solved if s is not None]):.3f}" if any(s is not None for s in solved) else ""
-    print(f"[{time.time() - started:6.0f} s] {result['condition']} seed {result['seed']}: trained in "
-          f"{result['train_seconds']:.0f} s, evaluated {len(result['records'])} episodes{note}", flush=True)
+    log.info(f"[{time.time() - started:6.0f} s] {result['condition']} seed {result['seed']}: trained in "
+             f"{result['train_seconds']:.0f} s, evaluated {len(result['records'])} episodes{note}")
 
 
 @hydra.main(config_path="pkg://feedbackgym.conf.train", config_name="train", version_base="1.3")
 def main(cfg: DictConfig) -> None:
-    run_training(cfg, Path(HydraConfig.get().runtime.output_dir))
+    try:
+        run_training(cfg, Path(HydraConfig.get().runtime.output_dir))
+    except ConfigError as error:
+        exit_with(error, "feedbackgym train")
 
 
 if __name__ == "__main__":

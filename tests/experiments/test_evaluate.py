@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from omegaconf import OmegaConf
 from feedbackgym.experiments.evaluate import ConfigError, run_experiment
 
 CONF = Path(__file__).resolve().parents[2] / "conf"
+GROUP_ROOTS = (CONF / "common", CONF / "run")
 GROUP_MOUNTS = {"agent": "agent@agents.solver_0", "env": "env", "task": "task", "wrapper": "wrapper", "experiment": "experiment"}
 
 
@@ -23,7 +25,7 @@ def config(*overrides: str):
 
 def all_options() -> list[tuple[str, str]]:
     options = []
-    for group_dir in sorted(p for p in CONF.iterdir() if p.is_dir() and p.name in GROUP_MOUNTS):
+    for group_dir in sorted((p for root in GROUP_ROOTS for p in root.iterdir() if p.is_dir() and p.name in GROUP_MOUNTS), key=lambda p: p.name):
         options.extend((group_dir.name, f.stem) for f in sorted(group_dir.glob("*.yaml")))
     return options
 
@@ -58,7 +60,8 @@ def small(*overrides: str):
     return config("run.episodes=4", "run.progress=false", "run.concurrency=3", *overrides)
 
 
-def test_main_job_smoke(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_main_job_smoke(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="feedbackgym")
     rows = run_experiment(small(), tmp_path)
     assert [row["condition"] for row in rows] == [
         "none", "unary", "binary", "critique", "critique_with_answer", "critique_with_solution"
@@ -72,7 +75,7 @@ def test_main_job_smoke(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     record = json.loads(lines[0])
     assert record["transcript"] and "cumulative_accuracy" in record["metrics"]
     assert (tmp_path / "feedback_ladder.png").stat().st_size > 1000
-    assert "acc@1" in capsys.readouterr().out
+    assert "acc@1" in caplog.text  # the table goes to the log (console and <app>.log)
 
 
 def test_resume_skips_finished_episodes(tmp_path: Path) -> None:

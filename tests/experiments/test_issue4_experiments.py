@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 from pathlib import Path
 
 import pytest
@@ -30,7 +31,8 @@ def test_negotiation_selfplay_composes_with_its_own_env_task_and_agents() -> Non
     assert specs["critic_0"]["name"] == "critic_coach"
 
 
-def test_negotiation_selfplay_smoke(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_negotiation_selfplay_smoke(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="feedbackgym")
     rows = run_experiment(tiny("negotiation_selfplay"), tmp_path)
     assert [row["condition"] for row in rows] == ["critic", "human_pool", "constant", "none"]
     assert all(row["episodes"] == 3 and row["errors"] == 0 for row in rows)
@@ -42,7 +44,7 @@ def test_negotiation_selfplay_smoke(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert len(records) == 12 and all(len(r["metrics"]["deal_price"]) == 5 for r in records)
     critic_moves = [m for r in records if r["condition"] == "critic" for m in r["transcript"] if m["sender"] == "critic_0" and m["kind"] == "move"]
     assert critic_moves and all(m["text"].startswith("1. ") for m in critic_moves)
-    assert "deal_price@2" in capsys.readouterr().out
+    assert "deal_price@2" in caplog.text  # the table goes to the log (console and <app>.log)
 
 
 def test_user_reactions_smoke(tmp_path: Path) -> None:

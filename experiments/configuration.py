@@ -1,0 +1,149 @@
+"""Checks shared by ``feedbackgym run`` and ``feedbackgym train``: typed options, required values,
+command-line overrides that an experiment's conditions would silently replace, and run fingerprints.
+
+Every check raises :class:`ConfigError` with the config path of the field and what it accepts.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+
+class ConfigError(ValueError):
+    """A config value that cannot work, with the config path of the field."""
+
+
+# ------------------------------------------------------------------------------- typed options
+def require_int(value: Any, field: str, *, minimum: int | None = None) -> int:
+    """``value`` as an int; a bool, a fraction or text is an error naming ``field``."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        if isinstance(value, float) and value.is_integer() and math.isfinite(value):
+            value = int(value)
+        else:
+            bound = f" >= {minimum}" if minimum is not None else ""
+            raise ConfigError(f"{field} must be an integer{bound}, got {value!r}")
+    if minimum is not None and value < minimum:
+        raise ConfigError(f"{field} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def require_bool(value: Any, field: str) -> bool:
+    """``value`` as a bool: only true or false (Hydra parses ``true``/``false`` on the command line)."""
+    if not isinstance(value, bool):
+        raise ConfigError(f"{field} must be true or false, got {value!r}")
+    return value
+
+
+def require_number(value: Any, field: str, *, minimum: float | None = None, maximum: float | None = None) -> float:
+    """``value`` as a finite float within the bounds."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ConfigError(f"{field} must be a finite number, got {value!r}")
+    if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
+        low = "-inf" if minimum is None else minimum
+        high = "inf" if maximum is None else maximum
+        raise ConfigError(f"{field} must be in [{low}, {high}], got {value!r}")
+    return float(value)
+
+
+def require_choice(value: Any, field: str, choices: Sequence[str]) -> str:
+    if value not in choices:
+        raise ConfigError(f"{field} must be one of {', '.join(choices)}, got {value!r}")
+    return str(value)
+
+
+def check_known(options: Mapping[str, Any], allowed: Iterable[str], where: str) -> None:
+    """An option that nothing reads (``+run.episode=5``, a typo) is an error listing the known ones."""
+    allowed = list(allowed)
+    unknown = sorted(set(options) - set(allowed))
+    if unknown:
+        raise ConfigError(f"{where} has unknown option(s) {', '.join(unknown)}; known: {', '.join(allowed)}")
+
+
+def check_required(cfg: DictConfig, sections: Iterable[str]) -> None:
+    """A mandatory value left at ``???`` (``task=jsonl`` without a path) is an error naming its key."""
+    for section in sections:
+        node = cfg.get(section)
+        if not isinstance(node, DictConfig):
+            continue
+        missing = sorted(OmegaConf.missing_keys(node))
+        if missing:
+            keys = [key if key.startswith(f"{section}.") else f"{section}.{key}" for key in missing]
+            raise ConfigError(f"{keys[0]} is required and has no value: add {keys[0]}=<value> to the command"
+                              + (f" (also missing: {', '.join(keys[1:])})" if len(keys) > 1 else ""))
+
+
+# ---------------------------------------------------------------------- overrides vs conditions
+def override_keys(overrides: Iterable[str]) -> dict[str, str]:
+    """The config keys set by command-line overrides (``env.kwargs.max_turns=3``), with the override text.
+
+    Group choices (``experiment=single``, ``agent@agents.solver_0=llm``) and deletions set no value.
+    """
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    keys: dict[str, str] = {}
+    for override in OverridesParser.create().parse_overrides(list(overrides)):
+        key = override.key_or_group
+        if override.package is not None or "." not in key or override.is_delete():
+            continue
+        keys[_agent_key(key)] = override.input_line or key
+    return keys
+
+
+def _agent_key(key: str) -> str:
+    """``agents.<role>.kwargs.<knob>`` and ``agents.<role>.<knob>`` name the same constructor argument."""
+    parts = key.split(".")
+    if len(parts) >= 4 and parts[0] == "agents" and parts[2] == "kwargs":
+        return ".".join(parts[:2] + parts[3:])
+    return key
+
+
+def condition_keys(conditions: Mapping[str, Mapping[str, Any]]) -> dict[str, list[str]]:
+    """Config key -> the conditions that set it (``env.kwargs.feedback_level`` -> [none, unary, ...])."""
+    keys: dict[str, list[str]] = {}
+    for name, condition in conditions.items():
+        for knob in condition.get("env") or {}:
+            keys.setdefault(f"env.kwargs.{knob}", []).append(name)
+        for role, override in (condition.get("agents") or {}).items():
+            for knob in override or {}:
+                if knob == "kwargs":
+                    for inner in override["kwargs"] or {}:
+                        keys.setdefault(f"agents.{role}.{inner}", []).append(name)
+                else:
+                    keys.setdefault(f"agents.{role}.{knob}", []).append(name)
+    return keys
+
+
+def check_condition_overrides(overrides: Iterable[str], conditions: Mapping[str, Mapping[str, Any]], experiment: str) -> None:
+    """An override that a condition replaces would be dropped without a word: an error naming the condition."""
+    set_by = condition_keys(conditions)
+    for key, text in override_keys(overrides).items():
+        for condition_key, names in set_by.items():
+            if key == condition_key or key.startswith(condition_key + ".") or condition_key.startswith(key + "."):
+                which = ", ".join(names[:4]) + (f", ... ({len(names)} conditions)" if len(names) > 4 else "")
+                raise ConfigError(
+                    f"{text}: experiment {experiment} sets {condition_key} in its condition(s) {which}, which would replace "
+                    f"this value; drop the override, or choose an experiment whose conditions leave it alone "
+                    f"(experiment=single runs the config as given)"
+                )
+
+
+# ---------------------------------------------------------------------------------- fingerprints
+def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
+    """Nested mappings as ``{"a.b.c": leaf}``; lists are leaves."""
+    if isinstance(value, Mapping) and value:
+        flat: dict[str, Any] = {}
+        for key, inner in value.items():
+            flat.update(flatten(inner, f"{prefix}.{key}" if prefix else str(key)))
+        return flat
+    return {prefix: value}
+
+
+def differing_keys(recorded: Mapping[str, Any], current: Mapping[str, Any]) -> list[tuple[str, Any, Any]]:
+    """(key, recorded value, current value) for every key whose value differs; ``<absent>`` marks a missing one."""
+    old, new = flatten(recorded), flatten(current)
+    absent = "<absent>"
+    return [(key, old.get(key, absent), new.get(key, absent)) for key in sorted(set(old) | set(new)) if old.get(key, absent) != new.get(key, absent)]
