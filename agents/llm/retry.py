@@ -121,6 +121,7 @@ def is_retryable(error: BaseException) -> bool:
 CONFIGURATION_NAMES = frozenset({"AuthenticationError", "PermissionDeniedError", "NotFoundError", "UnsupportedParamsError", "BudgetExceededError"})
 CONFIGURATION_MESSAGES = (*NOT_RETRYABLE_MESSAGES, "LLM Provider NOT provided")
 CONNECTION_NAMES = frozenset({"APIConnectionError", "ConnectionError", "TimeoutError", "Timeout"})
+CONNECTION_MESSAGES = ("Connection error", "Connection refused")  # litellm may label these HTTP 500
 
 
 def is_configuration_error(error: BaseException | None, *, first_call: bool = False) -> bool:
@@ -131,7 +132,7 @@ def is_configuration_error(error: BaseException | None, *, first_call: bool = Fa
     names = {cls.__name__ for cls in type(error).__mro__}
     if names & CONFIGURATION_NAMES or any(message in str(error) for message in CONFIGURATION_MESSAGES):
         return True
-    return first_call and bool(names & CONNECTION_NAMES)
+    return first_call and (bool(names & CONNECTION_NAMES) or any(message in str(error) for message in CONNECTION_MESSAGES))
 
 
 def describe(error: BaseException) -> str:
