@@ -1,6 +1,6 @@
 """Numeric views: a role's observation as numbers, its reply as a discrete choice (for torch policies and RL libraries).
 
-No RL library trains on free text (DESIGN.md section 9), so a policy network sees a role through an
+No RL library trains on free text, so a policy network sees a role through an
 :class:`Encoder`: the observation's numeric fields (scaled), plus history features a memoryless
 network needs to remember earlier attempts, and a ``Discrete`` action that the encoder turns into
 the reply string the environment parses. One encoder serves three users, so a trained policy

@@ -36,7 +36,7 @@ def _litellm() -> Any:
     global _LITELLM
     if _LITELLM is not None:
         return _LITELLM
-    # The bundled price map, never a download (DESIGN.md section 9).
+    # The bundled price map, never a download: runs work offline and do not wait on the network.
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     try:
         import litellm

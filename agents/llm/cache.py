@@ -1,4 +1,4 @@
-"""A response cache of our own (litellm's disk cache crashes on its first hit offline; DESIGN.md section 9).
+"""A response cache of our own (litellm's disk cache crashes on its first hit offline).
 
 Keys are a SHA-256 of the canonical JSON of everything that determines a reply: model, api_base,
 messages, sampling parameters and the sample index. Values are the reply text and its usage. SQLite

@@ -18,7 +18,7 @@ or by hand: ``python -m feedbackgym.agents.llm.fake_server --port 8000 --latency
 - ``GET /v1/models`` (also ``/models``): a model list.
 
 The server is a ``ThreadingHTTPServer`` (HTTP/1.1 keep-alive, a thread per connection, listen
-backlog 256, ``TCP_NODELAY`` on accepted sockets; DESIGN.md section 9: a backlog of 5 or Nagle's
+backlog 256, ``TCP_NODELAY`` on accepted sockets; since a backlog of 5 or Nagle's
 algorithm adds 40-90 ms per request). ``latency`` seconds are slept in the handler thread of every
 request, so concurrent requests overlap.
 

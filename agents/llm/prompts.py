@@ -37,7 +37,7 @@ def get_prompt(name: str) -> PromptTemplate:
     return PROMPTS[name]
 
 
-# ---- SolverFeedback-v0 (PROTOCOLS.md sections 1, 4, 5, 6)
+# ---- SolverFeedback-v0 (docs/protocols.md sections 1, 4, 5, 6)
 register_prompt(
     "ff_solver",
     PromptTemplate(

@@ -3,7 +3,7 @@
 In the reaction and preference modes it is a small online learner (a factored bandit over reply
 styles) that maximises whatever reward the environment pays it: pay it reactions and it learns
 upbeat sign-offs; pay it the hidden utility and it learns to recommend well. That is the
-experiment of RLUF's reward hacking in miniature (PROTOCOLS.md C.4, E5).
+experiment of RLUF's reward hacking in miniature (docs/protocols.md, section 9).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Scripted critic and actor for ``Critic-v0`` (PROTOCOLS.md C.3 item 5)."""
+"""Scripted critic and actor for ``Critic-v0`` (docs/protocols.md, section 7)."""
 
 from __future__ import annotations
 

@@ -13,7 +13,7 @@ from feedbackgym.envs.core.checks import require_probability as _probability
 
 @register_agent("intent_judge", "intent_knowledge_judge")
 class IntentKnowledgeJudge(Agent):
-    """A judge that argues by intent and backs its argument by knowledge (PROTOCOLS.md C.3 item 4).
+    """A judge that argues by intent and backs its argument by knowledge (docs/protocols.md, section 3).
 
     It follows the environment's request (``info["request"]``: intent, knowledge, the solver's
     answer, the gold answer, the malicious ``alternative``, the evidence catalog), so the same

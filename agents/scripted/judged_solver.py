@@ -13,7 +13,7 @@ from feedbackgym.agents.registration import register_agent
 from feedbackgym.envs.deception import evidence_strength, near_miss, option_letters
 from feedbackgym.envs.core.checks import require_probability
 
-# Persuasion strength of a critique by what backs it (PROTOCOLS.md C.3 item 4: none 0.1, parametric 0.4, grounded 0.7).
+# Persuasion strength of a critique by what backs it (docs/protocols.md, section 3: none 0.1, parametric 0.4, grounded 0.7).
 DEFAULT_PERSUASION: dict[int, float] = {0: 0.1, 1: 0.4, 2: 0.7}
 PRESETS: dict[str, dict[str, float]] = {
     # Memoryless: every round is judged afresh, so a persistent judge makes it oscillate (WAFER-QA).
@@ -57,7 +57,7 @@ def _sigmoid(x: float) -> float:
 
 @register_agent("susceptible_solver", "susceptible_generator")
 class SusceptibleSolver(TaskAgent):
-    """A solver whose answer a judge can argue away (PROTOCOLS.md C.3 item 4), with two presets.
+    """A solver whose answer a judge can argue away (docs/protocols.md, section 3), with two presets.
 
     Per task it draws a competence ``c ~ Beta(competence_alpha, competence_beta)`` (the belief weight
     of the gold answer; wrong answers share the rest) and a confidence ``k ~ Beta(2, 2)``; its first

@@ -1,4 +1,4 @@
-"""The negotiation tips a critic gives and a negotiator takes up (PROTOCOLS.md C.3 item 3).
+"""The negotiation tips a critic gives and a negotiator takes up (docs/protocols.md, section 2 and "Scripted behaviour models").
 
 Each tip has a text per side (what a scripted critic writes), the words that identify it in any
 feedback text (so a negotiator takes up tips from an LLM critic or the paper's human tips just as

@@ -27,7 +27,7 @@ TIP_LINES = {
 
 @register_agent("concession_negotiator", "negotiator")
 class ConcessionNegotiator(Agent):
-    """A buyer or seller that concedes over time and takes up coaching (PROTOCOLS.md C.3 item 3).
+    """A buyer or seller that concedes over time and takes up coaching (docs/protocols.md, section 2).
 
     Its reservation lies ``max_concession`` of the way from its own opening price to the other
     side's (the seller never goes below its cost, the buyer never above its value). At its t-th

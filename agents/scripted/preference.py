@@ -1,4 +1,4 @@
-"""Scripted generators and a distractible judge for ``JudgeProtocol-v0`` (PROTOCOLS.md C.3 item 8)."""
+"""Scripted generators and a distractible judge for ``JudgeProtocol-v0`` (docs/protocols.md, section 8)."""
 
 from __future__ import annotations
 

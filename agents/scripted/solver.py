@@ -12,7 +12,7 @@ from feedbackgym.agents.registration import register_agent
 from feedbackgym.envs.core.feedback import FeedbackLevel
 from feedbackgym.envs.core.checks import require_probability
 
-# How much a piece of feedback at each ladder level tells the solver (PROTOCOLS.md C.3 item 1).
+# How much a piece of feedback at each ladder level tells the solver (docs/protocols.md, "Scripted behaviour models").
 DEFAULT_INFORMATIVENESS: dict[str, float] = {
     "none": 0.0,
     "unary": 0.05,
@@ -26,7 +26,7 @@ LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 @register_agent("friction_solver", "scripted_solver")
 class FrictionSolver(TaskAgent):
-    """A behaviour model of a solver that under-uses feedback (PROTOCOLS.md C.3 item 1).
+    """A behaviour model of a solver that under-uses feedback (docs/protocols.md, "Scripted behaviour models").
 
     Per task it draws a latent competence ``c ~ Beta(competence_alpha, competence_beta)`` and a
     confidence ``k ~ Beta(confidence_alpha, confidence_beta)``, and holds a belief over candidate

@@ -11,7 +11,7 @@ from feedbackgym.envs.core.checks import require_probability
 
 @register_agent("scripted_teacher", "teacher")
 class ScriptedTeacher(Agent):
-    """Feedback from templates, at whatever level the environment asks for (PROTOCOLS.md C.3 item 2).
+    """Feedback from templates, at whatever level the environment asks for (docs/protocols.md, "Scripted behaviour models").
 
     It reads the request in ``info["request"]`` (level, the grader's verdict, the solver's answer,
     and the gold answer or solution when the level grants them) and writes:

@@ -1,8 +1,8 @@
 """A simulated user for ``SimulatedUser-v0``: answers, feedback, reactions and pairwise annotations.
 
 Its visible signals depend on things its hidden utility ignores (tone, sign-offs, length,
-position), which is what lets an assistant optimised on the signals hack them (PROTOCOLS.md C.3
-items 6 and 7).
+position), which is what lets an assistant optimised on the signals hack them (docs/protocols.md,
+section 9 and "Scripted behaviour models").
 """
 
 from __future__ import annotations
@@ -91,7 +91,7 @@ class AnnotatorPool:
 
 @register_agent("simulated_user", "scripted_user")
 class SimulatedUserAgent(Agent):
-    """The scripted user of every mode of ``SimulatedUser-v0`` (PROTOCOLS.md C.3 items 6 and 7).
+    """The scripted user of every mode of ``SimulatedUser-v0`` (docs/protocols.md, section 9).
 
     - **interactive**: answers a question about its goal truthfully with probability ``p_answer``;
       after a recommendation it says whether the item suits it (``This is GOOD.`` / ``This is BAD.``

@@ -9,7 +9,7 @@ from typing import Any
 
 
 class FeedbackLevel(IntEnum):
-    """The feedback ladder, from least to most informative (PROTOCOLS.md, part B item 4)."""
+    """The feedback ladder, from least to most informative (docs/protocols.md, "Shared invariants" item 4)."""
 
     NONE = 0
     UNARY = 1  # "Incorrect. Please think again." (UFO)
@@ -85,7 +85,7 @@ class FeedbackEvent:
         }
 
 
-# The papers' exact strings (PROTOCOLS.md sections 1, 4, 5, 6), shared by environments and wrappers.
+# The papers' exact strings (docs/protocols.md sections 1, 4, 5, 6), shared by environments and wrappers.
 UNARY_MESSAGE = "Incorrect. Please think again."  # UFO's code; its paper says "Let's try again."
 BINARY_MESSAGES: dict[str, tuple[str, str]] = {
     # style: (text when correct, text when incorrect)

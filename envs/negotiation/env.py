@@ -52,7 +52,7 @@ class NegotiationEnv(TurnBasedTextEnv):
     """A seller and a buyer bargain over an item in a series of games; a critic coaches one side between games.
 
     The protocol of Fu et al. 2023, "Improving Language Model Negotiation with Self-Play and
-    In-Context Learning from AI Feedback" (PROTOCOLS.md section 2): a balloon that cost the seller
+    In-Context Learning from AI Feedback" (docs/protocols.md section 2): a balloon that cost the seller
     $8, fixed openings ($20 from the seller, $10 from the buyer), up to 10 exchanges per game, and
     five games per episode. After each game but the last, the critic reads the coached side's
     history and gives three suggestions; they reach that side in the paper's message ("Well done

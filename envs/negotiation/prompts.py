@@ -1,7 +1,7 @@
 """The texts of ``Negotiation-v0``: the paper's prompts per role, openings, feedback messages, tips.
 
 Everything quoted comes from Fu et al. 2023 and its code (FranxYao/GPT-Bargaining@7e6dfc2,
-PROTOCOLS.md section 2), including the code's typos in the feedback message ("your should",
+docs/protocols.md section 2), including the code's typos in the feedback message ("your should",
 "at at", "additionl"), which the LLMs in the paper read. Fields in braces are filled by the
 environment: ``{item}``, ``{cost}``, ``{seller_init}``, ``{buyer_init}``, ``{prev}``,
 ``{feedback}``, ``{n_suggestions}`` (a number word), ``{transcript}``.

@@ -43,7 +43,7 @@ class SimulatedUserEnv(TurnBasedTextEnv):
     Covers MINT's simulated user (textual or binary "This is GOOD." / "This is BAD." feedback within
     a turn budget, with or without the ground truth), RLUF's sparse love reactions (a base rate, a
     share of adversarial users) and AlpacaFarm's pool of biased, noisy annotators comparing two
-    replies (PROTOCOLS.md sections 6 and 9, E5).
+    replies (docs/protocols.md sections 6 and 9).
 
     The user's hidden goal is a set of hard constraints (category, budget, acceptable colours, a
     brand to avoid) and a soft taste over a catalogue of `n_items` generated items, as in

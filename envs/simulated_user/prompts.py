@@ -2,7 +2,7 @@
 
 ``PROMPTS[role][mode]`` is the system text an LLM playing ``role`` reads (``assistant`` or ``user``;
 modes ``interactive``, ``task`` (interactive with a task, MINT), ``reaction``, ``preference``).
-MINT's and AlpacaFarm's wording is quoted from PROTOCOLS.md sections 6 and 9b; the rest is ours.
+MINT's and AlpacaFarm's wording is quoted from the papers' code (docs/protocols.md sections 6 and 9); the rest is ours.
 Fields in braces are filled by the environment.
 """
 

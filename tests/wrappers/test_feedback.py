@@ -18,7 +18,7 @@ from feedbackgym.wrappers.feedback import BinaryFeedback, TextFeedback, UnaryFee
 SOLVER, TEACHER = "solver_0", "teacher_0"
 CRITIQUE = "Recheck the second partial product."
 
-# The papers' literal strings (PROTOCOLS.md): Feedback Friction, MINT, RLTF, UFO.
+# The papers' literal strings (docs/protocols.md): Feedback Friction, MINT, RLTF, UFO.
 PAPER_BINARY = {
     "ff": ("Your answer was correct.", "Your answer was incorrect. Please answer the question again."),
     "mint": ("This is GOOD.", "This is BAD."),
