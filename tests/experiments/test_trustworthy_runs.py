@@ -262,3 +262,37 @@ def test_each_app_lists_only_its_own_groups(capsys: pytest.CaptureFixture[str]) 
     assert main(["train", "--help"]) == 0
     train_help = capsys.readouterr().out
     assert "  training:" in train_help and "  ppo:" in train_help and "  experiment:" not in train_help
+
+
+# --------------------------------------------------------------------------------------- training
+@pytest.mark.parametrize(
+    ("override", "expected"),
+    [
+        ("ppo.total_timesteps=abc", "ppo.total_timesteps must be an integer >= 1, got 'abc'"),
+        ("ppo.anneal_lr=maybe", "ppo.anneal_lr must be true or false, got 'maybe'"),
+        ("ppo.gamma=2", "ppo.gamma must be in [0.0, 1.0], got 2"),
+        ("ppo.target_kl=abc", "ppo.target_kl must be a finite number, got 'abc'"),
+        ("train.workers=0", "train.workers must be an integer >= 1, got 0"),
+        ("train.seeds=[1.5]", "train.seeds[0] must be an integer, got 1.5"),
+        ("train.eval_episodes=2.5", "train.eval_episodes must be an integer >= 1, got 2.5"),
+        ("train.mode=sideways", "train.mode must be one of fixed, alternating, got 'sideways'"),
+        ("+train.seed=3", "train has unknown option(s) seed"),
+    ],
+)
+def test_train_options_are_checked(tmp_path: Path, override: str, expected: str) -> None:
+    pytest.importorskip("torch")
+    from feedbackgym.experiments.train import run_training
+
+    with initialize_config_module(config_module="feedbackgym.conf.train", version_base="1.3"):
+        cfg = compose(config_name="train", overrides=[override])
+    with pytest.raises(ConfigError, match=re.escape(expected)):
+        run_training(cfg, tmp_path)
+
+
+def test_train_log_has_the_table(tmp_path: Path) -> None:
+    pytest.importorskip("torch")
+    done = cli("train", "training=negotiation_rl", "ppo.total_timesteps=256", "ppo.num_envs=2", "ppo.num_steps=32", "train.seeds=[1]",
+               "train.workers=1", "train.eval_episodes=2", "train.plot=false", "train.tensorboard=false", f"hydra.run.dir={tmp_path}")
+    assert done.returncode == 0, done.stderr
+    log = (tmp_path / "train.log").read_text()
+    assert "ppo_seller" in log and "scripted_seller" in log and "runs in" in log
