@@ -19,7 +19,7 @@ import logging
 import math
 import os
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,7 @@ from feedbackgym.experiments.configuration import (
     check_known,
     check_required,
     differing_keys,
+    override_keys,
     require_bool,
     require_int,
 )
@@ -137,14 +138,8 @@ def env_kwargs(cfg: DictConfig) -> dict[str, Any]:
     option_id, listed = env_option_defaults(choices.get("env"))
     if option_id is None or option_id == cfg.env.id:
         return kwargs
-    explicit = {key.split(".")[2] for key in _override_keys(overrides) if key.startswith("env.kwargs.")}
+    explicit = {key.split(".")[2] for key in override_keys(overrides) if key.startswith("env.kwargs.")}
     return {key: value for key, value in kwargs.items() if key in explicit or key not in listed or listed[key] != value}
-
-
-def _override_keys(overrides: Sequence[str]) -> list[str]:
-    from feedbackgym.experiments.configuration import override_keys
-
-    return list(override_keys(overrides))
 
 
 def env_factory(cfg: DictConfig):

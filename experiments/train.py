@@ -48,7 +48,7 @@ from feedbackgym.experiments.configuration import (
     require_int,
     require_number,
 )
-from feedbackgym.experiments.evaluate import exit_with, wrappers_of
+from feedbackgym.experiments.evaluate import env_kwargs, exit_with, wrappers_of
 from feedbackgym.experiments.runner import EpisodeJob, aggregate, format_table, run_episodes, write_table
 
 log = logging.getLogger("feedbackgym")
@@ -396,6 +396,8 @@ def run_training(cfg: DictConfig | Mapping[str, Any], output_dir: Path | str) ->
     if isinstance(cfg, DictConfig):
         check_required(cfg, ("env", "agents", "wrapper", "learners", "ppo", "train"))
     plain: dict[str, Any] = _plain(cfg) if isinstance(cfg, DictConfig) else dict(cfg)
+    if isinstance(cfg, DictConfig):  # env.id=<registered variant> keeps that variant's own kwargs
+        plain["env"]["kwargs"] = env_kwargs(cfg)
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     train_cfg = plain.get("train") or {}

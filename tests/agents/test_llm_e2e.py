@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import pytest
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 import feedbackgym
+from feedbackgym.agents.base import AgentConfigurationError
 from feedbackgym.agents.llm import LLMAgent
 from feedbackgym.agents.llm.fake_server import FakeLLMServer
 from feedbackgym.envs import make, registry
@@ -142,7 +144,7 @@ def test_empty_and_huge_replies_are_moves_kept_whole(server: FakeLLMServer) -> N
 def test_no_secret_in_any_output_file(server: FakeLLMServer, tmp_path: Path) -> None:
     from hydra import compose, initialize_config_module
 
-    from feedbackgym.experiments.evaluate import run_experiment
+    from feedbackgym.experiments.evaluate import RunFailed, run_experiment
 
     overrides = [
         "experiment=single", "run.episodes=3", "run.progress=false",
@@ -153,7 +155,8 @@ def test_no_secret_in_any_output_file(server: FakeLLMServer, tmp_path: Path) -> 
     ]
     with initialize_config_module(config_module="feedbackgym.conf.run", version_base="1.3"):
         cfg = compose(config_name="config", overrides=overrides)
-    run_experiment(cfg, tmp_path)
+    with pytest.raises(RunFailed):  # every episode errored (the teacher's calls): the run fails, its files stay
+        run_experiment(cfg, tmp_path)
     assert f"Bearer {SECRET}" in server.api_keys_seen  # the key was used ...
     for path in tmp_path.rglob("*"):
         if path.is_file():
@@ -190,6 +193,8 @@ def test_local_server_needs_no_key(server: FakeLLMServer, monkeypatch: pytest.Mo
 def test_missing_credentials_fail_fast_without_retries(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     solver = LLMAgent(model="openai/gpt-4o-mini", timeout=5.0, max_retries=5, backoff_initial=10.0)
-    result = feedbackgym.rollout("SolverFeedback-v0", {"solver_0": solver, "teacher_0": "scripted_teacher"}, seed=0)
-    assert result.error is not None and "not retryable" in result.error
-    assert solver.calls[0]["tries"] == 1 and result.seconds < 10
+    started = time.perf_counter()
+    # a configuration fault is not one failed episode: it stops the rollout (and a run) at once
+    with pytest.raises(AgentConfigurationError, match="not retryable"):
+        feedbackgym.rollout("SolverFeedback-v0", {"solver_0": solver, "teacher_0": "scripted_teacher"}, seed=0)
+    assert solver.calls[0]["tries"] == 1 and time.perf_counter() - started < 10

@@ -197,15 +197,18 @@ def test_api_key_never_reaches_outputs(monkeypatch: pytest.MonkeyPatch) -> None:
     assert redact("error talking with key plain-value-123456") == f"error talking with key {REDACTED}"
 
 
-def test_failed_calls_are_recorded_as_errored_episodes(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_rejected_key_stops_the_rollout_with_the_cause_redacted(monkeypatch: pytest.MonkeyPatch) -> None:
     import litellm
+
+    from feedbackgym.agents.llm.agent import LLMConfigurationError
 
     async def broken(**kwargs: Any) -> Any:
         raise AuthenticationError("invalid api key sk-live-abcdefghijklmnopqrstuv")
 
     monkeypatch.setattr(litellm, "acompletion", broken)
-    result = feedbackgym.rollout("SolverFeedback-v0", {"solver_0": LLMAgent(model="openai/m"), "teacher_0": "scripted_teacher"}, seed=0)
-    assert result.error is not None and result.error.startswith("LLMCallError")
-    assert "not retryable" in result.error and "sk-live" not in result.error
+    # a configuration fault would fail every episode alike: it is raised, not recorded per episode
+    with pytest.raises(LLMConfigurationError) as raised:
+        feedbackgym.rollout("SolverFeedback-v0", {"solver_0": LLMAgent(model="openai/m"), "teacher_0": "scripted_teacher"}, seed=0)
+    assert "not retryable" in str(raised.value) and "sk-live" not in str(raised.value)
     with pytest.raises(LLMCallError):
         LLMAgent(model="openai/m").act({"text": "q"}, {"messages": [{"role": "user", "content": "q"}]})
