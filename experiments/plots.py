@@ -49,7 +49,8 @@ def plot_experiment(
         if many:
             axis.set_prop_cycle(color=plt.get_cmap("tab20").colors)
         for row in rows:
-            ks = sorted(int(key.split("@")[1]) for key in row if key.startswith(f"{metric}@"))
+            # per-entry columns series@k only: window means (series@1-5) are not points of the curve
+            ks = sorted(int(key.split("@")[1]) for key in row if key.startswith(f"{metric}@") and key.split("@")[1].isdigit())
             if ks:
                 axis.plot(ks, [row[f"{metric}@{k}"] for k in ks], marker="o", label=str(row["condition"]))
                 drawn = True
