@@ -128,7 +128,8 @@ class SusceptibleSolver(TaskAgent):
             target = critic.get("proposed_answer") or self._draw(exclude=(current,))
         else:
             others = [a for a in peer_answers if a != current]
-            target = max(set(others), key=others.count) if others else None
+            # dict.fromkeys, not set: a tie goes to the first-named answer, the same in every process
+            target = max(dict.fromkeys(others), key=others.count) if others else None
         if target is None or target == current:
             return self._say(current)
         p = self.params

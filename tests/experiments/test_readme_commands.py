@@ -91,3 +91,21 @@ def test_the_gsm8k_command_reads_real_gsm8k_records(tmp_path: Path) -> None:
     episode = json.loads((tmp_path / "run" / "episodes.jsonl").read_text().splitlines()[0])
     assert episode["transcript"][0]["text"] in {r["question"] for r in records}
     assert episode["metrics"]["solved"] in (True, False)
+
+
+def test_the_figures_do_not_depend_on_the_hash_seed(tmp_path: Path) -> None:
+    """Same seeds, same episodes in any process: a round table's majority vote once broke ties by set order."""
+    import os
+    import subprocess
+    import sys
+
+    transcripts = []
+    for hash_seed in ("0", "1"):
+        folder = tmp_path / hash_seed
+        done = subprocess.run([sys.executable, "-m", "feedbackgym.experiments.cli", "run", "experiment=deceptive_judge_workflows",
+                               "run.episodes=40", "run.progress=false", "run.plot=false", "run.concurrency=1", f"hydra.run.dir={folder}"],
+                              capture_output=True, text=True, timeout=300, env={**os.environ, "PYTHONHASHSEED": hash_seed})
+        assert done.returncode == 0, done.stderr
+        records = [json.loads(line) for line in (folder / "episodes.jsonl").read_text().splitlines()]
+        transcripts.append({r["episode_id"]: [m["text"] for m in r["transcript"]] for r in records})
+    assert transcripts[0] == transcripts[1]
