@@ -256,7 +256,10 @@ def check_run_folder(output_dir: Path, current: Mapping[str, Any], resume: bool)
         ways_out = "use a new folder (hydra.run.dir=<new folder>) or start this one afresh with run.resume=false"
         if not record.exists():
             raise ConfigError(f"{output_dir} holds episodes but no fingerprint.json, so it cannot tell what produced them; {ways_out}")
-        recorded = json.loads(record.read_text(encoding="utf-8"))
+        try:
+            recorded = json.loads(record.read_text(encoding="utf-8"))
+        except ValueError:
+            raise ConfigError(f"{record} is not readable JSON, so it cannot tell what produced the episodes; {ways_out}") from None
         changes = differing_keys(recorded, current)
         if changes:
             shown = "; ".join(f"{key}: {old!r} -> {new!r}" for key, old, new in changes[:6])

@@ -82,7 +82,7 @@ async def play_episode(
     """Play one episode of ``env`` with ``agents`` (one per agent id) and return its result.
 
     An exception raised by an agent ends the episode as errored, with its cause recorded; it does
-    not propagate, so one failing episode never stops a run. The exception is
+    not propagate, so one failing episode never stops a run. The one exception is
     :class:`~feedbackgym.agents.base.AgentConfigurationError` (a missing key, an unknown model), which
     would fail every episode alike: it propagates and stops the run.
     """
