@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from feedbackgym.envs.core.base import ENV, MAX_PENALTY, MAX_TURNS, TurnBasedTextEnv
-from feedbackgym.envs.core.checks import fail, require_bool, require_choice, require_float, require_int
+from feedbackgym.envs.core.checks import require_bool, require_choice, require_float, require_int
 from feedbackgym.envs.core.feedback import FeedbackEvent, FeedbackLevel, Verdict, render_event_text
 from feedbackgym.envs.core.parsing import ANSWER_FORMAT, extract_answer, mask_gold, parse_verdict
 from feedbackgym.envs.tasks import Task, TaskSource, episode_task, resolve_task_source
@@ -178,11 +178,8 @@ class SolverFeedbackEnv(TurnBasedTextEnv):
         max_turns = require_int("max_turns", max_turns, 1, MAX_TURNS)
         self.reward_scheme = require_choice("reward_scheme", reward_scheme, REWARD_SCHEMES)
         self.template = require_choice("template", template, TEMPLATES)
-        self.decay_gamma = require_float("decay_gamma", decay_gamma, 0.0, 1.0)
-        self.turn_discount = require_float("turn_discount", turn_discount, 0.0, 1.0)
-        for name, value in (("decay_gamma", self.decay_gamma), ("turn_discount", self.turn_discount)):
-            if value == 0.0:
-                raise fail(name, "a finite number in (0, 1]", value)
+        self.decay_gamma = require_float("decay_gamma", decay_gamma, 0.0, 1.0, open_low=True)
+        self.turn_discount = require_float("turn_discount", turn_discount, 0.0, 1.0, open_low=True)
         self.repetition_lambda = require_float("repetition_lambda", repetition_lambda, 0.0, MAX_PENALTY)
         self.terminate_on_success = require_bool("terminate_on_success", terminate_on_success)
         self.mask_gold = require_bool("mask_gold", mask_gold)

@@ -44,14 +44,22 @@ def fail(name: str, allowed: str, value: Any) -> ArgumentError:
     return ArgumentError(f"{name} must be {allowed}, got {shown(value)}")
 
 
-def _interval(low: float | None, high: float | None) -> str:
+def _number(value: float) -> str:
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e16:
+        return str(int(value))
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _interval(low: float | None, high: float | None, *, open_low: bool = False) -> str:
     integral = not isinstance(low, float) and not isinstance(high, float)
     if low is not None and high is not None:
-        return f" in {low}..{high}" if integral else f" in [{low:g}, {high:g}]"
+        if integral:
+            return f" in {low}..{high}"
+        return f" in {'(' if open_low else '['}{_number(low)}, {_number(high)}]"
     if low is not None:
-        return f" >= {low}" if integral else f" >= {low:g}"
+        return f" {'>' if open_low else '>='} {_number(low)}"
     if high is not None:
-        return f" <= {high}" if integral else f" <= {high:g}"
+        return f" <= {_number(high)}"
     return ""
 
 
@@ -87,16 +95,24 @@ def require_int(
 
 
 def require_float(
-    name: str, value: Any, low: float | None = None, high: float | None = None, *, allow_none: bool = False
+    name: str,
+    value: Any,
+    low: float | None = None,
+    high: float | None = None,
+    *,
+    open_low: bool = False,
+    allow_none: bool = False,
 ) -> float | None:
-    """``value`` as a finite float in ``[low, high]`` (either bound may be None); NaN and infinities are errors."""
+    """``value`` as a finite float in ``[low, high]`` (``(low, high]`` with ``open_low``; either bound may
+    be None); NaN and infinities are errors, and so are bools and strings."""
     if value is None and allow_none:
         return None
-    allowed = _or_none(f"a finite number{_interval(low, high)}", allow_none)
+    allowed = _or_none(f"a finite number{_interval(low, high, open_low=open_low)}", allow_none)
     if not isinstance(value, Real) or isinstance(value, (bool, np.bool_)):
         raise fail(name, allowed, value)
     number = float(value)
-    if not math.isfinite(number) or (low is not None and number < low) or (high is not None and number > high):
+    too_low = low is not None and (number <= low if open_low else number < low)
+    if not math.isfinite(number) or too_low or (high is not None and number > high):
         raise fail(name, allowed, value)
     return number
 
