@@ -138,8 +138,8 @@ def require_text(
     ``multiline``), non-empty unless ``allow_empty``, and at most ``max_chars`` long."""
     if value is None and allow_none:
         return None
-    kind = "a multi-line string" if multiline else "a one-line string"
-    allowed = _or_none(f"{kind} of {'0' if allow_empty else '1'} to {max_chars} characters without control characters", allow_none)
+    kind = f"a {'' if allow_empty else 'non-empty '}{'' if multiline else 'one-line '}string"
+    allowed = _or_none(f"{kind} of at most {max_chars} characters without control characters", allow_none)
     if not isinstance(value, str):
         raise fail(name, allowed, value)
     pattern = _CONTROL if multiline else _CONTROL_ONE_LINE
@@ -174,6 +174,17 @@ def require_mapping(name: str, value: Any, *, allow_none: bool = True) -> Mappin
     if not isinstance(value, Mapping) or not all(isinstance(key, str) for key in value):
         raise fail(name, _or_none("a mapping with string keys", allow_none), value)
     return value
+
+
+def require_agent_ids(name: str, value: Any) -> tuple[str, ...]:
+    """A list (tuple, set) of agent ids; a bare string is an error, not a set of letters."""
+    allowed = "a list of agent ids (strings)"
+    if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Collection):
+        raise fail(name, allowed, value)
+    items = tuple(value)
+    if not all(isinstance(item, str) for item in items):
+        raise fail(name, allowed, value)
+    return items
 
 
 def require_seed(name: str, value: Any) -> int | None:

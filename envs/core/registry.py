@@ -7,6 +7,8 @@ import importlib
 from collections.abc import Callable, Iterator
 from typing import Generic, TypeVar
 
+from feedbackgym.envs.core.checks import ArgumentError
+
 T = TypeVar("T")
 
 
@@ -19,6 +21,10 @@ class RegistryError(KeyError):
 
     def __str__(self) -> str:
         return str(self.args[0]) if self.args else ""
+
+
+class UnknownNameError(RegistryError, ArgumentError):
+    """A knob naming nothing registered: a KeyError like every registry miss, and an ArgumentError."""
 
 
 def did_you_mean(name: str, known: list[str] | tuple[str, ...], kind: str) -> str:

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from feedbackgym.envs.core.checks import ArgumentError, keyword_parameters, require_mapping, require_text, shown
-from feedbackgym.envs.core.registry import Registry, RegistryError, did_you_mean
+from feedbackgym.envs.core.registry import Registry, UnknownNameError, did_you_mean
 
 from .base import Task, TaskSource
 
@@ -17,10 +17,6 @@ TaskSourceFactory = Callable[..., TaskSource]
 
 TASK_SOURCES: Registry[TaskSourceFactory] = Registry("task source")
 _DEFAULT_KWARGS: dict[str, dict[str, Any]] = {}
-
-
-class UnknownTaskSourceError(RegistryError, ArgumentError):
-    """An environment's ``task`` naming no registered source: a KeyError like every registry miss, and an ArgumentError."""
 
 
 class TaskSourceArgumentError(TypeError, ValueError):
@@ -108,7 +104,7 @@ def resolve_task_source(task: str | TaskSource, task_kwargs: Mapping[str, Any] |
         raise ArgumentError(f"task must be a registered task source name ({', '.join(task_sources())}) or a TaskSource, got {shown(task)}")
     name = require_text("task", task, max_chars=200)
     if name not in TASK_SOURCES:
-        raise UnknownTaskSourceError(f"task must be a registered task source or a TaskSource: {did_you_mean(name, task_sources(), 'task source')}")
+        raise UnknownNameError(f"task must be a registered task source or a TaskSource: {did_you_mean(name, task_sources(), 'task source')}")
     return make_task_source(name, **dict(arguments))
 
 
