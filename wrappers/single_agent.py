@@ -10,6 +10,7 @@ import gymnasium
 from gymnasium.utils import seeding
 from pettingzoo import AECEnv
 
+from feedbackgym.envs.core.roles import check_agents_fit
 from feedbackgym.envs.core.seeding import agent_seed
 from feedbackgym.envs.registration import make
 
@@ -108,7 +109,7 @@ class SingleAgent(gymnasium.Env):
             what = "is the learner" if unknown == [learner] else "are not other roles of this environment"
             raise ValueError(f"others has {unknown}, which {what}; the other roles are {needed}")
         self.learner = learner
-        self.others = _build_agents({agent: others[agent] for agent in needed})
+        self.others = _build_agents({agent: others[agent] for agent in needed}, env)
         self._seed_index = {agent: index for index, agent in enumerate(possible)}
         self.observation_space = env.observation_space(learner)
         self.action_space = env.action_space(learner)
@@ -204,14 +205,15 @@ def fresh_copy(value: Any) -> Any:
     return copy.deepcopy(value)
 
 
-def _build_agents(specs: Mapping[str, Any]) -> dict[str, Any]:
+def _build_agents(specs: Mapping[str, Any], env: AECEnv) -> dict[str, Any]:
     if all(callable(getattr(value, "act", None)) and callable(getattr(value, "reset", None)) for value in specs.values()):
+        check_agents_fit(env, specs)  # a role the env lacks, or an agent made for another role, is an error
         return dict(specs)
     # Lazy: wrappers sit below agents in the layering, so only names and specs pull the registry in.
     from feedbackgym.agents.registration import build_agents
 
     try:
-        return build_agents(specs)
+        return build_agents(specs, env)
     except TypeError as error:  # name the argument as the caller wrote it
         raise TypeError(str(error).replace("agents[", "others[", 1)) from None
 

@@ -90,6 +90,8 @@ class ScriptedAssistant(Agent):
       reply in the ``reference`` style.
     """
 
+    plays = ("SimulatedUser/assistant",)
+
     def __init__(
         self,
         n_questions: int = 1,

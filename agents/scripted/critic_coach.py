@@ -33,6 +33,8 @@ class CriticCoach(Agent):
     ``insight`` is a weaker critic.
     """
 
+    plays = ("Negotiation/critic",)
+
     def __init__(self, insight: float = 0.85, noise: float = 0.3, price_only: bool = True, seed: int | None = None) -> None:
         super().__init__(seed)
         require_probability("insight", insight)

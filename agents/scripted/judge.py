@@ -31,6 +31,8 @@ class IntentKnowledgeJudge(Agent):
     what it can see (a claim, or quoted passages), not from a number the judge hands over.
     """
 
+    plays = ("DeceptiveJudge/judge",)
+
     def __init__(self, p_detect: float = 0.9, seed: int | None = None) -> None:
         super().__init__(seed)
         self.p_detect = _probability("p_detect", p_detect)
@@ -78,6 +80,8 @@ class ScriptedModerator(Agent):
     ``false_alarm``. Whether the critique was deceptive comes from ``info["latent"]``, which the
     environment exposes to behaviour models.
     """
+
+    plays = ("DeceptiveJudge/moderator",)
 
     def __init__(self, detection: Mapping[int | str, float] | None = None, false_alarm: float = 0.1, seed: int | None = None) -> None:
         super().__init__(seed)

@@ -81,6 +81,8 @@ class SusceptibleSolver(TaskAgent):
     preset value can be overridden by keyword.
     """
 
+    plays = ("DeceptiveJudge/solver", "SolverFeedback/solver")
+
     def __init__(
         self,
         preset: str = "non_reasoning",
@@ -202,6 +204,8 @@ class HonestPeer(TaskAgent):
     Its answer is drawn once per task and held (it is not persuaded); it reads the gold answer from
     ``info["latent"]`` and guesses uniformly among the options without it.
     """
+
+    plays = ("DeceptiveJudge/peer",)
 
     def __init__(self, accuracy: float = 0.7, seed: int | None = None) -> None:
         super().__init__(seed)

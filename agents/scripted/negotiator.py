@@ -50,6 +50,8 @@ class ConcessionNegotiator(Agent):
     It reads ``info["negotiation"]`` (its role, standing offers, moves made) and ``info["feedback"]``.
     """
 
+    plays = ("Negotiation/seller", "Negotiation/buyer")
+
     def __init__(
         self,
         beta: float = 1.0,

@@ -50,6 +50,8 @@ class DistractibleJudge(Agent):
     distractor, so the environment's ``flip`` measures the distractor's effect and nothing else.
     """
 
+    plays = ("JudgeProtocol/judge",)
+
     def __init__(
         self,
         delta_pair: float | Mapping[str, float] = DEFAULT_DELTA_PAIR,
@@ -114,6 +116,8 @@ class ScriptedGenerator(Agent):
     It reads the target quality from ``info["request"]`` and the gold answer and worked solution from
     ``info["latent"]``.
     """
+
+    plays = ("JudgeProtocol/generator",)
 
     def act(self, observation: dict[str, Any], info: dict[str, Any]) -> str:
         request = info.get("request") or {}

@@ -44,6 +44,8 @@ class FrictionSolver(TaskAgent):
     Without ``latent`` it guesses among the choices or random numbers.
     """
 
+    plays = ("SolverFeedback/solver",)
+
     def __init__(
         self,
         competence_alpha: float = 1.5,

@@ -108,6 +108,8 @@ class SimulatedUserAgent(Agent):
     It reads the request and its own latent goal from ``info``.
     """
 
+    plays = ("SimulatedUser/user",)
+
     def __init__(
         self,
         p_answer: float = 0.9,

@@ -100,6 +100,10 @@ class Registry(Generic[T]):
             self._entries[key] = value
         return value  # type: ignore[return-value]
 
+    def name_of(self, value: object) -> str | None:
+        """The name ``value`` is registered under (only among entries already loaded), or None."""
+        return next((name for name, entry in self._entries.items() if entry is value), None)
+
     def names(self) -> list[str]:
         return sorted(self._entries)
 
