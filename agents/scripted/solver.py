@@ -44,7 +44,7 @@ class FrictionSolver(TaskAgent):
     Without ``latent`` it guesses among the choices or random numbers.
     """
 
-    plays = ("SolverFeedback/solver",)
+    plays = ("SolverFeedback/solver", "DeceptiveJudge/solver")  # any multiple-choice or numeric solver seat
 
     def __init__(
         self,
