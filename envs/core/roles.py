@@ -16,8 +16,9 @@ GENERIC_AGENTS = "llm, random, human, ppo"
 
 
 def env_families(env: Any) -> list[str]:
-    """The families an environment belongs to: its class's name and its bases', without ``Env``."""
-    names = [cls.__name__ for cls in type(getattr(env, "unwrapped", env)).__mro__]
+    """The families an environment (or environment class) belongs to: its class's name and its bases', without ``Env``."""
+    cls = env if isinstance(env, type) else type(getattr(env, "unwrapped", env))
+    names = [klass.__name__ for klass in cls.__mro__]
     return [name[: -len("Env")] if name.endswith("Env") else name for name in names if name not in ("object", "AECEnv")]
 
 
