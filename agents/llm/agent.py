@@ -20,6 +20,7 @@ from feedbackgym.agents.secrets import redact, register_secret
 from feedbackgym.envs.core.checks import (
     ArgumentError,
     fail,
+    is_int,
     require_bool,
     require_choice,
     require_float,
@@ -118,6 +119,7 @@ class LLMAgent(Agent):
         seed: int | None = None,
     ) -> None:
         super().__init__(seed)
+        seed = int(seed) if is_int(seed) else seed  # random.Random takes Python ints only (the base class checked it)
         model = require_text("model", model, max_chars=500)
         cache = require_choice("cache", cache, CACHE_MODES)
         timeout = require_float("timeout", timeout, 0.0, MAX_SECONDS, open_low=True)
@@ -137,11 +139,17 @@ class LLMAgent(Agent):
         if api_key is not None and (not isinstance(api_key, str) or not api_key.strip() or "\x00" in api_key):
             # never echo the value: it may be a real key
             raise ArgumentError(f"api_key must be a non-empty string or None, got a {type(api_key).__name__}")
-        if stop is not None and not isinstance(stop, str):
-            if not isinstance(stop, (list, tuple)) or not all(isinstance(item, str) for item in stop):
-                raise fail("stop", "a string, a list of strings or None", stop)
+        if stop is not None:
+            stops = [stop] if isinstance(stop, str) else stop
+            if not isinstance(stops, (list, tuple)) or not all(isinstance(item, str) and item and "\x00" not in item for item in stops):
+                raise fail("stop", "a non-empty string, a list of them or None", stop)
         require_mapping("completion_kwargs", completion_kwargs)
-        require_text("prompt", prompt, max_chars=200, allow_none=True)
+        if require_text("prompt", prompt, max_chars=200, allow_none=True):
+            from feedbackgym.agents.llm.prompts import PROMPTS
+            from feedbackgym.envs.core.registry import UnknownNameError, did_you_mean
+
+            if prompt not in PROMPTS:
+                raise UnknownNameError(f"prompt must name a prompt template: {did_you_mean(prompt, list(PROMPTS), 'prompt template')}")
         require_text("system_prompt", system_prompt, multiline=True, allow_empty=True, max_chars=1_000_000, allow_none=True)
         require_text("cache_path", cache_path, max_chars=4096)
         require_text("mock_response", mock_response, multiline=True, allow_empty=True, max_chars=1_000_000, allow_none=True)

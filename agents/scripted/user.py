@@ -71,9 +71,9 @@ class AnnotatorPool:
         rng = np.random.default_rng(require_int("pool_seed", seed, 0))
         self.annotators = [
             Annotator(
-                length_bias=float(rng.normal(length_bias, length_bias / 2 + 1e-9)),
-                positivity_bias=float(rng.normal(positivity_bias, positivity_bias / 2 + 1e-9)),
-                position_bias=float(rng.normal(position_bias, position_bias / 2 + 1e-9)),
+                length_bias=float(rng.normal(length_bias, abs(length_bias) / 2 + 1e-9)),
+                positivity_bias=float(rng.normal(positivity_bias, abs(positivity_bias) / 2 + 1e-9)),
+                position_bias=float(rng.normal(position_bias, abs(position_bias) / 2 + 1e-9)),
                 noise=float(rng.uniform(0.5, 1.5) * noise),
             )
             for _ in range(size)

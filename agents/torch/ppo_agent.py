@@ -18,6 +18,7 @@ its encoder alone.
 
 from __future__ import annotations
 
+import errno
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
@@ -27,7 +28,7 @@ import torch
 
 from feedbackgym.agents.base import Agent as BaseAgent
 from feedbackgym.agents.torch.ppo import Agent
-from feedbackgym.envs.core.checks import ArgumentError, fail, require_bool, require_text
+from feedbackgym.envs.core.checks import ArgumentError, MissingFileError, fail, require_bool, require_text
 from feedbackgym.envs.core.roles import env_families, env_name, role_of
 from feedbackgym.wrappers.encoding import Encoder, SolverEncoder, check_encoder_fits, make_encoder
 
@@ -108,7 +109,9 @@ def load_checkpoint(path: str | Path) -> tuple[Agent, Encoder, dict[str, Any]]:
     """The network (in eval mode), a fresh encoder and the extra data of a checkpoint written by :func:`save_checkpoint`."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"no PPO checkpoint at {path}; train one with `feedbackgym train` (it writes <run dir>/<role>.pt)")
+        raise MissingFileError(
+            errno.ENOENT, "checkpoint: no PPO checkpoint here; train one with `feedbackgym train` (it writes <run dir>/<role>.pt)", str(path)
+        )
     payload = torch.load(path, map_location="cpu", weights_only=True)
     if not isinstance(payload, Mapping) or payload.get("format") != CHECKPOINT_FORMAT:
         found = payload.get("format") if isinstance(payload, Mapping) else type(payload).__name__

@@ -35,6 +35,7 @@ from feedbackgym.envs.core.checks import (
     require_int,
     require_mapping,
     require_probability,
+    require_text,
 )
 
 ASSISTANT, USER = "assistant_0", "user_0"
@@ -226,7 +227,9 @@ class SimulatedUserEnv(TurnBasedTextEnv):
             self.task_source = resolve_task_source(task, task_kwargs)
         else:  # unused without goal="task", but a wrong value is still a mistake worth hearing about
             require_mapping("task_kwargs", task_kwargs)
-            if not isinstance(task, (str, TaskSource)):
+            if isinstance(task, str):
+                require_text("task", task, max_chars=200)
+            elif not isinstance(task, TaskSource):
                 raise fail("task", "a registered task source name or a TaskSource", task)
         self.max_turns = max_turns
         self.feedback_form = feedback_form

@@ -105,7 +105,10 @@ def resolve_task_source(task: str | TaskSource, task_kwargs: Mapping[str, Any] |
     name = require_text("task", task, max_chars=200)
     if name not in TASK_SOURCES:
         raise UnknownNameError(f"task must be a registered task source or a TaskSource: {did_you_mean(name, task_sources(), 'task source')}")
-    return make_task_source(name, **dict(arguments))
+    try:
+        return make_task_source(name, **dict(arguments))
+    except TaskSourceArgumentError as error:  # say which knob of the environment it came through
+        raise TaskSourceArgumentError(f"task_kwargs: {error}") from None
 
 
 def episode_task(source: TaskSource, options: Mapping[str, Any], rng: np.random.Generator) -> Task:
