@@ -23,6 +23,10 @@ Encoders per role:
 | `judge` | `DeceptiveJudge-v0` `judge_0` | agree, disagree, disagree proposing option `k` (citing a passage that backs it, when shown any) |
 | `judged_solver` | `DeceptiveJudge-v0` `solver_0` | keep or switch (to the judge's proposal, else to its own next-best option) |
 
+An encoder is made for the roles in this table: a built-in encoder given for another environment
+or role (a negotiator's for a solver) is refused with an error naming what it is made for and what
+that role takes (:func:`check_encoder_fits`); encoders of your own subclasses are trusted.
+
 Everything an encoder adds is read from what that role is shown (the observation and its
 ``info``), except the optional ``knowledge`` prior of the solvers, a stand-in for what a language
 model knows about a question: a noisy score per option in which the gold option gets ``+knowledge``
@@ -855,6 +859,8 @@ class NumericAEC(BaseWrapper):
 
 __all__ = [
     "CriticEncoder",
+    "check_encoder_fits",
+    "encoder_kinds_for",
     "Encoder",
     "JudgeEncoder",
     "JudgedSolverEncoder",
