@@ -392,3 +392,25 @@ def test_numpy_integers_are_integers_and_bools_are_not() -> None:
         make("SolverFeedback-v0", max_turns=True)
     with pytest.raises(ValueError, match="max_turns must be an integer"):
         make("SolverFeedback-v0", max_turns=3.0)
+
+
+def test_keyword_overrides_are_checked_too() -> None:
+    """``susceptible_solver`` takes its preset's parameters as ``**overrides``, which introspection cannot see."""
+    from feedbackgym.agents import make_agent
+    from feedbackgym.agents.scripted.judged_solver import PRESETS
+
+    for preset, params in PRESETS.items():
+        for knob in params:
+            for value_name in ("nan", "inf", "text", "bool", "giant_int"):
+                with pytest.raises(ValueError, match=knob):
+                    make_agent("susceptible_solver", preset=preset, **{knob: HOSTILE[value_name]})
+    with pytest.raises(ValueError, match=r"persuasion keys must be evidence strengths 0, 1 or 2, got 'abc'"):
+        make_agent("susceptible_solver", persuasion={"abc": 0.5})
+    assert make_agent("susceptible_solver", persuasion={"2": 0.9}).persuasion[2] == 0.9
+
+
+def test_feedback_levels_accept_numpy_integers_only_as_numbers() -> None:
+    assert make("SolverFeedback-v0", feedback_level=np.int64(3)).unwrapped.feedback_level == 3
+    for bad in (True, 2.0, "critique\x00"):
+        with pytest.raises(ValueError, match="feedback_level must be one of"):
+            make("SolverFeedback-v0", feedback_level=bad)
