@@ -16,8 +16,8 @@ from pettingzoo import AECEnv, ParallelEnv
 from pettingzoo.utils.conversions import turn_based_aec_to_parallel
 from pettingzoo.utils.wrappers import OrderEnforcingWrapper
 
-from feedbackgym.envs.core.checks import keyword_parameters
-from feedbackgym.envs.core.registry import Registry, RegistryError, did_you_mean, load_entry_point
+from feedbackgym.envs.core.checks import fail, keyword_parameters
+from feedbackgym.envs.core.registry import Registry, RegistryError, UnknownNameError, did_you_mean, load_entry_point
 
 ENV_ID_RE = re.compile(r"^(?:(?P<namespace>[\w:.-]+)/)?(?P<name>[\w:.-]+?)(?:-v(?P<version>\d+))?$")
 
@@ -76,10 +76,12 @@ def register(
 
 def spec(env_id: str) -> EnvSpec:
     """The spec of ``env_id``; an unknown id names the closest registered ones."""
+    if not isinstance(env_id, str):
+        raise fail("environment id", "a string like 'SolverFeedback-v0'", env_id)
     if env_id in registry:
         return registry[env_id]
     _parse_id(env_id)
-    raise RegistryError(did_you_mean(env_id, list(registry), "environment"))
+    raise UnknownNameError(did_you_mean(env_id, list(registry), "environment"))
 
 
 def register_wrapper(name: str, entry_point: str | Callable[..., AECEnv], *, override: bool = False) -> None:

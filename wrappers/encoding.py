@@ -67,6 +67,7 @@ from feedbackgym.envs.core.checks import (
 )
 from feedbackgym.envs.core.registry import UnknownNameError, did_you_mean
 from feedbackgym.envs.core.seeding import agent_seed
+from feedbackgym.envs.registration import check_kwargs
 from feedbackgym.wrappers.single_agent import SingleAgent
 
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -636,6 +637,7 @@ def make_encoder(spec: Encoder | str | Mapping[str, Any], **kwargs: Any) -> Enco
         spec = str(spec.get("kind", ""))
     if spec not in ENCODERS:
         raise UnknownNameError(did_you_mean(str(spec), list(ENCODERS), "encoder"))
+    check_kwargs(ENCODERS[spec], kwargs, f"encoder `{spec}`")
     return ENCODERS[spec](**kwargs)
 
 

@@ -10,6 +10,7 @@ import gymnasium
 from gymnasium.utils import seeding
 from pettingzoo import AECEnv
 
+from feedbackgym.envs.core.checks import fail, require_bool, require_seed
 from feedbackgym.envs.core.roles import check_agents_fit
 from feedbackgym.envs.core.seeding import agent_seed
 from feedbackgym.envs.registration import make
@@ -84,7 +85,10 @@ class SingleAgent(gymnasium.Env):
     ) -> None:
         # The env reuses parts of its infos between steps; a copy per step keeps what callers hold
         # intact (check_env insists). Wrappers that only read the info may skip the copy.
-        self.copy_info = bool(copy_info)
+        self.copy_info = require_bool("copy_info", copy_info)
+        seed = require_seed("seed", seed)
+        if not isinstance(learner, str):
+            raise fail("learner", "an agent id (a string) of the environment", learner)
         if isinstance(env, str):
             if render_mode is not None:
                 env_kwargs["render_mode"] = render_mode
@@ -103,7 +107,7 @@ class SingleAgent(gymnasium.Env):
         needed = [agent for agent in possible if agent != learner]
         missing = [agent for agent in needed if agent not in others]
         if missing:
-            raise ValueError(f"no agent given for {missing}; the other roles of this environment are {needed}")
+            raise ValueError(f"others has no agent for {missing}; the other roles of this environment are {needed}")
         unknown = [agent for agent in others if agent not in needed]
         if unknown:
             what = "is the learner" if unknown == [learner] else "are not other roles of this environment"

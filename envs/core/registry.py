@@ -90,7 +90,7 @@ class Registry(Generic[T]):
             return name
         if name in self._aliases:
             return self._aliases[name]
-        raise RegistryError(did_you_mean(name, self.names(), self.kind))
+        raise UnknownNameError(did_you_mean(str(name), self.names(), self.kind))
 
     def get(self, name: str) -> T:
         key = self.canonical(name)

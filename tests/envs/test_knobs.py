@@ -135,6 +135,7 @@ def _base_kwargs(tmp: Path) -> dict[tuple[str, str], dict[str, Any]]:
         ("agent", "llm"): {"mock_response": "\\boxed{1}", "max_retries": 0},
         ("task", "jsonl"): {"path": str(jsonl)},
         ("encoder", "solver"): {"n_choices": 4},
+        ("gym", "SingleAgent"): {"env": "SolverFeedback-v0", "learner": "solver_0", "others": {"teacher_0": "scripted_teacher"}},
     }
     try:
         import torch  # noqa: F401
@@ -165,10 +166,14 @@ def _targets() -> list[tuple[str, str, Callable[..., Any], int]]:
         targets.append(("agent", name, agent_registry.get(name), 0))
     for name in TASK_SOURCES.names():
         targets.append(("task", name, TASK_SOURCES.get(name), 0))
-    from feedbackgym.wrappers.encoding import ENCODERS
+    from feedbackgym.wrappers.encoding import ENCODERS, NumericView
+    from feedbackgym.wrappers.single_agent import SingleAgent
 
     for kind, cls in ENCODERS.items():
         targets.append(("encoder", kind, cls, 0))
+    # the Gymnasium views (not in the wrapper registry: they wrap an id, or a SingleAgent)
+    targets.append(("gym", "SingleAgent", SingleAgent, 0))
+    targets.append(("gym", "NumericView", NumericView, 1))
     return targets
 
 
@@ -288,6 +293,24 @@ def build_and_play(case: Case, value: Any, base: dict[tuple[str, str], dict[str,
         for _ in range(3):
             task = source.sample(rng)
             assert task.check(task.answer)
+    elif case.kind == "gym":
+        from feedbackgym.wrappers import SingleAgent
+        from feedbackgym.wrappers.encoding import NumericView
+
+        if case.target == "SingleAgent":
+            view = SingleAgent(**kwargs)
+        else:
+            single = SingleAgent("SolverFeedback-v0", "solver_0", {"teacher_0": "scripted_teacher"}, task="knowledge_mcq")
+            view = NumericView(single, **kwargs)
+        view.reset(seed=0)
+        rng = np.random.default_rng(0)
+        for step in range(ROLLOUT_STEPS):
+            space = view.action_space
+            action = int(rng.integers(space.n)) if hasattr(space, "n") else ROLLOUT_TEXTS[step % len(ROLLOUT_TEXTS)]
+            _, reward, terminated, truncated, _ = view.step(action)
+            assert math.isfinite(float(reward)), reward
+            if terminated or truncated:
+                break
     else:  # encoder: built, then bound to a role it encodes and played through NumericAEC
         from feedbackgym.wrappers.encoding import _DEFAULT_KINDS, ENCODERS, NumericAEC
 
