@@ -216,14 +216,14 @@ class CriticEnv(TurnBasedTextEnv):
     | argument | default | meaning |
     |---|---|---|
     | `task`, `task_kwargs` | `"arithmetic"`, `{}` | task source |
-    | `actor_pool_correct_frac` | 0.5 | share of correct first attempts |
+    | `actor_pool_correct_frac` | 0.5 | share of correct first attempts (0-1) |
     | `reward_scheme` | `"stage2"` | stage1, stage2, refcritic |
     | `rf_mode` | `"r_refine"` | r_refine, r_delta, r_correct |
-    | `disc_bonus`, `disc_penalty` | 0.2, -1.0 | stage II's discrimination terms |
+    | `disc_bonus`, `disc_penalty` | 0.2, -1.0 | stage II's discrimination terms (finite, within +-1000000, as the weights below) |
     | `judgment_weight`, `refine_weight` | 1.0, 1.0 | RefCritic's weights |
     | `verdict_regex` | `Correctness of the final answer: (Correct\\|Wrong)` | how the verdict is read (last match) |
     | `refine` | True | let the actor refine (stage I training needs no refinement) |
-    | `signal_noise` | 1.0 | std of the critic's numeric correctness signal |
+    | `signal_noise` | 1.0 | std of the critic's numeric correctness signal (0-1000000) |
     | `expose_latent` | True | behaviour-model info (`latent`) |
     | `history_window`, `max_retries`, `invalid_move_penalty`, `render_mode` | 32, 2, -0.1, None | see `TurnBasedTextEnv` |
 
