@@ -673,6 +673,8 @@ def resolve_encoder(env: AECEnv, agent: str, spec: Encoder | str | Mapping[str, 
     """
     if spec is None:
         return default_encoder(env, agent)
+    if isinstance(spec, Mapping):
+        require_mapping(f"encoders[{agent!r}]", spec)
     if isinstance(spec, Mapping) and not spec.get("kind"):
         return default_encoder(env, agent, **{key: value for key, value in spec.items() if key != "kind" and value is not None})
     if not isinstance(spec, (Encoder, str, Mapping)):

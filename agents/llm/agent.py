@@ -136,13 +136,15 @@ class LLMAgent(Agent):
         tokens_per_minute = require_float("tokens_per_minute", tokens_per_minute, 0.0, 1e12, open_low=True, allow_none=True)
         api_base = require_text("api_base", api_base, max_chars=2000, allow_none=True)
         api_key_env = require_text("api_key_env", api_key_env, max_chars=200, allow_none=True)
-        if api_key is not None and (not isinstance(api_key, str) or not api_key.strip() or "\x00" in api_key):
+        if api_key is not None and (not isinstance(api_key, str) or not api_key.strip() or "\x00" in api_key or not api_key.isprintable()):
             # never echo the value: it may be a real key
             raise ArgumentError(f"api_key must be a non-empty string or None, got a {type(api_key).__name__}")
         if stop is not None:
             stops = [stop] if isinstance(stop, str) else stop
-            if not isinstance(stops, (list, tuple)) or not all(isinstance(item, str) and item and "\x00" not in item for item in stops):
+            if not isinstance(stops, (list, tuple)):
                 raise fail("stop", "a non-empty string, a list of them or None", stop)
+            for item in stops:
+                require_text("stop", item, multiline=True, max_chars=1000)
         require_mapping("completion_kwargs", completion_kwargs)
         if require_text("prompt", prompt, max_chars=200, allow_none=True):
             from feedbackgym.agents.llm.prompts import PROMPTS

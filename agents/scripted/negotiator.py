@@ -35,7 +35,7 @@ class ConcessionNegotiator(Agent):
     Its reservation lies ``max_concession`` of the way from its own opening price to the other
     side's (the seller never goes below its cost, the buyer never above its value). At its t-th
     move of ``T = n_round`` it offers ``open + (reservation - open) * (t / T) ** (1 / beta)``,
-    rounded to ``price_step``: ``beta < 1`` concedes late (Boulware), ``beta > 1`` early
+    rounded to ``price_step`` (at least 0.001): ``beta < 1`` concedes late (Boulware), ``beta > 1`` early
     (Conceder). It accepts the other side's standing offer as soon as that offer is at least as good
     as what it would offer now, so at its last move it accepts anything within its reservation.
 
@@ -77,7 +77,7 @@ class ConcessionNegotiator(Agent):
         self.uptake_games = require_int("uptake_games", uptake_games, 0, MAX_TURNS, allow_none=True)
         self.target_cut = require_probability("target_cut", target_cut)
         self.min_concession = require_probability("min_concession", min_concession)
-        self.price_step = require_float("price_step", price_step, 0.0, 1e6, open_low=True)
+        self.price_step = require_float("price_step", price_step, 0.001, 1e6)
         self._clear()
 
     def reset(self, seed: int | None = None) -> None:

@@ -143,9 +143,18 @@ def require_text(
     if not isinstance(value, str):
         raise fail(name, allowed, value)
     pattern = _CONTROL if multiline else _CONTROL_ONE_LINE
-    if (not allow_empty and not value.strip()) or len(value) > max_chars or pattern.search(value):
+    if (not allow_empty and not value.strip()) or len(value) > max_chars or pattern.search(value) or not _encodable(value):
         raise fail(name, allowed, value)
     return str(value)
+
+
+def _encodable(text: str) -> bool:
+    """False for text with lone surrogates, which no file, environment variable or request can carry."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _same_choice(option: Any, value: Any) -> bool:
@@ -181,7 +190,10 @@ def require_agent_ids(name: str, value: Any) -> tuple[str, ...]:
     allowed = "a list of agent ids (strings)"
     if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Collection):
         raise fail(name, allowed, value)
-    items = tuple(value)
+    try:
+        items = tuple(value)
+    except TypeError:  # a 0-d array claims to be a collection
+        raise fail(name, allowed, value) from None
     if not all(isinstance(item, str) for item in items):
         raise fail(name, allowed, value)
     return items
@@ -205,12 +217,16 @@ def require_file(name: str, value: Any) -> Path:
     if not isinstance(value, (str, os.PathLike)) or isinstance(value, bytes):
         raise fail(name, "the path of an existing file", value)
     text = os.fspath(value)
-    if not isinstance(text, str) or not text.strip() or _CONTROL_ONE_LINE.search(text):
+    if not isinstance(text, str) or not text.strip() or len(text) > 4096 or _CONTROL_ONE_LINE.search(text) or not _encodable(text):
         raise fail(name, "the path of an existing file", value)
     path = Path(text)
-    if path.is_dir():
+    try:
+        is_dir, exists = path.is_dir(), path.exists()
+    except OSError as error:  # a name too long for the file system, a permission error on a parent
+        raise MissingFileError(errno.ENOENT, f"{name} must be the path of an existing file; {error.strerror}", text) from None
+    if is_dir:
         raise NotAFileError(errno.EISDIR, f"{name} must be the path of a file, got a directory", text)
-    if not path.exists():
+    if not exists:
         raise MissingFileError(errno.ENOENT, f"{name} must be the path of an existing file; not found", text)
     return path
 

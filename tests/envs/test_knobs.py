@@ -63,6 +63,13 @@ HOSTILE: dict[str, Any] = {
     "list": ["seller"],
     "dict": {"key": 1},
     "object": object(),
+    "np_nan": np.float64("nan"),
+    "tiny": 5e-324,
+    "lone_surrogate": "\ud800",
+    "long_text": "x" * 100_000,
+    "bytes": b"abc",
+    "np_scalar_array": np.array(3),
+    "dict_int_keys": {0: 0.5, 1: 0.5},
 }
 
 
@@ -190,15 +197,17 @@ def _kind_of(default: Any) -> str:
 
 
 # Which hostile values must be refused (not merely survived), by the kind of the knob's default.
-_NOT_A_NUMBER = {"text", "bool_text", "empty_text", "nul_text", "control_text", "list", "dict", "object", "none"}
+_NOT_A_NUMBER = {"text", "bool_text", "empty_text", "nul_text", "control_text", "lone_surrogate", "long_text", "bytes",
+                 "list", "dict", "dict_int_keys", "np_scalar_array", "object", "none"}
+_NEVER = {"nan", "np_nan", "inf", "-inf", "nul_text", "lone_surrogate", "object"}
 MUST_REFUSE: dict[str, set[str]] = {
     "bool": set(HOSTILE) - {"bool"},  # "false", 0, 1, None: a bool knob takes real bools only
-    "int": _NOT_A_NUMBER | {"bool", "fraction", "nan", "inf", "-inf", "huge_float", "giant_int"},
-    "float": _NOT_A_NUMBER | {"bool", "nan", "inf", "-inf", "huge_float", "giant_int"},
-    "str": {"nul_text", "control_text", "bool", "huge_int", "nan", "inf", "list", "dict", "object", "none"},
-    "none": {"nan", "inf", "-inf", "nul_text", "object"},
-    "required": {"nan", "inf", "-inf", "nul_text", "object"},
-    "other": {"nan", "inf", "-inf", "nul_text", "object"},
+    "int": _NEVER | _NOT_A_NUMBER | {"bool", "fraction", "tiny", "huge_float", "giant_int"},
+    "float": _NEVER | _NOT_A_NUMBER | {"bool", "huge_float", "giant_int"},
+    "str": _NEVER | {"control_text", "bytes", "bool", "huge_int", "list", "dict", "np_scalar_array", "none"},
+    "none": _NEVER,
+    "required": _NEVER,
+    "other": _NEVER,
 }
 
 
