@@ -430,3 +430,11 @@ def test_feedback_levels_accept_numpy_integers_only_as_numbers() -> None:
     for bad in (True, 2.0, "critique\x00"):
         with pytest.raises(ValueError, match="feedback_level must be one of"):
             make("SolverFeedback-v0", feedback_level=bad)
+
+
+def test_make_wrappers_argument_is_a_list() -> None:
+    """A bare string is one wrapper name, never a sequence of one-letter names."""
+    for bad in ("unary_feedback", [("unary_feedback", 3)], 5, {"unary_feedback": {}}):
+        with pytest.raises(ValueError, match="wrappers must be a list of wrapper names"):
+            make("SolverFeedback-v0", wrappers=bad)
+    assert type(make("SolverFeedback-v0", wrappers=[("unary_feedback", {})]).env).__name__ == "UnaryFeedback"
