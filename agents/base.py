@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
+
+from feedbackgym.envs.core.checks import fail, is_int
 
 
 class AgentConfigurationError(RuntimeError):
@@ -20,10 +22,18 @@ class Agent:
     :meth:`aact` so the runner can keep many requests in flight; the default runs :meth:`act`
     inline, which is right for fast scripted agents. :meth:`reset` is called before every episode
     with a seed derived from the episode's seed, so an agent's randomness is reproducible too.
+
+    ``plays`` says which roles the agent is made for, as ``"Family/role"`` strings: the family is
+    the environment class's name without ``Env`` (``SolverFeedback``, ``Negotiation``, ...), the
+    role an agent id without its number (``solver`` for ``solver_0``). Empty (the default, and
+    what LLM, random, human and PPO agents have) means any role of any environment. Mounting an
+    agent on a role it does not play is an error (see ``feedbackgym.envs.core.roles``).
     """
 
+    plays: ClassVar[tuple[str, ...]] = ()
+
     def __init__(self, seed: int | None = None) -> None:
-        self.np_random = np.random.default_rng(seed)
+        self.np_random = np.random.default_rng(require_agent_seed(seed))
 
     def reset(self, seed: int | None = None) -> None:
         if seed is not None:
@@ -41,6 +51,13 @@ class Agent:
     def stats(self) -> dict[str, Any]:
         """Per-episode accounting the runner stores with the transcript (tokens, cost, ...)."""
         return {}
+
+
+def require_agent_seed(seed: Any) -> Any:
+    """An agent's ``seed``: None, a non-negative integer, or a numpy SeedSequence."""
+    if seed is None or isinstance(seed, np.random.SeedSequence) or (is_int(seed) and seed >= 0):
+        return seed
+    raise fail("seed", "None or an integer >= 0", seed)
 
 
 class TaskAgent(Agent):

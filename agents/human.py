@@ -8,6 +8,7 @@ from typing import Any, TextIO
 
 from feedbackgym.agents.base import Agent
 from feedbackgym.agents.registration import register_agent
+from feedbackgym.envs.core.checks import fail, require_bool
 
 
 @register_agent("human")
@@ -25,7 +26,11 @@ class HumanAgent(Agent):
         seed: int | None = None,
     ) -> None:
         super().__init__(seed)
-        self.multiline = multiline
+        self.multiline = require_bool("multiline", multiline)
+        if not callable(input_fn):
+            raise fail("input_fn", "a callable taking the prompt and returning the reply", input_fn)
+        if output is not None and not callable(getattr(output, "write", None)):
+            raise fail("output", "a text stream with write() (or None for stdout)", output)
         self.input_fn = input_fn
         self.output = output
 

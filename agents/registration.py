@@ -9,6 +9,7 @@ from feedbackgym.envs.core.registry import Registry
 from feedbackgym.envs.registration import check_kwargs
 
 from feedbackgym.agents.base import Agent
+from feedbackgym.envs.core import roles
 
 A = TypeVar("A", bound=type)
 
@@ -38,9 +39,17 @@ def agent_kwargs(spec: Mapping[str, Any]) -> dict[str, Any]:
     return kwargs
 
 
-def build_agents(specs: Mapping[str, Any]) -> dict[str, Any]:
+def build_agents(specs: Mapping[str, Any], env: Any = None) -> dict[str, Any]:
     """Agents per role from agent objects (anything with ``act`` and ``reset``), registered names, or
-    ``{"name": ..., **kwargs}`` mappings (Hydra's agent configs)."""
+    ``{"name": ..., **kwargs}`` mappings (Hydra's agent configs).
+
+    With ``env``, every role must be one of the environment's and every agent must fit its role
+    (:func:`check_agents_fit`), which is checked before any agent is built.
+    """
+    if not isinstance(specs, Mapping):
+        raise TypeError(f"agents must map agent ids to agents, got {specs!r}")
+    if env is not None:
+        roles.check_roles(env, specs)
     built: dict[str, Any] = {}
     for agent_id, value in specs.items():
         if callable(getattr(value, "act", None)):
@@ -56,4 +65,11 @@ def build_agents(specs: Mapping[str, Any]) -> dict[str, Any]:
                 f"agents[{agent_id!r}] must be an Agent (with act and reset), a registered name "
                 f"or {{'name': ..., **kwargs}}, got {value!r}"
             )
+    if env is not None:
+        check_agents_fit(env, built)
     return built
+
+
+def check_agents_fit(env: Any, agents: Mapping[str, Any]) -> None:
+    """Refuse agents on roles ``env`` lacks or on roles they are not made for (see ``envs.core.roles``)."""
+    roles.check_agents_fit(env, agents, name_of=lambda agent: agent_registry.name_of(type(agent)))

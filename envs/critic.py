@@ -9,12 +9,19 @@ from typing import Any
 
 import numpy as np
 
-from feedbackgym.envs.core.base import TurnBasedTextEnv
+from feedbackgym.envs.core.base import MAX_PENALTY, TurnBasedTextEnv
 from feedbackgym.envs.core.feedback import FeedbackEvent, FeedbackLevel, Verdict
 from feedbackgym.envs.core.parsing import extract_answer
 from feedbackgym.envs.deception import answer_label, check_choice, near_miss, passages_for, wrong_answer
 from feedbackgym.envs.tasks import Task, TaskSource, episode_task, resolve_task_source
-from feedbackgym.envs.core.checks import require_probability
+from feedbackgym.envs.core.checks import (
+    ArgumentError,
+    require_bool,
+    require_float,
+    require_probability,
+    require_text,
+    shown,
+)
 
 ACTOR, CRITIC = "actor_0", "critic_0"
 REWARD_SCHEMES = ("stage1", "stage2", "refcritic")
@@ -209,14 +216,14 @@ class CriticEnv(TurnBasedTextEnv):
     | argument | default | meaning |
     |---|---|---|
     | `task`, `task_kwargs` | `"arithmetic"`, `{}` | task source |
-    | `actor_pool_correct_frac` | 0.5 | share of correct first attempts |
+    | `actor_pool_correct_frac` | 0.5 | share of correct first attempts (0-1) |
     | `reward_scheme` | `"stage2"` | stage1, stage2, refcritic |
     | `rf_mode` | `"r_refine"` | r_refine, r_delta, r_correct |
-    | `disc_bonus`, `disc_penalty` | 0.2, -1.0 | stage II's discrimination terms |
+    | `disc_bonus`, `disc_penalty` | 0.2, -1.0 | stage II's discrimination terms (finite, within +-1000000, as the weights below) |
     | `judgment_weight`, `refine_weight` | 1.0, 1.0 | RefCritic's weights |
     | `verdict_regex` | `Correctness of the final answer: (Correct\\|Wrong)` | how the verdict is read (last match) |
     | `refine` | True | let the actor refine (stage I training needs no refinement) |
-    | `signal_noise` | 1.0 | std of the critic's numeric correctness signal |
+    | `signal_noise` | 1.0 | std of the critic's numeric correctness signal (0-1000000) |
     | `expose_latent` | True | behaviour-model info (`latent`) |
     | `history_window`, `max_retries`, `invalid_move_penalty`, `render_mode` | 32, 2, -0.1, None | see `TurnBasedTextEnv` |
 
@@ -250,26 +257,26 @@ class CriticEnv(TurnBasedTextEnv):
         invalid_move_penalty: float = -0.1,
         render_mode: str | None = None,
     ) -> None:
-        require_probability("actor_pool_correct_frac", actor_pool_correct_frac)
+        self.actor_pool_correct_frac = require_probability("actor_pool_correct_frac", actor_pool_correct_frac)
         self.reward_scheme = check_choice("reward_scheme", reward_scheme, REWARD_SCHEMES)
         self.rf_mode = check_choice("rf_mode", rf_mode, RF_MODES)
-        if not refine and reward_scheme != "stage1":
-            raise ValueError(f"reward_scheme {reward_scheme!r} rewards the refinement; with refine=False use 'stage1'")
+        self.refine = require_bool("refine", refine)
+        if not self.refine and self.reward_scheme != "stage1":
+            raise ArgumentError(f"reward_scheme {reward_scheme!r} rewards the refinement; with refine=False use 'stage1'")
+        require_text("verdict_regex", verdict_regex, max_chars=1000)
         try:
             self.verdict_pattern = re.compile(verdict_regex)
-        except re.error as error:
-            raise ValueError(f"verdict_regex is not a valid regular expression: {error}") from error
+        except (re.error, RecursionError, OverflowError) as error:
+            raise ArgumentError(f"verdict_regex must be a valid regular expression ({error}), got {shown(verdict_regex)}") from None
         if self.verdict_pattern.groups < 1:
-            raise ValueError("verdict_regex needs one group capturing Correct or Wrong")
-        if float(signal_noise) < 0:
-            raise ValueError(f"signal_noise must be >= 0, got {signal_noise!r}")
+            raise ArgumentError(f"verdict_regex needs one group capturing Correct or Wrong, got {shown(verdict_regex)}")
+        self.signal_noise = require_float("signal_noise", signal_noise, 0.0, 1e6)
+        self.disc_bonus = require_float("disc_bonus", disc_bonus, -MAX_PENALTY, MAX_PENALTY)
+        self.disc_penalty = require_float("disc_penalty", disc_penalty, -MAX_PENALTY, MAX_PENALTY)
+        self.judgment_weight = require_float("judgment_weight", judgment_weight, -MAX_PENALTY, MAX_PENALTY)
+        self.refine_weight = require_float("refine_weight", refine_weight, -MAX_PENALTY, MAX_PENALTY)
+        self.expose_latent = require_bool("expose_latent", expose_latent)
         self.task_source = resolve_task_source(task, task_kwargs)
-        self.actor_pool_correct_frac = float(actor_pool_correct_frac)
-        self.disc_bonus, self.disc_penalty = float(disc_bonus), float(disc_penalty)
-        self.judgment_weight, self.refine_weight = float(judgment_weight), float(refine_weight)
-        self.refine = bool(refine)
-        self.signal_noise = float(signal_noise)
-        self.expose_latent = bool(expose_latent)
         self.numeric_fields = {"n_steps": (0, 1000), "correctness_signal": (-1e6, 1e6), "critic_verdict": (-1, 1), "flagged_step": (0, 1000)}
         super().__init__(history_window=history_window, max_retries=max_retries, invalid_move_penalty=invalid_move_penalty, render_mode=render_mode)
 

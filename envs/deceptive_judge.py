@@ -6,7 +6,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from feedbackgym.envs.core.base import ENV, TurnBasedTextEnv
+from feedbackgym.envs.core.base import ENV, MAX_PENALTY, MAX_TURNS, TurnBasedTextEnv
+from feedbackgym.envs.core.checks import require_bool, require_float, require_int
 from feedbackgym.envs.core.feedback import FeedbackEvent, FeedbackLevel, Verdict
 from feedbackgym.envs.core.parsing import extract_answer
 from feedbackgym.envs.deception import (
@@ -209,12 +210,12 @@ class DeceptiveJudgeEnv(TurnBasedTextEnv):
     | argument | default | meaning |
     |---|---|---|
     | `task`, `task_kwargs` | `"knowledge_mcq"`, `{}` | task source (grounded judges need tasks with evidence) |
-    | `n_rounds` | 5 | rounds of feedback |
+    | `n_rounds` | 5 | rounds of feedback, 1-10000 |
     | `judge_intent` | `"malicious"` | constructive, hypercritical, malicious |
     | `judge_knowledge` | `"parametric"` | none, parametric, grounded |
     | `intervention` | `"auto"` | auto (by intent: constructive only_if_wrong, hypercritical always, malicious only_if_correct), always, only_if_correct, only_if_wrong |
     | `workflow` | `"gen_eval"` | gen_eval, round_table, moderator |
-    | `n_peers` | 2 | peers at the round table |
+    | `n_peers` | 2 | peers at the round table, 1-10 |
     | `ask_ambiguity` | False | invite the solver to say when the question is ambiguous |
     | `flip_penalty` | 0.0 | cost to the solver of each correct -> wrong flip |
     | `judge_reward` | `"by_intent"` | by_intent or solver |
@@ -247,10 +248,8 @@ class DeceptiveJudgeEnv(TurnBasedTextEnv):
         invalid_move_penalty: float = -0.1,
         render_mode: str | None = None,
     ) -> None:
-        if isinstance(n_rounds, bool) or not isinstance(n_rounds, int) or n_rounds < 1:
-            raise ValueError(f"n_rounds must be an integer >= 1, got {n_rounds!r}")
-        if isinstance(n_peers, bool) or not isinstance(n_peers, int) or not 1 <= n_peers <= 10:
-            raise ValueError(f"n_peers must be an integer in 1..10, got {n_peers!r}")
+        n_rounds = require_int("n_rounds", n_rounds, 1, MAX_TURNS)
+        n_peers = require_int("n_peers", n_peers, 1, 10)
         self.judge_intent = check_choice("judge_intent", judge_intent, INTENTS)
         self.judge_knowledge = check_choice("judge_knowledge", judge_knowledge, KNOWLEDGE)
         self.intervention = check_choice("intervention", intervention, INTERVENTIONS)
@@ -259,11 +258,11 @@ class DeceptiveJudgeEnv(TurnBasedTextEnv):
         self.task_source = resolve_task_source(task, task_kwargs)
         self.n_rounds = n_rounds
         self.n_peers = n_peers
-        self.ask_ambiguity = bool(ask_ambiguity)
-        self.flip_penalty = float(flip_penalty)
-        self.expose_latent = bool(expose_latent)
-        self.peers = [f"peer_{i}" for i in range(n_peers)] if workflow == "round_table" else []
-        self.possible_agents = [SOLVER, JUDGE, *self.peers, *([MODERATOR] if workflow == "moderator" else [])]
+        self.ask_ambiguity = require_bool("ask_ambiguity", ask_ambiguity)
+        self.flip_penalty = require_float("flip_penalty", flip_penalty, -MAX_PENALTY, MAX_PENALTY)
+        self.expose_latent = require_bool("expose_latent", expose_latent)
+        self.peers = [f"peer_{i}" for i in range(n_peers)] if self.workflow == "round_table" else []
+        self.possible_agents = [SOLVER, JUDGE, *self.peers, *([MODERATOR] if self.workflow == "moderator" else [])]
         self.numeric_fields = {
             "round": (0, n_rounds),
             "rounds_left": (0, n_rounds),

@@ -10,7 +10,9 @@ from typing import Any
 from feedbackgym.envs.core.base import ENV, TurnBasedTextEnv
 from feedbackgym.envs.deception import check_choice
 from feedbackgym.envs.tasks import Task, TaskSource, episode_task, resolve_task_source
-from feedbackgym.envs.core.checks import require_probability
+from feedbackgym.envs.core.checks import ArgumentError, require_bool, require_int, require_probability
+
+MAX_SCORE = 1_000_000  # the pointwise scale's bounds, so that scores stay exact as floats
 
 GENERATORS = ("generator_0", "generator_1")
 JUDGE = "judge_0"
@@ -131,9 +133,9 @@ class JudgeProtocolEnv(TurnBasedTextEnv):
     | `protocol` | `"pairwise"` | pairwise or pointwise |
     | `allow_tie` | True | pairwise: may the judge answer `[[C]]` (pointwise ties are equal scores) |
     | `position_swap` | `"random"` | none (generator_0 first), random (order drawn per episode), both (judge both orders) |
-    | `score_min`, `score_max` | 1, 10 | pointwise scale |
+    | `score_min`, `score_max` | 1, 10 | pointwise scale, integers within +-1000000, `score_min < score_max` |
     | `quality_gap` | `"mixed"` | mixed (equal with probability `p_equal`), equal, variable |
-    | `p_equal`, `max_gap` | 0.5, 3 | share of equal pairs; largest quality gap |
+    | `p_equal`, `max_gap` | 0.5, 3 | share of equal pairs (0-1); largest quality gap (1-8) |
     | `reference_judgment` | True | also judge the unedited pair when a wrapper edited a response |
     | `expose_latent` | True | behaviour-model info (`latent`) |
     | `history_window`, `max_retries`, `invalid_move_penalty`, `render_mode` | 32, 2, -0.1, None | see `TurnBasedTextEnv` |
@@ -168,18 +170,19 @@ class JudgeProtocolEnv(TurnBasedTextEnv):
         self.protocol = check_choice("protocol", protocol, PROTOCOLS)
         self.position_swap = check_choice("position_swap", position_swap, POSITION_SWAPS)
         self.quality_gap = check_choice("quality_gap", quality_gap, QUALITY_GAPS)
-        if not (isinstance(score_min, int) and isinstance(score_max, int)) or score_min >= score_max:
-            raise ValueError(f"score_min and score_max must be integers with score_min < score_max, got {score_min!r}, {score_max!r}")
-        require_probability("p_equal", p_equal)
-        if isinstance(max_gap, bool) or not isinstance(max_gap, int) or not 1 <= max_gap <= 8:
-            raise ValueError(f"max_gap must be an integer in 1..8, got {max_gap!r}")
+        score_min = require_int("score_min", score_min, -MAX_SCORE, MAX_SCORE)
+        score_max = require_int("score_max", score_max, -MAX_SCORE, MAX_SCORE)
+        if score_min >= score_max:
+            raise ArgumentError(f"score_min must be below score_max, got score_min={score_min!r}, score_max={score_max!r}")
+        p_equal = require_probability("p_equal", p_equal)
+        max_gap = require_int("max_gap", max_gap, 1, 8)
+        self.allow_tie = require_bool("allow_tie", allow_tie)
+        self.reference_judgment = require_bool("reference_judgment", reference_judgment)
+        self.expose_latent = require_bool("expose_latent", expose_latent)
         self.task_source = resolve_task_source(task, task_kwargs)
-        self.allow_tie = bool(allow_tie)
         self.score_min, self.score_max = score_min, score_max
-        self.p_equal = {"mixed": float(p_equal), "equal": 1.0, "variable": 0.0}[quality_gap]
+        self.p_equal = {"mixed": p_equal, "equal": 1.0, "variable": 0.0}[self.quality_gap]
         self.max_gap = max_gap
-        self.reference_judgment = bool(reference_judgment)
-        self.expose_latent = bool(expose_latent)
         # Wrappers register here to edit a response before the judge reads it (see wrappers/distractor.py).
         self.response_transforms: list[ResponseTransform] = []
         self.numeric_fields = {

@@ -16,8 +16,8 @@ from pettingzoo import AECEnv, ParallelEnv
 from pettingzoo.utils.conversions import turn_based_aec_to_parallel
 from pettingzoo.utils.wrappers import OrderEnforcingWrapper
 
-from feedbackgym.envs.core.checks import keyword_parameters
-from feedbackgym.envs.core.registry import Registry, RegistryError, did_you_mean, load_entry_point
+from feedbackgym.envs.core.checks import fail, keyword_parameters
+from feedbackgym.envs.core.registry import Registry, RegistryError, UnknownNameError, did_you_mean, load_entry_point
 
 ENV_ID_RE = re.compile(r"^(?:(?P<namespace>[\w:.-]+)/)?(?P<name>[\w:.-]+?)(?:-v(?P<version>\d+))?$")
 
@@ -76,10 +76,12 @@ def register(
 
 def spec(env_id: str) -> EnvSpec:
     """The spec of ``env_id``; an unknown id names the closest registered ones."""
+    if not isinstance(env_id, str):
+        raise fail("environment id", "a string like 'SolverFeedback-v0'", env_id)
     if env_id in registry:
         return registry[env_id]
     _parse_id(env_id)
-    raise RegistryError(did_you_mean(env_id, list(registry), "environment"))
+    raise UnknownNameError(did_you_mean(env_id, list(registry), "environment"))
 
 
 def register_wrapper(name: str, entry_point: str | Callable[..., AECEnv], *, override: bool = False) -> None:
@@ -140,13 +142,29 @@ def make(
     arguments = {**env_spec.kwargs, **kwargs}
     check_kwargs(constructor, arguments, f"environment `{env_id}`")  # type: ignore[arg-type]
     env: AECEnv = constructor(**arguments)  # type: ignore[operator]
-    stack = [*env_spec.wrappers, *((w, {}) if isinstance(w, str) else w for w in wrappers)]
+    stack = [*env_spec.wrappers, *_wrapper_stack(wrappers)]
     for name, wrapper_kwargs in stack:
         env = apply_wrapper(env, name, **dict(wrapper_kwargs))
     if order_enforcing:
         env = FastOrderEnforcing(env)
     env.spec = env_spec  # type: ignore[attr-defined]
     return env
+
+
+def _wrapper_stack(wrappers: Any) -> list[tuple[str, Mapping[str, Any]]]:
+    """``make``'s ``wrappers``: a list of names or ``(name, kwargs)`` pairs (a bare string is one name, not letters)."""
+    allowed = "a list of wrapper names or (name, kwargs) pairs"
+    if isinstance(wrappers, (str, bytes, Mapping)) or not isinstance(wrappers, Sequence):
+        raise fail("wrappers", allowed, wrappers)
+    stack = []
+    for entry in wrappers:
+        if isinstance(entry, str):
+            stack.append((entry, {}))
+        elif isinstance(entry, Sequence) and not isinstance(entry, str) and len(entry) == 2 and isinstance(entry[0], str) and isinstance(entry[1], Mapping):
+            stack.append((entry[0], entry[1]))
+        else:
+            raise fail("wrappers", allowed, wrappers)
+    return stack
 
 
 def make_parallel(env_id: str, **kwargs: Any) -> ParallelEnv:

@@ -6,7 +6,8 @@ from collections import deque
 from collections.abc import Mapping
 from typing import Any
 
-from feedbackgym.envs.core.base import ENV, TurnBasedTextEnv
+from feedbackgym.envs.core.base import ENV, MAX_PENALTY, MAX_TURNS, TurnBasedTextEnv
+from feedbackgym.envs.core.checks import require_bool, require_choice, require_float, require_int
 from feedbackgym.envs.core.feedback import FeedbackEvent, FeedbackLevel, Verdict, render_event_text
 from feedbackgym.envs.core.parsing import ANSWER_FORMAT, extract_answer, mask_gold, parse_verdict
 from feedbackgym.envs.tasks import Task, TaskSource, episode_task, resolve_task_source
@@ -133,14 +134,14 @@ class SolverFeedbackEnv(TurnBasedTextEnv):
     |---|---|---|
     | `task` | `"arithmetic"` | a registered task source name, or a `TaskSource` |
     | `task_kwargs` | `{}` | arguments of the task source |
-    | `max_turns` | 10 | solver attempts (FF 10, UFO 5, MINT 5, RLTF 2) |
+    | `max_turns` | 10 | solver attempts, 1-10000 (FF 10, UFO 5, MINT 5, RLTF 2) |
     | `terminate_on_success` | True | end at the first correct answer |
     | `feedback_level` | `"binary"` | ladder level, name or 0-5 |
     | `template` | `"ff"` | how feedback is rendered: `ff`, `mint`, `rltf` |
     | `mask_gold` | True | replace the gold answer in feedback by `[masked]` |
     | `count_down` | False | MINT's "You have N steps left." |
     | `reward_scheme` | `"success"` | `success`, `ufo`, `discount` |
-    | `decay_gamma`, `repetition_lambda`, `turn_discount` | 0.5, 0.5, 0.7 | reward knobs |
+    | `decay_gamma`, `repetition_lambda`, `turn_discount` | 0.5, 0.5, 0.7 | reward knobs: `decay_gamma` and `turn_discount` in (0, 1], `repetition_lambda` >= 0 |
     | `show_reward` | False | UFO's reward message in context |
     | `expose_latent` | True | put the gold answer in the solver's `info["latent"]` for behaviour models |
     | `history_window`, `max_retries`, `invalid_move_penalty`, `render_mode` | 32, 2, -0.1, None | see `TurnBasedTextEnv` |
@@ -174,30 +175,20 @@ class SolverFeedbackEnv(TurnBasedTextEnv):
         invalid_move_penalty: float = -0.1,
         render_mode: str | None = None,
     ) -> None:
-        if isinstance(max_turns, bool) or not isinstance(max_turns, int) or max_turns < 1:
-            raise ValueError(f"max_turns must be an integer >= 1, got {max_turns!r}")
-        if reward_scheme not in REWARD_SCHEMES:
-            raise ValueError(f"reward_scheme must be one of {', '.join(REWARD_SCHEMES)}, got {reward_scheme!r}")
-        if template not in TEMPLATES:
-            raise ValueError(f"template must be one of {', '.join(TEMPLATES)}, got {template!r}")
-        for name, value in (("decay_gamma", decay_gamma), ("turn_discount", turn_discount)):
-            if not 0.0 < float(value) <= 1.0:
-                raise ValueError(f"{name} must be in (0, 1], got {value!r}")
-        if float(repetition_lambda) < 0:
-            raise ValueError(f"repetition_lambda must be >= 0, got {repetition_lambda!r}")
+        max_turns = require_int("max_turns", max_turns, 1, MAX_TURNS)
+        self.reward_scheme = require_choice("reward_scheme", reward_scheme, REWARD_SCHEMES)
+        self.template = require_choice("template", template, TEMPLATES)
+        self.decay_gamma = require_float("decay_gamma", decay_gamma, 0.0, 1.0, open_low=True)
+        self.turn_discount = require_float("turn_discount", turn_discount, 0.0, 1.0, open_low=True)
+        self.repetition_lambda = require_float("repetition_lambda", repetition_lambda, 0.0, MAX_PENALTY)
+        self.terminate_on_success = require_bool("terminate_on_success", terminate_on_success)
+        self.mask_gold = require_bool("mask_gold", mask_gold)
+        self.count_down = require_bool("count_down", count_down)
+        self.show_reward = require_bool("show_reward", show_reward)
+        self.expose_latent = require_bool("expose_latent", expose_latent)
+        self.feedback_level = FeedbackLevel.parse(feedback_level)
         self.task_source = resolve_task_source(task, task_kwargs)
         self.max_turns = max_turns
-        self.terminate_on_success = bool(terminate_on_success)
-        self.feedback_level = FeedbackLevel.parse(feedback_level)
-        self.template = template
-        self.mask_gold = bool(mask_gold)
-        self.count_down = bool(count_down)
-        self.reward_scheme = reward_scheme
-        self.decay_gamma = float(decay_gamma)
-        self.repetition_lambda = float(repetition_lambda)
-        self.turn_discount = float(turn_discount)
-        self.show_reward = bool(show_reward)
-        self.expose_latent = bool(expose_latent)
         self.numeric_fields = {
             "turn": (0, max_turns),
             "turns_left": (0, max_turns),

@@ -22,7 +22,7 @@ from pettingzoo import AECEnv
 
 from feedbackgym.agents import Agent
 from feedbackgym.agents.base import AgentConfigurationError
-from feedbackgym.agents.registration import build_agents
+from feedbackgym.agents.registration import build_agents, check_agents_fit
 from feedbackgym.agents.secrets import redact
 from feedbackgym.envs import make
 from feedbackgym.envs.core.seeding import agent_seed
@@ -91,6 +91,9 @@ async def play_episode(
     missing = set(env.unwrapped.possible_agents) - set(agents)
     if missing:
         raise ValueError(f"no agent given for {sorted(missing)}; the environment's agents are {env.unwrapped.possible_agents}")
+    # An agent made for another role is a configuration error. Agents for roles this env lacks are
+    # left alone here: an experiment's conditions may differ in their roles (rollout refuses them).
+    check_agents_fit(env, {agent_id: agents[agent_id] for agent_id in env.unwrapped.possible_agents})
     started = time.perf_counter()
     returns = dict.fromkeys(env.unwrapped.possible_agents, 0.0)
     try:
@@ -131,7 +134,7 @@ def rollout(
 ) -> EpisodeResult:
     """Play one episode synchronously: ``rollout("SolverFeedback-v0", {"solver_0": "friction_solver", ...})``."""
     environment = make(env, **env_kwargs) if isinstance(env, str) else env
-    return asyncio.run(play_episode(environment, build_agents(agents), seed=seed))
+    return asyncio.run(play_episode(environment, build_agents(agents, environment), seed=seed))
 
 
 # ------------------------------------------------------------------------------- many episodes

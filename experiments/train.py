@@ -275,7 +275,7 @@ def train_job(cfg: Mapping[str, Any], condition_name: str, seed: int, job_dir: s
                                optimizer=optimizers.get(role), global_step=steps[role], log=loggers[role])
                 networks[role], optimizers[role], steps[role] = result.agent, result.optimizer, result.global_step
         for role, network in networks.items():
-            checkpoints[role] = str(save_checkpoint(directory / f"{role}.pt", network, encoders[role], env_id=setup.env_id,
+            checkpoints[role] = str(save_checkpoint(directory / f"{role}.pt", network, encoders[role], role=role, env_id=setup.env_id,
                                                     env_kwargs=_jsonable(setup.train_kwargs), condition=condition_name, seed=seed,
                                                     total_timesteps=steps[role]))
             curves[role] = str(directory / f"{role}.csv")

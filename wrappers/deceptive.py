@@ -7,6 +7,7 @@ from collections.abc import Iterable
 import gymnasium
 from pettingzoo import AECEnv
 
+from feedbackgym.envs.core.checks import require_bool
 from feedbackgym.envs.core.feedback import TEXT_TEMPLATES, FeedbackEvent, FeedbackLevel, Verdict, render_event_text
 from feedbackgym.envs.deception import (
     INTENTS,
@@ -63,7 +64,7 @@ class DeceptiveFeedback(FeedbackWrapper):
         self.intent = check_choice("intent", intent, INTENTS)
         self.knowledge = check_choice("knowledge", knowledge, KNOWLEDGE)
         self.intervention = check_choice("intervention", intervention, INTERVENTIONS)
-        self.passthrough = bool(passthrough)
+        self.passthrough = require_bool("passthrough", passthrough)
         super().__init__(env, receivers)
         base = env.unwrapped
         if getattr(base, "terminate_on_success", False) and intervenes(intervention, intent, True) and not intervenes(intervention, intent, False):

@@ -1,7 +1,7 @@
 """A wrapper that adds a distractor (assertive, verbose or sycophantic text) to one response a judge reads."""
 
 from __future__ import annotations
-from feedbackgym.envs.core.checks import require_probability
+from feedbackgym.envs.core.checks import require_choice, require_int, require_probability
 
 from pettingzoo import AECEnv
 from pettingzoo.utils.wrappers import BaseWrapper
@@ -21,6 +21,7 @@ DISTRACTOR_SPANS: dict[str, str] = {
 # Flattery opens a reply; assertions and elaboration close it.
 PLACEMENT: dict[str, str] = {"assertive": "suffix", "verbose": "suffix", "sycophantic": "prefix"}
 TARGETS = ("worse", "better", "both", "generator_0", "generator_1")
+MAX_STRENGTH = 100  # repeats of the span; more only fills the judge's context
 
 
 def add_distractor(text: str, kind: str, strength: int = 1) -> str:
@@ -39,7 +40,7 @@ class Distractor(BaseWrapper):
     ``target`` picks the response: ``worse`` (the lower latent quality; on an equal pair the one the
     environment designated, as in the paper, where the distractor goes to the worse response),
     ``better``, ``both``, or a generator id. With probability ``p`` (drawn from the environment's
-    generator) the span is added; ``strength`` repeats it. The environment judges the unedited pair
+    generator) the span is added; ``strength`` (1-100) repeats it. The environment judges the unedited pair
     too, so its ``flip`` metric measures what the edit changed.
 
     >>> from feedbackgym.envs import make
@@ -53,14 +54,11 @@ class Distractor(BaseWrapper):
         base = env.unwrapped
         if not hasattr(base, "response_transforms"):
             raise TypeError(f"Distractor needs an environment whose judge reads responses (JudgeProtocol-v0), got {base!r}")
-        if kind not in DISTRACTOR_SPANS:
-            raise ValueError(f"kind must be one of {', '.join(DISTRACTOR_SPANS)}, got {kind!r}")
-        if target not in TARGETS:
-            raise ValueError(f"target must be one of {', '.join(TARGETS)}, got {target!r}")
-        require_probability("p", p)
-        if isinstance(strength, bool) or not isinstance(strength, int) or strength < 1:
-            raise ValueError(f"strength must be an integer >= 1, got {strength!r}")
-        self.kind, self.target, self.p, self.strength = kind, target, float(p), strength
+        kind = require_choice("kind", kind, tuple(DISTRACTOR_SPANS))
+        target = require_choice("target", target, TARGETS)
+        p = require_probability("p", p)
+        strength = require_int("strength", strength, 1, MAX_STRENGTH)
+        self.kind, self.target, self.p, self.strength = kind, target, p, strength
         base.response_transforms.append(self._transform)
 
     def _targets(self, generator: str) -> bool:

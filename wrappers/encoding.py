@@ -23,6 +23,10 @@ Encoders per role:
 | `judge` | `DeceptiveJudge-v0` `judge_0` | agree, disagree, disagree proposing option `k` (citing a passage that backs it, when shown any) |
 | `judged_solver` | `DeceptiveJudge-v0` `solver_0` | keep or switch (to the judge's proposal, else to its own next-best option) |
 
+An encoder is made for the roles in this table: a built-in encoder given for another environment
+or role (a negotiator's for a solver) is refused with an error naming what it is made for and what
+that role takes (:func:`check_encoder_fits`); encoders of your own subclasses are trusted.
+
 Everything an encoder adds is read from what that role is shown (the observation and its
 ``info``), except the optional ``knowledge`` prior of the solvers, a stand-in for what a language
 model knows about a question: a noisy score per option in which the gold option gets ``+knowledge``
@@ -43,6 +47,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping, Sequence
+from numbers import Real
 from typing import Any, ClassVar
 
 import gymnasium
@@ -51,18 +56,51 @@ from gymnasium import spaces
 from pettingzoo import AECEnv
 from pettingzoo.utils.wrappers import BaseWrapper
 
-from feedbackgym.envs.core.registry import RegistryError, did_you_mean
+from feedbackgym.envs.core.checks import (
+    ArgumentError,
+    fail,
+    is_int,
+    require_bool,
+    require_float,
+    require_int,
+    require_mapping,
+)
+from feedbackgym.envs.core.registry import UnknownNameError, did_you_mean
 from feedbackgym.envs.core.seeding import agent_seed
+from feedbackgym.envs.registration import check_kwargs
 from feedbackgym.wrappers.single_agent import SingleAgent
 
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 SCALED_SPAN = 1000.0  # fields whose declared range is at most this wide are scaled to [-1, 1]
 UNSCALED_CLIP = 100.0  # wider fields (rewards declared as +-1e6) are clipped to +-this instead
 PRIOR_CLIP = 10.0
+MAX_ACTIONS = 10_000  # an encoder's Discrete action count (integer answers, price bins)
+MAX_HISTORY = 1_000
+MAX_KNOWLEDGE = 1_000.0
 
 _TOO_LARGE = re.compile(r"\btoo (?:large|big|high)\b", re.IGNORECASE)
 _TOO_SMALL = re.compile(r"\btoo (?:small|low)\b", re.IGNORECASE)
 _ELIMINATE = re.compile(r"option \(?([A-Z])\)?[^.\n]*\beliminate", re.IGNORECASE)
+
+
+def _bounds(name: str, bounds: Any) -> tuple[float, float]:
+    """A field's declared (low, high); infinite bounds are allowed (unbounded fields are clipped)."""
+    if isinstance(bounds, (str, bytes)) or not isinstance(bounds, Sequence) or len(bounds) != 2:
+        raise fail(name, "a pair (low, high) of numbers", bounds)
+    low, high = bounds
+    ok = all(isinstance(v, Real) and not isinstance(v, (bool, np.bool_)) and not math.isnan(v) for v in (low, high))
+    if not ok or float(low) > float(high):
+        raise fail(name, "a pair (low, high) of numbers with low <= high", bounds)
+    return float(low), float(high)
+
+
+def _answer_range(answers: Any) -> tuple[int, int]:
+    allowed = f"a pair (low, high) of integers with low <= high and at most {MAX_ACTIONS} answers"
+    if isinstance(answers, (str, bytes)) or not isinstance(answers, Sequence) or len(answers) != 2:
+        raise fail("answers", allowed, answers)
+    if not all(is_int(v) for v in answers) or not 0 <= int(answers[1]) - int(answers[0]) < MAX_ACTIONS:
+        raise fail("answers", allowed, answers)
+    return int(answers[0]), int(answers[1])
 
 
 def _box(shape: tuple[int, ...], low: float = -1.0, high: float = 1.0) -> spaces.Box:
@@ -99,8 +137,8 @@ class Encoder:
 
     def __init__(self, fields: Mapping[str, Sequence[float]] | None = None) -> None:
         self.fields: dict[str, tuple[float, float]] | None = None
-        if fields is not None:
-            self.fields = {str(name): (float(bounds[0]), float(bounds[1])) for name, bounds in fields.items()}
+        if require_mapping("fields", fields) is not None:
+            self.fields = {name: _bounds(f"fields[{name!r}]", bounds) for name, bounds in fields.items()}
         self.np_random = np.random.default_rng()
         self._space: spaces.Dict | None = None
 
@@ -267,22 +305,13 @@ class SolverEncoder(Encoder):
     ) -> None:
         super().__init__(fields)
         if (n_choices is None) == (answers is None):
-            raise ValueError("give exactly one of n_choices (choice tasks) or answers=(low, high) (integer answers)")
-        if n_choices is not None and not 2 <= int(n_choices) <= len(LETTERS):
-            raise ValueError(f"n_choices must be in 2..{len(LETTERS)}, got {n_choices!r}")
-        if answers is not None:
-            if len(answers) != 2 or int(answers[1]) < int(answers[0]):
-                raise ValueError(f"answers must be (low, high) with low <= high, got {answers!r}")
-            if knowledge:
-                raise ValueError("knowledge applies to choice tasks only (n_choices)")
-        if int(history) < 1:
-            raise ValueError(f"history must be >= 1, got {history!r}")
-        if float(knowledge) < 0:
-            raise ValueError(f"knowledge must be >= 0, got {knowledge!r}")
-        self.n_choices = None if n_choices is None else int(n_choices)
-        self.answers = None if answers is None else (int(answers[0]), int(answers[1]))
-        self.history = int(history)
-        self.knowledge = float(knowledge)
+            raise ArgumentError("give exactly one of n_choices (choice tasks) or answers=(low, high) (integer answers)")
+        self.n_choices = require_int("n_choices", n_choices, 2, len(LETTERS), allow_none=True)
+        self.answers = None if answers is None else _answer_range(answers)
+        self.history = require_int("history", history, 1, MAX_HISTORY)
+        self.knowledge = require_float("knowledge", knowledge, 0.0, MAX_KNOWLEDGE)
+        if self.answers is not None and self.knowledge:
+            raise ArgumentError("knowledge applies to choice tasks only (n_choices)")
         self.prior = KnowledgePrior(self.knowledge, self.n_actions)
         self._clear()
 
@@ -403,12 +432,8 @@ class NegotiatorEncoder(Encoder):
 
     def __init__(self, n_price_bins: int = 11, history: int = 3, fields: Mapping[str, Sequence[float]] | None = None) -> None:
         super().__init__(fields)
-        if int(n_price_bins) < 2:
-            raise ValueError(f"n_price_bins must be >= 2, got {n_price_bins!r}")
-        if int(history) < 1:
-            raise ValueError(f"history must be >= 1, got {history!r}")
-        self.n_price_bins = int(n_price_bins)
-        self.history = int(history)
+        self.n_price_bins = require_int("n_price_bins", n_price_bins, 2, MAX_ACTIONS)
+        self.history = require_int("history", history, 1, MAX_HISTORY)
         self._clear()
 
     @property
@@ -495,9 +520,7 @@ class JudgeEncoder(Encoder):
 
     def __init__(self, n_choices: int = 4, fields: Mapping[str, Sequence[float]] | None = None) -> None:
         super().__init__(fields)
-        if not 2 <= int(n_choices) <= len(LETTERS):
-            raise ValueError(f"n_choices must be in 2..{len(LETTERS)}, got {n_choices!r}")
-        self.n_choices = int(n_choices)
+        self.n_choices = require_int("n_choices", n_choices, 2, len(LETTERS))
 
     @property
     def n_actions(self) -> int:
@@ -545,12 +568,8 @@ class JudgedSolverEncoder(Encoder):
 
     def __init__(self, n_choices: int = 4, knowledge: float = 1.0, fields: Mapping[str, Sequence[float]] | None = None) -> None:
         super().__init__(fields)
-        if not 2 <= int(n_choices) <= len(LETTERS):
-            raise ValueError(f"n_choices must be in 2..{len(LETTERS)}, got {n_choices!r}")
-        if float(knowledge) < 0:
-            raise ValueError(f"knowledge must be >= 0, got {knowledge!r}")
-        self.n_choices = int(n_choices)
-        self.knowledge = float(knowledge)
+        self.n_choices = require_int("n_choices", n_choices, 2, len(LETTERS))
+        self.knowledge = require_float("knowledge", knowledge, 0.0, MAX_KNOWLEDGE)
         self.prior = KnowledgePrior(self.knowledge, self.n_choices)
 
     @property
@@ -617,7 +636,8 @@ def make_encoder(spec: Encoder | str | Mapping[str, Any], **kwargs: Any) -> Enco
         kwargs = {**{key: value for key, value in spec.items() if key != "kind" and value is not None}, **kwargs}
         spec = str(spec.get("kind", ""))
     if spec not in ENCODERS:
-        raise RegistryError(did_you_mean(str(spec), list(ENCODERS), "encoder"))
+        raise UnknownNameError(did_you_mean(str(spec), list(ENCODERS), "encoder"))
+    check_kwargs(ENCODERS[spec], kwargs, f"encoder `{spec}`")
     return ENCODERS[spec](**kwargs)
 
 
@@ -629,7 +649,7 @@ def default_encoder(env: AECEnv, agent: str, **kwargs: Any) -> Encoder:
     """
     base = env.unwrapped
     role = agent.rsplit("_", 1)[0]
-    kind = kwargs.pop("kind", None) or _DEFAULT_KINDS.get((type(base).__name__, role))
+    kind = kwargs.pop("kind", None) or next(iter(encoder_kinds_for(base, agent)), None)
     if kind is None:
         known = ", ".join(f"{e} {r}" for e, r in _DEFAULT_KINDS)
         raise ValueError(f"no numeric encoder for {agent!r} of {type(base).__name__}; encoders exist for: {known}")
@@ -641,6 +661,7 @@ def default_encoder(env: AECEnv, agent: str, **kwargs: Any) -> Encoder:
     if kind in ("judge", "judged_solver") and "n_choices" not in kwargs and n_choices is not None:
         kwargs["n_choices"] = n_choices
     encoder = make_encoder(kind, **kwargs)
+    check_encoder_fits(encoder, base, agent)
     return encoder.bind(base.observation_space(agent))
 
 
@@ -652,9 +673,40 @@ def resolve_encoder(env: AECEnv, agent: str, spec: Encoder | str | Mapping[str, 
     """
     if spec is None:
         return default_encoder(env, agent)
+    if isinstance(spec, Mapping):
+        require_mapping(f"encoders[{agent!r}]", spec)
     if isinstance(spec, Mapping) and not spec.get("kind"):
         return default_encoder(env, agent, **{key: value for key, value in spec.items() if key != "kind" and value is not None})
-    return make_encoder(spec).bind(env.unwrapped.observation_space(agent))
+    if not isinstance(spec, (Encoder, str, Mapping)):
+        raise fail(f"encoders[{agent!r}]", "an Encoder, an encoder kind, a config mapping or None", spec)
+    encoder = make_encoder(spec)
+    check_encoder_fits(encoder, env, agent)
+    return encoder.bind(env.unwrapped.observation_space(agent))
+
+
+def encoder_kinds_for(env: AECEnv, agent: str) -> list[str]:
+    """The built-in encoder kinds that fit ``agent`` of ``env`` (by its class or a base class, and its role)."""
+    names = {cls.__name__ for cls in type(env.unwrapped).__mro__}
+    role = agent.rsplit("_", 1)[0]
+    return sorted({kind for (env_name, env_role), kind in _DEFAULT_KINDS.items() if env_name in names and env_role == role})
+
+
+def check_encoder_fits(encoder: Encoder, env: AECEnv, agent: str) -> None:
+    """Refuse a built-in encoder made for another environment or role (a negotiator's for a solver).
+
+    Encoders of other kinds (user subclasses) are trusted: they say nothing about what they encode.
+    """
+    if not isinstance(encoder, ENCODERS.get(encoder.kind, ())):
+        return
+    fits = encoder_kinds_for(env, agent)
+    if encoder.kind in fits:
+        return
+    made_for = ", ".join(f"{e} {r}" for (e, r), kind in _DEFAULT_KINDS.items() if kind == encoder.kind)
+    takes = f"the {', '.join(fits)} encoder" if fits else "no built-in encoder"
+    raise ArgumentError(
+        f"the {encoder.kind!r} encoder is made for {made_for}, not for {agent!r} of {type(env.unwrapped).__name__}, "
+        f"which takes {takes}"
+    )
 
 
 # ------------------------------------------------------------------------------------ wrappers
@@ -682,8 +734,8 @@ class NumericView(gymnasium.Wrapper):
         super().__init__(env)
         base = env.env
         self.encoder = resolve_encoder(base, env.learner, encoder)
-        self.flatten = bool(flatten)
-        self.slim_info = bool(slim_info)
+        self.flatten = require_bool("flatten", flatten)
+        self.slim_info = require_bool("slim_info", slim_info)
         self._learner_index = list(base.possible_agents).index(env.learner)
         self.observation_space = self.encoder.flat_space() if self.flatten else self.encoder.observation_space
         self.action_space = self.encoder.action_space
@@ -759,15 +811,17 @@ class NumericAEC(BaseWrapper):
         super().__init__(env)
         base = env.unwrapped
         if encoders is None:
-            roles = [a for a in base.possible_agents if (type(base).__name__, a.rsplit("_", 1)[0]) in _DEFAULT_KINDS]
+            roles = [a for a in base.possible_agents if encoder_kinds_for(base, a)]
             encoders = dict.fromkeys(roles)
+        if not isinstance(encoders, Mapping):
+            raise fail("encoders", "a mapping from agent ids to encoders (or None)", encoders)
         unknown = [a for a in encoders if a not in base.possible_agents]
         if unknown:
             raise ValueError(f"encoders name {unknown}, which are not agents of this environment; agents: {base.possible_agents}")
         self.encoders: dict[str, Encoder] = {}
         for agent, spec in encoders.items():
             self.encoders[agent] = resolve_encoder(base, agent, spec)
-        self.flatten = bool(flatten)
+        self.flatten = require_bool("flatten", flatten)
         self._observation_spaces = {
             agent: (enc.flat_space() if self.flatten else enc.observation_space) for agent, enc in self.encoders.items()
         }
@@ -809,6 +863,8 @@ class NumericAEC(BaseWrapper):
 
 __all__ = [
     "CriticEncoder",
+    "check_encoder_fits",
+    "encoder_kinds_for",
     "Encoder",
     "JudgeEncoder",
     "JudgedSolverEncoder",

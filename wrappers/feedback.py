@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from pettingzoo import AECEnv
 from pettingzoo.utils.wrappers import BaseWrapper
 
+from feedbackgym.envs.core.checks import require_agent_ids, require_choice, require_text
 from feedbackgym.envs.core.feedback import (
     BINARY_MESSAGES,
     TEXT_TEMPLATES,
@@ -35,7 +36,7 @@ class FeedbackWrapper(BaseWrapper):
         base = env.unwrapped
         if not hasattr(base, "feedback_transforms"):
             raise TypeError(f"{type(self).__name__} needs a feedbackgym environment that emits feedback events, got {base!r}")
-        self.receivers = None if receivers is None else frozenset(receivers)
+        self.receivers = None if receivers is None else frozenset(require_agent_ids("receivers", receivers))
         unknown = set(self.receivers or ()) - set(base.possible_agents)
         if unknown:
             raise ValueError(f"receivers {sorted(unknown)} are not agents of this environment; agents: {base.possible_agents}")
@@ -66,9 +67,7 @@ class UnaryFeedback(FeedbackWrapper):
     """
 
     def __init__(self, env: AECEnv, message: str = UNARY_MESSAGE, receivers: Iterable[str] | None = None) -> None:
-        if not isinstance(message, str) or not message.strip():
-            raise ValueError(f"message must be a non-empty string, got {message!r}")
-        self.message = message
+        self.message = require_text("message", message, multiline=True)
         super().__init__(env, receivers)
 
     def rewrite(self, event: FeedbackEvent) -> FeedbackEvent:
@@ -89,9 +88,7 @@ class BinaryFeedback(FeedbackWrapper):
     """
 
     def __init__(self, env: AECEnv, style: str = "ff", receivers: Iterable[str] | None = None) -> None:
-        if style not in BINARY_MESSAGES:
-            raise ValueError(f"style must be one of {', '.join(sorted(BINARY_MESSAGES))}, got {style!r}")
-        self.style = style
+        self.style = require_choice("style", style, sorted(BINARY_MESSAGES))
         super().__init__(env, receivers)
 
     def rewrite(self, event: FeedbackEvent) -> FeedbackEvent:
@@ -118,9 +115,7 @@ class TextFeedback(FeedbackWrapper):
     """
 
     def __init__(self, env: AECEnv, template: str = "ff", receivers: Iterable[str] | None = None) -> None:
-        if template not in TEXT_TEMPLATES:
-            raise ValueError(f"template must be one of {', '.join(sorted(TEXT_TEMPLATES))}, got {template!r}")
-        self.template = template
+        self.template = require_choice("template", template, sorted(TEXT_TEMPLATES))
         super().__init__(env, receivers)
 
     def rewrite(self, event: FeedbackEvent) -> FeedbackEvent:

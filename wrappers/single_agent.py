@@ -10,6 +10,8 @@ import gymnasium
 from gymnasium.utils import seeding
 from pettingzoo import AECEnv
 
+from feedbackgym.envs.core.checks import fail, require_bool, require_seed
+from feedbackgym.envs.core.roles import check_agents_fit
 from feedbackgym.envs.core.seeding import agent_seed
 from feedbackgym.envs.registration import make
 
@@ -83,7 +85,10 @@ class SingleAgent(gymnasium.Env):
     ) -> None:
         # The env reuses parts of its infos between steps; a copy per step keeps what callers hold
         # intact (check_env insists). Wrappers that only read the info may skip the copy.
-        self.copy_info = bool(copy_info)
+        self.copy_info = require_bool("copy_info", copy_info)
+        seed = require_seed("seed", seed)
+        if not isinstance(learner, str):
+            raise fail("learner", "an agent id (a string) of the environment", learner)
         if isinstance(env, str):
             if render_mode is not None:
                 env_kwargs["render_mode"] = render_mode
@@ -102,13 +107,13 @@ class SingleAgent(gymnasium.Env):
         needed = [agent for agent in possible if agent != learner]
         missing = [agent for agent in needed if agent not in others]
         if missing:
-            raise ValueError(f"no agent given for {missing}; the other roles of this environment are {needed}")
+            raise ValueError(f"others has no agent for {missing}; the other roles of this environment are {needed}")
         unknown = [agent for agent in others if agent not in needed]
         if unknown:
             what = "is the learner" if unknown == [learner] else "are not other roles of this environment"
             raise ValueError(f"others has {unknown}, which {what}; the other roles are {needed}")
         self.learner = learner
-        self.others = _build_agents({agent: others[agent] for agent in needed})
+        self.others = _build_agents({agent: others[agent] for agent in needed}, env)
         self._seed_index = {agent: index for index, agent in enumerate(possible)}
         self.observation_space = env.observation_space(learner)
         self.action_space = env.action_space(learner)
@@ -204,14 +209,15 @@ def fresh_copy(value: Any) -> Any:
     return copy.deepcopy(value)
 
 
-def _build_agents(specs: Mapping[str, Any]) -> dict[str, Any]:
+def _build_agents(specs: Mapping[str, Any], env: AECEnv) -> dict[str, Any]:
     if all(callable(getattr(value, "act", None)) and callable(getattr(value, "reset", None)) for value in specs.values()):
+        check_agents_fit(env, specs)  # a role the env lacks, or an agent made for another role, is an error
         return dict(specs)
     # Lazy: wrappers sit below agents in the layering, so only names and specs pull the registry in.
     from feedbackgym.agents.registration import build_agents
 
     try:
-        return build_agents(specs)
+        return build_agents(specs, env)
     except TypeError as error:  # name the argument as the caller wrote it
         raise TypeError(str(error).replace("agents[", "others[", 1)) from None
 

@@ -17,7 +17,21 @@ from feedbackgym.agents.llm.prompts import get_prompt
 from feedbackgym.agents.llm.retry import RetriesExhausted, RetryPolicy, call_with_retries, is_configuration_error
 from feedbackgym.agents.registration import register_agent
 from feedbackgym.agents.secrets import redact, register_secret
+from feedbackgym.envs.core.checks import (
+    ArgumentError,
+    fail,
+    is_int,
+    require_bool,
+    require_choice,
+    require_float,
+    require_int,
+    require_mapping,
+    require_text,
+)
 from feedbackgym.envs.core.parsing import extract_answer
+
+MAX_SECONDS = 86_400.0  # timeouts and back-off delays
+MAX_TEMPERATURE = 10.0
 
 
 class LLMCallError(RuntimeError):
@@ -109,16 +123,42 @@ class LLMAgent(Agent):
         seed: int | None = None,
     ) -> None:
         super().__init__(seed)
-        if not isinstance(model, str) or not model.strip():
-            raise ValueError(f"model must be a non-empty litellm model name, got {model!r}")
-        if cache not in CACHE_MODES:
-            raise ValueError(f"cache must be one of {', '.join(CACHE_MODES)}, got {cache!r}")
-        if timeout <= 0:
-            raise ValueError(f"timeout must be > 0 seconds, got {timeout!r}")
-        if temperature < 0 or temperature_cap < 0:
-            raise ValueError(f"temperature must be >= 0, got {temperature!r}")
-        if reject_previous < 0:
-            raise ValueError(f"reject_previous must be >= 0 samples, got {reject_previous!r}")
+        seed = int(seed) if is_int(seed) else seed  # random.Random takes Python ints only (the base class checked it)
+        model = require_text("model", model, max_chars=500)
+        cache = require_choice("cache", cache, CACHE_MODES)
+        timeout = require_float("timeout", timeout, 0.0, MAX_SECONDS, open_low=True)
+        temperature = require_float("temperature", temperature, 0.0, MAX_TEMPERATURE)
+        temperature_cap = require_float("temperature_cap", temperature_cap, 0.0, MAX_TEMPERATURE)
+        temperature_step = require_float("temperature_step", temperature_step, -MAX_TEMPERATURE, MAX_TEMPERATURE)
+        reject_previous = require_int("reject_previous", reject_previous, 0, 100)
+        sample_with_n = require_bool("sample_with_n", sample_with_n)
+        max_tokens = require_int("max_tokens", max_tokens, 1, 10_000_000, allow_none=True)
+        max_retries = require_int("max_retries", max_retries, 0, 100)
+        backoff_initial = require_float("backoff_initial", backoff_initial, 0.0, MAX_SECONDS)
+        backoff_max = require_float("backoff_max", backoff_max, 0.0, MAX_SECONDS)
+        requests_per_minute = require_float("requests_per_minute", requests_per_minute, 0.0, 1e9, open_low=True, allow_none=True)
+        tokens_per_minute = require_float("tokens_per_minute", tokens_per_minute, 0.0, 1e12, open_low=True, allow_none=True)
+        api_base = require_text("api_base", api_base, max_chars=2000, allow_none=True)
+        api_key_env = require_text("api_key_env", api_key_env, max_chars=200, allow_none=True)
+        if api_key is not None and (not isinstance(api_key, str) or not api_key.strip() or "\x00" in api_key or not api_key.isprintable()):
+            # never echo the value: it may be a real key
+            raise ArgumentError(f"api_key must be a non-empty string or None, got a {type(api_key).__name__}")
+        if stop is not None:
+            stops = [stop] if isinstance(stop, str) else stop
+            if not isinstance(stops, (list, tuple)):
+                raise fail("stop", "a non-empty string, a list of them or None", stop)
+            for item in stops:
+                require_text("stop", item, multiline=True, max_chars=1000)
+        require_mapping("completion_kwargs", completion_kwargs)
+        if require_text("prompt", prompt, max_chars=200, allow_none=True):
+            from feedbackgym.agents.llm.prompts import PROMPTS
+            from feedbackgym.envs.core.registry import UnknownNameError, did_you_mean
+
+            if prompt not in PROMPTS:
+                raise UnknownNameError(f"prompt must name a prompt template: {did_you_mean(prompt, list(PROMPTS), 'prompt template')}")
+        require_text("system_prompt", system_prompt, multiline=True, allow_empty=True, max_chars=1_000_000, allow_none=True)
+        require_text("cache_path", cache_path, max_chars=4096)
+        require_text("mock_response", mock_response, multiline=True, allow_empty=True, max_chars=1_000_000, allow_none=True)
         if api_key_env is not None and api_key_env not in os.environ:
             raise ValueError(f"api_key_env names {api_key_env!r}, which is not set in the environment")
         self.model = model

@@ -15,7 +15,8 @@ from typing import Any
 from feedbackgym.agents.base import Agent
 from feedbackgym.agents.registration import register_agent
 from feedbackgym.agents.scripted.solver import FrictionSolver
-from feedbackgym.envs.core.checks import require_probability
+from feedbackgym.envs.core.checks import require_choice, require_int, require_mapping, require_probability
+from feedbackgym.envs.registration import check_kwargs
 
 # Reply-style factors and their levels. Effort decides the item; the others only how the reply sounds.
 FACTORS: dict[str, tuple[str, ...]] = {
@@ -90,6 +91,8 @@ class ScriptedAssistant(Agent):
       reply in the ``reference`` style.
     """
 
+    plays = ("SimulatedUser/assistant",)
+
     def __init__(
         self,
         n_questions: int = 1,
@@ -100,19 +103,18 @@ class ScriptedAssistant(Agent):
         seed: int | None = None,
     ) -> None:
         super().__init__(seed)
-        require_probability("p_uptake", p_uptake)
-        require_probability("exploration", exploration)
-        if n_questions < 0:
-            raise ValueError(f"n_questions must be >= 0, got {n_questions!r}")
-        self.n_questions = n_questions
-        self.p_uptake = p_uptake
-        self.exploration = exploration
-        self.reference = {"effort": "quick", "positivity": "neutral", "sign_off": "absent", "verbosity": "terse", **dict(reference or {})}
+        self.p_uptake = require_probability("p_uptake", p_uptake)
+        self.exploration = require_probability("exploration", exploration)
+        self.n_questions = require_int("n_questions", n_questions, 0, 100)
+        self.reference = {"effort": "quick", "positivity": "neutral", "sign_off": "absent", "verbosity": "terse",
+                          **dict(require_mapping("reference", reference) or {})}
         for factor, level in self.reference.items():
-            if factor not in FACTORS or level not in FACTORS[factor]:
-                raise ValueError(f"reference[{factor!r}] must be one of {FACTORS.get(factor)}, got {level!r}")
+            require_choice("reference keys", factor, tuple(FACTORS))
+            require_choice(f"reference[{factor!r}]", level, FACTORS[factor])
+        inner = dict(require_mapping("solver_kwargs", solver_kwargs) or {})
+        check_kwargs(FrictionSolver, inner, "solver_kwargs (the inner friction_solver)")
         # The inner solver gets its own seed derived from ours, so an agent built with a seed is reproducible even before reset.
-        self.solver = FrictionSolver(**{"seed": None if seed is None else seed + 1, **dict(solver_kwargs or {})})
+        self.solver = FrictionSolver(**{"seed": None if seed is None else int(seed) + 1, **inner})
         self.bandit = StyleBandit(FACTORS, exploration)
         self._clear()
 

@@ -22,6 +22,8 @@ class ScriptedCritic(Agent):
     attempt's steps from ``info["request"]`` and the truth from ``info["latent"]``.
     """
 
+    plays = ("Critic/critic",)
+
     def __init__(self, tpr: float = 0.8, tnr: float = 0.8, help_quality: float = 0.5, p_no_verdict: float = 0.0, seed: int | None = None) -> None:
         super().__init__(seed)
         self.tpr = _probability("tpr", tpr)
@@ -66,6 +68,8 @@ class ScriptedActor(Agent):
     reads its attempt from ``info["attempt"]``, the verdict from ``info["critique"]`` and the truth from
     ``info["latent"]``.
     """
+
+    plays = ("Critic/actor",)
 
     def __init__(self, p_fix_located: float = 0.8, p_fix_unlocated: float = 0.2, p_break: float = 0.3, seed: int | None = None) -> None:
         super().__init__(seed)

@@ -9,7 +9,7 @@ import numpy as np
 from feedbackgym.agents.base import Agent
 from feedbackgym.agents.registration import register_agent
 from feedbackgym.agents.scripted.negotiation_tips import TIPS
-from feedbackgym.envs.core.checks import require_probability
+from feedbackgym.envs.core.checks import require_bool, require_float, require_probability
 
 GENERIC_POOL = ("value", "firm", "generic")
 
@@ -33,14 +33,13 @@ class CriticCoach(Agent):
     ``insight`` is a weaker critic.
     """
 
+    plays = ("Negotiation/critic",)
+
     def __init__(self, insight: float = 0.85, noise: float = 0.3, price_only: bool = True, seed: int | None = None) -> None:
         super().__init__(seed)
-        require_probability("insight", insight)
-        if noise < 0:
-            raise ValueError(f"noise must be >= 0, got {noise!r}")
-        self.insight = insight
-        self.noise = noise
-        self.price_only = bool(price_only)
+        self.insight = require_probability("insight", insight)
+        self.noise = require_float("noise", noise, 0.0, 1e3)
+        self.price_only = require_bool("price_only", price_only)
 
     def act(self, observation: dict[str, Any], info: dict[str, Any]) -> str:
         request = info.get("request") or {}

@@ -8,6 +8,7 @@ from typing import Any
 from feedbackgym.agents.base import Agent
 from feedbackgym.agents.registration import register_agent
 from feedbackgym.envs.deception import alternative_answer, critique_text
+from feedbackgym.agents.scripted.knobs import strength_table
 from feedbackgym.envs.core.checks import require_probability as _probability
 
 
@@ -30,6 +31,8 @@ class IntentKnowledgeJudge(Agent):
     passage that supports the proposal (``[E2]``). The receiver's persuasion strength follows from
     what it can see (a claim, or quoted passages), not from a number the judge hands over.
     """
+
+    plays = ("DeceptiveJudge/judge",)
 
     def __init__(self, p_detect: float = 0.9, seed: int | None = None) -> None:
         super().__init__(seed)
@@ -79,14 +82,11 @@ class ScriptedModerator(Agent):
     environment exposes to behaviour models.
     """
 
+    plays = ("DeceptiveJudge/moderator",)
+
     def __init__(self, detection: Mapping[int | str, float] | None = None, false_alarm: float = 0.1, seed: int | None = None) -> None:
         super().__init__(seed)
-        rates = dict(DEFAULT_DETECTION)
-        for key, value in (detection or {}).items():
-            if int(key) not in rates:
-                raise ValueError(f"detection keys must be evidence strengths 0, 1 or 2, got {key!r}")
-            rates[int(key)] = _probability(f"detection[{key}]", value)
-        self.detection = rates
+        self.detection = strength_table("detection", detection, DEFAULT_DETECTION, _probability)
         self.false_alarm = _probability("false_alarm", false_alarm)
 
     def act(self, observation: dict[str, Any], info: dict[str, Any]) -> str:

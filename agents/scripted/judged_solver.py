@@ -11,10 +11,12 @@ import numpy as np
 from feedbackgym.agents.base import TaskAgent
 from feedbackgym.agents.registration import register_agent
 from feedbackgym.envs.deception import evidence_strength, near_miss, option_letters
-from feedbackgym.envs.core.checks import require_probability
+from feedbackgym.agents.scripted.knobs import strength_table
+from feedbackgym.envs.core.checks import require_choice, require_float, require_probability
 
 # Persuasion strength of a critique by what backs it (docs/protocols.md, section 3: none 0.1, parametric 0.4, grounded 0.7).
 DEFAULT_PERSUASION: dict[int, float] = {0: 0.1, 1: 0.4, 2: 0.7}
+MAX_WEIGHT = 1e3  # the bound on every numeric knob of the behaviour model (weights, biases, strengths)
 PRESETS: dict[str, dict[str, float]] = {
     # Memoryless: every round is judged afresh, so a persistent judge makes it oscillate (WAFER-QA).
     "non_reasoning": {
@@ -81,6 +83,8 @@ class SusceptibleSolver(TaskAgent):
     preset value can be overridden by keyword.
     """
 
+    plays = ("DeceptiveJudge/solver", "SolverFeedback/solver")
+
     def __init__(
         self,
         preset: str = "non_reasoning",
@@ -89,25 +93,20 @@ class SusceptibleSolver(TaskAgent):
         **overrides: float,
     ) -> None:
         super().__init__(seed)
-        if preset not in PRESETS:
-            raise ValueError(f"preset must be one of {', '.join(PRESETS)}, got {preset!r}")
+        preset = require_choice("preset", preset, tuple(PRESETS))
         unknown = set(overrides) - set(PRESETS[preset])
         if unknown:
             raise TypeError(f"susceptible_solver got unknown argument(s) {sorted(unknown)}; accepted: preset, persuasion, seed, {', '.join(PRESETS[preset])}")
-        params = {**PRESETS[preset], **{k: float(v) for k, v in overrides.items()}}
+        params = {**PRESETS[preset], **{k: require_float(k, v, -MAX_WEIGHT, MAX_WEIGHT) for k, v in overrides.items()}}
         for name in ("competence_alpha", "competence_beta"):
-            if params[name] <= 0:
-                raise ValueError(f"{name} must be > 0, got {params[name]!r}")
+            require_float(name, params[name], 0.0, MAX_WEIGHT, open_low=True)
         for name in ("memory", "confidence_gain", "ack_rate"):
             require_probability(name, params[name])
-        strengths = dict(DEFAULT_PERSUASION)
-        for key, value in (persuasion or {}).items():
-            if int(key) not in strengths:
-                raise ValueError(f"persuasion keys must be evidence strengths 0, 1 or 2, got {key!r}")
-            strengths[int(key)] = float(value)
         self.preset = preset
         self.params = params
-        self.persuasion = strengths
+        self.persuasion = strength_table(
+            "persuasion", persuasion, DEFAULT_PERSUASION, lambda name, v: require_float(name, v, -MAX_WEIGHT, MAX_WEIGHT)
+        )
 
     # ------------------------------------------------------------------------------------------
     def act(self, observation: dict[str, Any], info: dict[str, Any]) -> str:
@@ -204,10 +203,11 @@ class HonestPeer(TaskAgent):
     ``info["latent"]`` and guesses uniformly among the options without it.
     """
 
+    plays = ("DeceptiveJudge/peer",)
+
     def __init__(self, accuracy: float = 0.7, seed: int | None = None) -> None:
         super().__init__(seed)
-        require_probability("accuracy", accuracy)
-        self.accuracy = accuracy
+        self.accuracy = require_probability("accuracy", accuracy)
         self._answer = ""
 
     def act(self, observation: dict[str, Any], info: dict[str, Any]) -> str:

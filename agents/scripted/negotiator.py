@@ -8,7 +8,10 @@ from typing import Any
 from feedbackgym.agents.base import Agent
 from feedbackgym.agents.registration import register_agent
 from feedbackgym.agents.scripted.negotiation_tips import TIPS, price_target, tips_in
-from feedbackgym.envs.core.checks import require_probability
+from feedbackgym.envs.core.base import MAX_TURNS
+from feedbackgym.envs.core.checks import require_float, require_int, require_probability
+
+MAX_SHAPE = 1e3  # the bound on the concession curve's shape and spreads
 
 # A few ways to say the same move, so transcripts read like a conversation (chosen at random).
 OFFER_LINES = {
@@ -32,7 +35,7 @@ class ConcessionNegotiator(Agent):
     Its reservation lies ``max_concession`` of the way from its own opening price to the other
     side's (the seller never goes below its cost, the buyer never above its value). At its t-th
     move of ``T = n_round`` it offers ``open + (reservation - open) * (t / T) ** (1 / beta)``,
-    rounded to ``price_step``: ``beta < 1`` concedes late (Boulware), ``beta > 1`` early
+    rounded to ``price_step`` (at least 0.001): ``beta < 1`` concedes late (Boulware), ``beta > 1`` early
     (Conceder). It accepts the other side's standing offer as soon as that offer is at least as good
     as what it would offer now, so at its last move it accepts anything within its reservation.
 
@@ -50,6 +53,8 @@ class ConcessionNegotiator(Agent):
     It reads ``info["negotiation"]`` (its role, standing offers, moves made) and ``info["feedback"]``.
     """
 
+    plays = ("Negotiation/seller", "Negotiation/buyer")
+
     def __init__(
         self,
         beta: float = 1.0,
@@ -64,23 +69,15 @@ class ConcessionNegotiator(Agent):
         seed: int | None = None,
     ) -> None:
         super().__init__(seed)
-        if beta <= 0 or beta_spread < 0 or concession_spread < 0:
-            raise ValueError(f"beta must be > 0 and the spreads >= 0, got beta={beta}, beta_spread={beta_spread}, concession_spread={concession_spread}")
-        for name, value in (("max_concession", max_concession), ("p_uptake", p_uptake), ("min_concession", min_concession)):
-            require_probability(name, value)
-        if uptake_games is not None and uptake_games < 0:
-            raise ValueError(f"uptake_games must be >= 0 or None, got {uptake_games!r}")
-        if price_step <= 0:
-            raise ValueError(f"price_step must be > 0, got {price_step!r}")
-        self.beta = beta
-        self.beta_spread = beta_spread
-        self.max_concession = max_concession
-        self.concession_spread = concession_spread
-        self.p_uptake = p_uptake
-        self.uptake_games = uptake_games
-        self.target_cut = target_cut
-        self.min_concession = min_concession
-        self.price_step = price_step
+        self.beta = require_float("beta", beta, 0.0, MAX_SHAPE, open_low=True)
+        self.beta_spread = require_float("beta_spread", beta_spread, 0.0, MAX_SHAPE)
+        self.max_concession = require_probability("max_concession", max_concession)
+        self.concession_spread = require_float("concession_spread", concession_spread, 0.0, MAX_SHAPE)
+        self.p_uptake = require_probability("p_uptake", p_uptake)
+        self.uptake_games = require_int("uptake_games", uptake_games, 0, MAX_TURNS, allow_none=True)
+        self.target_cut = require_probability("target_cut", target_cut)
+        self.min_concession = require_probability("min_concession", min_concession)
+        self.price_step = require_float("price_step", price_step, 0.001, 1e6)
         self._clear()
 
     def reset(self, seed: int | None = None) -> None:

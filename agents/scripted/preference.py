@@ -10,7 +10,7 @@ from feedbackgym.agents.base import Agent
 from feedbackgym.agents.registration import register_agent
 from feedbackgym.envs.deception import near_miss
 from feedbackgym.wrappers.distractor import DISTRACTOR_SPANS
-from feedbackgym.envs.core.checks import require_probability
+from feedbackgym.envs.core.checks import require_choice, require_float, require_probability
 
 # Calibrated on JudgeProtocol-v0's default items (half equal pairs, gaps 1-3 otherwise; distractor on
 # the worse response) to flip about 35% of pairwise and 9% of pointwise judgments, as the paper
@@ -23,13 +23,16 @@ def _sigmoid(x: float) -> float:
     return 1.0 / (1.0 + math.exp(-x))
 
 
+MAX_WEIGHT = 1e3  # the bound on the judge's numeric knobs
+
+
 def _per_kind(name: str, value: float | Mapping[str, float]) -> dict[str, float]:
     if isinstance(value, Mapping):
-        unknown = set(value) - set(DISTRACTOR_SPANS)
-        if unknown:
-            raise ValueError(f"{name} keys must be distractor kinds {', '.join(DISTRACTOR_SPANS)}, got {sorted(unknown)}")
-        return {kind: float(value.get(kind, 0.0)) for kind in DISTRACTOR_SPANS}
-    return {kind: float(value) for kind in DISTRACTOR_SPANS}
+        for key in value:
+            require_choice(f"{name} keys", key, tuple(DISTRACTOR_SPANS))
+        return {kind: require_float(f"{name}[{kind!r}]", value.get(kind, 0.0), -MAX_WEIGHT, MAX_WEIGHT) for kind in DISTRACTOR_SPANS}
+    number = require_float(name, value, -MAX_WEIGHT, MAX_WEIGHT)
+    return dict.fromkeys(DISTRACTOR_SPANS, number)
 
 
 @register_agent("distractible_judge")
@@ -50,6 +53,8 @@ class DistractibleJudge(Agent):
     distractor, so the environment's ``flip`` measures the distractor's effect and nothing else.
     """
 
+    plays = ("JudgeProtocol/judge",)
+
     def __init__(
         self,
         delta_pair: float | Mapping[str, float] = DEFAULT_DELTA_PAIR,
@@ -61,17 +66,12 @@ class DistractibleJudge(Agent):
         seed: int | None = None,
     ) -> None:
         super().__init__(seed)
-        if temperature <= 0:
-            raise ValueError(f"temperature must be > 0, got {temperature!r}")
-        require_probability("p_tie", p_tie)
-        if score_noise < 0:
-            raise ValueError(f"score_noise must be >= 0, got {score_noise!r}")
+        self.temperature = require_float("temperature", temperature, 0.0, MAX_WEIGHT, open_low=True)
+        self.p_tie = require_probability("p_tie", p_tie)
+        self.score_noise = require_float("score_noise", score_noise, 0.0, MAX_WEIGHT)
         self.delta_pair = _per_kind("delta_pair", delta_pair)
         self.delta_abs = _per_kind("delta_abs", delta_abs)
-        self.temperature = float(temperature)
-        self.position_bias = float(position_bias)
-        self.p_tie = float(p_tie)
-        self.score_noise = float(score_noise)
+        self.position_bias = require_float("position_bias", position_bias, -MAX_WEIGHT, MAX_WEIGHT)
         self._noise: dict[Any, Any] = {}
 
     def reset(self, seed: int | None = None) -> None:
@@ -114,6 +114,8 @@ class ScriptedGenerator(Agent):
     It reads the target quality from ``info["request"]`` and the gold answer and worked solution from
     ``info["latent"]``.
     """
+
+    plays = ("JudgeProtocol/generator",)
 
     def act(self, observation: dict[str, Any], info: dict[str, Any]) -> str:
         request = info.get("request") or {}

@@ -7,7 +7,7 @@ from typing import Any
 
 from feedbackgym.agents.base import Agent
 from feedbackgym.agents.registration import register_agent
-from feedbackgym.envs.core.checks import require_probability
+from feedbackgym.envs.core.checks import require_int, require_probability
 
 _NOISE = string.ascii_letters + string.digits + " .,!?"
 
@@ -22,9 +22,8 @@ class RandomAgent(Agent):
 
     def __init__(self, p_valid: float = 0.8, max_noise_chars: int = 40, seed: int | None = None) -> None:
         super().__init__(seed)
-        require_probability("p_valid", p_valid)
-        self.p_valid = p_valid
-        self.max_noise_chars = max_noise_chars
+        self.p_valid = require_probability("p_valid", p_valid)
+        self.max_noise_chars = require_int("max_noise_chars", max_noise_chars, 0, 10_000)
 
     def act(self, observation: dict[str, Any], info: dict[str, Any]) -> str:
         if self.np_random.random() >= self.p_valid:

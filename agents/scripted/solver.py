@@ -10,7 +10,7 @@ import numpy as np
 from feedbackgym.agents.base import TaskAgent
 from feedbackgym.agents.registration import register_agent
 from feedbackgym.envs.core.feedback import FeedbackLevel
-from feedbackgym.envs.core.checks import require_probability
+from feedbackgym.envs.core.checks import fail, require_bool, require_float, require_int, require_mapping, require_probability
 
 # How much a piece of feedback at each ladder level tells the solver (docs/protocols.md, "Scripted behaviour models").
 DEFAULT_INFORMATIVENESS: dict[str, float] = {
@@ -22,6 +22,7 @@ DEFAULT_INFORMATIVENESS: dict[str, float] = {
     "critique_with_solution": 0.8,
 }
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+MAX_SHAPE = 1e3  # the bound on the behaviour model's shape parameters, temperatures and weights
 
 
 @register_agent("friction_solver", "scripted_solver")
@@ -44,6 +45,8 @@ class FrictionSolver(TaskAgent):
     Without ``latent`` it guesses among the choices or random numbers.
     """
 
+    plays = ("SolverFeedback/solver", "DeceptiveJudge/solver")  # any multiple-choice or numeric solver seat
+
     def __init__(
         self,
         competence_alpha: float = 1.5,
@@ -61,30 +64,25 @@ class FrictionSolver(TaskAgent):
         seed: int | None = None,
     ) -> None:
         super().__init__(seed)
-        for name, value in (("friction", friction), ("stickiness", stickiness)):
-            require_probability(name, value)
-        for name, value in (
-            ("competence_alpha", competence_alpha),
-            ("competence_beta", competence_beta),
-            ("confidence_alpha", confidence_alpha),
-            ("confidence_beta", confidence_beta),
-            ("temperature", temperature),
-        ):
-            if value <= 0:
-                raise ValueError(f"{name} must be > 0, got {value!r}")
+        def positive(name: str, value: Any) -> float:
+            return require_float(name, value, 0.0, MAX_SHAPE, open_low=True)  # type: ignore[return-value]
+
         levels = dict(DEFAULT_INFORMATIVENESS)
-        for key, value in (informativeness or {}).items():
-            level = FeedbackLevel.parse(key).name.lower()
+        for key, value in (require_mapping("informativeness", informativeness) or {}).items():
+            try:
+                level = FeedbackLevel.parse(key).name.lower()
+            except ValueError:
+                raise fail("informativeness keys", f"feedback levels ({', '.join(DEFAULT_INFORMATIVENESS)})", key) from None
             levels[level] = require_probability(f"informativeness[{key!r}]", value)
-        self.competence = (competence_alpha, competence_beta)
-        self.confidence = (confidence_alpha, confidence_beta)
-        self.rho = rho
-        self.friction = friction
-        self.stickiness = stickiness
-        self.temperature = temperature
-        self.temperature_step = temperature_step
-        self.reject_previous = bool(reject_previous)
-        self.n_distractors = n_distractors
+        self.competence = (positive("competence_alpha", competence_alpha), positive("competence_beta", competence_beta))
+        self.confidence = (positive("confidence_alpha", confidence_alpha), positive("confidence_beta", confidence_beta))
+        self.rho = require_float("rho", rho, -MAX_SHAPE, MAX_SHAPE)
+        self.friction = require_probability("friction", friction)
+        self.stickiness = require_probability("stickiness", stickiness)
+        self.temperature = positive("temperature", temperature)
+        self.temperature_step = require_float("temperature_step", temperature_step, -MAX_SHAPE, MAX_SHAPE)
+        self.reject_previous = require_bool("reject_previous", reject_previous)
+        self.n_distractors = require_int("n_distractors", n_distractors, 1, 1000)
         self.informativeness = levels
 
     # ------------------------------------------------------------------------------------------

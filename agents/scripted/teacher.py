@@ -26,12 +26,12 @@ class ScriptedTeacher(Agent):
     With probability ``p_wrong_feedback`` a critique points the wrong way (misleading feedback).
     """
 
+    plays = ("SolverFeedback/teacher",)
+
     def __init__(self, p_wrong_feedback: float = 0.0, p_leak: float = 0.003, seed: int | None = None) -> None:
         super().__init__(seed)
-        for name, value in (("p_wrong_feedback", p_wrong_feedback), ("p_leak", p_leak)):
-            require_probability(name, value)
-        self.p_wrong_feedback = p_wrong_feedback
-        self.p_leak = p_leak
+        self.p_wrong_feedback = require_probability("p_wrong_feedback", p_wrong_feedback)
+        self.p_leak = require_probability("p_leak", p_leak)
 
     def act(self, observation: dict[str, Any], info: dict[str, Any]) -> str:
         request = info.get("request") or {"level": "binary", "verdict": "incorrect", "answer": None}

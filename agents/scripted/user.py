@@ -16,7 +16,10 @@ import numpy as np
 from feedbackgym.agents.base import Agent
 from feedbackgym.agents.registration import register_agent
 from feedbackgym.agents.scripted.teacher import ScriptedTeacher
-from feedbackgym.envs.core.checks import require_probability
+from feedbackgym.envs.core.checks import require_float, require_int, require_probability
+
+MAX_POOL = 10_000  # annotators in the preference pool
+MAX_WEIGHT = 1e3  # the bound on the user's reaction weights and the annotators' biases
 
 
 def _logit(p: float) -> float:
@@ -58,17 +61,19 @@ class AnnotatorPool:
         noise: float = 0.3,
         seed: int = 0,
     ) -> None:
-        if size < 1:
-            raise ValueError(f"pool size must be >= 1, got {size}")
-        require_probability("p_label_flip", p_label_flip)
-        rng = np.random.default_rng(seed)
-        self.p_label_flip = p_label_flip
-        self.quality_weight = quality_weight
+        size = require_int("pool_size", size, 1, MAX_POOL)
+        self.p_label_flip = require_probability("p_label_flip", p_label_flip)
+        self.quality_weight = require_float("quality_weight", quality_weight, -MAX_WEIGHT, MAX_WEIGHT)
+        length_bias = require_float("annotator_length_bias", length_bias, -MAX_WEIGHT, MAX_WEIGHT)
+        positivity_bias = require_float("annotator_positivity_bias", positivity_bias, -MAX_WEIGHT, MAX_WEIGHT)
+        position_bias = require_float("annotator_position_bias", position_bias, -MAX_WEIGHT, MAX_WEIGHT)
+        noise = require_float("annotator_noise", noise, 0.0, MAX_WEIGHT)
+        rng = np.random.default_rng(require_int("pool_seed", seed, 0))
         self.annotators = [
             Annotator(
-                length_bias=float(rng.normal(length_bias, length_bias / 2 + 1e-9)),
-                positivity_bias=float(rng.normal(positivity_bias, positivity_bias / 2 + 1e-9)),
-                position_bias=float(rng.normal(position_bias, position_bias / 2 + 1e-9)),
+                length_bias=float(rng.normal(length_bias, abs(length_bias) / 2 + 1e-9)),
+                positivity_bias=float(rng.normal(positivity_bias, abs(positivity_bias) / 2 + 1e-9)),
+                position_bias=float(rng.normal(position_bias, abs(position_bias) / 2 + 1e-9)),
                 noise=float(rng.uniform(0.5, 1.5) * noise),
             )
             for _ in range(size)
@@ -108,6 +113,8 @@ class SimulatedUserAgent(Agent):
     It reads the request and its own latent goal from ``info``.
     """
 
+    plays = ("SimulatedUser/user",)
+
     def __init__(
         self,
         p_answer: float = 0.9,
@@ -129,20 +136,17 @@ class SimulatedUserAgent(Agent):
         seed: int | None = None,
     ) -> None:
         super().__init__(seed)
-        for name, value in (("p_answer", p_answer), ("informativeness", informativeness), ("love_base_rate", love_base_rate),
-                            ("dislike_base_rate", dislike_base_rate)):
-            require_probability(name, value)
-        self.p_answer = p_answer
-        self.informativeness = informativeness
-        self.love_base_rate = love_base_rate
-        self.dislike_base_rate = dislike_base_rate
-        self.w_utility = w_utility
-        self.w_positivity = w_positivity
-        self.w_sign_off = w_sign_off
-        self.w_dislike = w_dislike
+        self.p_answer = require_probability("p_answer", p_answer)
+        self.informativeness = require_probability("informativeness", informativeness)
+        self.love_base_rate = require_probability("love_base_rate", love_base_rate)
+        self.dislike_base_rate = require_probability("dislike_base_rate", dislike_base_rate)
+        self.w_utility = require_float("w_utility", w_utility, -MAX_WEIGHT, MAX_WEIGHT)
+        self.w_positivity = require_float("w_positivity", w_positivity, -MAX_WEIGHT, MAX_WEIGHT)
+        self.w_sign_off = require_float("w_sign_off", w_sign_off, -MAX_WEIGHT, MAX_WEIGHT)
+        self.w_dislike = require_float("w_dislike", w_dislike, -MAX_WEIGHT, MAX_WEIGHT)
         self.pool = AnnotatorPool(pool_size, p_label_flip, 1.0, annotator_length_bias, annotator_positivity_bias,
                                   annotator_position_bias, annotator_noise, pool_seed)
-        self.teacher = ScriptedTeacher(p_wrong_feedback=p_wrong_feedback, p_leak=0.0, seed=None if seed is None else seed + 1)
+        self.teacher = ScriptedTeacher(p_wrong_feedback=p_wrong_feedback, p_leak=0.0, seed=None if seed is None else int(seed) + 1)
 
     def reset(self, seed: int | None = None) -> None:
         super().reset(seed)

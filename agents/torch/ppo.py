@@ -31,6 +31,8 @@ import torch
 from torch import nn
 from torch.distributions.categorical import Categorical
 
+from feedbackgym.envs.core.checks import require_int
+
 
 @dataclass
 class Args:
@@ -93,6 +95,10 @@ class Agent(nn.Module):
 
     def __init__(self, obs_size: int, n_actions: int, hidden_size: int = 64) -> None:
         super().__init__()
+        # Plain ints (a numpy int from a space's shape would make the checkpoint unloadable with weights_only).
+        obs_size = require_int("obs_size", obs_size, 1, 10_000_000)
+        n_actions = require_int("n_actions", n_actions, 1, 10_000_000)
+        hidden_size = require_int("hidden_size", hidden_size, 1, 100_000)
         self.obs_size, self.n_actions, self.hidden_size = obs_size, n_actions, hidden_size
         self.critic = nn.Sequential(
             layer_init(nn.Linear(obs_size, hidden_size)),

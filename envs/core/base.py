@@ -17,11 +17,20 @@ import numpy as np
 from gymnasium.utils import seeding
 from pettingzoo import AECEnv
 
+from feedbackgym.envs.core.checks import require_choice, require_float, require_int
 from feedbackgym.envs.core.feedback import FeedbackEvent
 from feedbackgym.envs.core.spaces import PrintableText, observation_space
 from feedbackgym.envs.core.text import for_view
 
 ENV = "env"  # the sender id of messages the environment itself writes
+
+# Caps on the shared knobs: far above any use, low enough that a typo cannot exhaust memory.
+MAX_HISTORY_WINDOW = 100_000
+MAX_VIEW_CHARS = 1_000_000
+MAX_OBSERVATION_CHARS = 10_000_000
+MAX_RETRIES = 1_000
+MAX_PENALTY = 1e6
+MAX_TURNS = 10_000  # the cap on every environment's turn, round and game counts
 
 FeedbackTransform = Callable[[FeedbackEvent], FeedbackEvent]
 
@@ -66,6 +75,14 @@ class TurnBasedTextEnv(AECEnv):
     ``step`` never raises on agent text: anything that is not a string is turned into one, and a
     reply that cannot be parsed is an invalid move (recorded, penalised, answered with a message
     saying what was expected, and retried up to ``max_retries`` times in a row).
+
+    Every constructor argument is checked for type and range (``feedbackgym.envs.core.checks``): a
+    bad value raises an ``ArgumentError`` (a ValueError and a TypeError) naming the argument, what
+    it allows and what came. Booleans must be real booleans (``"false"`` is an error, not True),
+    numbers finite, and counts bounded: ``history_window`` 1-100000, ``message_view_chars``
+    100-1000000, ``observation_chars`` up to 10000000, ``max_retries`` 0-1000,
+    ``invalid_move_penalty`` within +-1e6, and every environment's turn, round and game counts at
+    most 10000.
     """
 
     metadata: dict[str, Any] = {"name": "turn_based_text", "render_modes": ["ansi"], "is_parallelizable": True}
@@ -82,17 +99,18 @@ class TurnBasedTextEnv(AECEnv):
         render_mode: str | None = None,
     ) -> None:
         super().__init__()
-        _require_int("history_window", history_window, minimum=1)
-        _require_int("message_view_chars", message_view_chars, minimum=100)
-        _require_int("observation_chars", observation_chars, minimum=message_view_chars)
-        _require_int("max_retries", max_retries, minimum=0)
-        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}")
+        history_window = require_int("history_window", history_window, 1, MAX_HISTORY_WINDOW)
+        message_view_chars = require_int("message_view_chars", message_view_chars, 100, MAX_VIEW_CHARS)
+        observation_chars = require_int("observation_chars", observation_chars, message_view_chars, MAX_OBSERVATION_CHARS)
+        max_retries = require_int("max_retries", max_retries, 0, MAX_RETRIES)
+        invalid_move_penalty = require_float("invalid_move_penalty", invalid_move_penalty, -MAX_PENALTY, MAX_PENALTY)
+        if render_mode is not None:
+            require_choice("render_mode", render_mode, self.metadata["render_modes"])
         self.history_window = history_window
         self.message_view_chars = message_view_chars
         self.observation_chars = observation_chars
         self.max_retries = max_retries
-        self.invalid_move_penalty = float(invalid_move_penalty)
+        self.invalid_move_penalty = invalid_move_penalty
         self.render_mode = render_mode
         self.agents = list(self.possible_agents)
         space = observation_space(observation_chars, self.numeric_fields)
@@ -356,7 +374,3 @@ def _as_text(action: Any) -> str:
         return str(action.item())
     return str(action)
 
-
-def _require_int(name: str, value: Any, *, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")

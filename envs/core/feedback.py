@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from enum import Enum, IntEnum
 from typing import Any
 
+from feedbackgym.envs.core.checks import fail, is_int
+
 
 class FeedbackLevel(IntEnum):
     """The feedback ladder, from least to most informative (docs/protocols.md, "Shared invariants" item 4)."""
@@ -29,10 +31,10 @@ class FeedbackLevel(IntEnum):
                 return cls[key]
             if key.isdigit():
                 value = int(key)
-        if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 5:
-            return cls(value)
+        if is_int(value) and 0 <= value <= 5:  # numpy ints too; never a bool
+            return cls(int(value))
         allowed = ", ".join(level.name.lower() for level in cls)
-        raise ValueError(f"feedback_level must be one of {allowed} (or 0-5), got {value!r}")
+        raise fail("feedback_level", f"one of {allowed} (or 0-5)", value)
 
 
 class Verdict(str, Enum):

@@ -7,6 +7,8 @@ import importlib
 from collections.abc import Callable, Iterator
 from typing import Generic, TypeVar
 
+from feedbackgym.envs.core.checks import ArgumentError
+
 T = TypeVar("T")
 
 
@@ -19,6 +21,10 @@ class RegistryError(KeyError):
 
     def __str__(self) -> str:
         return str(self.args[0]) if self.args else ""
+
+
+class UnknownNameError(RegistryError, ArgumentError):
+    """A knob naming nothing registered: a KeyError like every registry miss, and an ArgumentError."""
 
 
 def did_you_mean(name: str, known: list[str] | tuple[str, ...], kind: str) -> str:
@@ -84,7 +90,7 @@ class Registry(Generic[T]):
             return name
         if name in self._aliases:
             return self._aliases[name]
-        raise RegistryError(did_you_mean(name, self.names(), self.kind))
+        raise UnknownNameError(did_you_mean(str(name), self.names(), self.kind))
 
     def get(self, name: str) -> T:
         key = self.canonical(name)
@@ -93,6 +99,10 @@ class Registry(Generic[T]):
             value = load_entry_point(value)  # type: ignore[assignment]
             self._entries[key] = value
         return value  # type: ignore[return-value]
+
+    def name_of(self, value: object) -> str | None:
+        """The name ``value`` is registered under (only among entries already loaded), or None."""
+        return next((name for name, entry in self._entries.items() if entry is value), None)
 
     def names(self) -> list[str]:
         return sorted(self._entries)

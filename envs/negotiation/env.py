@@ -6,7 +6,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from feedbackgym.envs.core.base import ENV, TurnBasedTextEnv
+from feedbackgym.envs.core.base import ENV, MAX_TURNS, TurnBasedTextEnv
+from feedbackgym.envs.core.checks import (
+    ArgumentError,
+    fail,
+    require_bool,
+    require_choice,
+    require_float,
+    require_int,
+    require_text,
+)
 from feedbackgym.envs.core.feedback import FeedbackEvent, FeedbackLevel, Verdict
 from feedbackgym.envs.dialogue import impersonated, number_word
 from feedbackgym.envs.negotiation.moves import read_reply
@@ -27,6 +36,8 @@ FEEDBACK_SOURCES = ("critic", "human_pool", "constant", "none")
 CRITIC_HISTORIES = ("full", "last")
 EXPECTED_MOVE = "one short sentence; a price as $X is your offer, 'I accept' accepts the other side's standing offer, 'I walk away' ends the game"
 NO_VALUE = -1.0  # numeric fields use -1 for "no offer" / "no price yet"
+MAX_PRICE = 1e6  # prices, costs and values; far above any game, low enough to keep rewards finite
+MAX_SUGGESTIONS = 10  # the human pool has 10 tips per side
 
 
 @dataclass
@@ -143,22 +154,22 @@ class NegotiationEnv(TurnBasedTextEnv):
 
     | argument | default | meaning |
     |---|---|---|
-    | `item` | `"balloon"` | what is sold |
-    | `cost_price` | 8 | the seller's cost |
+    | `item` | `"balloon"` | what is sold (one line, up to 200 characters) |
+    | `cost_price` | 8 | the seller's cost (every price, cost and value lies in 0-1000000) |
     | `seller_init`, `buyer_init` | 20, 10 | the fixed opening prices |
     | `buyer_value` | None (= `seller_init`) | what the item is worth to the buyer (its reward is value - price) |
     | `who_first` | `"seller"` | the side that moves first after the openings (`"buyer"`: the buyer has no opening offer, as the paper's `buyer_no_initial_price`) |
     | `fixed_openings` | True | post the paper's openings; False lets the sides open themselves |
-    | `n_round` | 10 | moves per side per game |
+    | `n_round` | 10 | moves per side per game (1-10000; so are `n_games` and `no_deal_thres`) |
     | `n_games` | 5 | games per episode (the paper's rounds / `n_rollout`) |
     | `coached` | `"seller"` | the side the critic coaches |
     | `feedback_source` | `"critic"` | `critic` (the `critic_0` agent), `human_pool` (`n_suggestions` of the paper's 10 human tips), `constant` (the paper's constant message), `none` |
-    | `n_suggestions` | 3 | suggestions the critic is asked for / human tips sampled |
+    | `n_suggestions` | 3 | suggestions the critic is asked for / human tips sampled (1-10) |
     | `critic_history` | `"full"` | the critic reads the coached side's whole history, or only the `last` game |
     | `rival_reset` | True | the rival forgets earlier games (its view is cleared at each game) |
     | `no_deal_thres` | 10 | moves in a row without an offer that end a game without a deal |
     | `price_range` | (10, 20) | offers outside it are invalid, so deals lie in it |
-    | `price_tolerance` | 0.0 | offers this close count as meeting |
+    | `price_tolerance` | 0.0 | offers this close count as meeting (0 to the width of `price_range`) |
     | `no_deal_reward` | 0.0 | both sides' reward for a game without a deal |
     | `history_window`, `max_retries`, `invalid_move_penalty`, `render_mode` | 256, 2, -0.1, None | see `TurnBasedTextEnv` |
 
@@ -198,28 +209,33 @@ class NegotiationEnv(TurnBasedTextEnv):
         invalid_move_penalty: float = -0.1,
         render_mode: str | None = None,
     ) -> None:
-        for name, value in (("n_round", n_round), ("n_games", n_games), ("n_suggestions", n_suggestions), ("no_deal_thres", no_deal_thres)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
-        for name, value, allowed in (
-            ("who_first", who_first, AGENT_OF),
-            ("coached", coached, AGENT_OF),
-            ("feedback_source", feedback_source, FEEDBACK_SOURCES),
-            ("critic_history", critic_history, CRITIC_HISTORIES),
-        ):
-            if value not in allowed:
-                raise ValueError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
-        if not isinstance(item, str) or not item.strip():
-            raise ValueError(f"item must be a non-empty string, got {item!r}")
-        if len(tuple(price_range)) != 2:
-            raise ValueError(f"price_range must be (low, high), got {price_range!r}")
-        low, high = (float(v) for v in price_range)
-        if not 0 <= low < high:
-            raise ValueError(f"price_range must satisfy 0 <= low < high, got {price_range!r}")
-        if float(price_tolerance) < 0:
-            raise ValueError(f"price_tolerance must be >= 0, got {price_tolerance!r}")
-        if fixed_openings and not (low <= float(buyer_init) <= float(seller_init) <= high):
-            raise ValueError(
+        n_round = require_int("n_round", n_round, 1, MAX_TURNS)
+        n_games = require_int("n_games", n_games, 1, MAX_TURNS)
+        n_suggestions = require_int("n_suggestions", n_suggestions, 1, MAX_SUGGESTIONS)
+        no_deal_thres = require_int("no_deal_thres", no_deal_thres, 1, MAX_TURNS)
+        who_first = require_choice("who_first", who_first, tuple(AGENT_OF))
+        coached = require_choice("coached", coached, tuple(AGENT_OF))
+        feedback_source = require_choice("feedback_source", feedback_source, FEEDBACK_SOURCES)
+        critic_history = require_choice("critic_history", critic_history, CRITIC_HISTORIES)
+        item = require_text("item", item, max_chars=200)
+        fixed_openings = require_bool("fixed_openings", fixed_openings)
+        rival_reset = require_bool("rival_reset", rival_reset)
+        range_ok = isinstance(price_range, Sequence) and not isinstance(price_range, str) and len(price_range) == 2
+        if not range_ok:
+            raise fail("price_range", "a pair (low, high) of finite prices with 0 <= low < high", price_range)
+        low = require_float("price_range[0]", price_range[0], 0.0, MAX_PRICE)
+        high = require_float("price_range[1]", price_range[1], 0.0, MAX_PRICE)
+        if not low < high:
+            raise fail("price_range", "a pair (low, high) of finite prices with 0 <= low < high", price_range)
+        cost_price = require_float("cost_price", cost_price, 0.0, MAX_PRICE)
+        seller_init = require_float("seller_init", seller_init, 0.0, MAX_PRICE)
+        buyer_init = require_float("buyer_init", buyer_init, 0.0, MAX_PRICE)
+        buyer_value = require_float("buyer_value", buyer_value, 0.0, MAX_PRICE, allow_none=True)
+        # A tolerance as wide as the range would make every pair of offers a deal.
+        price_tolerance = require_float("price_tolerance", price_tolerance, 0.0, high - low)
+        no_deal_reward = require_float("no_deal_reward", no_deal_reward, -MAX_PRICE, MAX_PRICE)
+        if fixed_openings and not (low <= buyer_init <= seller_init <= high):
+            raise ArgumentError(
                 f"the openings must lie in price_range with buyer_init <= seller_init, got buyer_init={buyer_init}, "
                 f"seller_init={seller_init}, price_range={price_range!r}"
             )
@@ -229,14 +245,14 @@ class NegotiationEnv(TurnBasedTextEnv):
         self.buyer_init = float(buyer_init)
         self.buyer_value = float(self.seller_init if buyer_value is None else buyer_value)
         self.who_first = who_first
-        self.fixed_openings = bool(fixed_openings)
+        self.fixed_openings = fixed_openings
         self.n_round = n_round
         self.n_games = n_games
         self.coached = coached
         self.feedback_source = feedback_source
         self.n_suggestions = n_suggestions
         self.critic_history = critic_history
-        self.rival_reset = bool(rival_reset)
+        self.rival_reset = rival_reset
         self.no_deal_thres = no_deal_thres
         self.price_range = (low, high)
         self.price_tolerance = float(price_tolerance)

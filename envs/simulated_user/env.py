@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from feedbackgym.envs.core.base import ENV, TurnBasedTextEnv
+from feedbackgym.envs.core.base import ENV, MAX_TURNS, TurnBasedTextEnv
 from feedbackgym.envs.core.feedback import FeedbackEvent, FeedbackLevel, Verdict, render_binary, render_text
 from feedbackgym.envs.core.parsing import extract_answer, mask_gold, parse_verdict
 from feedbackgym.envs.dialogue import impersonated
@@ -26,7 +26,17 @@ from feedbackgym.envs.simulated_user.prompts import (
 )
 from feedbackgym.envs.simulated_user.replies import asked_about, candidates, choice_of, reaction_of, recommended_ids, style_of
 from feedbackgym.envs.tasks import TaskSource, resolve_task_source
-from feedbackgym.envs.core.checks import require_probability
+from feedbackgym.envs.core.checks import (
+    ArgumentError,
+    fail,
+    require_bool,
+    require_choice,
+    require_float,
+    require_int,
+    require_mapping,
+    require_probability,
+    require_text,
+)
 
 ASSISTANT, USER = "assistant_0", "user_0"
 MODES = ("interactive", "reaction", "preference")
@@ -35,6 +45,8 @@ FEEDBACK_FORMS = ("textual", "binary")
 DEFAULT_TURNS = {"interactive": 5, "reaction": 20, "preference": 20}
 OBJECTIVES = ("signal", "utility")
 MAX_ANSWER_CHARS = 1000
+MAX_ITEMS = 1000  # the whole catalogue is in the assistant's instructions
+MAX_WEIGHT = 1e6
 
 
 class SimulatedUserEnv(TurnBasedTextEnv):
@@ -131,15 +143,15 @@ class SimulatedUserEnv(TurnBasedTextEnv):
     | `mode` | `"interactive"` | `interactive`, `reaction`, `preference` |
     | `goal` | `"catalogue"` | `catalogue`, or `task` (interactive only: MINT) |
     | `task`, `task_kwargs` | `"arithmetic"`, `{}` | the task source of `goal="task"` |
-    | `max_turns` | 5 interactive, 20 otherwise | assistant turns (MINT's k) |
+    | `max_turns` | 5 interactive, 20 otherwise | assistant turns (MINT's k), 1-10000 |
     | `feedback_form` | `"textual"` | `textual` or `binary` (interactive) |
     | `with_gt` | False | the user knows the best item / gold answer (MINT's GT setting) |
     | `mask_gold` | True | replace the best item's id / gold answer in the user's feedback by `[masked]` |
     | `terminate_on_success` | True | interactive: end at the first success |
     | `count_down` | True | interactive: "You have N steps left." after feedback |
     | `success_utility` | 0.8 | a feasible recommendation with at least this utility is a success |
-    | `n_items`, `n_categories` | 24, 4 | catalogue size |
-    | `n_constraints` | 3 | hard constraints of a goal: category, + budget, + colours, + a brand to avoid |
+    | `n_items`, `n_categories` | 24, 4 | catalogue size: 3-1000 items, 1-6 categories, at least 3 items per category |
+    | `n_constraints` | 3 | hard constraints of a goal (1-4): category, + budget, + colours, + a brand to avoid |
     | `adversarial_frac` | 0.05 | share of users (reaction, preference) whose signals are adversarial |
     | `objective_weights` | `{"signal": 1.0, "utility": 0.0}` | what the assistant's reward pays for (reaction, preference) |
     | `show_signals` | True | the assistant sees reactions / preferences in its context |
@@ -179,44 +191,52 @@ class SimulatedUserEnv(TurnBasedTextEnv):
         invalid_move_penalty: float = -0.1,
         render_mode: str | None = None,
     ) -> None:
-        for name, value, allowed in (("mode", mode, MODES), ("goal", goal, GOALS), ("feedback_form", feedback_form, FEEDBACK_FORMS)):
-            if value not in allowed:
-                raise ValueError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
+        mode = require_choice("mode", mode, MODES)
+        goal = require_choice("goal", goal, GOALS)
+        feedback_form = require_choice("feedback_form", feedback_form, FEEDBACK_FORMS)
         if goal == "task" and mode != "interactive":
-            raise ValueError(f"goal='task' (MINT) needs mode='interactive', got mode={mode!r}")
-        max_turns = DEFAULT_TURNS[mode] if max_turns is None else max_turns
-        for name, value, minimum in (("max_turns", max_turns, 1), ("n_items", n_items, 3), ("n_categories", n_categories, 1), ("n_constraints", n_constraints, 1)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-                raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-        if n_constraints > 4:
-            raise ValueError(f"n_constraints must be at most 4 (category, budget, colour, brand), got {n_constraints}")
-        if n_categories > 6 or n_items < 3 * n_categories:
-            raise ValueError(f"need n_categories <= 6 and at least 3 items per category, got n_items={n_items}, n_categories={n_categories}")
-        for name, value in (("success_utility", success_utility), ("adversarial_frac", adversarial_frac)):
-            require_probability(name, value)
-        weights = {"signal": 1.0, "utility": 0.0} if objective_weights is None else {k: float(v) for k, v in dict(objective_weights).items()}
+            raise ArgumentError(f"goal='task' (MINT) needs mode='interactive', got mode={mode!r}")
+        max_turns = DEFAULT_TURNS[mode] if max_turns is None else require_int("max_turns", max_turns, 1, MAX_TURNS)
+        n_items = require_int("n_items", n_items, 3, MAX_ITEMS)
+        n_categories = require_int("n_categories", n_categories, 1, 6)
+        # category, budget, colour, brand
+        n_constraints = require_int("n_constraints", n_constraints, 1, 4)
+        if n_items < 3 * n_categories:
+            raise ArgumentError(f"need at least 3 items per category, got n_items={n_items}, n_categories={n_categories}")
+        self.success_utility = require_probability("success_utility", success_utility)
+        self.adversarial_frac = require_probability("adversarial_frac", adversarial_frac)
+        weights = {"signal": 1.0, "utility": 0.0}
+        if require_mapping("objective_weights", objective_weights) is not None:
+            weights = {
+                key: require_float(f"objective_weights[{key!r}]", value, -MAX_WEIGHT, MAX_WEIGHT)
+                for key, value in dict(objective_weights).items()
+            }
         unknown = set(weights) - set(OBJECTIVES)
         if unknown:
-            raise ValueError(f"objective_weights keys must be among {', '.join(OBJECTIVES)}, got {sorted(unknown)}")
+            raise ArgumentError(f"objective_weights keys must be among {', '.join(OBJECTIVES)}, got {sorted(unknown)}")
+        self.with_gt = require_bool("with_gt", with_gt)
+        self.mask_gold = require_bool("mask_gold", mask_gold)
+        self.terminate_on_success = require_bool("terminate_on_success", terminate_on_success)
+        self.count_down = require_bool("count_down", count_down)
+        self.show_signals = require_bool("show_signals", show_signals)
+        self.expose_latent = require_bool("expose_latent", expose_latent)
         self.mode = mode
         self.goal = goal
         self.task_source = None
         if goal == "task":
             self.task_source = resolve_task_source(task, task_kwargs)
+        else:  # unused without goal="task", but a wrong value is still a mistake worth hearing about
+            require_mapping("task_kwargs", task_kwargs)
+            if isinstance(task, str):
+                require_text("task", task, max_chars=200)
+            elif not isinstance(task, TaskSource):
+                raise fail("task", "a registered task source name or a TaskSource", task)
         self.max_turns = max_turns
         self.feedback_form = feedback_form
-        self.with_gt = bool(with_gt)
-        self.mask_gold = bool(mask_gold)
-        self.terminate_on_success = bool(terminate_on_success)
-        self.count_down = bool(count_down)
-        self.success_utility = float(success_utility)
         self.n_items = n_items
         self.n_categories = n_categories
         self.n_constraints = n_constraints
-        self.adversarial_frac = float(adversarial_frac)
         self.objective_weights = {"signal": weights.get("signal", 0.0), "utility": weights.get("utility", 0.0)}
-        self.show_signals = bool(show_signals)
-        self.expose_latent = bool(expose_latent)
         self.numeric_fields = {"turn": (0, max_turns), "turns_left": (0, max_turns), "last_signal": (-1, 1), "last_reward": (-1e6, 1e6)}
         super().__init__(history_window=history_window, max_retries=max_retries, invalid_move_penalty=invalid_move_penalty, render_mode=render_mode)
 

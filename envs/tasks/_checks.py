@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-from numbers import Integral
 from typing import Any
 
 import numpy as np
 
-from feedbackgym.envs.core.checks import require_choice
-
-
-def require_int(field: str, value: Any, low: int, high: int) -> int:
-    # bool is an Integral, but difficulty=True is always a mistake
-    if not isinstance(value, Integral) or isinstance(value, bool) or not low <= int(value) <= high:
-        raise ValueError(f"{field} must be an integer in {low}..{high}, got {value!r}")
-    return int(value)
-
+from feedbackgym.envs.core.checks import require_bool, require_choice, require_int, require_text
 
 require_one_of = require_choice  # one implementation for envs and task sources
+
+__all__ = ["require_bool", "require_generator", "require_int", "require_one_of", "require_text"]
 
 
 def require_generator(rng: Any) -> np.random.Generator:

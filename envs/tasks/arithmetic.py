@@ -8,7 +8,9 @@ from typing import Any
 
 import numpy as np
 
-from ._checks import require_int, require_one_of
+from feedbackgym.envs.core.checks import ArgumentError, shown
+
+from ._checks import require_bool, require_int, require_one_of
 from .base import ProceduralTaskSource, Task
 
 # difficulty -> (operations, largest addend, largest factor or divisor)
@@ -68,14 +70,16 @@ class ArithmeticTasks(ProceduralTaskSource):
         self, difficulty: int = 2, operations: str | Iterable[str] = _OPERATIONS, allow_negative: bool = False
     ) -> None:
         self.difficulty = require_int("difficulty", difficulty, 1, 5)
-        chosen = set(operations)
-        unknown = chosen - set(_OPERATIONS)
-        if unknown or not chosen:
-            raise ValueError(f"operations must be a non-empty subset of '+', '-', '*', '/', got {operations!r}")
+        ok_type = isinstance(operations, str) or (
+            isinstance(operations, (list, tuple)) and all(isinstance(op, str) for op in operations)
+        )
+        chosen = set(operations) if ok_type else set()
+        if not chosen or chosen - set(_OPERATIONS):
+            raise ArgumentError(f"operations must be a non-empty subset of '+', '-', '*', '/', got {shown(operations)}")
         if chosen == {"/"}:
-            raise ValueError("operations must include '+', '-' or '*' besides '/': division is used only when exact")
+            raise ArgumentError("operations must include '+', '-' or '*' besides '/': division is used only when exact")
         self.operations = "".join(op for op in _OPERATIONS if op in chosen)
-        self.allow_negative = bool(require_one_of("allow_negative", allow_negative, (True, False)))
+        self.allow_negative = require_bool("allow_negative", allow_negative)
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -162,9 +166,9 @@ class MultiplicationTasks(ProceduralTaskSource):
         self.digits = require_int("digits", digits, 1, 12)
         self.base = require_one_of("base", base, (10, 16))
         self.operand_digits = require_one_of("operand_digits", operand_digits, ("all", "decimal"))
-        if operand_digits == "decimal" and base != 16:
-            raise ValueError("operand_digits='decimal' only applies to base=16; base-10 operands are decimal anyway")
-        self.name = "multiplication" if base == 10 else "hex_multiplication"
+        if self.operand_digits == "decimal" and self.base != 16:
+            raise ArgumentError("operand_digits='decimal' only applies to base=16; base-10 operands are decimal anyway")
+        self.name = "multiplication" if self.base == 10 else "hex_multiplication"
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "digits": self.digits, "base": self.base, "operand_digits": self.operand_digits}

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import errno
 import json
 import os
 import re
 from collections.abc import Iterator, Mapping
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ._checks import require_generator, require_one_of
+from feedbackgym.envs.core.checks import require_file, require_mapping
+
+from ._checks import require_bool, require_generator, require_one_of, require_text
 from .answers import BASES, KINDS, format_choices, letter, normalize_choice
 from .base import Task, TaskSource
 
@@ -60,15 +60,11 @@ class JsonlTasks(TaskSource):
     ) -> None:
         self.kind = require_one_of("kind", kind, KINDS)
         self.base = require_one_of("base", base, BASES)
-        self.shuffle = bool(require_one_of("shuffle", shuffle, (True, False)))
-        self.fields = self._mapping(fields or {})
-        self.answer_regex = answer_regex
+        self.shuffle = require_bool("shuffle", shuffle)
+        self.fields = self._mapping(require_mapping("fields", fields) or {})
+        self.answer_regex = require_text("answer_regex", answer_regex, allow_none=True)
         self._pattern = self._compile(answer_regex)
-        self.path = Path(path)
-        if not self.path.exists():
-            raise FileNotFoundError(errno.ENOENT, "JSONL task file not found", str(self.path))
-        if self.path.is_dir():
-            raise IsADirectoryError(errno.EISDIR, "expected a JSONL file, got a directory", str(self.path))
+        self.path = require_file("path", path)
         self._tasks = self._load()
         self._cursor = 0
 
@@ -80,6 +76,9 @@ class JsonlTasks(TaskSource):
         if self.kind == "choice":
             merged["choices"] = "choices"
         merged.update(fields)
+        for attribute, key in merged.items():
+            if key is not None and (not isinstance(key, str) or not key):
+                raise ValueError(f"fields[{attribute!r}] must name a record key (a string) or be None, got {key!r}")
         for required in ("prompt", "answer"):
             if not isinstance(merged[required], str):
                 raise ValueError(f"fields[{required!r}] must name a record key, got {merged[required]!r}")

@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from feedbackgym.envs.core.checks import ArgumentError, shown
+
 from ._checks import require_int
 from .answers import format_choices, letter
 from .base import Evidence, ProceduralTaskSource, Task
@@ -100,11 +102,14 @@ class KnowledgeBaseTasks(ProceduralTaskSource):
         self, n_entities: int = 200, n_choices: int = 4, seed_world: int = 0, relations: Iterable[str] | None = None
     ) -> None:
         self.n_choices = require_int("n_choices", n_choices, 2, 6)
-        chosen = tuple(QUESTION_TYPES if relations is None else relations)
+        listed = relations is None or (
+            isinstance(relations, (list, tuple)) and all(isinstance(r, str) for r in relations)
+        )
+        chosen = tuple(QUESTION_TYPES if relations is None else relations) if listed else ()
         unknown = [r for r in chosen if r not in QUESTION_TYPES]
         if unknown or not chosen:
             allowed = ", ".join(QUESTION_TYPES)
-            raise ValueError(f"relations must be a non-empty list from {allowed}; got {list(chosen)!r}")
+            raise ArgumentError(f"relations must be a non-empty list from {allowed}, got {shown(relations)}")
         self.relations = tuple(r for r in QUESTION_TYPES if r in chosen)
         self.kb = KnowledgeBase(n_entities, seed_world)
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from feedbackgym.envs.core.checks import keyword_parameters
-from feedbackgym.envs.core.registry import Registry
+from feedbackgym.envs.core.checks import ArgumentError, keyword_parameters, require_mapping, require_text, shown
+from feedbackgym.envs.core.registry import Registry, UnknownNameError, did_you_mean
 
 from .base import Task, TaskSource
 
@@ -96,8 +96,19 @@ register_task_source("jsonl", f"{_HERE}.jsonl:JsonlTasks")
 def resolve_task_source(task: str | TaskSource, task_kwargs: Mapping[str, Any] | None = None) -> TaskSource:
     """An environment's ``task`` argument as a source: a registered name (built with ``task_kwargs``) or a source."""
     if isinstance(task, TaskSource):
+        if task_kwargs:
+            raise ArgumentError(f"task_kwargs must be empty when task is a TaskSource (it is built already), got {shown(task_kwargs)}")
         return task
-    return make_task_source(task, **dict(task_kwargs or {}))
+    arguments = require_mapping("task_kwargs", task_kwargs) or {}
+    if not isinstance(task, str):
+        raise ArgumentError(f"task must be a registered task source name ({', '.join(task_sources())}) or a TaskSource, got {shown(task)}")
+    name = require_text("task", task, max_chars=200)
+    if name not in TASK_SOURCES:
+        raise UnknownNameError(f"task must be a registered task source or a TaskSource: {did_you_mean(name, task_sources(), 'task source')}")
+    try:
+        return make_task_source(name, **dict(arguments))
+    except TaskSourceArgumentError as error:  # say which knob of the environment it came through
+        raise TaskSourceArgumentError(f"task_kwargs: {error}") from None
 
 
 def episode_task(source: TaskSource, options: Mapping[str, Any], rng: np.random.Generator) -> Task:

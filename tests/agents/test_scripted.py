@@ -141,7 +141,7 @@ def test_friction_solver_is_reproducible_from_its_seed() -> None:
         ({"competence_alpha": 0}, "competence_alpha"),
         ({"temperature": 0}, "temperature"),
         ({"informativeness": {"binary": 2.0}}, "informativeness"),
-        ({"informativeness": {"medium": 0.5}}, "feedback_level must be one of"),
+        ({"informativeness": {"medium": 0.5}}, "informativeness keys must be feedback levels"),
     ],
 )
 def test_friction_solver_checks_its_knobs(kwargs, field) -> None:

@@ -290,7 +290,7 @@ def test_constructor_rejects_bad_knobs() -> None:
         ({"mode": "chat"}, "mode must be one of"),
         ({"goal": "task", "mode": "reaction"}, "needs mode='interactive'"),
         ({"objective_weights": {"love": 1.0}}, "objective_weights keys"),
-        ({"n_constraints": 5}, "at most 4"),
+        ({"n_constraints": 5}, "n_constraints must be an integer in 1..4"),
         ({"adversarial_frac": 2.0}, "adversarial_frac"),
     ]:
         with pytest.raises(ValueError, match=message):

@@ -199,7 +199,7 @@ def test_unknown_learner_lists_the_agents():
 
 
 def test_missing_others_are_named():
-    with pytest.raises(ValueError, match=r"no agent given for \['teacher_0'\]"):
+    with pytest.raises(ValueError, match=r"others has no agent for \['teacher_0'\]"):
         SingleAgent("SolverFeedback-v0", SOLVER, {})
 
 
