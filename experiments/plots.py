@@ -225,6 +225,7 @@ def plot_experiment(
         for column_index, (metric, label, limit) in enumerate(zip(names, labels, limits)):
             axis = axes[row_index][column_index]
             values: list[float] = []
+            entries: set[int] = set()
             for position, condition in enumerate(members):
                 points = curves[metric][condition]
                 if not points:
@@ -242,10 +243,11 @@ def plot_experiment(
                     lows = [y - s[0] if s else 0.0 for y, s in zip(ys, spans)]
                     highs = [s[1] - y if s else 0.0 for y, s in zip(ys, spans)]
                     values += [s[0] for s in spans if s] + [s[1] for s in spans if s]
-                    axis.errorbar(ks, ys, yerr=[lows, highs], fmt="none", ecolor=styles[condition]["color"], alpha=0.5, capsize=2)
-            from matplotlib.ticker import MaxNLocator
-
-            axis.xaxis.set_major_locator(MaxNLocator(integer=True))  # k counts games, turns, attempts
+                    axis.errorbar(ks, ys, yerr=[lows, highs], fmt="none", ecolor=styles[condition]["color"], alpha=0.35, linewidth=1)
+                entries.update(k for k, _ in points)
+            if entries:  # k counts games, turns, attempts: whole numbers only, every one when few
+                step = max(1, -(-len(entries) // 12))
+                axis.set_xticks(sorted(entries)[::step])
             axis.set_xlabel(xlabel)
             axis.set_ylabel(label)
             shown = _limits(limit, values)
