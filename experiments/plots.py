@@ -357,46 +357,62 @@ def plot_learning_curves(
     ylabel: str = "charts/episodic_return",
     threshold: float | None = None,
     context: Mapping[str, Any] | None = None,
+    panels: Mapping[str, str] | None = None,
 ) -> Any:
     """One line per label: the mean over its runs (seeds) on a common step grid, with a min-max band.
 
     ``curves`` maps a label (a condition) to its runs, each (steps, values). Runs are interpolated
     onto the steps of the longest run, up to the shortest run's last step, so the mean never mixes
     in extrapolated values. ``threshold`` draws a dashed line (the success threshold). ``ylabel``
-    may be a CSV column: it is shown in words. Returns the Figure; saves it to ``path`` if given.
+    may be a CSV column: it is shown in words. ``panels`` (label -> panel title) puts curves that
+    measure different things (success within 1 turn, within 5 turns) on separate axes. Returns the
+    Figure; saves it to ``path`` if given.
     """
     plt = _pyplot()
     import numpy as np
+    from matplotlib.patches import Patch
 
-    figure, axis = plt.subplots(figsize=(7.5, 4.5))
+    groups: dict[str, list[str]] = {}
+    for label in curves:
+        groups.setdefault((panels or {}).get(label, ""), []).append(label)
+    figure, axes = plt.subplots(1, len(groups), figsize=(6.5 * len(groups) + 1.5, 4.5), squeeze=False, sharex=True)
+    colours = list(plt.get_cmap("tab10").colors)
     banded = False
-    for label, runs in curves.items():
-        runs = [(np.asarray(s, dtype=float), np.asarray(v, dtype=float)) for s, v in runs if len(s)]
-        if not runs:
-            continue
-        end = min(s[-1] for s, _ in runs)
-        grid = max((s for s, _ in runs), key=len)
-        grid = grid[grid <= end]
-        if len(grid) == 0:
-            continue
-        stacked = np.stack([np.interp(grid, s, v) for s, v in runs])
-        seeds = f"mean of {len(runs)} seeds" if len(runs) > 1 else "1 seed"
-        line = axis.plot(grid, stacked.mean(axis=0), label=f"{label} ({seeds})")[0]
-        if len(runs) > 1:
-            banded = True
-            axis.fill_between(grid, stacked.min(axis=0), stacked.max(axis=0), color=line.get_color(), alpha=0.15)
-    if threshold is not None:
-        axis.axhline(threshold, color="black", linestyle="--", linewidth=0.8, label=f"success threshold {threshold:g}")
-    axis.set_xlabel(xlabel)
-    axis.set_ylabel(describe_column(ylabel) if "/" in ylabel or "_" in ylabel else ylabel)
-    axis.set_title(run_title(f"{title}: learning curves", context), fontsize=10)
-    axis.grid(alpha=0.3)
-    handles, labels = axis.get_legend_handles_labels()
+    handles: list[Any] = []
+    texts: list[str] = []
+    for axis, (panel, labels) in zip(axes[0], groups.items()):
+        for label in labels:
+            runs = [(np.asarray(s, dtype=float), np.asarray(v, dtype=float)) for s, v in curves[label] if len(s)]
+            if not runs:
+                continue
+            end = min(s[-1] for s, _ in runs)
+            grid = max((s for s, _ in runs), key=len)
+            grid = grid[grid <= end]
+            if len(grid) == 0:
+                continue
+            stacked = np.stack([np.interp(grid, s, v) for s, v in runs])
+            seeds = f"mean of {len(runs)} seeds" if len(runs) > 1 else "1 seed"
+            colour = colours[list(curves).index(label) % len(colours)]
+            line = axis.plot(grid, stacked.mean(axis=0), color=colour)[0]
+            handles.append(line)
+            texts.append(f"{label} ({seeds})")
+            if len(runs) > 1:
+                banded = True
+                axis.fill_between(grid, stacked.min(axis=0), stacked.max(axis=0), color=colour, alpha=0.15)
+        if threshold is not None:
+            rule = axis.axhline(threshold, color="black", linestyle="--", linewidth=0.8)
+            if f"success threshold {threshold:g}" not in texts:
+                handles.append(rule)
+                texts.append(f"success threshold {threshold:g}")
+        axis.set_xlabel(xlabel)
+        axis.set_ylabel(describe_column(ylabel) if "/" in ylabel or "_" in ylabel else ylabel)
+        if panel:
+            axis.set_title(panel, fontsize=10)
+        axis.grid(alpha=0.3)
     if banded:
-        from matplotlib.patches import Patch
-
         handles.append(Patch(color="0.5", alpha=0.25))
-        labels.append("shaded: min-max over seeds")
-    axis.legend(handles, labels, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+        texts.append("shaded: min-max over seeds")
+    figure.suptitle(run_title(f"{title}: learning curves", context), fontsize=10)
+    figure.legend(handles, texts, fontsize=8, loc="center left", bbox_to_anchor=(1.0, 0.5))
     figure.tight_layout()
     return _finish(plt, figure, path)

@@ -369,39 +369,29 @@ def _figure_data(figure: Any) -> str:
 def curve_figures(part: Part) -> list[tuple[str, str]]:
     """(caption, PNG as base64) of each training curve: the configured one, the episode return and the success metric."""
     from feedbackgym.experiments.plots import describe_column, plot_learning_curves
+    from feedbackgym.experiments.train import curves_of, train_context, training_panels
 
     train = part.config.get("train") or {}
     metric = train.get("success_metric")
     wanted = [str(train.get("curve") or (f"metrics/{metric}" if metric else "charts/episodic_return")), "charts/episodic_return"]
     if metric:
         wanted.append(f"metrics/{metric}")
+    results: dict[tuple[str, str], dict[str, Any]] = {}
+    for csv_path in sorted(part.path.glob("*/seed*/*.csv")):
+        condition, seed = csv_path.parent.parent.name, csv_path.parent.name
+        results.setdefault((condition, seed), {"condition": condition, "seed": seed, "curves": {}})["curves"][csv_path.stem] = str(csv_path)
+    try:
+        panels = training_panels(part.config, list(results.values()))
+    except (KeyError, TypeError, ValueError, AttributeError):  # a config this version does not read: one panel
+        panels = {}
     figures = []
     for column in dict.fromkeys(wanted):
-        curves: dict[str, list[tuple[list[float], list[float]]]] = {}
-        for csv_path in sorted(part.path.glob("*/seed*/*.csv")):
-            steps, values = _read_curve(csv_path, column)
-            if steps:
-                condition = csv_path.parent.parent.name
-                curves.setdefault(f"{condition} {csv_path.stem}", []).append((steps, values))
+        curves = curves_of(list(results.values()), column)
         if curves:
-            context = {"env": (part.config.get("env") or {}).get("id"), "seeds": train.get("seeds")}
-            figure = plot_learning_curves(curves, None, title=str(train.get("name", "training")), ylabel=column, context=context)
+            figure = plot_learning_curves(curves, None, title=str(train.get("name", "training")), ylabel=column,
+                                          context=train_context(part.config), panels=panels)
             figures.append((f"{describe_column(column)} during training ({column})", _figure_data(figure)))
     return figures
-
-
-def _read_curve(path: Path, column: str) -> tuple[list[float], list[float]]:
-    steps: list[float] = []
-    values: list[float] = []
-    with path.open(encoding="utf-8") as handle:
-        for row in csv.DictReader(handle):
-            if row.get(column) not in (None, "") and row.get("global_step") not in (None, ""):
-                try:
-                    steps.append(float(row["global_step"]))
-                    values.append(float(row[column]))
-                except ValueError:
-                    continue
-    return steps, values
 
 
 # ---------------------------------------------------------------------------------- episodes

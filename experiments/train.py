@@ -380,25 +380,52 @@ def train_context(cfg: Mapping[str, Any]) -> dict[str, Any]:
 
 def plot_curves(cfg: Mapping[str, Any], results: Sequence[dict[str, Any]], path: Path) -> Path | None:
     """Training curves of ``train.curve`` (default: the success metric, else the episodic return) per condition and learner."""
-    from feedbackgym.agents.torch.logger import read_curve
     from feedbackgym.experiments.plots import plot_learning_curves
 
     train_cfg = cfg.get("train") or {}
     metric = train_cfg.get("success_metric")
     column = str(train_cfg.get("curve") or (f"metrics/{metric}" if metric else "charts/episodic_return"))
-    curves: dict[str, list[tuple[list[float], list[float]]]] = {}
-    for result in results:
-        for role, curve in result["curves"].items():
-            label = result["condition"] if len(result["curves"]) == 1 else f"{result['condition']} {role}"
-            steps, values = read_curve(curve, column)
-            if steps:
-                curves.setdefault(label, []).append((steps, values))
+    curves = curves_of(results, column)
     if not curves:
         return None
     threshold = train_cfg.get("threshold") if metric else None
     plot_learning_curves(curves, path, title=str(train_cfg.get("name", "training")), ylabel=column,
-                         threshold=None if threshold is None else float(threshold), context=train_context(cfg))
+                         threshold=None if threshold is None else float(threshold), context=train_context(cfg),
+                         panels=training_panels(cfg, results))
     return path
+
+
+def curves_of(results: Sequence[Mapping[str, Any]], column: str) -> dict[str, list[tuple[list[float], list[float]]]]:
+    """Label (the condition, and the role when a condition trains several) -> (steps, values) of ``column``, one per seed."""
+    from feedbackgym.agents.torch.logger import read_curve
+
+    curves: dict[str, list[tuple[list[float], list[float]]]] = {}
+    for result in results:
+        for role, curve in result["curves"].items():
+            label = result["condition"] if len(result["curves"]) == 1 else f"{result['condition']} {role}"
+            try:
+                steps, values = read_curve(curve, column)
+            except (OSError, ValueError):
+                continue
+            if steps:
+                curves.setdefault(label, []).append((steps, values))
+    return curves
+
+
+def training_panels(cfg: Mapping[str, Any], results: Sequence[dict[str, Any]]) -> dict[str, str]:
+    """Curve label -> panel, when conditions train with different ``max_turns``: success within one turn and
+    within five are different quantities, so they get separate axes (try_again trains single- and multi-turn)."""
+    base = dict(((cfg.get("env") or {}).get("kwargs") or {}))
+    conditions = conditions_of(cfg)
+    turns: dict[str, Any] = {}
+    for result in results:
+        for role in result["curves"]:
+            label = result["condition"] if len(result["curves"]) == 1 else f"{result['condition']} {role}"
+            turns[label] = {**base, **conditions[result["condition"]]["train"]}.get("max_turns")
+    if len(set(map(str, turns.values()))) < 2:
+        return {}
+    return {label: f"trained on episodes of {value} turn{'s' if value != 1 else ''}" if value is not None else "default turns"
+            for label, value in turns.items()}
 
 
 def plot_evaluation(cfg: Mapping[str, Any], by_seed: Sequence[Mapping[str, Any]], rows: Sequence[Mapping[str, Any]], path: Path) -> Path:
