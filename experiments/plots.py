@@ -324,7 +324,11 @@ def _plot_columns(plt: Any, title: str, rows: Sequence[Mapping[str, Any]], path:
         axis.set_xticks(range(len(rows)))
         axis.set_xticklabels(conditions, rotation=30 if len(conditions) > 3 else 0, ha="right" if len(conditions) > 3 else "center", fontsize=8)
         axis.set_xlabel("condition")
-        axis.set_ylabel(ylabel if grouped and ylabel else describe_column(members[0]) if not grouped else "value")
+        if grouped:  # the family in words: "mean return" for return/<agent>, "reward" for reward_*
+            head = re.split(r"[_@/]", members[0])[0]
+            axis.set_ylabel(ylabel or ("mean return" if head == "return" else describe_column(head)))
+        else:
+            axis.set_ylabel(describe_column(members[0]))
         if not grouped:
             axis.set_title(describe_column(members[0]), fontsize=10)
         shown = _limits(ylim, values)
