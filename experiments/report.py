@@ -51,12 +51,19 @@ def bootstrap_interval(values: Sequence[float], *, seed: int = BOOTSTRAP_SEED, r
     if len(data) < 2:
         return None
     rng = np.random.default_rng(seed)
-    means = np.empty(resamples)
-    chunk = max(1, 2_000_000 // len(data))  # bounded memory with 10,000 episodes
-    for start in range(0, resamples, chunk):
-        stop = min(resamples, start + chunk)
-        picks = rng.integers(0, len(data), size=(stop - start, len(data)), dtype=np.int64)
-        means[start:stop] = data[picks].mean(axis=1)
+    distinct, counts = np.unique(data, return_counts=True)
+    if len(distinct) <= 64:
+        # Few distinct values (rates, counts): how often each is drawn in a resample is multinomial, the same
+        # distribution as drawing episodes with replacement, at a cost that does not grow with the episodes.
+        draws = rng.multinomial(len(data), counts / len(data), size=resamples)
+        means = draws @ distinct / len(data)
+    else:
+        means = np.empty(resamples)
+        chunk = max(1, 2_000_000 // len(data))  # bounded memory with 10,000 episodes
+        for start in range(0, resamples, chunk):
+            stop = min(resamples, start + chunk)
+            picks = rng.integers(0, len(data), size=(stop - start, len(data)), dtype=np.int64)
+            means[start:stop] = data[picks].mean(axis=1)
     tail = (1.0 - level) / 2
     return float(np.quantile(means, tail)), float(np.quantile(means, 1.0 - tail))
 
@@ -442,6 +449,13 @@ def script_json(value: Any) -> str:
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
+def _script_json_finite(value: Any) -> str:
+    try:
+        return script_json(value)
+    except ValueError:  # a NaN or infinity somewhere (rare): only then walk the whole value
+        return script_json(_finite(value))
+
+
 def _finite(value: Any) -> Any:
     """NaN and infinities as None: JSON has no such numbers."""
     if isinstance(value, float) and not math.isfinite(value):
@@ -491,7 +505,7 @@ def _run_line(part: Part) -> str:
     run = config.get("run") or {}
     bits = [f"environment {env}" if env else "", f"wrapper {wrapper}" if config else ""]
     if part.kind == "run" and run:
-        bits.append(f"{run.get('episodes')} episodes per condition, seeds {run.get('seed')}..{int(run.get('seed', 0)) + int(run.get('episodes', 1)) - 1}")
+        bits.append(f"{run.get('episodes')} episodes per condition, seeds {run.get('seed')}-{int(run.get('seed', 0)) + int(run.get('episodes', 1)) - 1}")
     if part.kind == "training":
         bits.append(f"training seeds {', '.join(str(s) for s in (config.get('train') or {}).get('seeds') or [])}")
     if part.overrides:
@@ -544,8 +558,8 @@ def render_report(folder: Path | str) -> str:
         "accounting": accounting_html,
         "config": "".join(configs),
         "episode_count": str(len(index["episodes"])),
-        "index_json": script_json(_finite(index)),
-        "transcripts_json": script_json(_finite(transcripts)),
+        "index_json": _script_json_finite(index),
+        "transcripts_json": _script_json_finite(transcripts),
         "nonce": nonce,
     }
     return re.sub(r"\{\{(\w+)\}\}", lambda m: values[m.group(1)], PAGE_TEMPLATE)
