@@ -185,8 +185,6 @@ def parts_of(folder: Path) -> list[Part]:
     for path, _ in paths:
         part = Part(path=path, kind="training" if (path / "results_by_seed.csv").is_file() else "run")
         part.config_text, part.overrides, part.config = _read_config(path)
-        if path != folder:
-            part.label = " ".join(part.overrides) or path.name
         if part.kind == "run":
             part.records = _read_jsonl(path / "episodes.jsonl")
         else:
@@ -195,6 +193,11 @@ def parts_of(folder: Path) -> list[Part]:
                     record["training_seed"] = episodes.parent.name[len("seed"):]
                     part.records.append(record)
         parts.append(part)
+    if len(paths) > 1 or paths[0][0] != folder:
+        # a sweep: each job is labelled by the overrides that differ between jobs (the swept values)
+        shared = set.intersection(*(set(p.overrides) for p in parts))
+        for part in parts:
+            part.label = " ".join(o for o in part.overrides if o not in shared) or part.path.name
     return parts
 
 

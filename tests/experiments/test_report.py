@@ -186,11 +186,14 @@ def test_a_sweep_folder_labels_each_job_with_its_swept_values(tmp_path: Path) ->
     for job, turns in ((0, 2), (1, 3)):
         folder = tmp_path / str(job)
         (folder / ".hydra").mkdir(parents=True)
-        (folder / ".hydra" / "overrides.yaml").write_text(f"- env.kwargs.max_turns={turns}\n- hydra.verbose=false\n", encoding="utf-8")
+        overrides = f"- experiment=single\n- env.kwargs.max_turns={turns}\n- hydra.verbose=false\n"
+        (folder / ".hydra" / "overrides.yaml").write_text(overrides, encoding="utf-8")
         record = {"episode_id": "default/0", "seed": 0, "condition": "default", "metrics": {"solved": bool(job)}, "transcript": [], "error": None}
         (folder / "episodes.jsonl").write_text(json.dumps(record) + "\n", encoding="utf-8")
     page = write_report(tmp_path).read_text(encoding="utf-8")
-    assert "env.kwargs.max_turns=2 · default" in page and "env.kwargs.max_turns=3 · default" in page
+    table = page.split('id="summary-0"')[1].split("</table>")[0] + page.split('id="summary-1"')[1].split("</table>")[0]
+    # labelled by what differs between the jobs, not by what they share
+    assert re.findall(r"<tr><td>(.*?)</td>", table) == ["env.kwargs.max_turns=2 · default", "env.kwargs.max_turns=3 · default"]
     assert "hydra.verbose" not in page
 
 
