@@ -298,7 +298,7 @@ def _plot_columns(plt: Any, title: str, rows: Sequence[Mapping[str, Any]], path:
     conditions = [str(row["condition"]) for row in rows]
     grouped = _family(columns)
     panels = [columns] if grouped or not columns else [[c] for c in columns]
-    wide = max(6.0, 0.55 * len(conditions) * (len(columns) if grouped else 1) + 1.5)
+    wide = max(6.0, (0.3 if grouped else 0.55) * len(conditions) * (len(columns) if grouped else 1) + 2.0)
     per_row = 1 if grouped else min(len(panels), 2)
     n_rows = -(-len(panels) // per_row) if panels else 1
     figure, axes = plt.subplots(n_rows, per_row, figsize=(wide * per_row, 3.8 * n_rows + 0.8), squeeze=False)
