@@ -2,8 +2,9 @@
 
 With no overrides it is the main job, the feedback ladder on ``SolverFeedback-v0`` with scripted
 agents. Outputs go to Hydra's output folder: ``episodes.jsonl`` (one transcript per line, streamed),
-``results.csv`` (one row per condition), ``<experiment>.png``, ``fingerprint.json`` (what the
-episodes were produced by) and ``evaluate.log``. A killed run resumes when started again with the
+``results.csv`` (one row per condition), ``<experiment>.png``, ``report.html`` (the HTML report of
+:mod:`feedbackgym.experiments.report`; ``run.report=false`` leaves it out), ``fingerprint.json`` (what
+the episodes were produced by) and ``evaluate.log``. A killed run resumes when started again with the
 same ``hydra.run.dir``; a folder produced by another experiment (other environment, agents,
 wrappers, task, conditions or seed) is refused, unless ``run.resume=false`` starts it afresh.
 
