@@ -1,4 +1,5 @@
-"""The ``feedbackgym`` command: ``list`` what is registered, ``run`` an experiment, ``train`` PPO agents (Hydra apps)."""
+"""The ``feedbackgym`` command: ``list`` what is registered, ``run`` an experiment, ``train`` PPO agents (Hydra apps),
+``report`` a run folder as one HTML file, ``show`` one episode in the terminal."""
 
 from __future__ import annotations
 
@@ -91,11 +92,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     listing.add_argument("kind", nargs="?", choices=LISTS, help="only this registry")
     commands.add_parser("run", help="run an experiment: feedbackgym run [hydra overrides] [--multirun]")
     commands.add_parser("train", help="train PPO agents on numeric views: feedbackgym train [training=try_again] [hydra overrides]")
+    report = commands.add_parser("report", help="write report.html for a run, training or sweep folder (opens from disk)")
+    report.add_argument("folder", help="a folder written by feedbackgym run or train, or a --multirun sweep folder")
+    report.add_argument("-o", "--output", help="where to write the HTML file (default: <folder>/report.html)")
+    show = commands.add_parser("show", help="print one episode of a run folder in the terminal")
+    show.add_argument("folder", help="a folder written by feedbackgym run or train, or a sweep folder")
+    show.add_argument("episode", help="the episode id, e.g. none/0 (in a sweep folder: <job>:<id>, e.g. 0:none/0)")
     args = parser.parse_args(argv)
+    if args.command in ("report", "show"):
+        return _report_or_show(args)
     lines: list[str] = []
     for kind in [args.kind] if args.kind else LISTS:
         lines += [f"{kind}:", *(f"  {line}" for line in registered(kind))]
     write(lines)
+    return 0
+
+
+def _report_or_show(args: argparse.Namespace) -> int:
+    from feedbackgym.experiments.report import show_episode, write_report
+
+    try:
+        if args.command == "report":
+            write([f"wrote {write_report(args.folder, args.output)}"])
+        else:
+            write(show_episode(args.folder, args.episode).splitlines())
+    except (FileNotFoundError, KeyError) as error:
+        print(f"feedbackgym {args.command}: {error.args[0] if error.args else error}", file=sys.stderr)
+        return 2
     return 0
 
 

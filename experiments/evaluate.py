@@ -2,8 +2,9 @@
 
 With no overrides it is the main job, the feedback ladder on ``SolverFeedback-v0`` with scripted
 agents. Outputs go to Hydra's output folder: ``episodes.jsonl`` (one transcript per line, streamed),
-``results.csv`` (one row per condition), ``<experiment>.png``, ``fingerprint.json`` (what the
-episodes were produced by) and ``evaluate.log``. A killed run resumes when started again with the
+``results.csv`` (one row per condition), ``<experiment>.png``, ``report.html`` (the HTML report of
+:mod:`feedbackgym.experiments.report`; ``run.report=false`` leaves it out), ``fingerprint.json`` (what
+the episodes were produced by) and ``evaluate.log``. A killed run resumes when started again with the
 same ``hydra.run.dir``; a folder produced by another experiment (other environment, agents,
 wrappers, task, conditions or seed) is refused, unless ``run.resume=false`` starts it afresh.
 
@@ -45,7 +46,7 @@ from feedbackgym.experiments.runner import EpisodeJob, aggregate, format_table, 
 
 log = logging.getLogger("feedbackgym")
 
-RUN_OPTIONS = ("episodes", "seed", "concurrency", "resume", "progress", "plot")
+RUN_OPTIONS = ("episodes", "seed", "concurrency", "resume", "progress", "plot", "report")
 # Agent knobs that change how calls are made, not what an episode is: free to change on resume.
 OPERATIONAL_AGENT_KNOBS = frozenset({"api_key", "timeout", "max_retries", "backoff_initial", "backoff_max", "cache", "cache_path",
                                      "requests_per_minute", "tokens_per_minute"})
@@ -222,7 +223,7 @@ def check_run_options(cfg: DictConfig) -> dict[str, Any]:
         "seed": require_int(run.get("seed", 0), "run.seed"),
         "concurrency": require_int(run.get("concurrency", 8), "run.concurrency", minimum=1),
     }
-    for flag in ("resume", "progress", "plot"):
+    for flag in ("resume", "progress", "plot", "report"):
         checked[flag] = require_bool(run.get(flag, True), f"run.{flag}")
     return checked
 
@@ -309,12 +310,7 @@ def run_experiment(cfg: DictConfig, output_dir: Path | str) -> list[dict[str, An
         raise RunFailed(f"every episode errored ({len(records)}); the first: {errored[0]['error']} (transcripts in {output_dir / 'episodes.jsonl'})")
     plotted = run["plot"]
     if plotted:
-        from feedbackgym.experiments.plots import plot_experiment
-
-        plot_options = _plain(cfg.experiment.get("plot")) or {}
-        if "ylim" in plot_options and plot_options["ylim"] is not None:
-            plot_options["ylim"] = tuple(plot_options["ylim"])
-        plot_experiment(name, rows, output_dir / f"{name}.png", **plot_options)
+        plot_run(cfg, name, rows, records, output_dir / f"{name}.png")
     columns = list(cfg.experiment.get("summary") or []) or summary_columns(rows)
     counts = ["condition", "episodes", *(["errors", "scored"] if errored else [])]
     log.info(f"\n{name}: {cfg.experiment.get('description', '')}")
@@ -322,8 +318,55 @@ def run_experiment(cfg: DictConfig, output_dir: Path | str) -> list[dict[str, An
     if errored:
         log.warning(f"\n{len(errored)} of {len(records)} episodes errored (the first: {errored[0]['error']}); each metric is a mean "
                     f"over the scored (error-free) episodes of its condition only, not over all of them")
-    log.info(f"\nwrote {output_dir / 'results.csv'}, {output_dir / 'episodes.jsonl'}" + (f", {output_dir / (name + '.png')}" if plotted else ""))
+    written = [output_dir / "results.csv", output_dir / "episodes.jsonl", *([output_dir / f"{name}.png"] if plotted else [])]
+    if run["report"]:
+        from feedbackgym.experiments.report import write_report
+
+        written.append(write_report(output_dir))
+    log.info("\nwrote " + ", ".join(str(p) for p in written))
     return rows
+
+
+# Command-line overrides that change how a run is shown or executed, not what it measures: left out of plot titles.
+PRESENTATION_OVERRIDES = ("hydra.", "run.progress", "run.plot", "run.report", "run.concurrency", "run.resume", "experiment=")
+
+
+def plot_context(cfg: DictConfig, episodes: int | None = None) -> dict[str, Any]:
+    """What a plot's title names: environment, task, wrapper(s), episodes per condition, first seed, the command
+    line's overrides (a sweep job's swept values among them)."""
+    overrides, choices = hydra_context(cfg)
+    kwargs = env_kwargs(cfg)
+    task = choices.get("task") if choices.get("task") not in (None, "none") else kwargs.get("task")
+    wrappers = [name for name, _ in wrappers_of(cfg)]
+    run = _plain(cfg.get("run")) or {}
+    return {
+        "env": str(cfg.env.id),
+        "task": task,
+        "wrapper": ", ".join(wrappers) or "none",
+        "episodes": episodes if episodes is not None else run.get("episodes"),
+        "seed": run.get("seed"),
+        "overrides": [o for o in overrides if not o.startswith(PRESENTATION_OVERRIDES) and not o.startswith(("run.episodes", "run.seed"))],
+    }
+
+
+def plot_run(cfg: DictConfig, name: str, rows: list[dict[str, Any]], records: list[dict[str, Any]], path: Path) -> Any:
+    """The experiment's plot (``experiment.plot`` options), titled with the run and with 95% bootstrap intervals over episodes."""
+    from feedbackgym.experiments.plots import plot_experiment
+    from feedbackgym.experiments.report import condition_intervals
+
+    plot_options = _plain(cfg.experiment.get("plot")) or {}
+    if "ylim" in plot_options and plot_options["ylim"] is not None:
+        plot_options["ylim"] = tuple(plot_options["ylim"])
+    series = plot_options.get("series", "acc")
+    series = [series] if isinstance(series, str) else list(series)
+    plotted = list(plot_options.get("columns") or []) or [key for row in rows for key in row
+                                                          if any(key.startswith(f"{s}@") and key.split("@")[1].isdigit() for s in series)]
+    intervals = condition_intervals(records, dict.fromkeys(plotted))
+    context = plot_context(cfg)
+    if not context["task"]:  # the environment's default task: named by the episodes' task ids (<source>/...)
+        task_ids = [str(r["metrics"]["task_id"]) for r in records if isinstance((r.get("metrics") or {}).get("task_id"), str)]
+        context["task"] = task_ids[0].split("/")[0] if task_ids else None
+    return plot_experiment(name, rows, path, context=context, intervals=intervals, **plot_options)
 
 
 def add_windows(rows: list[dict[str, Any]], windows: Mapping[str, Any]) -> None:

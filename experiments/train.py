@@ -369,26 +369,88 @@ def summarise(cfg: Mapping[str, Any], results: Sequence[dict[str, Any]]) -> tupl
     return by_seed, rows
 
 
+def train_context(cfg: Mapping[str, Any]) -> dict[str, Any]:
+    """What a training plot's title names: environment, task, wrapper, training seeds, evaluation episodes."""
+    train_cfg = cfg.get("train") or {}
+    env = cfg.get("env") or {}
+    kwargs = env.get("kwargs") or {}
+    wrapper = (cfg.get("wrapper") or {}).get("name")
+    return {"env": env.get("id"), "task": kwargs.get("task"), "wrapper": wrapper or "none", "seeds": list(train_cfg.get("seeds") or [1])}
+
+
 def plot_curves(cfg: Mapping[str, Any], results: Sequence[dict[str, Any]], path: Path) -> Path | None:
     """Training curves of ``train.curve`` (default: the success metric, else the episodic return) per condition and learner."""
-    from feedbackgym.agents.torch.logger import read_curve
     from feedbackgym.experiments.plots import plot_learning_curves
 
     train_cfg = cfg.get("train") or {}
     metric = train_cfg.get("success_metric")
     column = str(train_cfg.get("curve") or (f"metrics/{metric}" if metric else "charts/episodic_return"))
+    curves = curves_of(results, column)
+    if not curves:
+        return None
+    threshold = train_cfg.get("threshold") if metric else None
+    plot_learning_curves(curves, path, title=str(train_cfg.get("name", "training")), ylabel=column,
+                         threshold=None if threshold is None else float(threshold), context=train_context(cfg),
+                         panels=training_panels(cfg, results))
+    return path
+
+
+def curves_of(results: Sequence[Mapping[str, Any]], column: str) -> dict[str, list[tuple[list[float], list[float]]]]:
+    """Label (the condition, and the role when a condition trains several) -> (steps, values) of ``column``, one per seed."""
+    from feedbackgym.agents.torch.logger import read_curve
+
     curves: dict[str, list[tuple[list[float], list[float]]]] = {}
     for result in results:
         for role, curve in result["curves"].items():
             label = result["condition"] if len(result["curves"]) == 1 else f"{result['condition']} {role}"
-            steps, values = read_curve(curve, column)
+            try:
+                steps, values = read_curve(curve, column)
+            except (OSError, ValueError):
+                continue
             if steps:
                 curves.setdefault(label, []).append((steps, values))
-    if not curves:
-        return None
-    threshold = train_cfg.get("threshold") if metric else None
-    return plot_learning_curves(curves, path, title=str(train_cfg.get("name", "training")), ylabel=column,
-                                threshold=None if threshold is None else float(threshold))
+    return curves
+
+
+def training_panels(cfg: Mapping[str, Any], results: Sequence[dict[str, Any]]) -> dict[str, str]:
+    """Curve label -> panel, when conditions train with different ``max_turns``: success within one turn and
+    within five are different quantities, so they get separate axes (try_again trains single- and multi-turn)."""
+    base = dict(((cfg.get("env") or {}).get("kwargs") or {}))
+    conditions = conditions_of(cfg)
+    turns: dict[str, Any] = {}
+    for result in results:
+        for role in result["curves"]:
+            label = result["condition"] if len(result["curves"]) == 1 else f"{result['condition']} {role}"
+            turns[label] = {**base, **conditions[result["condition"]]["train"]}.get("max_turns")
+    if len(set(map(str, turns.values()))) < 2:
+        return {}
+    return {label: f"trained on episodes of {value} turn{'s' if value != 1 else ''}" if value is not None else "default turns"
+            for label, value in turns.items()}
+
+
+def plot_evaluation(cfg: Mapping[str, Any], by_seed: Sequence[Mapping[str, Any]], rows: Sequence[Mapping[str, Any]], path: Path) -> Path:
+    """``train.plot_eval``: the evaluation table, means over training seeds with 95% bootstrap intervals over seeds."""
+    from feedbackgym.experiments.plots import plot_experiment
+    from feedbackgym.experiments.report import bootstrap_interval
+
+    train_cfg = cfg.get("train") or {}
+    plot_options = dict(train_cfg.get("plot_eval") or {})
+    if plot_options.get("ylim") is not None and not isinstance(plot_options["ylim"][0], (list, tuple)):
+        plot_options["ylim"] = tuple(plot_options["ylim"])
+    means = [{key: value for key, value in row.items() if not key.endswith("_std")} for row in rows]
+    intervals: dict[str, dict[str, tuple[float, float]]] = {}
+    for row in means:
+        group = [r for r in by_seed if r["condition"] == row["condition"]]
+        for key in row:
+            values = [float(r[key]) for r in group if isinstance(r.get(key), (int, float)) and not isinstance(r.get(key), bool)]
+            interval = bootstrap_interval(values)
+            if interval is not None:
+                intervals.setdefault(key, {})[str(row["condition"])] = interval
+    context = {**train_context(cfg), "episodes": train_cfg.get("eval_episodes", 100), "seed": train_cfg.get("eval_seed", 10_000)}
+    name = str(train_cfg.get("name", "training"))
+    plot_experiment(f"{name}: evaluation of the trained policies", means, path, context=context, intervals=intervals,
+                    interval_label="95% bootstrap interval over training seeds", **plot_options)
+    return path
 
 
 def run_training(cfg: DictConfig | Mapping[str, Any], output_dir: Path | str) -> list[dict[str, Any]]:
@@ -437,14 +499,8 @@ def run_training(cfg: DictConfig | Mapping[str, Any], output_dir: Path | str) ->
         curve_png = plot_curves(plain, results, output_dir / "learning_curves.png")
         if curve_png is not None:
             written.append(curve_png)
-        plot_options = dict(train_cfg.get("plot_eval") or {})
-        if plot_options:
-            from feedbackgym.experiments.plots import plot_experiment
-
-            if plot_options.get("ylim") is not None and not isinstance(plot_options["ylim"][0], (list, tuple)):
-                plot_options["ylim"] = tuple(plot_options["ylim"])
-            means = [{key: value for key, value in row.items() if not key.endswith("_std")} for row in rows]
-            written.append(plot_experiment(name, means, output_dir / f"{name}.png", **plot_options))
+        if train_cfg.get("plot_eval"):
+            written.append(plot_evaluation(plain, by_seed, rows, output_dir / f"{name}.png"))
     log.info(f"\n{name}: {train_cfg.get('description', '')}")
     columns = list(train_cfg.get("summary") or [])
     shown = ["condition", "seeds", *[c for c in columns if any(c in r for r in rows)]]
