@@ -352,7 +352,10 @@ def test_the_generator_covers_every_registered_target() -> None:
     assert {target for kind, target in kinds if kind == "wrapper"} == set(wrapper_registry.names())
     assert {target for kind, target in kinds if kind == "task"} == set(TASK_SOURCES.names())
     agents = {target for kind, target in kinds if kind == "agent"}
-    assert agents >= set(agent_registry.names()) - {"ppo"}
+    # agents that tests register for themselves (test_trustworthy_runs' failing solver) are not the library's
+    library_agents = {name for name in set(agent_registry.names()) - {"ppo"}
+                      if getattr(agent_registry.get(name), "__module__", "").startswith("feedbackgym.")}
+    assert agents >= library_agents
     knobs = {(case.target, case.knob) for case in CASES}
     for knob in ("terminate_on_success", "invalid_move_penalty", "max_turns", "price_tolerance", "item", "decay_gamma", "who_first"):
         assert any(k == knob for _, k in knobs), knob
