@@ -20,8 +20,9 @@ from pettingzoo import AECEnv
 from feedbackgym.envs.core.feedback import FeedbackEvent
 from feedbackgym.envs.core.spaces import PrintableText, observation_space
 from feedbackgym.envs.core.text import for_view
+from feedbackgym.envs.core.voice import ENV, speaks_as
 
-ENV = "env"  # the sender id of messages the environment itself writes
+OWN_VOICE = "your own words only: no line that starts with another participant's name and a colon, no [name] tags"
 
 FeedbackTransform = Callable[[FeedbackEvent], FeedbackEvent]
 
@@ -63,13 +64,21 @@ class TurnBasedTextEnv(AECEnv):
     - ``_numeric(agent)``: the values of the numeric observation fields;
     - ``_episode_metrics()``: a flat dict of metrics, stored when the episode ends.
 
-    ``step`` never raises on agent text: anything that is not a string is turned into one, and a
+    ``step`` never raises on agent input: anything that is not a string is turned into one (None is
+    the empty reply; an object whose text cannot be had becomes a short description of it), and a
     reply that cannot be parsed is an invalid move (recorded, penalised, answered with a message
     saying what was expected, and retried up to ``max_retries`` times in a row).
+
+    Before a reply is parsed, the whole of it is checked for another participant's voice (see
+    :func:`~feedbackgym.envs.core.voice.speaks_as`): a line "buyer_0: ..." or "System: ..." from
+    someone else, or a tag "[env]" anywhere, makes it an invalid move, so no text can decide a move
+    for another participant or reach another agent as if someone else had said it. A subclass whose
+    replies must quote other participants can set ``voice_check = False`` and take over that duty.
     """
 
     metadata: dict[str, Any] = {"name": "turn_based_text", "render_modes": ["ansi"], "is_parallelizable": True}
     numeric_fields: Mapping[str, tuple[float, float]] = {}
+    voice_check: bool = True
 
     def __init__(
         self,
@@ -127,6 +136,7 @@ class TurnBasedTextEnv(AECEnv):
         self.end_reason: str | None = None
         self.episode_metrics: dict[str, Any] = {}
         self.invalid_moves = {agent: 0 for agent in self.agents}
+        self.impersonation_attempts = {agent: 0 for agent in self.agents}
         self._retries = {agent: 0 for agent in self.agents}
         self._instructions: dict[str, str] = {agent: "" for agent in self.agents}
         self._pinned_text: dict[str, list[str]] = {agent: [] for agent in self.agents}
@@ -147,11 +157,17 @@ class TurnBasedTextEnv(AECEnv):
         if self.terminations[agent] or self.truncations[agent]:
             self._was_dead_step(action)
             return
-        text = action if isinstance(action, str) else _as_text(action)
+        text = action if type(action) is str else _as_text(action)
         self._cumulative_rewards[agent] = 0.0
         for other in self.agents:
             self.rewards[other] = 0.0
-        self._play(agent, text)
+        voice = speaks_as(text, agent, self.possible_agents) if self.voice_check else None
+        if voice is None:
+            self._play(agent, text)
+        else:
+            self.impersonation_attempts[agent] += 1
+            shown = "the environment" if voice == ENV else voice
+            self.invalid_move(agent, text, f"the reply speaks as {shown}", OWN_VOICE)
         self._accumulate_rewards()
         if self.agents and not (self.terminations[self.agent_selection] or self.truncations[self.agent_selection]):
             self._refresh_info(self.agent_selection)
@@ -347,14 +363,28 @@ class TurnBasedTextEnv(AECEnv):
 
 
 def _as_text(action: Any) -> str:
-    """Non-string actions (None, numbers, arrays) become their text so that step never raises."""
+    """Any action as the text of a reply, without ever raising (step must not raise on agent input).
+
+    None is the empty reply; bytes are decoded as UTF-8 (bad bytes replaced); a ``str`` subclass
+    becomes a plain ``str`` (its overridden methods are not trusted); anything else is ``str(action)``,
+    and when that fails (an integer past Python's digit limit, a ``__str__`` that raises or returns
+    something else, a structure nested past the recursion limit) a short description of the object.
+    """
     if action is None:
         return ""
-    if isinstance(action, bytes):
-        return action.decode("utf-8", errors="replace")
-    if isinstance(action, np.ndarray) and action.shape == ():
-        return str(action.item())
-    return str(action)
+    if isinstance(action, str):
+        return str.__str__(action)
+    if isinstance(action, (bytes, bytearray, memoryview)):
+        return bytes(action).decode("utf-8", errors="replace")
+    try:
+        if isinstance(action, np.ndarray) and action.shape == ():
+            action = action.item()
+        text = str(action)
+        return str.__str__(text) if isinstance(text, str) else f"<{type(action).__name__}>"
+    except Exception as error:  # noqa: BLE001 - an agent's object may fail in any way; the move is then unreadable
+        if isinstance(action, int):
+            return f"<an integer of {action.bit_length()} bits>"
+        return f"<{type(action).__name__} that cannot be shown as text: {type(error).__name__}>"
 
 
 def _require_int(name: str, value: Any, *, minimum: int) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 
 from feedbackgym.envs.core.base import ENV, TurnBasedTextEnv
 from feedbackgym.envs.core.feedback import FeedbackEvent, FeedbackLevel, Verdict
-from feedbackgym.envs.dialogue import impersonated, number_word
+from feedbackgym.envs.dialogue import number_word
 from feedbackgym.envs.negotiation.moves import read_reply
 from feedbackgym.envs.negotiation.prompts import (
     CONSTANT_FEEDBACK,
@@ -277,7 +277,6 @@ class NegotiationEnv(TurnBasedTextEnv):
 
     def _start_episode(self, options: dict[str, Any]) -> None:
         self.games: list[Game] = []
-        self.impersonations = 0
         self._critic_request: dict[str, Any] | None = None
         self._episode_rewards = {agent: 0.0 for agent in self.possible_agents}
         self._last_game_reward = {agent: 0.0 for agent in self.possible_agents}
@@ -328,12 +327,6 @@ class NegotiationEnv(TurnBasedTextEnv):
         side = SIDE_OF[agent]
         other = "buyer" if side == "seller" else "seller"
         low, high = self.price_range
-        speaks_as = impersonated(text, agent, self.possible_agents)
-        if speaks_as is not None:
-            self.impersonations += 1
-            shown = "the environment" if speaks_as == ENV else f"{speaks_as}"
-            self.invalid_move(agent, text, f"the reply speaks as {shown}; write only your own words, without name tags", EXPECTED_MOVE)
-            return
         reading = read_reply(text, absurd_above=self.absurd_above)
         if reading.problem is not None:
             self.invalid_move(agent, text, f"could not read your offer: {reading.problem}", f"a price between ${money(low)} and ${money(high)}, written as $X")
@@ -470,8 +463,7 @@ class NegotiationEnv(TurnBasedTextEnv):
         if not text.strip():
             self.invalid_move(CRITIC, text, "empty feedback", f"{number_word(self.n_suggestions)} suggestions for the {self.coached}")
             return
-        speaks_as = impersonated(text, CRITIC, (SELLER, BUYER))
-        self.valid_move(CRITIC, chars=len(text), speaks_as=speaks_as)
+        self.valid_move(CRITIC, chars=len(text))
         self.turn += 1
         self.post(CRITIC, text, (CRITIC,))
         self._after_critique(text)
@@ -506,6 +498,11 @@ class NegotiationEnv(TurnBasedTextEnv):
         # Every message carries the index of its game, so a critic with critic_history="last" reads one game.
         tagged = {"game": len(self.games), **(data or {})}
         return super().post(sender, text, visible_to, kind=kind, data=tagged)
+
+    @property
+    def impersonations(self) -> int:
+        """Replies this episode that spoke as another participant or the environment (all invalid moves)."""
+        return sum(self.impersonation_attempts.values())
 
     def _numeric(self, agent: str) -> dict[str, float]:
         prev = self._previous_price() if hasattr(self, "games") else None
