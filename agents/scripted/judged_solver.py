@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -128,7 +129,8 @@ class SusceptibleSolver(TaskAgent):
             target = critic.get("proposed_answer") or self._draw(exclude=(current,))
         else:
             others = [a for a in peer_answers if a != current]
-            target = max(set(others), key=others.count) if others else None
+            # The most common answer, ties to the first named: max over a set would break ties by hash order.
+            target = Counter(others).most_common(1)[0][0] if others else None
         if target is None or target == current:
             return self._say(current)
         p = self.params

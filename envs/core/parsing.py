@@ -126,7 +126,8 @@ def mask_gold(text: str, aliases: Iterable[str], mask: str = MASK) -> tuple[str,
     """
     leaked = False
     usable = {a for a in aliases if a and a.strip() and not (len(a.strip()) == 1 and a.strip().isalpha())}
-    for alias in sorted(usable, key=len, reverse=True):
+    # Longest first, then alphabetical: a set's order changes with PYTHONHASHSEED, and so would overlapping masks.
+    for alias in sorted(usable, key=lambda a: (-len(a), a)):
         pattern = re.compile(rf"(?<![\w.]){re.escape(alias)}(?![\w]|[.,]\d)" if alias[0].isalnum() else re.escape(alias), re.IGNORECASE)
         text, count = pattern.subn(mask, text)
         leaked = leaked or count > 0
