@@ -107,7 +107,7 @@ class Hostile:
     marker: str | None = None
 
     def describe(self) -> str:
-        size = len(self.action) if isinstance(self.action, str) else None
+        size = len(self.action) if type(self.action) is str else None
         return f"{self.family}/{self.variant}" + (f" ({size} chars)" if size is not None else f" ({type(self.action).__name__})")
 
 
