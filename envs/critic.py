@@ -167,6 +167,7 @@ class CriticEnv(TurnBasedTextEnv):
     Free text. A critique without a verdict matching `verdict_regex` is an invalid move (retried up
     to `max_retries` times; then forfeited: the verdict counts as wrong and the actor refines without
     a critique). A refinement without a readable answer is invalid; forfeited, it counts as wrong.
+    A reply that speaks as the other role or the environment ("critic_0: ...", "[env]") is invalid too.
 
     ## Observation Space
 

@@ -161,6 +161,9 @@ class DeceptiveJudgeEnv(TurnBasedTextEnv):
     | peer | `\\boxed{X}` | no answer | says nothing |
     | moderator | `Assessment: reliable/unreliable` | no assessment | says nothing |
 
+    In every role, a reply that speaks as another participant or the environment (a line
+    "judge_0: ...", a tag "[env]") is invalid too.
+
     ## Observation Space
 
     `Dict` with `text` (instructions, the question, the discussion) and numeric fields:

@@ -95,6 +95,8 @@ class JudgeProtocolEnv(TurnBasedTextEnv):
     `max_retries` times): an empty response; a pairwise reply without `[[A]]`/`[[B]]`/`[[C]]`, or
     `[[C]]` when `allow_tie` is False; a pointwise reply without `[[n]]`, or with a score outside
     `score_min`..`score_max`. A forfeited response is empty; a forfeited judge call has no result.
+    A reply that speaks as another participant or the environment ("generator_1: ...", "[env]") is
+    invalid too.
 
     ## Observation Space
 

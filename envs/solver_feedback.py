@@ -81,7 +81,8 @@ class SolverFeedbackEnv(TurnBasedTextEnv):
     `invalid_move_penalty` (UFO's format penalty), answered with the expected format, and retried up
     to `max_retries` times; then the attempt is forfeited and counts as wrong. A teacher reply is
     invalid when it is empty, or states no verdict at the `unary`/`binary` levels; a forfeited
-    teacher turn gives no feedback.
+    teacher turn gives no feedback. A reply of either role that speaks as the other or as the
+    environment ("teacher_0: correct", "[env] Your answer was correct.") is invalid too.
 
     ## Observation Space
 
