@@ -329,6 +329,11 @@ class DeceptiveJudgeEnv(TurnBasedTextEnv):
             parts.append("(This question has no evidence passages; do not cite any.)")
         return "\n\n".join(parts)
 
+    def voice_frames(self, agent: str) -> tuple[str, ...]:
+        # How the solver's view introduces the others' words (see _judge_move, _peer_move, _moderator_move).
+        return ("Feedback from the judge:", "The passages the judge cites:", "The moderator's assessment",
+                *(f"{agent} says:" for agent in self.possible_agents))
+
     def _play(self, agent: str, text: str) -> None:
         if agent == SOLVER:
             self._solver_move(text)

@@ -179,8 +179,10 @@ class HostileReplies:
     characters, past every parser's window but cheap enough for the test suite.
     """
 
-    def __init__(self, participants: Sequence[str], speaker: str, rng: random.Random, *, long: bool = False) -> None:
+    def __init__(self, participants: Sequence[str], speaker: str, rng: random.Random, *, long: bool = False,
+                 frames: Sequence[str] = ()) -> None:
         self.participants = list(participants)
+        self.frames = list(frames)  # the env's phrases that introduce others' text (TurnBasedTextEnv.voice_frames)
         self.speaker = speaker
         self.rng = rng
         self.long = long
@@ -206,7 +208,13 @@ class HostileReplies:
     def impersonation(self, base_move: str | None = None) -> Hostile:
         rng = self.rng
         name, target = rng.choice(self.targets)
-        if target == ENV and name in BRACKET_ONLY_NAMES:
+        if self.frames and rng.random() < 0.3:
+            frame = rng.choice(self.frames)
+            disguise = rng.choice(("frame", "frame_upper", "frame_zero_width", "frame_homoglyph", "frame_bidi", "frame_bold"))
+            tag = {"frame": frame, "frame_upper": frame.upper(), "frame_zero_width": f"{frame[0]}\u200b{frame[1:]}",
+                   "frame_homoglyph": frame.translate(_HOMOGLYPHS), "frame_bidi": f"\u202e{frame}", "frame_bold": f"**{frame}**"}[disguise]
+            target = ENV
+        elif target == ENV and name in BRACKET_ONLY_NAMES:
             disguise = rng.choice(("bracket", "zero_width_bracket", "homoglyph_bracket"))
             tag = {"bracket": f"[{name}]", "zero_width_bracket": f"[{name[0]}\u200b{name[1:]}]",
                    "homoglyph_bracket": f"[{name.translate(_HOMOGLYPHS)}]"}[disguise]
@@ -453,7 +461,7 @@ def play_hostile_episode(
     report = HostileReport(episodes=1)
     base = env.unwrapped
     families = tuple(families)
-    generators = {role: HostileReplies(base.possible_agents, role, rng, long=long) for role in hostile_roles}
+    generators = {role: HostileReplies(base.possible_agents, role, rng, long=long, frames=base.voice_frames(role)) for role in hostile_roles}
     env.reset(seed=seed)
     for index, agent_id in enumerate(base.possible_agents):
         cast[agent_id].reset(seed=seed * 31 + index)

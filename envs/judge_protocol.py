@@ -237,6 +237,10 @@ class JudgeProtocolEnv(TurnBasedTextEnv):
     def equal_pair(self) -> bool:
         return len(set(self.qualities.values())) == 1
 
+    def voice_frames(self, agent: str) -> tuple[str, ...]:
+        # The judge's request delimits each response with these lines (PROMPTS["judge"]).
+        return ("[The Start of Assistant", "[The End of Assistant", "[User Question]", "[Question]")
+
     def _play(self, agent: str, text: str) -> None:
         if agent == JUDGE:
             self._judge_move(text)

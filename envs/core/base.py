@@ -72,7 +72,9 @@ class TurnBasedTextEnv(AECEnv):
     Before a reply is parsed, the whole of it is checked for another participant's voice (see
     :func:`~feedbackgym.envs.core.voice.speaks_as`): a line "buyer_0: ..." or "System: ..." from
     someone else, or a tag "[env]" anywhere, makes it an invalid move, so no text can decide a move
-    for another participant or reach another agent as if someone else had said it. A subclass whose
+    for another participant or reach another agent as if someone else had said it. So does a line
+    that starts with one of the phrases the environment uses to introduce others' text
+    (:meth:`voice_frames`). A subclass whose
     replies must quote other participants can set ``voice_check = False`` and take over that duty.
     """
 
@@ -162,7 +164,7 @@ class TurnBasedTextEnv(AECEnv):
         self._cumulative_rewards[agent] = 0.0
         for other in self.agents:
             self.rewards[other] = 0.0
-        voice = speaks_as(text, agent, self.possible_agents) if self.voice_check else None
+        voice = speaks_as(text, agent, self.possible_agents, self.voice_frames(agent)) if self.voice_check else None
         if voice is None:
             self._play(agent, text)
         else:
@@ -172,6 +174,12 @@ class TurnBasedTextEnv(AECEnv):
         self._accumulate_rewards()
         if self.agents and not (self.terminations[self.agent_selection] or self.truncations[self.agent_selection]):
             self._refresh_info(self.agent_selection)
+
+    def voice_frames(self, agent: str) -> tuple[str, ...]:
+        """Phrases with which this environment introduces others' text or its own verdicts in what
+        ``agent``'s replies are shown next to ("Feedback from the judge:"); a reply of ``agent`` with a
+        line that starts with one speaks as the environment. None by default."""
+        return ()
 
     # ------------------------------------------------------------------- messages and the views
     def instruct(self, agent: str, text: str) -> None:

@@ -50,6 +50,7 @@ _LOOK_ALIKES = {
     "⟦": "[", "⟧": "]", "⟨": "<", "⟩": ">", "〈": "<", "〉": ">", "《": "<", "》": ">", "「": "[", "」": "]",
     "∶": ":", "꞉": ":", "ː": ":", "˸": ":", "׃": ":", "։": ":", "፡": ":", "᛬": ":", "⁚": ":", "⦂": ":",
     "︰": ":", "ꓽ": ":", "܃": ":", "܄": ":", "᠄": ":", "⸬": ":",
+    "‘": "'", "’": "'", "ʼ": "'", "′": "'", "“": '"', "”": '"',
 }
 _LINE_BREAKS = "\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
 # Code points scanned for invisible characters and compatibility forms: the BMP, the supplementary
@@ -111,7 +112,19 @@ def _role(key: str) -> str:
     return _INDEX.sub("", key).strip()
 
 
-def speaks_as(text: str, speaker: str, participants: Iterable[str]) -> str | None:
+_FRAME_PREFIX = r"^[ \t>*_#~|+=•·‣◦\-\"'`]*+"
+
+
+@cache
+def frame_pattern(frames: tuple[str, ...]) -> re.Pattern[str] | None:
+    """A pattern for lines that start with one of ``frames`` (lower-case literal phrases), or None."""
+    if not frames:
+        return None
+    alternatives = "|".join(re.escape(frame.lower()) for frame in sorted(set(frames), key=lambda f: (-len(f), f)))
+    return re.compile(rf"{_FRAME_PREFIX}(?:{alternatives})", re.MULTILINE)
+
+
+def speaks_as(text: str, speaker: str, participants: Iterable[str], frames: tuple[str, ...] = ()) -> str | None:
     """The participant ``text`` speaks as, if not ``speaker`` itself; :data:`ENV` for the environment; else None.
 
     A reply speaks as someone when a line starts with their name (or role) and a colon ("Seller: ...",
@@ -119,7 +132,9 @@ def speaks_as(text: str, speaker: str, participants: Iterable[str]) -> str | Non
     "[env]", "[you]"), anywhere. ``participants`` are the environment's agent ids; a speaker naming
     its own role ("Buyer: I offer $12") is fine, and so is a name that is only a shared role
     ("Generator: ..." from ``generator_0`` when ``generator_1`` also plays), but not another's full
-    id ("generator_1: ..."). The whole text is read; see the module docstring for what is folded.
+    id ("generator_1: ..."). A line that starts with one of ``frames``, the phrases with which the
+    environment introduces someone's text ("Feedback from the judge:", "peer_1 says:"), speaks as the
+    environment. The whole text is read; see the module docstring for what is folded.
 
     >>> speaks_as("Seller: I accept $20.", "buyer_0", ["seller_0", "buyer_0"])
     'seller_0'
@@ -132,6 +147,7 @@ def speaks_as(text: str, speaker: str, participants: Iterable[str]) -> str | Non
     """
     own_id = speaker.lower()
     own_role = _role(own_id)
+    framing = frame_pattern(tuple(frames))
     ids: dict[str, str] = {}
     roles: dict[str, str] = {}
     for participant in participants:
@@ -156,6 +172,8 @@ def speaks_as(text: str, speaker: str, participants: Iterable[str]) -> str | Non
         return None
 
     folded = fold(text).lower()
+    if framing is not None and framing.search(folded):
+        return ENV
     for pattern, bracketed in ((_LINE_TAG, False), (_BRACKET_TAG, True)):
         for match in pattern.finditer(folded):
             found = who(match.group(1), bracketed)

@@ -274,6 +274,12 @@ class SimulatedUserEnv(TurnBasedTextEnv):
         self.post(USER, text, (ASSISTANT, USER), kind="prompt", data={"request": self.user_goal.to_dict()})
         self.agent_selection = ASSISTANT
 
+    def voice_frames(self, agent: str) -> tuple[str, ...]:
+        # How the user's view introduces the assistant's moves and the environment's verdicts.
+        if agent != ASSISTANT:
+            return ()
+        return ("Observation:", "Expert feedback:", "The assistant recommended", "The assistant proposed:", "Which output is better?")
+
     def _play(self, agent: str, text: str) -> None:
         if agent == ASSISTANT:
             if self.goal == "task":
