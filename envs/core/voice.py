@@ -30,13 +30,21 @@ SYSTEM_NAMES = ("env", "environment", "moderator", "system", "referee", "narrato
 # Only in brackets: "You: ..." starts ordinary sentences, "[you] ..." is how a view marks the reader's own words.
 BRACKET_ONLY_NAMES = ("you",)
 
-_SPEAKER = r"[a-z][a-z ]{0,20}?(?:[ _-]?\d{1,3})?"
 # Only spaces and tabs between the parts, and possessive quantifiers (*+): a pattern that can run
 # across blank lines, or two adjacent runs of blanks, backtracks quadratically on hostile input.
-_LINE_TAG = re.compile(rf"^[ \t>*_#~|+=•·‣◦\-\"'`]*+[\[(<{{]?[ \t]*+({_SPEAKER})[ \t]*+[\])>}}]?[ \t]*+[*_`]*+[ \t]*+:", re.MULTILINE)
-_BRACKET_TAG = re.compile(rf"[\[<{{][ \t]*+({_SPEAKER})[ \t]*+[\]>}}]")
-_INDEX = re.compile(r"[ _-]?\d{1,3}$")
+_PREFIX = r"^[ \t>*_#~|+=•·‣◦\-\"'`]*+"
+_INDEX = r"(?:[ _-]?(\d{1,3}))?"
 _BLANKS = re.compile(r"[ \t]+")
+
+
+@cache
+def _tag_patterns(names: tuple[str, ...]) -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """Patterns for a line starting "name:" and for a tag "[name]", for these lower-case names."""
+    alternatives = "|".join(re.escape(name).replace("\\ ", "[ \t]+") for name in sorted(names, key=lambda n: (-len(n), n)))
+    line = re.compile(rf"{_PREFIX}[\[(<{{]?[ \t]*+({alternatives}){_INDEX}[ \t]*+[\])>}}]?[ \t]*+[*_`]*+[ \t]*+:", re.MULTILINE)
+    bracket = re.compile(rf"[\[<{{][ \t]*+({alternatives}){_INDEX}[ \t]*+[\]>}}]")
+    return line, bracket
+
 
 # Letters of other scripts that are drawn like Latin ones (a reader sees "Buyer" in "Вuуer").
 _LOOK_ALIKES = {
@@ -104,15 +112,9 @@ def fold(text: str) -> str:
     return text.translate(_fold_table())
 
 
-def _key(name: str) -> str:
-    return _BLANKS.sub(" ", name.strip().lower())
-
-
-def _role(key: str) -> str:
-    return _INDEX.sub("", key).strip()
-
-
-_FRAME_PREFIX = r"^[ \t>*_#~|+=•·‣◦\-\"'`]*+"
+def _role(agent_id: str) -> str:
+    """``"seller_0"`` -> ``"seller"``."""
+    return re.sub(r"_\d+$", "", agent_id.lower())
 
 
 @cache
@@ -121,7 +123,26 @@ def frame_pattern(frames: tuple[str, ...]) -> re.Pattern[str] | None:
     if not frames:
         return None
     alternatives = "|".join(re.escape(frame.lower()) for frame in sorted(set(frames), key=lambda f: (-len(f), f)))
-    return re.compile(rf"{_FRAME_PREFIX}(?:{alternatives})", re.MULTILINE)
+    return re.compile(rf"{_PREFIX}(?:{alternatives})", re.MULTILINE)
+
+
+@cache
+def _voices(speaker: str, participants: tuple[str, ...]) -> tuple[str, str, dict[str, str], dict[str, str], re.Pattern[str], re.Pattern[str]]:
+    """What :func:`speaks_as` needs about a cast, built once per speaker and cast: the speaker's id and
+    role, the others' ids, the roles (and system names) that are not the speaker's, and the patterns."""
+    own_id = speaker.lower()
+    own_role = _role(own_id)
+    ids = {participant.lower(): participant for participant in participants}
+    roles: dict[str, str] = {}
+    for key, participant in ids.items():
+        if key != own_id:
+            roles.setdefault(_role(key), participant)
+    roles.pop(own_role, None)
+    for name in SYSTEM_NAMES:
+        if name != own_role:
+            roles.setdefault(name, ENV)
+    names = tuple(sorted({*(_role(key) for key in ids), *SYSTEM_NAMES, *BRACKET_ONLY_NAMES}))
+    return (own_id, own_role, ids, roles, *_tag_patterns(names))
 
 
 def speaks_as(text: str, speaker: str, participants: Iterable[str], frames: tuple[str, ...] = ()) -> str | None:
@@ -145,38 +166,29 @@ def speaks_as(text: str, speaker: str, participants: Iterable[str], frames: tupl
     >>> speaks_as("Note: it is a good balloon.", "seller_0", ["buyer_0", "seller_0"]) is None
     True
     """
-    own_id = speaker.lower()
-    own_role = _role(own_id)
-    framing = frame_pattern(tuple(frames))
-    ids: dict[str, str] = {}
-    roles: dict[str, str] = {}
-    for participant in participants:
-        key = participant.lower()
-        if key != own_id:
-            ids[key] = participant
-            roles.setdefault(_role(key), participant)
-    roles.pop(own_role, None)
-    for name in SYSTEM_NAMES:
-        if name != own_role:
-            roles.setdefault(name, ENV)
+    own_id, own_role, ids, roles, line_tag, bracket_tag = _voices(speaker, tuple(participants))
 
-    def who(name: str, bracketed: bool) -> str | None:
-        key = _key(name)
-        if key in ids:
-            return ids[key]
-        role = _role(key)
-        if role in roles:
-            return roles[role]
-        if bracketed and key in BRACKET_ONLY_NAMES:
+    def who(match: re.Match[str], bracketed: bool) -> str | None:
+        name, index = _BLANKS.sub(" ", match.group(1)), match.group(2)
+        if index is not None:
+            full = f"{name}_{int(index)}"
+            if full == own_id:
+                return None
+            if full in ids:
+                return ids[full]
+        if name in roles:
+            return roles[name]
+        if bracketed and name in BRACKET_ONLY_NAMES and name != own_role:
             return ENV
         return None
 
     folded = fold(text).lower()
+    framing = frame_pattern(tuple(frames))
     if framing is not None and framing.search(folded):
         return ENV
-    for pattern, bracketed in ((_LINE_TAG, False), (_BRACKET_TAG, True)):
+    for pattern, bracketed in ((line_tag, False), (bracket_tag, True)):
         for match in pattern.finditer(folded):
-            found = who(match.group(1), bracketed)
+            found = who(match, bracketed)
             if found is not None:
                 return found
     return None
