@@ -12,8 +12,6 @@ import os
 import subprocess
 import sys
 
-import pytest
-
 from feedbackgym.envs import registered_envs
 
 # Seeds per environment: many where episodes are cheap (the RoundTable tie-break showed in about one

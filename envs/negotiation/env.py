@@ -25,7 +25,6 @@ AGENT_OF = {"seller": SELLER, "buyer": BUYER}
 SIDE_OF = {SELLER: "seller", BUYER: "buyer"}
 FEEDBACK_SOURCES = ("critic", "human_pool", "constant", "none")
 CRITIC_HISTORIES = ("full", "last")
-EXPECTED_MOVE = "one short sentence; a price as $X is your offer, 'I accept' accepts the other side's standing offer, 'I walk away' ends the game"
 NO_VALUE = -1.0  # numeric fields use -1 for "no offer" / "no price yet"
 
 
