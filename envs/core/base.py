@@ -107,7 +107,7 @@ class TurnBasedTextEnv(AECEnv):
         self.render_mode = render_mode
         self.agents = list(self.possible_agents)
         space = observation_space(observation_chars, self.numeric_fields)
-        self._bounds_of: dict[tuple[str, ...], tuple[np.ndarray, np.ndarray]] = {}  # numeric field names -> (low, high)
+        self._pairs_of: dict[tuple[str, ...], list[tuple[float, float]]] = {}  # numeric field names -> their (low, high)
         self.observation_spaces = {agent: space for agent in self.possible_agents}
         # Any string is a legal action; the declared bound only limits what random samples look like.
         self.action_spaces = {agent: PrintableText(max_length=1 << 20) for agent in self.possible_agents}
@@ -278,19 +278,26 @@ class TurnBasedTextEnv(AECEnv):
         if numeric:
             # One float32 array, handed out as (1,)-shaped slices: a fifth of the allocations.
             values = np.fromiter(numeric.values(), dtype=np.float32, count=len(numeric))
-            low, high = self._bounds(tuple(numeric))
-            if not ((values >= low) & (values <= high)).all():
-                # A last guard (each env keeps its values in range): the observation stays in its space.
+            names = tuple(numeric)
+            # A last guard (each env keeps its values in range): the observation stays in its space. Checked
+            # in Python: on a handful of values numpy's comparisons cost more than the whole check.
+            if not all(low <= value <= high for value, (low, high) in zip(numeric.values(), self._bound_pairs(names))):
+                low, high = self._bounds(names)
                 values = np.clip(np.nan_to_num(values, nan=0.0), low, high)
             for index, name in enumerate(numeric):
                 observation[name] = values[index : index + 1]
         return observation
 
+    def _bound_pairs(self, names: tuple[str, ...]) -> list[tuple[float, float]]:
+        if names not in self._pairs_of:
+            # float32 bounds, as the Box holds them: a value inside the float64 bound may round outside it.
+            self._pairs_of[names] = [(float(np.float32(low)), float(np.float32(high))) for low, high in
+                                     (self.numeric_fields.get(name, (-np.inf, np.inf)) for name in names)]
+        return self._pairs_of[names]
+
     def _bounds(self, names: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
-        if names not in self._bounds_of:
-            pairs = [self.numeric_fields.get(name, (-np.inf, np.inf)) for name in names]
-            self._bounds_of[names] = (np.array([p[0] for p in pairs], dtype=np.float32), np.array([p[1] for p in pairs], dtype=np.float32))
-        return self._bounds_of[names]
+        pairs = self._bound_pairs(names)
+        return np.array([p[0] for p in pairs], dtype=np.float32), np.array([p[1] for p in pairs], dtype=np.float32)
 
     def _refresh_info(self, agent: str) -> None:
         info = {

@@ -186,6 +186,8 @@ def speaks_as(text: str, speaker: str, participants: Iterable[str], frames: tupl
     framing = frame_pattern(tuple(frames))
     if framing is not None and framing.search(folded):
         return ENV
+    if ":" not in folded and "[" not in folded and "<" not in folded and "{" not in folded:
+        return None  # no tag can be there: most replies end here
     for pattern, bracketed in ((line_tag, False), (bracket_tag, True)):
         for match in pattern.finditer(folded):
             found = who(match, bracketed)
