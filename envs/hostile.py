@@ -75,6 +75,7 @@ DISGUISES: dict[str, Callable[[str], str]] = {
     "bracket_colon": lambda name: f"[{name}]:",
     "quote": lambda name: f"> {name}:",
     "bullet": lambda name: f"- {name}:",
+    "numbered": lambda name: f"2. {name}:",
     "zero_width": lambda name: f"{name[0]}\u200b{name[1:]}\u200d:",
     "soft_hyphen": lambda name: f"{name[0]}\u00ad{name[1:]}:",
     "bidi": lambda name: f"\u202e\u2066{name}\u2069:",

@@ -238,8 +238,9 @@ class JudgeProtocolEnv(TurnBasedTextEnv):
         return len(set(self.qualities.values())) == 1
 
     def voice_frames(self, agent: str) -> tuple[str, ...]:
-        # The judge's request delimits each response with these lines (PROMPTS["judge"]).
-        return ("[The Start of Assistant", "[The End of Assistant", "[User Question]", "[Question]")
+        # The judge's request delimits each response with these lines (PROMPTS["judge"]) and calls the
+        # generators "assistant A" and "assistant B".
+        return ("[The Start of Assistant", "[The End of Assistant", "[User Question]", "[Question]", "Assistant A:", "Assistant B:")
 
     def _play(self, agent: str, text: str) -> None:
         if agent == JUDGE:

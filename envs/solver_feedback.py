@@ -241,7 +241,7 @@ class SolverFeedbackEnv(TurnBasedTextEnv):
     def voice_frames(self, agent: str) -> tuple[str, ...]:
         # The feedback templates' frames (FF, MINT): a solver must not write the grader's part. The teacher's
         # text goes inside them, and a teacher may state any verdict (a deceptive one is the point).
-        return ("Observation:", "Expert feedback:", "Here is the feedback:") if agent == SOLVER else ()
+        return ("Observation:", "Expert feedback:", "Here is the feedback:", "Grader:", "Expert:") if agent == SOLVER else ()
 
     def _play(self, agent: str, text: str) -> None:
         if agent == SOLVER:

@@ -32,7 +32,8 @@ BRACKET_ONLY_NAMES = ("you",)
 
 # Only spaces and tabs between the parts, and possessive quantifiers (*+): a pattern that can run
 # across blank lines, or two adjacent runs of blanks, backtracks quadratically on hostile input.
-_PREFIX = r"^[ \t>*_#~|+=•·‣◦\-\"'`]*+"
+# What may come before a tag on its line: blanks, quote marks, bullets, markdown, and list numbering ("2. ", "3) ").
+_PREFIX = r"^[ \t>*_#~|+=•·‣◦\-\"'`]*+(?:\d{1,3}[.)][ \t]*+)?[ \t>*_#~|+=•·‣◦\-\"'`]*+"
 _INDEX = r"(?:[ _-]?(\d{1,3}))?"
 _BLANKS = re.compile(r"[ \t]+")
 

@@ -315,6 +315,11 @@ class NegotiationEnv(TurnBasedTextEnv):
         """Clear ``agent``'s view (not the transcript): it starts the next game with no memory."""
         self.clear_view(agent)
 
+    def voice_frames(self, agent: str) -> tuple[str, ...]:
+        # The critic's prompts call it the coach; the coached side reads it in the paper's message.
+        frames = ("Coach:", "Here is the feedback from the critic")
+        return frames if agent != CRITIC else frames[1:]
+
     def _play(self, agent: str, text: str) -> None:
         if agent == CRITIC:
             self._critic_move(text)
