@@ -74,8 +74,8 @@ class TurnBasedTextEnv(AECEnv):
     someone else, or a tag "[env]" anywhere, makes it an invalid move, so no text can decide a move
     for another participant or reach another agent as if someone else had said it. So does a line
     that starts with one of the phrases the environment uses to introduce others' text
-    (:meth:`voice_frames`). A subclass whose
-    replies must quote other participants can set ``voice_check = False`` and take over that duty.
+    (:meth:`voice_frames`). A subclass whose replies must quote other participants can set
+    ``voice_check = False`` and take over that duty.
     """
 
     metadata: dict[str, Any] = {"name": "turn_based_text", "render_modes": ["ansi"], "is_parallelizable": True}
@@ -405,8 +405,7 @@ def _as_text(action: Any) -> str:
     try:
         if isinstance(action, np.ndarray) and action.shape == ():
             action = action.item()
-        text = str(action)
-        return str.__str__(text) if isinstance(text, str) else f"<{type(action).__name__}>"
+        return str.__str__(str(action))  # str() raises TypeError when __str__ returns a non-string
     except Exception as error:  # noqa: BLE001 - an agent's object may fail in any way; the move is then unreadable
         if isinstance(action, int):
             return f"<an integer of {action.bit_length()} bits>"
