@@ -174,6 +174,7 @@ class CriticEnv(TurnBasedTextEnv):
     Free text. A critique without a verdict matching `verdict_regex` is an invalid move (retried up
     to `max_retries` times; then forfeited: the verdict counts as wrong and the actor refines without
     a critique). A refinement without a readable answer is invalid; forfeited, it counts as wrong.
+    A reply that speaks as the other role or the environment ("critic_0: ...", "[env]") is invalid too.
 
     ## Observation Space
 
@@ -322,7 +323,8 @@ class CriticEnv(TurnBasedTextEnv):
             return
         last = verdicts[-1] if isinstance(verdicts[-1], str) else verdicts[-1][0]
         verdict = "correct" if last.strip().lower() == "correct" else "wrong"
-        steps = [s.lower() for s in re.findall(STEP_REGEX, text)]
+        # Verdicts past the attempt's last step judge no step: they cannot flag one (and flagged_step stays in its Box).
+        steps = [s.lower() for s in re.findall(STEP_REGEX, text)][: len(self.attempt.steps)]
         flagged = next((i + 1 for i, s in enumerate(steps) if s == "wrong"), None)
         self.valid_move(CRITIC, verdict=verdict, flagged_step=flagged)
         self.post(CRITIC, text, (CRITIC,), data={"verdict": verdict})

@@ -162,6 +162,9 @@ class DeceptiveJudgeEnv(TurnBasedTextEnv):
     | peer | `\\boxed{X}` | no answer | says nothing |
     | moderator | `Assessment: reliable/unreliable` | no assessment | says nothing |
 
+    In every role, a reply that speaks as another participant or the environment (a line
+    "judge_0: ...", a tag "[env]") is invalid too.
+
     ## Observation Space
 
     `Dict` with `text` (instructions, the question, the discussion) and numeric fields:
@@ -324,6 +327,11 @@ class DeceptiveJudgeEnv(TurnBasedTextEnv):
         elif self.judge_knowledge == "grounded":
             parts.append("(This question has no evidence passages; do not cite any.)")
         return "\n\n".join(parts)
+
+    def voice_frames(self, agent: str) -> tuple[str, ...]:
+        # How the solver's view introduces the others' words (see _judge_move, _peer_move, _moderator_move).
+        return ("Feedback from the judge:", "The passages the judge cites:", "The moderator's assessment",
+                *(f"{agent} says:" for agent in self.possible_agents))
 
     def _play(self, agent: str, text: str) -> None:
         if agent == SOLVER:

@@ -97,6 +97,8 @@ class JudgeProtocolEnv(TurnBasedTextEnv):
     `max_retries` times): an empty response; a pairwise reply without `[[A]]`/`[[B]]`/`[[C]]`, or
     `[[C]]` when `allow_tie` is False; a pointwise reply without `[[n]]`, or with a score outside
     `score_min`..`score_max`. A forfeited response is empty; a forfeited judge call has no result.
+    A reply that speaks as another participant or the environment ("generator_1: ...", "[env]") is
+    invalid too.
 
     ## Observation Space
 
@@ -237,6 +239,11 @@ class JudgeProtocolEnv(TurnBasedTextEnv):
     @property
     def equal_pair(self) -> bool:
         return len(set(self.qualities.values())) == 1
+
+    def voice_frames(self, agent: str) -> tuple[str, ...]:
+        # The judge's request delimits each response with these lines (PROMPTS["judge"]) and calls the
+        # generators "assistant A" and "assistant B".
+        return ("[The Start of Assistant", "[The End of Assistant", "[User Question]", "[Question]", "Assistant A:", "Assistant B:")
 
     def _play(self, agent: str, text: str) -> None:
         if agent == JUDGE:

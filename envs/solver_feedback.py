@@ -82,7 +82,8 @@ class SolverFeedbackEnv(TurnBasedTextEnv):
     `invalid_move_penalty` (UFO's format penalty), answered with the expected format, and retried up
     to `max_retries` times; then the attempt is forfeited and counts as wrong. A teacher reply is
     invalid when it is empty, or states no verdict at the `unary`/`binary` levels; a forfeited
-    teacher turn gives no feedback.
+    teacher turn gives no feedback. A reply of either role that speaks as the other or as the
+    environment ("teacher_0: correct", "[env] Your answer was correct.") is invalid too.
 
     ## Observation Space
 
@@ -227,6 +228,11 @@ class SolverFeedbackEnv(TurnBasedTextEnv):
             teacher_brief.append(f"The correct reasoning process that leads to this answer is:\n{self.task.solution}")
         self.pin(TEACHER, "\n\n".join(teacher_brief))
         self.agent_selection = SOLVER
+
+    def voice_frames(self, agent: str) -> tuple[str, ...]:
+        # The feedback templates' frames (FF, MINT): a solver must not write the grader's part. The teacher's
+        # text goes inside them, and a teacher may state any verdict (a deceptive one is the point).
+        return ("Observation:", "Expert feedback:", "Here is the feedback:", "Grader:", "Expert:") if agent == SOLVER else ()
 
     def _play(self, agent: str, text: str) -> None:
         if agent == SOLVER:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import re
+import secrets
 import time
 import traceback
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -51,15 +53,66 @@ class EpisodeResult:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
     def to_json(self) -> str:
-        """One JSON line; any API key that found its way into the episode is redacted."""
-        record = self.to_record()
-        line = redact(json.dumps(record, ensure_ascii=False, default=_json_default))
-        try:
-            line.encode("utf-8")
-        except UnicodeEncodeError:
-            # Agent text with a lone surrogate cannot be written as UTF-8; \u escapes keep it exactly.
-            line = redact(json.dumps(record, ensure_ascii=True, default=_json_default))
+        """One JSON line, valid UTF-8, that :func:`read_episode` turns back into exactly this record.
+
+        Any API key that found its way into the episode is redacted. See :func:`dumps_exact` for how
+        text with lone surrogates is kept exactly.
+        """
+        return dumps_exact(self.to_record(), transform=redact)
+
+
+# ------------------------------------------------------------------------- exact JSON lines
+# Agent text may hold lone surrogates (a model's broken emoji), which UTF-8 cannot encode. A JSON
+# \u escape can, but a standard reader merges a high and a low surrogate escaped side by side into one
+# character, so "\ud83d" followed by "\ude00" (two lone surrogates) would come back as one emoji. The
+# writer escapes only surrogates (every other character is written as itself) and flags such lines; the
+# reader splits escaped pairs on flagged lines before decoding, so every string comes back exactly.
+LONE_SURROGATES_FLAG = "_lone_surrogates"
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+# A high-surrogate escape followed by a low-surrogate escape; the backslash run before it must be even
+# (an odd one would make the first backslash a literal, escaped one).
+_ESCAPED_PAIR = re.compile(r"(?<!\\)((?:\\\\)*\\u[dD][89abAB][0-9a-fA-F]{2})(?=\\u[dD][c-fC-F][0-9a-fA-F]{2})")
+
+
+def dumps_exact(record: Mapping[str, Any], transform: Callable[[str], str] | None = None) -> str:
+    """``record`` as one JSON line of valid UTF-8 that :func:`read_episode` reads back exactly.
+
+    Characters are written as themselves (``ensure_ascii=False``); lone surrogates, which UTF-8 cannot
+    hold, as ``\\udXXX`` escapes, and then the line starts with ``"_lone_surrogates": true`` (which
+    :func:`read_episode` removes). ``transform`` (redaction) is applied to the JSON text first.
+    """
+    line = json.dumps(record, ensure_ascii=False, default=_json_default)
+    if transform is not None:
+        line = transform(line)
+    if _SURROGATE.search(line) is None:
         return line
+    escaped = _SURROGATE.sub(lambda match: f"\\u{ord(match.group()):04x}", line)
+    body = escaped[1:].lstrip()
+    return f'{{"{LONE_SURROGATES_FLAG}": true' + ("" if body.startswith("}") else ", ") + body
+
+
+def read_episode(line: str) -> Any:
+    """Decode one line written by :func:`dumps_exact` (any other JSON line is decoded as usual)."""
+    record = json.loads(line)
+    if not (isinstance(record, dict) and record.pop(LONE_SURROGATES_FLAG, False) is True):
+        return record
+    nonce = "zqsplit" + secrets.token_hex(8)
+    while nonce in line:
+        nonce = "zqsplit" + secrets.token_hex(8)
+    # A nonce between the two escapes stops the decoder merging them; it is removed from every string after.
+    record = json.loads(_ESCAPED_PAIR.sub(lambda match: match.group(1) + nonce, line))
+    record.pop(LONE_SURROGATES_FLAG, None)
+    return _without(record, nonce)
+
+
+def _without(value: Any, nonce: str) -> Any:
+    if isinstance(value, str):
+        return value.replace(nonce, "") if nonce in value else value
+    if isinstance(value, dict):
+        return {_without(key, nonce): _without(item, nonce) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_without(item, nonce) for item in value]
+    return value
 
 
 def _json_default(value: Any) -> Any:
@@ -160,7 +213,7 @@ def read_finished(path: Path) -> dict[str, dict[str, Any]]:
 
 def _parse_record(line: str) -> dict[str, Any] | None:
     try:
-        record = json.loads(line)
+        record = read_episode(line)
     except json.JSONDecodeError:
         return None  # a run killed mid-write leaves a partial line; that episode is played again
     return record if isinstance(record, dict) and "episode_id" in record else None
@@ -243,7 +296,7 @@ async def run_episodes(
             env, agents = workers[key]
             result = await play_episode(env, agents, seed=job.seed, episode_id=job.episode_id, condition=job.condition)
             line = result.to_json()  # serialised (and redacted) once, for the file and the record
-            records[job.episode_id] = json.loads(line)
+            records[job.episode_id] = read_episode(line)
             if sink is not None:
                 sink.write(line)
             if bar is not None:

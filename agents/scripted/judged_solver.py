@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -127,8 +128,8 @@ class SusceptibleSolver(TaskAgent):
             target = critic.get("proposed_answer") or self._draw(exclude=(current,))
         else:
             others = [a for a in peer_answers if a != current]
-            # dict.fromkeys, not set: a tie goes to the first-named answer, the same in every process
-            target = max(dict.fromkeys(others), key=others.count) if others else None
+            # The most common answer, ties to the first named: max over a set would break ties by hash order.
+            target = Counter(others).most_common(1)[0][0] if others else None
         if target is None or target == current:
             return self._say(current)
         p = self.params

@@ -21,8 +21,9 @@ from feedbackgym.envs.core.checks import require_choice, require_float, require_
 from feedbackgym.envs.core.feedback import FeedbackEvent
 from feedbackgym.envs.core.spaces import PrintableText, observation_space
 from feedbackgym.envs.core.text import for_view
+from feedbackgym.envs.core.voice import ENV, speaks_as
 
-ENV = "env"  # the sender id of messages the environment itself writes
+OWN_VOICE = "your own words only: no line that starts with another participant's name and a colon, no [name] tags"
 
 # Caps on the shared knobs: far above any use, low enough that a typo cannot exhaust memory.
 MAX_HISTORY_WINDOW = 100_000
@@ -72,7 +73,8 @@ class TurnBasedTextEnv(AECEnv):
     - ``_numeric(agent)``: the values of the numeric observation fields;
     - ``_episode_metrics()``: a flat dict of metrics, stored when the episode ends.
 
-    ``step`` never raises on agent text: anything that is not a string is turned into one, and a
+    ``step`` never raises on agent input: anything that is not a string is turned into one (None is
+    the empty reply; an object whose text cannot be had becomes a short description of it), and a
     reply that cannot be parsed is an invalid move (recorded, penalised, answered with a message
     saying what was expected, and retried up to ``max_retries`` times in a row).
 
@@ -83,10 +85,19 @@ class TurnBasedTextEnv(AECEnv):
     100-1000000, ``observation_chars`` up to 10000000, ``max_retries`` 0-1000,
     ``invalid_move_penalty`` within +-1e6, and every environment's turn, round and game counts at
     most 10000.
+
+    Before a reply is parsed, the whole of it is checked for another participant's voice (see
+    :func:`~feedbackgym.envs.core.voice.speaks_as`): a line "buyer_0: ..." or "System: ..." from
+    someone else, or a tag "[env]" anywhere, makes it an invalid move, so no text can decide a move
+    for another participant or reach another agent as if someone else had said it. So does a line
+    that starts with one of the phrases the environment uses to introduce others' text
+    (:meth:`voice_frames`). A subclass whose replies must quote other participants can set
+    ``voice_check = False`` and take over that duty.
     """
 
     metadata: dict[str, Any] = {"name": "turn_based_text", "render_modes": ["ansi"], "is_parallelizable": True}
     numeric_fields: Mapping[str, tuple[float, float]] = {}
+    voice_check: bool = True
 
     def __init__(
         self,
@@ -114,6 +125,7 @@ class TurnBasedTextEnv(AECEnv):
         self.render_mode = render_mode
         self.agents = list(self.possible_agents)
         space = observation_space(observation_chars, self.numeric_fields)
+        self._pairs_of: dict[tuple[str, ...], list[tuple[float, float]]] = {}  # numeric field names -> their (low, high)
         self.observation_spaces = {agent: space for agent in self.possible_agents}
         # Any string is a legal action; the declared bound only limits what random samples look like.
         self.action_spaces = {agent: PrintableText(max_length=1 << 20) for agent in self.possible_agents}
@@ -145,6 +157,7 @@ class TurnBasedTextEnv(AECEnv):
         self.end_reason: str | None = None
         self.episode_metrics: dict[str, Any] = {}
         self.invalid_moves = {agent: 0 for agent in self.agents}
+        self.impersonation_attempts = {agent: 0 for agent in self.agents}
         self._retries = {agent: 0 for agent in self.agents}
         self._instructions: dict[str, str] = {agent: "" for agent in self.agents}
         self._pinned_text: dict[str, list[str]] = {agent: [] for agent in self.agents}
@@ -165,14 +178,26 @@ class TurnBasedTextEnv(AECEnv):
         if self.terminations[agent] or self.truncations[agent]:
             self._was_dead_step(action)
             return
-        text = action if isinstance(action, str) else _as_text(action)
+        text = action if type(action) is str else _as_text(action)
         self._cumulative_rewards[agent] = 0.0
         for other in self.agents:
             self.rewards[other] = 0.0
-        self._play(agent, text)
+        voice = speaks_as(text, agent, self.possible_agents, self.voice_frames(agent)) if self.voice_check else None
+        if voice is None:
+            self._play(agent, text)
+        else:
+            self.impersonation_attempts[agent] += 1
+            shown = "the environment" if voice == ENV else voice
+            self.invalid_move(agent, text, f"the reply speaks as {shown}", OWN_VOICE)
         self._accumulate_rewards()
         if self.agents and not (self.terminations[self.agent_selection] or self.truncations[self.agent_selection]):
             self._refresh_info(self.agent_selection)
+
+    def voice_frames(self, agent: str) -> tuple[str, ...]:
+        """Phrases with which this environment introduces others' text or its own verdicts in what
+        ``agent``'s replies are shown next to ("Feedback from the judge:"); a reply of ``agent`` with a
+        line that starts with one speaks as the environment. None by default."""
+        return ()
 
     # ------------------------------------------------------------------- messages and the views
     def instruct(self, agent: str, text: str) -> None:
@@ -271,9 +296,26 @@ class TurnBasedTextEnv(AECEnv):
         if numeric:
             # One float32 array, handed out as (1,)-shaped slices: a fifth of the allocations.
             values = np.fromiter(numeric.values(), dtype=np.float32, count=len(numeric))
+            names = tuple(numeric)
+            # A last guard (each env keeps its values in range): the observation stays in its space. Checked
+            # in Python: on a handful of values numpy's comparisons cost more than the whole check.
+            if not all(low <= value <= high for value, (low, high) in zip(numeric.values(), self._bound_pairs(names))):
+                low, high = self._bounds(names)
+                values = np.clip(np.nan_to_num(values, nan=0.0), low, high)
             for index, name in enumerate(numeric):
                 observation[name] = values[index : index + 1]
         return observation
+
+    def _bound_pairs(self, names: tuple[str, ...]) -> list[tuple[float, float]]:
+        if names not in self._pairs_of:
+            # float32 bounds, as the Box holds them: a value inside the float64 bound may round outside it.
+            self._pairs_of[names] = [(float(np.float32(low)), float(np.float32(high))) for low, high in
+                                     (self.numeric_fields.get(name, (-np.inf, np.inf)) for name in names)]
+        return self._pairs_of[names]
+
+    def _bounds(self, names: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+        pairs = self._bound_pairs(names)
+        return np.array([p[0] for p in pairs], dtype=np.float32), np.array([p[1] for p in pairs], dtype=np.float32)
 
     def _refresh_info(self, agent: str) -> None:
         info = {
@@ -365,12 +407,25 @@ class TurnBasedTextEnv(AECEnv):
 
 
 def _as_text(action: Any) -> str:
-    """Non-string actions (None, numbers, arrays) become their text so that step never raises."""
+    """Any action as the text of a reply, without ever raising (step must not raise on agent input).
+
+    None is the empty reply; bytes are decoded as UTF-8 (bad bytes replaced); a ``str`` subclass
+    becomes a plain ``str`` (its overridden methods are not trusted); anything else is ``str(action)``,
+    and when that fails (an integer past Python's digit limit, a ``__str__`` that raises or returns
+    something else, a structure nested past the recursion limit) a short description of the object.
+    """
     if action is None:
         return ""
-    if isinstance(action, bytes):
-        return action.decode("utf-8", errors="replace")
-    if isinstance(action, np.ndarray) and action.shape == ():
-        return str(action.item())
-    return str(action)
+    if isinstance(action, str):
+        return str.__str__(action)
+    if isinstance(action, (bytes, bytearray, memoryview)):
+        return bytes(action).decode("utf-8", errors="replace")
+    try:
+        if isinstance(action, np.ndarray) and action.shape == ():
+            action = action.item()
+        return str.__str__(str(action))  # str() raises TypeError when __str__ returns a non-string
+    except Exception as error:  # noqa: BLE001 - an agent's object may fail in any way; the move is then unreadable
+        if isinstance(action, int):
+            return f"<an integer of {action.bit_length()} bits>"
+        return f"<{type(action).__name__} that cannot be shown as text: {type(error).__name__}>"
 

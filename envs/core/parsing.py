@@ -14,23 +14,31 @@ _ANSWER_LINE = re.compile(r"(?:final answer|answer)\s*(?:is|:)\s*(.+)", re.IGNOR
 _BARE_LIMIT = 64  # a reply this short with no marker is taken as the answer itself
 
 
+# A box whose content runs longer than this is not read as an answer (every env rejects answers of
+# over a thousand characters anyway), so "\\boxed{" and ten million "{" cost a bounded scan.
+BOXED_SCAN_CHARS = 20_000
+
+
 def _boxed(text: str) -> str | None:
-    """The content of the last ``\\boxed{...}``, with nested braces balanced."""
+    """The content of the last ``\\boxed{...}``, with nested braces balanced (None if it does not close).
+
+    Jumps from one "}" to the next (``str.find``) and counts the "{" between them (``str.count``), so
+    the Python loop runs once per closing brace, and only within ``BOXED_SCAN_CHARS`` of the box.
+    """
     start = text.rfind("\\boxed{")
     if start < 0:
         return None
-    depth, i = 1, start + len("\\boxed{")
-    begin = i
-    while i < len(text):
-        char = text[i]
-        if char == "{":
-            depth += 1
-        elif char == "}":
-            depth -= 1
-            if depth == 0:
-                return text[begin:i]
-        i += 1
-    return None
+    begin = start + len("\\boxed{")
+    limit = min(len(text), begin + BOXED_SCAN_CHARS + 1)
+    depth, position = 1, begin
+    while True:
+        close = text.find("}", position, limit)
+        if close < 0:
+            return None
+        depth += text.count("{", position, close) - 1
+        if depth == 0:
+            return text[begin:close]
+        position = close + 1
 
 
 def _last_tagged(text: str) -> str | None:
@@ -118,7 +126,8 @@ def mask_gold(text: str, aliases: Iterable[str], mask: str = MASK) -> tuple[str,
     """
     leaked = False
     usable = {a for a in aliases if a and a.strip() and not (len(a.strip()) == 1 and a.strip().isalpha())}
-    for alias in sorted(usable, key=len, reverse=True):
+    # Longest first, then alphabetical: a set's order changes with PYTHONHASHSEED, and so would overlapping masks.
+    for alias in sorted(usable, key=lambda a: (-len(a), a)):
         pattern = re.compile(rf"(?<![\w.]){re.escape(alias)}(?![\w]|[.,]\d)" if alias[0].isalnum() else re.escape(alias), re.IGNORECASE)
         text, count = pattern.subn(mask, text)
         leaked = leaked or count > 0

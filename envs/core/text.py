@@ -2,28 +2,42 @@
 
 from __future__ import annotations
 
-import re
-
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+from feedbackgym.envs.core.spaces import is_printable_text
 
 
-def _escape(match: re.Match[str]) -> str:
-    return f"\\x{ord(match.group()):02x}"
+class _EscapeTable(dict):  # type: ignore[type-arg]
+    """A ``str.translate`` table, filled as characters are first met: each character maps to itself when
+    printable (or a newline or tab), else to its escape. After a character's first lookup the table answers
+    from C, so escaping a text costs one pass over it whatever it holds."""
+
+    def __missing__(self, code: int) -> str:
+        char = chr(code)
+        if char.isprintable() or char in "\n\t":
+            shown = char
+        elif code <= 0xFF:
+            shown = f"\\x{code:02x}"
+        elif code <= 0xFFFF:
+            shown = f"\\u{code:04x}"
+        else:
+            shown = f"\\U{code:08x}"
+        self[code] = shown
+        return shown
+
+
+_ESCAPES = _EscapeTable()
 
 
 def printable(text: str) -> str:
-    """Text safe for an observation: control characters are shown as ``\\xNN`` escapes.
+    """Text safe for an observation: control and other non-printable characters shown as escapes.
 
-    Newlines and tabs stay. Other non-printable code points (unassigned, separators) are escaped too,
-    so the result always satisfies :class:`PrintableText`.
+    Newlines and tabs stay; C0/C1 controls become ``\\xNN``, other non-printable code points (format
+    characters such as bidi overrides, lone surrogates, separators, unassigned ones) ``\\uXXXX``, so
+    the result always satisfies :class:`~feedbackgym.envs.core.spaces.PrintableText`. One pass over
+    the text (``str.translate``), however many characters need escaping.
     """
-    # Fast path: most messages are printable apart from their newlines.
-    if text.isprintable() or text.replace("\n", " ").replace("\t", " ").isprintable():
+    if is_printable_text(text):  # the fast path: most messages are printable apart from newlines
         return text
-    text = _CONTROL.sub(_escape, text)
-    if all(c.isprintable() or c in "\n\t" for c in text):
-        return text
-    return "".join(c if c.isprintable() or c in "\n\t" else f"\\u{ord(c):04x}" for c in text)
+    return text.translate(_ESCAPES)
 
 
 def clip_middle(text: str, limit: int) -> str:

@@ -17,7 +17,7 @@ from feedbackgym.envs.core.checks import (
     require_text,
 )
 from feedbackgym.envs.core.feedback import FeedbackEvent, FeedbackLevel, Verdict
-from feedbackgym.envs.dialogue import impersonated, number_word
+from feedbackgym.envs.dialogue import number_word
 from feedbackgym.envs.negotiation.moves import read_reply
 from feedbackgym.envs.negotiation.prompts import (
     CONSTANT_FEEDBACK,
@@ -34,7 +34,6 @@ AGENT_OF = {"seller": SELLER, "buyer": BUYER}
 SIDE_OF = {SELLER: "seller", BUYER: "buyer"}
 FEEDBACK_SOURCES = ("critic", "human_pool", "constant", "none")
 CRITIC_HISTORIES = ("full", "last")
-EXPECTED_MOVE = "one short sentence; a price as $X is your offer, 'I accept' accepts the other side's standing offer, 'I walk away' ends the game"
 NO_VALUE = -1.0  # numeric fields use -1 for "no offer" / "no price yet"
 MAX_PRICE = 1e6  # prices, costs and values; far above any game, low enough to keep rewards finite
 MAX_SUGGESTIONS = 10  # the human pool has 10 tips per side
@@ -293,7 +292,6 @@ class NegotiationEnv(TurnBasedTextEnv):
 
     def _start_episode(self, options: dict[str, Any]) -> None:
         self.games: list[Game] = []
-        self.impersonations = 0
         self._critic_request: dict[str, Any] | None = None
         self._episode_rewards = {agent: 0.0 for agent in self.possible_agents}
         self._last_game_reward = {agent: 0.0 for agent in self.possible_agents}
@@ -333,6 +331,11 @@ class NegotiationEnv(TurnBasedTextEnv):
         """Clear ``agent``'s view (not the transcript): it starts the next game with no memory."""
         self.clear_view(agent)
 
+    def voice_frames(self, agent: str) -> tuple[str, ...]:
+        # The critic's prompts call it the coach; the coached side reads it in the paper's message.
+        frames = ("Coach:", "Here is the feedback from the critic")
+        return frames if agent != CRITIC else frames[1:]
+
     def _play(self, agent: str, text: str) -> None:
         if agent == CRITIC:
             self._critic_move(text)
@@ -344,12 +347,6 @@ class NegotiationEnv(TurnBasedTextEnv):
         side = SIDE_OF[agent]
         other = "buyer" if side == "seller" else "seller"
         low, high = self.price_range
-        speaks_as = impersonated(text, agent, self.possible_agents)
-        if speaks_as is not None:
-            self.impersonations += 1
-            shown = "the environment" if speaks_as == ENV else f"{speaks_as}"
-            self.invalid_move(agent, text, f"the reply speaks as {shown}; write only your own words, without name tags", EXPECTED_MOVE)
-            return
         reading = read_reply(text, absurd_above=self.absurd_above)
         if reading.problem is not None:
             self.invalid_move(agent, text, f"could not read your offer: {reading.problem}", f"a price between ${money(low)} and ${money(high)}, written as $X")
@@ -486,8 +483,7 @@ class NegotiationEnv(TurnBasedTextEnv):
         if not text.strip():
             self.invalid_move(CRITIC, text, "empty feedback", f"{number_word(self.n_suggestions)} suggestions for the {self.coached}")
             return
-        speaks_as = impersonated(text, CRITIC, (SELLER, BUYER))
-        self.valid_move(CRITIC, chars=len(text), speaks_as=speaks_as)
+        self.valid_move(CRITIC, chars=len(text))
         self.turn += 1
         self.post(CRITIC, text, (CRITIC,))
         self._after_critique(text)
@@ -522,6 +518,11 @@ class NegotiationEnv(TurnBasedTextEnv):
         # Every message carries the index of its game, so a critic with critic_history="last" reads one game.
         tagged = {"game": len(self.games), **(data or {})}
         return super().post(sender, text, visible_to, kind=kind, data=tagged)
+
+    @property
+    def impersonations(self) -> int:
+        """Replies this episode that spoke as another participant or the environment (all invalid moves)."""
+        return sum(self.impersonation_attempts.values())
 
     def _numeric(self, agent: str) -> dict[str, float]:
         prev = self._previous_price() if hasattr(self, "games") else None

@@ -8,7 +8,6 @@ from typing import Any
 from feedbackgym.envs.core.base import ENV, MAX_TURNS, TurnBasedTextEnv
 from feedbackgym.envs.core.feedback import FeedbackEvent, FeedbackLevel, Verdict, render_binary, render_text
 from feedbackgym.envs.core.parsing import extract_answer, mask_gold, parse_verdict
-from feedbackgym.envs.dialogue import impersonated
 from feedbackgym.envs.negotiation.prompts import fill
 from feedbackgym.envs.simulated_user.catalogue import Item, best_item, make_catalogue, make_goal, make_taste, utility
 from feedbackgym.envs.simulated_user.prompts import (
@@ -295,6 +294,12 @@ class SimulatedUserEnv(TurnBasedTextEnv):
         self.post(USER, text, (ASSISTANT, USER), kind="prompt", data={"request": self.user_goal.to_dict()})
         self.agent_selection = ASSISTANT
 
+    def voice_frames(self, agent: str) -> tuple[str, ...]:
+        # How the user's view introduces the assistant's moves and the environment's verdicts.
+        if agent != ASSISTANT:
+            return ()
+        return ("Observation:", "Expert feedback:", "The assistant recommended", "The assistant proposed:", "Which output is better?")
+
     def _play(self, agent: str, text: str) -> None:
         if agent == ASSISTANT:
             if self.goal == "task":
@@ -308,10 +313,6 @@ class SimulatedUserEnv(TurnBasedTextEnv):
     def _assistant_reply(self, text: str) -> None:
         if not text.strip():
             self.invalid_move(ASSISTANT, text, "empty reply", self._assistant_format())
-            return
-        speaks_as = impersonated(text, ASSISTANT, (USER,))
-        if speaks_as is not None:
-            self.invalid_move(ASSISTANT, text, f"the reply speaks as {'the environment' if speaks_as == ENV else speaks_as}", "your own reply, without name tags")
             return
         if self.mode == "preference":
             pair = candidates(text)
@@ -436,10 +437,6 @@ class SimulatedUserEnv(TurnBasedTextEnv):
     # ---------------------------------------------------------------------------------- user
     def _user_move(self, text: str) -> None:
         request = self._request or {"kind": "question"}
-        speaks_as = impersonated(text, USER, (ASSISTANT,))
-        if speaks_as is not None:
-            self.invalid_move(USER, text, f"the reply speaks as {'the environment' if speaks_as == ENV else speaks_as}", "your own reply, without name tags")
-            return
         kind = request["kind"]
         if kind == "question":
             if not text.strip():
