@@ -6,6 +6,7 @@ import asyncio
 import logging
 import os
 import random
+import re
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -205,6 +206,8 @@ class LLMAgent(Agent):
         params: dict[str, Any] = {"temperature": temperature, "max_tokens": self.max_tokens, "stop": self.stop, **self.completion_kwargs}
         if n > 1:
             params["n"] = n
+        # The transcript keeps a reply's text exactly; what goes on the wire (and into the key) must be UTF-8.
+        messages = wire_safe_messages(messages)
         started = time.perf_counter()
         key = ""
         if self.cache is not None:
@@ -298,6 +301,22 @@ class LLMAgent(Agent):
             "latency": round(sum(c["latency"] for c in ok), 6),
             "per_call": list(self.calls),
         }
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def wire_safe(text: str) -> str:
+    """``text`` as UTF-8 can carry it: a surrogate pair given as two code points becomes its character,
+    a lone surrogate becomes U+FFFD. Text without surrogates is returned as is (no copy)."""
+    if not _SURROGATE.search(text):
+        return text
+    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+
+
+def wire_safe_messages(messages: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The messages with every text made encodable (see :func:`wire_safe`); the originals are not changed."""
+    return [{k: wire_safe(v) if isinstance(v, str) else v for k, v in m.items()} for m in messages]
 
 
 def _answer_key(answer: str | None) -> str | None:

@@ -24,7 +24,8 @@ class CacheMiss(LookupError):
 
 def request_key(request: dict[str, Any]) -> str:
     canonical = json.dumps(request, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    # surrogatepass: text with a lone surrogate still has one key (other text keeps the keys it always had).
+    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 class ResponseCache:
@@ -65,7 +66,7 @@ class ResponseCache:
         with self._lock:
             self._connection.execute(
                 "INSERT OR REPLACE INTO responses (key, value, created) VALUES (?, ?, ?)",
-                (key, json.dumps(value, ensure_ascii=False), time.time()),
+                (key, json.dumps(value, ensure_ascii=True), time.time()),
             )
             self._connection.commit()
 
