@@ -214,6 +214,7 @@ class LLMAgent(Agent):
             key = request_key({"model": self.model, "api_base": self.api_base, "messages": messages, "params": params, "sample": sample_index})
             stored = self.cache.get(key)
             if stored is not None:
+                stored = {**stored, "choices": [redact(choice) for choice in stored["choices"]]}  # rows of older versions
                 self._record(stored, started, cached=True, tries=0)
                 return list(stored["choices"])
             if self.cache_mode == "read_only":
@@ -271,7 +272,9 @@ class LLMAgent(Agent):
             except Exception:  # models missing from the bundled price map (a local server) cost nothing we know of
                 cost = 0.0
         cost = float(cost or 0.0)
-        return {"choices": choices or [""], "usage": tokens, "cost": cost}
+        # A reply that echoes a key (a server repeating the request's headers) would carry it into the
+        # transcript, the cache and the next prompts, maybe another provider's: it is redacted here.
+        return {"choices": [redact(choice) for choice in choices] or [""], "usage": tokens, "cost": cost}
 
     def _record(self, stored: Mapping[str, Any], started: float, *, cached: bool, tries: int) -> None:
         self.calls.append(

@@ -15,6 +15,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from feedbackgym.agents.secrets import redact
+
 CACHE_MODES = ("off", "read_write", "read_only")
 
 
@@ -26,6 +28,17 @@ def request_key(request: dict[str, Any]) -> str:
     canonical = json.dumps(request, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
     # surrogatepass: text with a lone surrogate still has one key (other text keeps the keys it always had).
     return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def storable(value: dict[str, Any]) -> dict[str, Any]:
+    """What a cache row may hold: the reply texts (redacted: a server may echo the request's headers
+    into a reply), token counts and cost. Nothing else, headers never."""
+    usage = value.get("usage") or {}
+    return {
+        "choices": [redact(str(choice)) for choice in value.get("choices") or []],
+        "usage": {name: int(usage.get(name, 0) or 0) for name in ("prompt_tokens", "completion_tokens", "total_tokens")},
+        "cost": float(value.get("cost", 0.0) or 0.0),
+    }
 
 
 class ResponseCache:
@@ -63,11 +76,9 @@ class ResponseCache:
     def put(self, key: str, value: dict[str, Any]) -> None:
         if self._connection is None or self.mode != "read_write":
             return
+        row = json.dumps(storable(value), ensure_ascii=True)
         with self._lock:
-            self._connection.execute(
-                "INSERT OR REPLACE INTO responses (key, value, created) VALUES (?, ?, ?)",
-                (key, json.dumps(value, ensure_ascii=True), time.time()),
-            )
+            self._connection.execute("INSERT OR REPLACE INTO responses (key, value, created) VALUES (?, ?, ?)", (key, row, time.time()))
             self._connection.commit()
 
     def __len__(self) -> int:

@@ -68,3 +68,93 @@ def test_a_reply_with_a_lone_surrogate_does_not_break_later_calls(server: FakeLL
         replay = feedbackgym.rollout("SolverFeedback-v0", replay_agents, seed=0, max_turns=3)
         assert server.requests == before and replay.error is None
         assert replay.transcript == result.transcript
+
+
+# ------------------------------------------------------------------------------------ secrets
+def leaks(data: bytes | str, secret: str = SECRET) -> bool:
+    """Whether ``data`` holds ``secret`` or any prefix of it long enough to matter."""
+    from feedbackgym.agents.secrets import MIN_SECRET_PREFIX
+
+    head = secret[:MIN_SECRET_PREFIX]
+    return (head.encode() in data) if isinstance(data, bytes) else (head in data)
+
+
+def files_leak(folder: Path, secret: str = SECRET) -> list[Path]:
+    return [path for path in folder.rglob("*") if path.is_file() and leaks(path.read_bytes(), secret)]
+
+
+def test_error_text_is_redacted_before_it_is_cut() -> None:
+    from feedbackgym.agents.secrets import register_secret
+    from feedbackgym.agents.llm.retry import describe
+
+    register_secret(SECRET)
+    unknown = "zq-unregistered-TOKEN-abcdefghij0123"
+    for cut in range(250, 300):
+        known = describe(RuntimeError("." * cut + " authorization: Bearer " + SECRET + " more"))
+        assert not leaks(known), (cut, known[-60:])
+        shaped = describe(RuntimeError("." * cut + " Bearer " + unknown))
+        assert unknown[:8] not in shaped, (cut, shaped[-60:])
+    assert describe(RuntimeError("x" * 1000)).endswith("x" * 10) and len(describe(RuntimeError("x" * 1000))) < 330
+
+
+def test_a_cut_key_is_redacted_anywhere() -> None:
+    from feedbackgym.agents.secrets import REDACTED, redact, register_secret
+
+    register_secret(SECRET)
+    assert redact(f"the key was {SECRET[:11]}... and {SECRET[:20]}") == f"the key was {REDACTED}... and {REDACTED}"
+    assert redact("x-api-key: 0123456789abcdef, api_key=${oc.env:MY_KEY}") == f"x-api-key: {REDACTED}, api_key=${{oc.env:MY_KEY}}"
+    assert redact("a short sk-xyz and a plain sentence") == "a short sk-xyz and a plain sentence"
+
+
+@pytest.mark.parametrize("source", ["config", "environment"])
+def test_the_cache_never_stores_a_secret_the_server_echoes(server: FakeLLMServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, source: str) -> None:
+    secret = SECRET + source
+    if source == "environment":
+        monkeypatch.setenv("HARDENING_PROVIDER_KEY", secret)  # a name that is not secret-looking
+        key_options: dict[str, object] = {"api_key": None, "api_key_env": "HARDENING_PROVIDER_KEY"}
+    else:
+        key_options = {"api_key": secret}
+    cache = str(tmp_path / "cache.sqlite")
+    agents = {
+        "solver_0": llm(server, unique("learner-echo-headers"), cache="read_write", cache_path=cache, **key_options),
+        "teacher_0": llm(server, unique("echo-headers"), cache="read_write", cache_path=cache, **key_options),
+    }
+    result = feedbackgym.rollout("SolverFeedback-v0", agents, seed=0, max_turns=3)
+    assert result.error is None and f"Bearer {secret}" in server.api_keys_seen
+    solver_text = next(m["text"] for m in result.transcript if m["sender"] == "solver_0")
+    assert "request headers:" in solver_text and "authorization: Bearer [redacted]" in solver_text
+    assert not leaks(result.to_json(), secret)
+    assert not files_leak(tmp_path, secret)
+    rows = sqlite3.connect(cache).execute("SELECT value FROM responses").fetchall()
+    assert rows and all(set(json.loads(value)) == {"choices", "usage", "cost"} for (value,) in rows)  # no headers
+
+
+def test_errors_that_echo_the_key_across_the_cut_leak_nothing(server: FakeLLMServer) -> None:
+    from feedbackgym.agents.llm import LLMCallError
+
+    messages = [{"role": "user", "content": "Compute 1 + 1."}]
+    for pad in range(0, 320, 9):  # the key lands on both sides of the 300-character cut
+        agent = llm(server, unique(f"fault-500echo-1-pad-{pad}"), max_retries=0)
+        with pytest.raises(LLMCallError) as error:
+            asyncio.run(agent.aact({"text": "q"}, {"messages": messages}))
+        assert "InternalServerError" in str(error.value)
+        assert not leaks(str(error.value)) and not leaks(json.dumps(agent.stats())), pad
+
+
+def test_a_multirun_sweep_writes_and_prints_no_key(server: FakeLLMServer, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    secret = "sk-multirun-SECRET-abcdef0123456789"
+    completed = subprocess.run(
+        [sys.executable, "-m", "feedbackgym.experiments.cli", "run", "--multirun", "experiment=single", "run.episodes=1",
+         "run.progress=false", "run.plot=false", "agent@agents.solver_0=llm", "agents.solver_0.model=openai/learner",
+         f"agents.solver_0.api_base={server.url}", f"agents.solver_0.api_key={secret}", "run.seed=0,1", f"hydra.sweep.dir={tmp_path}"],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    assert f"Bearer {secret}" in server.api_keys_seen  # the jobs used the key ...
+    assert not leaks(completed.stdout + completed.stderr, secret)  # ... printed nowhere ...
+    assert (tmp_path / "multirun.yaml").exists() and not files_leak(tmp_path, secret)  # ... written nowhere
+    records = [json.loads(line) for job in ("0", "1") for line in (tmp_path / job / "episodes.jsonl").read_text().splitlines()]
+    assert len(records) == 2 and all(r["error"] is None for r in records)
