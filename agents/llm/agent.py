@@ -169,8 +169,11 @@ class LLMAgent(Agent):
             if self.sample_with_n:
                 replies = await self._complete(messages, temperature, 0, n=self.reject_previous)
             else:
+                first_call = len(self.calls)
                 groups = await asyncio.gather(*(self._complete(messages, temperature, i) for i in range(self.reject_previous)))
                 replies = [reply for group in groups for reply in group]
+                # The calls finish in any order; their records go in sample order, so reruns list them alike.
+                self.calls[first_call:] = sorted(self.calls[first_call:], key=lambda call: call["sample"])
             novel = [r for r in replies if _answer_key(extract_answer(r)) not in tried]
             pool = novel or list(replies)
             return pool[int(self.np_random.integers(len(pool)))]
@@ -215,10 +218,10 @@ class LLMAgent(Agent):
             stored = self.cache.get(key)
             if stored is not None:
                 stored = {**stored, "choices": [redact(choice) for choice in stored["choices"]]}  # rows of older versions
-                self._record(stored, started, cached=True, tries=0)
+                self._record(stored, started, sample_index, cached=True, tries=0)
                 return list(stored["choices"])
             if self.cache_mode == "read_only":
-                error = CacheMiss(f"no cached reply for this request (key {key[:12]}) and the cache is read_only")
+                error = CacheMiss(f"no cached reply for this request (key {key[:12]}) in {self.cache.path}, and the cache is read_only")
                 raise LLMCallError(str(error)) from error
         litellm = _litellm()
         limiter = shared_limiter(self.model, self.api_base, self.requests_per_minute, self.tokens_per_minute)
@@ -243,14 +246,14 @@ class LLMAgent(Agent):
         try:
             response, tries = await call_with_retries(one_call, self.retry_policy, rng=self._jitter_rng)
         except RetriesExhausted as error:
-            self.calls.append({"model": self.model, "error": redact(str(error)), "tries": len(error.attempts)})
+            self.calls.append({"model": self.model, "sample": sample_index, "error": redact(str(error)), "tries": len(error.attempts)})
             raise LLMCallError(redact(f"{self.model}: {error}")) from None
         stored = self._to_stored(response, litellm)
         if limiter is not None:
             limiter.record_tokens(stored["usage"].get("total_tokens", 0))
         if self.cache is not None:
             self.cache.put(key, stored)
-        self._record(stored, started, cached=False, tries=tries)
+        self._record(stored, started, sample_index, cached=False, tries=tries)
         return list(stored["choices"])
 
     def _to_stored(self, response: Any, litellm: Any) -> dict[str, Any]:
@@ -276,10 +279,11 @@ class LLMAgent(Agent):
         # transcript, the cache and the next prompts, maybe another provider's: it is redacted here.
         return {"choices": [redact(choice) for choice in choices] or [""], "usage": tokens, "cost": cost}
 
-    def _record(self, stored: Mapping[str, Any], started: float, *, cached: bool, tries: int) -> None:
+    def _record(self, stored: Mapping[str, Any], started: float, sample_index: int, *, cached: bool, tries: int) -> None:
         self.calls.append(
             {
                 "model": self.model,
+                "sample": sample_index,
                 "latency": round(time.perf_counter() - started, 6),
                 "cached": cached,
                 "tries": tries,

@@ -158,3 +158,122 @@ def test_a_multirun_sweep_writes_and_prints_no_key(server: FakeLLMServer, tmp_pa
     assert (tmp_path / "multirun.yaml").exists() and not files_leak(tmp_path, secret)  # ... written nowhere
     records = [json.loads(line) for job in ("0", "1") for line in (tmp_path / job / "episodes.jsonl").read_text().splitlines()]
     assert len(records) == 2 and all(r["error"] is None for r in records)
+
+
+# -------------------------------------------------------------------------------------- cache
+def damage(path: Path, how: str) -> None:
+    from feedbackgym.agents.llm.cache import ResponseCache
+
+    if how == "directory":
+        path.mkdir()
+        return
+    if how == "garbage":
+        path.write_bytes(b"not a database at all " * 200)
+        return
+    cache = ResponseCache(path)
+    for i in range(300):
+        cache.put(f"key{i}", {"choices": [f"reply {i} " * 60], "usage": {}})
+    cache.close()
+    data = bytearray(path.read_bytes())
+    if how == "truncated":
+        path.write_bytes(bytes(data[: len(data) // 3]))
+    else:  # a bad page in the middle
+        middle = len(data) // 2 // 4096 * 4096
+        data[middle : middle + 4096] = bytes(range(256)) * 16
+        path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("mode", ["read_write", "read_only"])
+@pytest.mark.parametrize("how", ["truncated", "garbage", "directory", "bad_page"])
+def test_a_damaged_cache_fails_at_once_naming_the_file_and_the_way_out(tmp_path: Path, how: str, mode: str) -> None:
+    from feedbackgym.agents.llm.cache import CacheFileError
+
+    path = tmp_path / f"{how}.sqlite"
+    damage(path, how)
+    with pytest.raises(CacheFileError) as error:
+        LLMAgent(model="openai/m", api_base="http://127.0.0.1:9/v1", cache=mode, cache_path=str(path))
+    message = str(error.value)
+    assert str(path) in message and "Delete it" in message and "cache=off" in message
+
+
+def test_a_damaged_cache_stops_a_run_before_its_first_episode(server: FakeLLMServer, tmp_path: Path) -> None:
+    from hydra import compose, initialize_config_module
+
+    from feedbackgym.experiments.evaluate import run_experiment
+
+    cache = tmp_path / "llm.sqlite"
+    damage(cache, "bad_page")
+    overrides = [
+        "experiment=single", "run.episodes=2", "run.progress=false", "run.plot=false", "agent@agents.solver_0=llm",
+        "agents.solver_0.model=openai/learner", f"agents.solver_0.api_base={server.url}", "agents.solver_0.cache=read_write",
+        f"agents.solver_0.cache_path={cache}",
+    ]
+    with initialize_config_module(config_module="feedbackgym.conf", version_base="1.3"):
+        cfg = compose(config_name="config", overrides=overrides)
+    before = server.requests
+    with pytest.raises(ValueError, match=str(cache).replace("\\", "\\\\")):
+        run_experiment(cfg, tmp_path / "out")
+    assert server.requests == before and not (tmp_path / "out" / "episodes.jsonl").exists()
+
+
+@pytest.mark.parametrize("state", ["missing", "empty"])
+def test_read_only_never_creates_or_writes_a_cache(server: FakeLLMServer, tmp_path: Path, state: str) -> None:
+    path = tmp_path / "cache.sqlite"
+    if state == "empty":
+        path.write_bytes(b"")
+    agents = {role: llm(server, cache="read_only", cache_path=str(path)) for role in ("solver_0", "teacher_0")}
+    result = feedbackgym.rollout("SolverFeedback-v0", agents, seed=0)
+    assert result.error is not None and "read_only" in result.error and str(path) in result.error
+    assert sorted(p.name for p in tmp_path.iterdir()) == ([] if state == "missing" else ["cache.sqlite"])
+    if state == "empty":
+        assert path.read_bytes() == b""
+
+
+def test_read_only_leaves_a_warm_cache_untouched(server: FakeLLMServer, tmp_path: Path) -> None:
+    from feedbackgym.agents.llm.cache import open_cache
+
+    path = tmp_path / "cache.sqlite"
+    first = feedbackgym.rollout(
+        "SolverFeedback-v0", {role: llm(server, cache="read_write", cache_path=str(path)) for role in ("solver_0", "teacher_0")}, seed=4
+    )
+    open_cache(path, "read_write").close()  # as at the end of a run: the writer's -wal is folded back
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    replay = feedbackgym.rollout(
+        "SolverFeedback-v0", {role: llm(server, cache="read_only", cache_path=str(path)) for role in ("solver_0", "teacher_0")}, seed=4
+    )
+    assert replay.error is None and replay.transcript == first.transcript
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before  # same files, same bytes
+
+
+def test_a_read_only_replay_reproduces_every_record_but_the_documented_fields(tmp_path: Path) -> None:
+    import time
+
+    from feedbackgym.agents.llm.cache import replay_comparable
+    from feedbackgym.envs import make
+    from feedbackgym.experiments.runner import EpisodeJob, run_episodes
+
+    def slow_first_samples(messages: object, model: str, sample_index: int) -> str:
+        time.sleep(0.02 * (3 - sample_index))  # live, later samples finish first; from the cache, in order
+        return "word " * (sample_index + 1) + f"The answer is \\boxed{{{1000 + sample_index}}}."
+
+    with FakeLLMServer() as fake:
+        fake.add_rule(r"you are the solver", slow_first_samples)
+        cache = str(tmp_path / "cache.sqlite")
+
+        def run(mode: str, output: Path) -> list[dict[str, object]]:
+            jobs = [EpisodeJob(str(i), i) for i in range(6)]
+            make_agents = lambda c: {  # noqa: E731
+                "solver_0": llm(fake, "m", cache=mode, cache_path=cache, reject_previous=3, sample_with_n=False),
+                "teacher_0": llm(fake, "t", cache=mode, cache_path=cache),
+            }
+            return asyncio.run(run_episodes(jobs, lambda c: make("SolverFeedback-v0", max_turns=3), make_agents, concurrency=3, output=output))
+
+        run("read_write", tmp_path / "first.jsonl")
+        sent = fake.requests
+        run("read_only", tmp_path / "replay.jsonl")
+        assert fake.requests == sent
+    first, replay = ({json.loads(line)["episode_id"]: json.loads(line) for line in (tmp_path / name).read_text().splitlines()} for name in ("first.jsonl", "replay.jsonl"))
+    assert sorted(first) == sorted(replay) and all(r["error"] is None for r in first.values())
+    for episode_id in first:
+        assert json.dumps(replay[episode_id]["transcript"]) == json.dumps(first[episode_id]["transcript"])
+        assert replay_comparable(replay[episode_id]) == replay_comparable(first[episode_id]), episode_id
