@@ -13,7 +13,7 @@ from typing import Any
 
 from feedbackgym.agents.base import Agent
 from feedbackgym.agents.llm.cache import CACHE_MODES, CacheMiss, open_cache, request_key
-from feedbackgym.agents.llm.limits import shared_limiter
+from feedbackgym.agents.llm.limits import EndpointGate, endpoint_gate, shared_limiter
 from feedbackgym.agents.llm.prompts import get_prompt
 from feedbackgym.agents.llm.retry import RetriesExhausted, RetryPolicy, call_with_retries
 from feedbackgym.agents.registration import register_agent
@@ -75,6 +75,12 @@ class LLMAgent(Agent):
         cache, cache_path: ``off``, ``read_write`` or ``read_only`` response cache (SQLite); a rerun
             from a warm cache reproduces transcripts byte for byte and sends no request.
         requests_per_minute, tokens_per_minute: limits shared by all agents calling the same endpoint.
+        max_in_flight: requests in flight at once to this endpoint (``api_base`` + ``model``), shared by
+            all agents of the process; None: no fixed cap. 1 suits a single-slot local server
+            (llama.cpp, Ollama on a laptop). With ``adaptive_concurrency`` (default) the limit halves
+            when the endpoint times out or answers 429 and grows back by one after successes;
+            ``timeout`` counts from when a request has its slot, not while it waits for one, and a
+            request given up on holds its slot until it really ends (at most ``2 * timeout``).
         mock_response: litellm's offline stand-in reply, for tests.
     """
 
@@ -102,6 +108,8 @@ class LLMAgent(Agent):
         cache_path: str = ".feedbackgym_cache/llm.sqlite",
         requests_per_minute: float | None = None,
         tokens_per_minute: float | None = None,
+        max_in_flight: int | None = None,
+        adaptive_concurrency: bool = True,
         mock_response: str | None = None,
         seed: int | None = None,
     ) -> None:
@@ -114,6 +122,8 @@ class LLMAgent(Agent):
             raise ValueError(f"timeout must be > 0 seconds, got {timeout!r}")
         if temperature < 0 or temperature_cap < 0:
             raise ValueError(f"temperature must be >= 0, got {temperature!r}")
+        if max_in_flight is not None and (isinstance(max_in_flight, bool) or not isinstance(max_in_flight, int) or max_in_flight < 1):
+            raise ValueError(f"max_in_flight must be an integer >= 1 or null (no cap), got {max_in_flight!r}")
         if reject_previous < 0:
             raise ValueError(f"reject_previous must be >= 0 samples, got {reject_previous!r}")
         if api_key_env is not None and api_key_env not in os.environ:
@@ -138,6 +148,8 @@ class LLMAgent(Agent):
         self.cache = open_cache(cache_path, cache) if cache != "off" else None
         self.requests_per_minute = requests_per_minute
         self.tokens_per_minute = tokens_per_minute
+        self.max_in_flight = max_in_flight
+        self.adaptive_concurrency = bool(adaptive_concurrency)
         self.mock_response = mock_response
         # Jitter must not consume the agent's generator, or retries would change later choices.
         self._jitter_rng = random.Random(seed)
@@ -226,7 +238,9 @@ class LLMAgent(Agent):
         litellm = _litellm()
         limiter = shared_limiter(self.model, self.api_base, self.requests_per_minute, self.tokens_per_minute)
         kwargs: dict[str, Any] = {k: v for k, v in params.items() if v is not None}
-        kwargs.update(model=self.model, messages=messages, timeout=self.timeout, num_retries=0, max_retries=0)
+        # The client's own timeout is the hard one: a request given up on at ``timeout`` keeps running
+        # (and holding its endpoint slot) until it ends or this passes.
+        kwargs.update(model=self.model, messages=messages, timeout=self.timeout * ABANDONED_GRACE, num_retries=0, max_retries=0)
         if self.api_base:
             kwargs["api_base"] = self.api_base
         if self._api_key:
@@ -237,11 +251,12 @@ class LLMAgent(Agent):
         if self.mock_response is not None:
             kwargs["mock_response"] = self.mock_response
 
+        gate = endpoint_gate(self.model, self.api_base, self.max_in_flight, self.adaptive_concurrency)
+
         async def one_call() -> Any:
             if limiter is not None:
                 await limiter.acquire()
-            # litellm enforces ``timeout`` itself (a hung server raises litellm.Timeout, retried below).
-            return await litellm.acompletion(**kwargs)
+            return await self._call_in_slot(gate, litellm, kwargs)
 
         try:
             response, tries = await call_with_retries(one_call, self.retry_policy, rng=self._jitter_rng)
@@ -255,6 +270,31 @@ class LLMAgent(Agent):
             self.cache.put(key, stored)
         self._record(stored, started, sample_index, cached=False, tries=tries)
         return list(stored["choices"])
+
+    async def _call_in_slot(self, gate: EndpointGate, litellm: Any, kwargs: dict[str, Any]) -> Any:
+        """One request, sent once it has a slot at its endpoint and timed from then."""
+        started = await gate.acquire()
+        request = asyncio.ensure_future(litellm.acompletion(**kwargs))
+        try:
+            done, _ = await asyncio.wait({request}, timeout=self.timeout)
+        except asyncio.CancelledError:
+            request.cancel()
+            gate.release(started, "other")
+            raise
+        if not done:
+            # Given up on, but the server may still be working on it: its slot is freed only when it
+            # really ends (a reply, an error, or the client's hard timeout), so a retry waits for it
+            # instead of queueing behind it on a single-slot server.
+            gate.congested(started)
+            request.add_done_callback(lambda task: (task.cancelled() or task.exception(), gate.release(started, "other")))
+            raise EndpointTimeout(f"no reply from {self.api_base or self.model} within timeout={self.timeout:g}s (counted from when the request was sent)")
+        try:
+            response = request.result()
+        except Exception as error:
+            gate.release(started, "congested" if _is_congestion(error) else "other")
+            raise
+        gate.release(started, "ok")
+        return response
 
     def _to_stored(self, response: Any, litellm: Any) -> dict[str, Any]:
         choices = [getattr(getattr(choice, "message", None), "content", None) or "" for choice in getattr(response, "choices", None) or []]
@@ -308,6 +348,20 @@ class LLMAgent(Agent):
             "latency": round(sum(c["latency"] for c in ok), 6),
             "per_call": list(self.calls),
         }
+
+
+# A request given up on at ``timeout`` may run (holding its slot) until ``timeout * ABANDONED_GRACE``.
+ABANDONED_GRACE = 2.0
+
+
+class EndpointTimeout(TimeoutError):
+    """No reply within ``timeout`` seconds of sending (retried like any timeout)."""
+
+
+def _is_congestion(error: BaseException) -> bool:
+    """A 429 or a timeout: the endpoint has more than it can take."""
+    names = {cls.__name__ for cls in type(error).__mro__}
+    return bool(names & {"RateLimitError", "Timeout", "TimeoutError"}) or getattr(error, "status_code", None) == 429
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
