@@ -704,7 +704,9 @@ class FakeLLMServer:
     ``"openai/<name>"``), ``requests`` (chat requests received), ``requests_by_model``, ``log``
     (the last ``log_limit`` ``(model, messages)`` received), ``api_keys_seen`` (distinct
     Authorization header values, in order), ``in_flight`` and ``peak_in_flight`` (chat requests being
-    handled now / at most at once). ``reset_counters()`` clears all of them and the fault counters.
+    handled now / at most at once), ``peak_waiting`` (most requests waiting for a slot at once, with
+    ``slots``) and ``faults_injected`` (by kind). ``reset_counters()`` clears all of them and the
+    fault counters. ``slots`` and ``faults``: see the module docstring.
     """
 
     def __init__(
