@@ -277,3 +277,25 @@ def test_a_read_only_replay_reproduces_every_record_but_the_documented_fields(tm
     for episode_id in first:
         assert json.dumps(replay[episode_id]["transcript"]) == json.dumps(first[episode_id]["transcript"])
         assert replay_comparable(replay[episode_id]) == replay_comparable(first[episode_id]), episode_id
+
+
+def test_hide_secrets_moves_keys_from_config_and_overrides_into_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from hydra import compose, initialize_config_module
+    from omegaconf import OmegaConf
+
+    from feedbackgym.experiments.redact_hydra import hide_secrets
+
+    secret, other = "sk-hide-SECRET-0123456789", "plain-token-abcdefgh"
+    overrides = ["agent@agents.solver_0=llm", f"agents.solver_0.api_key={secret}", "agent@agents.teacher_0=llm", f"agents.teacher_0.api_key={other}"]
+    with initialize_config_module(config_module="feedbackgym.conf", version_base="1.3"):
+        cfg = compose(config_name="config", overrides=overrides, return_hydra_config=True)
+    for name in [n for n in os.environ if n.startswith("FEEDBACKGYM_HIDDEN_")]:
+        monkeypatch.delenv(name)
+    assert hide_secrets(cfg) == 4  # two config values, two overrides
+    saved = OmegaConf.to_yaml(cfg)
+    assert secret[:8] not in saved and other[:8] not in saved
+    assert cfg.agents.solver_0.api_key == secret and cfg.agents.teacher_0.api_key == other  # the job still resolves them
+    task = OmegaConf.to_container(cfg.hydra.overrides.task, resolve=False)  # as the sweeper reads them
+    assert any(line.startswith("agents.solver_0.api_key=${oc.env:FEEDBACKGYM_HIDDEN_") for line in task)
+    for name in [n for n in os.environ if n.startswith("FEEDBACKGYM_HIDDEN_")]:
+        monkeypatch.setenv(name, os.environ[name])  # registered with monkeypatch, so removed after the test
