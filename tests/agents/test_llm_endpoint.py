@@ -99,14 +99,14 @@ def single_slot() -> Iterator[FakeLLMServer]:
 
 
 def agent(server: FakeLLMServer, **kwargs: Any) -> LLMAgent:
-    options: dict[str, Any] = {"api_base": server.url, "timeout": 0.2, "max_retries": 3, "backoff_initial": 0.05, "backoff_max": 0.2}
+    options: dict[str, Any] = {"api_base": server.url, "timeout": 0.3, "max_retries": 3, "backoff_initial": 0.05, "backoff_max": 0.2}
     options.update(kwargs)
     options.setdefault("model", "openai/learner")
     return LLMAgent(**options)
 
 
 def test_the_timeout_measures_the_endpoint_not_our_queue(single_slot: FakeLLMServer) -> None:
-    """Eight calls at once, one slot: the last waits ~8 x 0.05 s here, yet none times out (0.2 s)."""
+    """Eight calls at once, one slot: the last waits ~8 x 0.05 s in our queue, yet none times out (0.3 s)."""
 
     async def scenario() -> list[str]:
         await agent(single_slot, model="openai/warm-up", timeout=30).aact({"text": ""}, {"messages": MESSAGES})  # litellm's first call sets up
