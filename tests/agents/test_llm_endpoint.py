@@ -126,7 +126,7 @@ def test_a_run_at_concurrency_8_against_a_single_slot_server_loses_no_episode(si
         records = await run_episodes(
             [EpisodeJob(str(i), i) for i in range(10)],
             lambda c: make("SolverFeedback-v0"),
-            lambda c: {"solver_0": agent(single_slot, max_retries=6), "teacher_0": agent(single_slot, max_retries=6)},
+            lambda c: {"solver_0": agent(single_slot, max_retries=4), "teacher_0": agent(single_slot, max_retries=4)},
             concurrency=8,
         )
         return records, endpoint_gate("openai/learner", single_slot.url)
