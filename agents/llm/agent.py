@@ -6,13 +6,14 @@ import asyncio
 import logging
 import os
 import random
+import re
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from feedbackgym.agents.base import Agent, AgentConfigurationError
 from feedbackgym.agents.llm.cache import CACHE_MODES, CacheMiss, open_cache, request_key
-from feedbackgym.agents.llm.limits import shared_limiter
+from feedbackgym.agents.llm.limits import EndpointGate, endpoint_gate, shared_limiter
 from feedbackgym.agents.llm.prompts import get_prompt
 from feedbackgym.agents.llm.retry import RetriesExhausted, RetryPolicy, call_with_retries, is_configuration_error
 from feedbackgym.agents.registration import register_agent
@@ -90,8 +91,16 @@ class LLMAgent(Agent):
             backoff and jitter on rate limits (honouring Retry-After), server errors, timeouts and
             dropped connections.
         cache, cache_path: ``off``, ``read_write`` or ``read_only`` response cache (SQLite); a rerun
-            from a warm cache reproduces transcripts byte for byte and sends no request.
+            from a warm cache sends no request and reproduces each finished episode's transcript byte
+            for byte and its record but for timing and cache accounting (see
+            :func:`feedbackgym.agents.llm.cache.replay_comparable`). A damaged file fails here.
         requests_per_minute, tokens_per_minute: limits shared by all agents calling the same endpoint.
+        max_in_flight: requests in flight at once to this endpoint (``api_base`` + ``model``), shared by
+            all agents of the process; None: no fixed cap. 1 suits a single-slot local server
+            (llama.cpp, Ollama on a laptop). With ``adaptive_concurrency`` (default) the limit halves
+            when the endpoint times out or answers 429 and grows back by one after successes;
+            ``timeout`` counts from when a request has its slot, not while it waits for one, and a
+            request given up on holds its slot until it really ends (at most ``2 * timeout``).
         mock_response: litellm's offline stand-in reply, for tests.
     """
 
@@ -119,6 +128,8 @@ class LLMAgent(Agent):
         cache_path: str = ".feedbackgym_cache/llm.sqlite",
         requests_per_minute: float | None = None,
         tokens_per_minute: float | None = None,
+        max_in_flight: int | None = None,
+        adaptive_concurrency: bool = True,
         mock_response: str | None = None,
         seed: int | None = None,
     ) -> None:
@@ -159,6 +170,7 @@ class LLMAgent(Agent):
         require_text("system_prompt", system_prompt, multiline=True, allow_empty=True, max_chars=1_000_000, allow_none=True)
         require_text("cache_path", cache_path, max_chars=4096)
         require_text("mock_response", mock_response, multiline=True, allow_empty=True, max_chars=1_000_000, allow_none=True)
+        max_in_flight = require_int("max_in_flight", max_in_flight, 1, 100_000, allow_none=True)
         if api_key_env is not None and api_key_env not in os.environ:
             raise ValueError(f"api_key_env names {api_key_env!r}, which is not set in the environment")
         self.model = model
@@ -181,6 +193,8 @@ class LLMAgent(Agent):
         self.cache = open_cache(cache_path, cache) if cache != "off" else None
         self.requests_per_minute = requests_per_minute
         self.tokens_per_minute = tokens_per_minute
+        self.max_in_flight = max_in_flight
+        self.adaptive_concurrency = bool(adaptive_concurrency)
         self.mock_response = mock_response
         # Jitter must not consume the agent's generator, or retries would change later choices.
         self._jitter_rng = random.Random(seed)
@@ -213,8 +227,11 @@ class LLMAgent(Agent):
             if self.sample_with_n:
                 replies = await self._complete(messages, temperature, 0, n=self.reject_previous)
             else:
+                first_call = len(self.calls)
                 groups = await asyncio.gather(*(self._complete(messages, temperature, i) for i in range(self.reject_previous)))
                 replies = [reply for group in groups for reply in group]
+                # The calls finish in any order; their records go in sample order, so reruns list them alike.
+                self.calls[first_call:] = sorted(self.calls[first_call:], key=lambda call: call["sample"])
             novel = [r for r in replies if _answer_key(extract_answer(r)) not in tried]
             pool = novel or list(replies)
             return pool[int(self.np_random.integers(len(pool)))]
@@ -250,21 +267,26 @@ class LLMAgent(Agent):
         params: dict[str, Any] = {"temperature": temperature, "max_tokens": self.max_tokens, "stop": self.stop, **self.completion_kwargs}
         if n > 1:
             params["n"] = n
+        # The transcript keeps a reply's text exactly; what goes on the wire (and into the key) must be UTF-8.
+        messages = wire_safe_messages(messages)
         started = time.perf_counter()
         key = ""
         if self.cache is not None:
             key = request_key({"model": self.model, "api_base": self.api_base, "messages": messages, "params": params, "sample": sample_index})
             stored = self.cache.get(key)
             if stored is not None:
-                self._record(stored, started, cached=True, tries=0)
+                stored = {**stored, "choices": [redact(choice) for choice in stored["choices"]]}  # rows of older versions
+                self._record(stored, started, sample_index, cached=True, tries=0)
                 return list(stored["choices"])
             if self.cache_mode == "read_only":
-                error = CacheMiss(f"no cached reply for this request (key {key[:12]}) and the cache is read_only")
+                error = CacheMiss(f"no cached reply for this request (key {key[:12]}) in {self.cache.path}, and the cache is read_only")
                 raise LLMCallError(str(error)) from error
         litellm = _litellm()
         limiter = shared_limiter(self.model, self.api_base, self.requests_per_minute, self.tokens_per_minute)
         kwargs: dict[str, Any] = {k: v for k, v in params.items() if v is not None}
-        kwargs.update(model=self.model, messages=messages, timeout=self.timeout, num_retries=0, max_retries=0)
+        # The client's own timeout is the hard one: a request given up on at ``timeout`` keeps running
+        # (and holding its endpoint slot) until it ends or this passes.
+        kwargs.update(model=self.model, messages=messages, timeout=self.timeout * ABANDONED_GRACE, num_retries=0, max_retries=0)
         if self.api_base:
             kwargs["api_base"] = self.api_base
         if self._api_key:
@@ -275,16 +297,17 @@ class LLMAgent(Agent):
         if self.mock_response is not None:
             kwargs["mock_response"] = self.mock_response
 
+        gate = endpoint_gate(self.model, self.api_base, self.max_in_flight, self.adaptive_concurrency)
+
         async def one_call() -> Any:
             if limiter is not None:
                 await limiter.acquire()
-            # litellm enforces ``timeout`` itself (a hung server raises litellm.Timeout, retried below).
-            return await litellm.acompletion(**kwargs)
+            return await self._call_in_slot(gate, litellm, kwargs)
 
         try:
             response, tries = await call_with_retries(one_call, self.retry_policy, rng=self._jitter_rng)
         except RetriesExhausted as error:
-            self.calls.append({"model": self.model, "error": redact(str(error)), "tries": len(error.attempts)})
+            self.calls.append({"model": self.model, "sample": sample_index, "error": redact(str(error)), "tries": len(error.attempts)})
             fatal = is_configuration_error(error.__cause__, first_call=not self._answered)
             raise (LLMConfigurationError if fatal else LLMCallError)(redact(f"{self.model}: {error}")) from None
         self._answered = True
@@ -293,8 +316,33 @@ class LLMAgent(Agent):
             limiter.record_tokens(stored["usage"].get("total_tokens", 0))
         if self.cache is not None:
             self.cache.put(key, stored)
-        self._record(stored, started, cached=False, tries=tries)
+        self._record(stored, started, sample_index, cached=False, tries=tries)
         return list(stored["choices"])
+
+    async def _call_in_slot(self, gate: EndpointGate, litellm: Any, kwargs: dict[str, Any]) -> Any:
+        """One request, sent once it has a slot at its endpoint and timed from then."""
+        started = await gate.acquire()
+        request = asyncio.ensure_future(litellm.acompletion(**kwargs))
+        try:
+            done, _ = await asyncio.wait({request}, timeout=self.timeout)
+        except asyncio.CancelledError:
+            request.cancel()
+            gate.release(started, "other")
+            raise
+        if not done:
+            # Given up on, but the server may still be working on it: its slot is freed only when it
+            # really ends (a reply, an error, or the client's hard timeout), so a retry waits for it
+            # instead of queueing behind it on a single-slot server.
+            gate.congested(started)
+            request.add_done_callback(lambda task: (task.cancelled() or task.exception(), gate.release(started, "other")))
+            raise EndpointTimeout(f"no reply from {self.api_base or self.model} within timeout={self.timeout:g}s (counted from when the request was sent)")
+        try:
+            response = request.result()
+        except Exception as error:
+            gate.release(started, "congested" if _is_congestion(error) else "other")
+            raise
+        gate.release(started, "ok")
+        return response
 
     def _to_stored(self, response: Any, litellm: Any) -> dict[str, Any]:
         choices = [getattr(getattr(choice, "message", None), "content", None) or "" for choice in getattr(response, "choices", None) or []]
@@ -315,12 +363,15 @@ class LLMAgent(Agent):
             except Exception:  # models missing from the bundled price map (a local server) cost nothing we know of
                 cost = 0.0
         cost = float(cost or 0.0)
-        return {"choices": choices or [""], "usage": tokens, "cost": cost}
+        # A reply that echoes a key (a server repeating the request's headers) would carry it into the
+        # transcript, the cache and the next prompts, maybe another provider's: it is redacted here.
+        return {"choices": [redact(choice) for choice in choices] or [""], "usage": tokens, "cost": cost}
 
-    def _record(self, stored: Mapping[str, Any], started: float, *, cached: bool, tries: int) -> None:
+    def _record(self, stored: Mapping[str, Any], started: float, sample_index: int, *, cached: bool, tries: int) -> None:
         self.calls.append(
             {
                 "model": self.model,
+                "sample": sample_index,
                 "latency": round(time.perf_counter() - started, 6),
                 "cached": cached,
                 "tries": tries,
@@ -345,6 +396,36 @@ class LLMAgent(Agent):
             "latency": round(sum(c["latency"] for c in ok), 6),
             "per_call": list(self.calls),
         }
+
+
+# A request given up on at ``timeout`` may run (holding its slot) until ``timeout * ABANDONED_GRACE``.
+ABANDONED_GRACE = 2.0
+
+
+class EndpointTimeout(TimeoutError):
+    """No reply within ``timeout`` seconds of sending (retried like any timeout)."""
+
+
+def _is_congestion(error: BaseException) -> bool:
+    """A 429 or a timeout: the endpoint has more than it can take."""
+    names = {cls.__name__ for cls in type(error).__mro__}
+    return bool(names & {"RateLimitError", "Timeout", "TimeoutError"}) or getattr(error, "status_code", None) == 429
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def wire_safe(text: str) -> str:
+    """``text`` as UTF-8 can carry it: a surrogate pair given as two code points becomes its character,
+    a lone surrogate becomes U+FFFD. Text without surrogates is returned as is (no copy)."""
+    if not _SURROGATE.search(text):
+        return text
+    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+
+
+def wire_safe_messages(messages: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The messages with every text made encodable (see :func:`wire_safe`); the originals are not changed."""
+    return [{k: wire_safe(v) if isinstance(v, str) else v for k, v in m.items()} for m in messages]
 
 
 def _answer_key(answer: str | None) -> str | None:

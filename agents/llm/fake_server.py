@@ -89,6 +89,31 @@ are per model name and cleared by :meth:`FakeLLMServer.reset_counters`.
 - ``fault-huge``: every reply is 1,000,000 characters: filler text ending with the role's normal
   reply (so a solver's still ends with a valid ``\\boxed{}`` answer).
 
+- ``fault-429bare-N``: like ``fault-429-N`` without a Retry-After header.
+- ``fault-surrogate``: every reply holds a lone surrogate (``Hmm \\ud800 I think ...``, valid JSON
+  with a ``\\ud800`` escape) before the role's normal reply.
+- ``fault-nochoices``: every response has an empty ``choices`` list.
+- ``echo-headers``: every reply (and every injected 500's error message) echoes the request's
+  headers, ``authorization: Bearer <key>`` included, after ``pad-N`` filler characters (0 without
+  ``pad-N``): a server that leaks what it was sent.
+- Counted forms of the reply faults: ``fault-badjson-N``, ``fault-nochoices-N``,
+  ``fault-surrogate-N``, ``fault-huge-N``, ``fault-echo-N`` and ``fault-500echo-N`` (a 500 whose
+  message echoes the headers).
+
+A whole server can also follow a fault schedule: ``FakeLLMServer(faults=schedule)`` calls
+``schedule(i)`` for its ``i``-th chat request (0-based, in arrival order) and applies the fault it
+names (``"429"``, ``"429bare"``, ``"500"``, ``"500echo"``, ``"hang"``, ``"drop"``, ``"badjson"``,
+``"nochoices"``, ``"surrogate"``, ``"huge"``, ``"echo"``; ``None``: none); ``faults_injected``
+counts the counted and scheduled faults applied, by kind.
+
+## Slots (a single-slot server such as llama.cpp's)
+
+``FakeLLMServer(slots=1)`` serves one chat request at a time: the others wait in the server, in
+arrival order, as with llama.cpp's server (``--parallel 1``), so a request's time is its wait plus
+``latency``. A request whose client gave up is still served to the end (its slot is not freed
+early). ``slots=None`` (the default) serves every request at once. ``peak_waiting`` is the most
+requests that waited for a slot at once.
+
 Several counted faults in one name apply one after another in the order written:
 ``fault-429-2-fault-500-1`` gives two 429s, then one 500, then answers. Other words in the name
 (``learner``, ``stubborn``) still choose the behaviour of the replies that do succeed.
@@ -427,7 +452,12 @@ def _words(text: str | None) -> int:
 
 
 # ------------------------------------------------------------------------------------ faults
-_COUNTED_FAULT = re.compile(r"fault-(429|500|hang|drop)-(\d+)(?:-(\d+(?:\.\d+)?)s)?", re.IGNORECASE)
+_COUNTED_FAULT = re.compile(
+    r"fault-(429bare|429|500echo|500|hang|drop|badjson|nochoices|surrogate|huge|echo)-(\d+)(?:-(\d+(?:\.\d+)?)s)?", re.IGNORECASE
+)
+FAULT_KINDS = ("429", "429bare", "500", "500echo", "hang", "drop", "badjson", "nochoices", "surrogate", "huge", "echo")
+SURROGATE_PREFIX = "Hmm \ud800 I think "
+_PAD = re.compile(r"\bpad-(\d+)", re.IGNORECASE)
 
 
 def _counted_fault(model: str, index: int) -> tuple[str, str | None] | None:
@@ -547,29 +577,46 @@ class _Handler(BaseHTTPRequestHandler):
         except (ValueError, TypeError) as error:
             self._error(400, f"bad request: {error}", "invalid_request_error")
             return
-        index = fake._arrive(model, messages, self.headers.get("Authorization"))
+        index, scheduled = fake._arrive(model, messages, self.headers.get("Authorization"))
+        if not fake._take_slot():
+            self._drop()  # the server is stopping
+            fake._leave(False)
+            return
         try:
             if fake.latency:
                 fake._stopping.wait(fake.latency)
-            self._answer(fake, request, model, messages, n, index)
+            self._answer(fake, request, model, messages, n, index, scheduled)
         finally:
-            fake._leave()
+            fake._leave(True)
 
-    def _answer(self, fake: FakeLLMServer, request: dict[str, Any], model: str, messages: list[Message], n: int, index: int) -> None:
+    def _echo(self, model: str) -> str:
+        match = _PAD.search(model)
+        pad = "." * int(match.group(1)) if match else ""
+        return pad + "request headers: " + "; ".join(f"{k.lower()}: {v}" for k, v in self.headers.items())
+
+    def _answer(
+        self, fake: FakeLLMServer, request: dict[str, Any], model: str, messages: list[Message], n: int, index: int, scheduled: str | None
+    ) -> None:
         fault = _counted_fault(model, index)
+        if scheduled is not None:
+            fault = (scheduled, None)
+        name = model.lower()
+        reply_fault = None
         if fault is not None:
             kind, retry_after = fault
-            if kind == "429":
+            fake._count_fault(kind)
+            if kind in ("429", "429bare"):
                 self._error(
                     429,
                     "Rate limit reached for requests (injected fault).",
                     "requests",
                     "rate_limit_exceeded",
-                    {"Retry-After": retry_after or fake.retry_after},
+                    {"Retry-After": retry_after or fake.retry_after} if kind == "429" else None,
                 )
                 return
-            if kind == "500":
-                self._error(500, "The server had an error while processing your request (injected fault).", "server_error")
+            if kind in ("500", "500echo"):
+                echo = " " + self._echo(model) if kind == "500echo" or "echo-headers" in name else ""
+                self._error(500, "The server had an error while processing your request (injected fault)." + echo, "server_error")
                 return
             if kind == "drop":
                 self._drop()
@@ -578,9 +625,9 @@ class _Handler(BaseHTTPRequestHandler):
                 if fake._stopping.wait(fake.hang_seconds):
                     self._drop()
                     return
-        name = model.lower()
+            reply_fault = kind
         stream = bool(request.get("stream"))
-        if "fault-badjson" in name:
+        if reply_fault == "badjson" or re.search(r"fault-badjson(?!-\d)", name):
             if stream:
                 self._send(200, b'data: {"id": "chatcmpl-bad", "choices": [{"delta": {"content": "x"\n\n', "text/event-stream")
             else:
@@ -594,7 +641,14 @@ class _Handler(BaseHTTPRequestHandler):
                 contents.append("")
             else:
                 text = fake.reply(messages, model, i)
-                contents.append(_huge(text) if "fault-huge" in name else text)
+                if reply_fault == "surrogate" or re.search(r"fault-surrogate(?!-\d)", name):
+                    text = SURROGATE_PREFIX + text
+                if reply_fault == "echo" or "echo-headers" in name:
+                    text = self._echo(model) + "\n" + text
+                huge = reply_fault == "huge" or re.search(r"fault-huge(?!-\d)", name)
+                contents.append(_huge(text) if huge else text)
+        if reply_fault == "nochoices" or re.search(r"fault-nochoices(?!-\d)", name):
+            contents = []
         prompt_tokens = sum(_words(_content(m)) for m in messages)
         completion_tokens = sum(_words(c) for c in contents)
         usage = {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens, "total_tokens": prompt_tokens + completion_tokens}
@@ -650,7 +704,9 @@ class FakeLLMServer:
     ``"openai/<name>"``), ``requests`` (chat requests received), ``requests_by_model``, ``log``
     (the last ``log_limit`` ``(model, messages)`` received), ``api_keys_seen`` (distinct
     Authorization header values, in order), ``in_flight`` and ``peak_in_flight`` (chat requests being
-    handled now / at most at once). ``reset_counters()`` clears all of them and the fault counters.
+    handled now / at most at once), ``peak_waiting`` (most requests waiting for a slot at once, with
+    ``slots``) and ``faults_injected`` (by kind). ``reset_counters()`` clears all of them and the
+    fault counters. ``slots`` and ``faults``: see the module docstring.
     """
 
     def __init__(
@@ -662,9 +718,17 @@ class FakeLLMServer:
         retry_after: str = "1",
         hang_seconds: float = 30.0,
         log_limit: int = 10_000,
+        slots: int | None = None,
+        faults: Callable[[int], str | None] | None = None,
     ) -> None:
         if latency < 0:
             raise ValueError(f"latency must be >= 0, got {latency!r}")
+        if slots is not None and slots < 1:
+            raise ValueError(f"slots must be >= 1 or None (no limit), got {slots!r}")
+        self.slots = slots
+        self.faults = faults
+        self._slot_free = threading.Condition()
+        self._busy_slots = 0
         self.latency = float(latency)
         self.host = host
         self.port = port
@@ -740,6 +804,9 @@ class FakeLLMServer:
             self._keys: list[str] = []
             self._in_flight = 0
             self._peak = 0
+            self._waiting = 0
+            self._peak_waiting = 0
+            self._faults: dict[str, int] = {}
 
     @property
     def requests(self) -> int:
@@ -768,8 +835,46 @@ class FakeLLMServer:
     def peak_in_flight(self) -> int:
         return self._peak
 
-    def _arrive(self, model: str, messages: list[Message], authorization: str | None) -> int:
+    @property
+    def peak_waiting(self) -> int:
+        return self._peak_waiting
+
+    @property
+    def faults_injected(self) -> dict[str, int]:
         with self._lock:
+            return dict(self._faults)
+
+    def _count_fault(self, kind: str) -> None:
+        with self._lock:
+            self._faults[kind] = self._faults.get(kind, 0) + 1
+
+    def _take_slot(self) -> bool:
+        """Wait for a free slot (``slots`` mode); False when the server stops meanwhile."""
+        if self.slots is None:
+            return True
+        with self._slot_free:
+            with self._lock:
+                self._waiting += 1
+                self._peak_waiting = max(self._peak_waiting, self._waiting)
+            while self._busy_slots >= self.slots and not self._stopping.is_set():
+                self._slot_free.wait(0.05)
+            with self._lock:
+                self._waiting -= 1
+            if self._stopping.is_set():
+                return False
+            self._busy_slots += 1
+            return True
+
+    def _give_slot(self) -> None:
+        if self.slots is None:
+            return
+        with self._slot_free:
+            self._busy_slots -= 1
+            self._slot_free.notify()
+
+    def _arrive(self, model: str, messages: list[Message], authorization: str | None) -> tuple[int, str | None]:
+        with self._lock:
+            number = self._requests
             self._requests += 1
             index = self._by_model.get(model, 0)
             self._by_model[model] = index + 1
@@ -778,9 +883,14 @@ class FakeLLMServer:
                 self._keys.append(authorization)
             self._in_flight += 1
             self._peak = max(self._peak, self._in_flight)
-        return index
+        scheduled = self.faults(number) if self.faults is not None else None
+        if scheduled is not None and scheduled not in FAULT_KINDS:
+            raise ValueError(f"fault schedule gave {scheduled!r}; faults are {', '.join(FAULT_KINDS)} or None")
+        return index, scheduled
 
-    def _leave(self) -> None:
+    def _leave(self, had_slot: bool) -> None:
+        if had_slot:
+            self._give_slot()
         with self._lock:
             self._in_flight -= 1
 
@@ -798,8 +908,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every request")
     parser.add_argument("--retry-after", default="1", help="Retry-After sent with fault-429-N")
+    parser.add_argument("--slots", type=int, default=None, help="requests served at once (1: like llama.cpp's server); default: all")
     args = parser.parse_args(argv)
-    server = FakeLLMServer(latency=args.latency, host=args.host, port=args.port, retry_after=args.retry_after)
+    server = FakeLLMServer(latency=args.latency, host=args.host, port=args.port, retry_after=args.retry_after, slots=args.slots)
     server.start()
     print(f"serving on {server.url} (latency {server.latency}s); Ctrl-C to stop", flush=True)
     try:

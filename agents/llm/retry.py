@@ -10,6 +10,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from feedbackgym.agents.secrets import redact
+
 T = TypeVar("T")
 
 # litellm exception class names that are worth another try: rate limits, timeouts, dropped
@@ -117,6 +119,8 @@ def is_retryable(error: BaseException) -> bool:
     return code is not None and (code == 429 or code >= 500)
 
 
+ERROR_TEXT_LIMIT = 300
+
 # Errors that say the agent's configuration is wrong (key, model, permissions), not that one request failed.
 CONFIGURATION_NAMES = frozenset({"AuthenticationError", "PermissionDeniedError", "NotFoundError", "UnsupportedParamsError", "BudgetExceededError"})
 CONFIGURATION_MESSAGES = (*NOT_RETRYABLE_MESSAGES, "LLM Provider NOT provided")
@@ -136,9 +140,12 @@ def is_configuration_error(error: BaseException | None, *, first_call: bool = Fa
 
 
 def describe(error: BaseException) -> str:
+    """The error's type, HTTP status and first line, redacted and then cut (a cut must never split a key
+    that redaction would then miss)."""
     code = status_code(error)
     text = str(error).strip().splitlines()[0] if str(error).strip() else ""
-    return f"{type(error).__name__}" + (f" (HTTP {code})" if code else "") + (f": {text[:300]}" if text else "")
+    text = redact(text)[:ERROR_TEXT_LIMIT]
+    return f"{type(error).__name__}" + (f" (HTTP {code})" if code else "") + (f": {text}" if text else "")
 
 
 class RetriesExhausted(RuntimeError):
