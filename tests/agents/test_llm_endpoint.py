@@ -156,7 +156,7 @@ def test_429s_cut_the_limit_and_successes_restore_it() -> None:
 
 
 def test_bad_max_in_flight_is_refused_clearly() -> None:
-    with pytest.raises(ValueError, match="max_in_flight must be an integer >= 1 or null"):
+    with pytest.raises(ValueError, match=r"max_in_flight must be an integer in 1\.\.100000 or None, got 0"):
         LLMAgent(max_in_flight=0)
     with pytest.raises(ValueError, match="slots must be >= 1"):
         FakeLLMServer(slots=0)

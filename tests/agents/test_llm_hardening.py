@@ -208,7 +208,7 @@ def test_a_damaged_cache_stops_a_run_before_its_first_episode(server: FakeLLMSer
         "agents.solver_0.model=openai/learner", f"agents.solver_0.api_base={server.url}", "agents.solver_0.cache=read_write",
         f"agents.solver_0.cache_path={cache}",
     ]
-    with initialize_config_module(config_module="feedbackgym.conf", version_base="1.3"):
+    with initialize_config_module(config_module="feedbackgym.conf.run", version_base="1.3"):
         cfg = compose(config_name="config", overrides=overrides)
     before = server.requests
     with pytest.raises(ValueError, match=str(cache).replace("\\", "\\\\")):
@@ -287,7 +287,7 @@ def test_hide_secrets_moves_keys_from_config_and_overrides_into_the_environment(
 
     secret, other = "sk-hide-SECRET-0123456789", "plain-token-abcdefgh"
     overrides = ["agent@agents.solver_0=llm", f"agents.solver_0.api_key={secret}", "agent@agents.teacher_0=llm", f"agents.teacher_0.api_key={other}"]
-    with initialize_config_module(config_module="feedbackgym.conf", version_base="1.3"):
+    with initialize_config_module(config_module="feedbackgym.conf.run", version_base="1.3"):
         cfg = compose(config_name="config", overrides=overrides, return_hydra_config=True)
     for name in [n for n in os.environ if n.startswith("FEEDBACKGYM_HIDDEN_")]:
         monkeypatch.delenv(name)
