@@ -171,6 +171,7 @@ class LLMAgent(Agent):
         require_text("cache_path", cache_path, max_chars=4096)
         require_text("mock_response", mock_response, multiline=True, allow_empty=True, max_chars=1_000_000, allow_none=True)
         max_in_flight = require_int("max_in_flight", max_in_flight, 1, 100_000, allow_none=True)
+        adaptive_concurrency = require_bool("adaptive_concurrency", adaptive_concurrency)
         if api_key_env is not None and api_key_env not in os.environ:
             raise ValueError(f"api_key_env names {api_key_env!r}, which is not set in the environment")
         self.model = model
@@ -194,7 +195,7 @@ class LLMAgent(Agent):
         self.requests_per_minute = requests_per_minute
         self.tokens_per_minute = tokens_per_minute
         self.max_in_flight = max_in_flight
-        self.adaptive_concurrency = bool(adaptive_concurrency)
+        self.adaptive_concurrency = adaptive_concurrency
         self.mock_response = mock_response
         # Jitter must not consume the agent's generator, or retries would change later choices.
         self._jitter_rng = random.Random(seed)
