@@ -22,7 +22,7 @@ from pettingzoo import AECEnv
 
 from feedbackgym.agents import Agent
 from feedbackgym.agents.base import AgentConfigurationError
-from feedbackgym.agents.registration import build_agents, check_agents_fit
+from feedbackgym.agents.registration import agent_reply, agent_stats, build_agents, check_agents_fit, reset_agent
 from feedbackgym.agents.secrets import redact
 from feedbackgym.envs import make
 from feedbackgym.envs.core.seeding import agent_seed
@@ -99,14 +99,14 @@ async def play_episode(
     try:
         env.reset(seed=seed)
         for index, agent_id in enumerate(env.unwrapped.possible_agents):
-            agents[agent_id].reset(seed=agent_seed(seed, index))
+            reset_agent(agents[agent_id], agent_seed(seed, index))
         for agent_id in env.agent_iter(max_steps):
             observation, reward, terminated, truncated, info = env.last()
             returns[agent_id] += float(reward)
             if terminated or truncated:
                 action = None
             else:
-                action = await agents[agent_id].aact(observation, info)
+                action = await agent_reply(agents[agent_id], observation, info)
                 result.steps += 1
             env.step(action)
         base = env.unwrapped
@@ -120,7 +120,8 @@ async def play_episode(
         result.metrics["traceback"] = redact(traceback.format_exc(limit=8))
     result.returns = returns
     result.transcript = [message.to_dict() for message in getattr(env.unwrapped, "transcript", [])]
-    result.agents = {agent_id: agent.stats() for agent_id, agent in agents.items() if agent.stats()}
+    stats = {agent_id: agent_stats(agent) for agent_id, agent in agents.items()}
+    result.agents = {agent_id: value for agent_id, value in stats.items() if value}
     result.seconds = time.perf_counter() - started
     return result
 
