@@ -22,7 +22,7 @@ arrays (``flatten=False``). The result may be an int, a numpy scalar or a one-el
 >>> always_a = PolicyAgent(lambda obs: 0, encoder={"kind": "solver", "n_choices": 4})
 >>> result = rollout("SolverFeedback-v0", {"solver_0": always_a, "teacher_0": "scripted_teacher"},
 ...                  seed=0, task="knowledge_mcq", max_turns=2)
->>> result.transcript[1]["content"]
+>>> [m["text"] for m in result.transcript if m["sender"] == "solver_0"][0]
 'The answer is \\\\boxed{A}.'
 """
 
