@@ -846,6 +846,7 @@ class NumericAEC(BaseWrapper):
     | `encoders` | agent id -> an :class:`Encoder`, a kind, a config, or None (the :func:`default_encoder`); left out: every role that has a default encoder and is not in `others` |
     | `others` | agent id -> an agent (an object with `act`, a registered name, `{"name": ..., **kwargs}`), as in `SingleAgent`: these roles are played inside the wrapper and hidden (not in `agents`, `possible_agents`, `rewards`, ...) |
     | `flatten` | flat `Box` observations instead of a `Dict` of them |
+    | `slim_info` | every info is `{}` (libraries that batch infos into arrays, such as Tianshou's buffer, need one shape every step; episode metrics stay in `env.unwrapped.episode_metrics`) |
     | `pad` | every encoded role gets one shared space: `Dict(observation=Box(n), action_mask=Box(0, 1, (m,), int8))`, with `n` and `m` the largest observation and action sizes (zeros pad the rest; implies `flatten`). Libraries that need identical spaces for all agents (Tianshou's `PettingZooEnv`) take it as it is; an action outside a role's mask is played as an invalid move |
 
     Roles neither encoded nor in ``others`` keep the text interface, so scripted or LLM agents can
@@ -872,6 +873,7 @@ class NumericAEC(BaseWrapper):
         flatten: bool = False,
         others: Mapping[str, Any] | None = None,
         pad: bool = False,
+        slim_info: bool = False,
     ) -> None:
         super().__init__(env)
         base = env.unwrapped
@@ -908,6 +910,7 @@ class NumericAEC(BaseWrapper):
         self._step_rewards: dict[str, float] | None = None
         self._seed_index = {agent: index for index, agent in enumerate(possible)}
         self.pad = require_bool("pad", pad)
+        self.slim_info = require_bool("slim_info", slim_info)
         self.flatten = require_bool("flatten", flatten) or self.pad
         if self.pad:
             visible_text = [a for a in possible if a not in self._hidden and a not in self.encoders]
@@ -965,6 +968,8 @@ class NumericAEC(BaseWrapper):
 
     @property
     def infos(self) -> dict[str, dict[str, Any]]:  # type: ignore[override]
+        if self.slim_info:
+            return {a: {} for a in self.agents}
         return self._visible(self.env.infos)
 
     @property
@@ -1011,7 +1016,7 @@ class NumericAEC(BaseWrapper):
     def last(self, observe: bool = True) -> tuple[Any, float, bool, bool, dict[str, Any]]:
         agent = self.env.unwrapped.agent_selection
         _, reward, terminated, truncated, info = self.env.last(observe=False)
-        return (self.observe(agent) if observe else None), reward, terminated, truncated, info
+        return (self.observe(agent) if observe else None), reward, terminated, truncated, ({} if self.slim_info else info)
 
     def step(self, action: Any) -> None:
         base = self.env.unwrapped
