@@ -1,4 +1,5 @@
-"""The ``feedbackgym`` command: ``list`` what is registered, ``run`` an experiment, ``train`` PPO agents (Hydra apps)."""
+"""The ``feedbackgym`` command: ``list`` what is registered, ``run`` an experiment, ``train`` PPO agents (Hydra apps),
+``collect`` a sweep's results into one table. Plugins (``feedbackgym.experiments.plugins``) load first."""
 
 from __future__ import annotations
 
@@ -65,6 +66,9 @@ def app_help(app: str, overrides: Sequence[str]) -> str:
 
 
 def _hand_to_hydra(app: str, rest: list[str]) -> int:
+    from feedbackgym.experiments.plugins import with_plugin_search_path
+
+    rest = with_plugin_search_path(rest)  # configs that installed plugins ship
     if any(flag in rest for flag in HELP_FLAGS):
         write(app_help(app, rest).splitlines())
         return 0
@@ -83,6 +87,17 @@ def _hand_to_hydra(app: str, rest: list[str]) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "collect":
+        from feedbackgym.experiments.collect import main as collect_main
+
+        return collect_main(argv[1:])
+    from feedbackgym.experiments.plugins import PluginError, load_plugins
+
+    try:  # installed plugins (entry points) and FEEDBACKGYM_PLUGINS register their agents, envs, tasks
+        load_plugins()
+    except PluginError as error:
+        print(f"feedbackgym: {error}", file=sys.stderr)
+        return 2
     if argv and argv[0] in APPS:
         return _hand_to_hydra(argv[0], argv[1:])
     parser = argparse.ArgumentParser(prog="feedbackgym", description="Feedback environments for language agents.")
@@ -91,6 +106,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     listing.add_argument("kind", nargs="?", choices=LISTS, help="only this registry")
     commands.add_parser("run", help="run an experiment: feedbackgym run [hydra overrides] [--multirun]")
     commands.add_parser("train", help="train PPO agents on numeric views: feedbackgym train [training=try_again] [hydra overrides]")
+    commands.add_parser("collect", help="one table and plot for a sweep: feedbackgym collect <multirun folder>")
     args = parser.parse_args(argv)
     lines: list[str] = []
     for kind in [args.kind] if args.kind else LISTS:

@@ -207,9 +207,12 @@ async def run_episodes(
     concurrency: int = 8,
     output: Path | str | None = None,
     resume: bool = True,
-    progress: bool = False,
+    progress: bool | str = False,
 ) -> list[dict[str, Any]]:
     """Play ``jobs`` with up to ``concurrency`` episodes in flight; return every episode's record.
+
+    ``progress``: True draws a progress bar; a string (``"job 3"``) logs plain lines prefixed with it
+    every tenth of the episodes instead, which stay readable when parallel jobs share one terminal.
 
     ``make_env(condition)`` and ``make_agents(condition)`` build one worker's environment and agents.
     With ``output``, each finished episode is appended to that JSONL file as it completes; with
@@ -229,7 +232,7 @@ async def run_episodes(
     pending = [job for job in jobs if job.episode_id not in done]
     records: dict[str, dict[str, Any]] = {job.episode_id: done[job.episode_id] for job in jobs if job.episode_id in done}
     sink = JsonlSink(path) if path is not None else None
-    bar = _progress(len(jobs), len(records)) if progress else None
+    bar = _progress(len(jobs), len(records), progress if isinstance(progress, str) else None) if progress else None
     queue: asyncio.Queue[EpisodeJob] = asyncio.Queue()
     for job in pending:
         queue.put_nowait(job)
@@ -268,10 +271,33 @@ async def run_episodes(
     return [records[job.episode_id] for job in jobs if job.episode_id in records]
 
 
-def _progress(total: int, initial: int) -> Any:
+def _progress(total: int, initial: int, label: str | None = None) -> Any:
+    if label is not None:
+        return LineProgress(total, initial, label)
     from tqdm.auto import tqdm
 
     return tqdm(total=total, initial=initial, unit="episode", dynamic_ncols=True)
+
+
+class LineProgress:
+    """Progress as whole log lines (``[job 3] 40/100 episodes``), every tenth: readable when parallel jobs interleave."""
+
+    def __init__(self, total: int, initial: int, label: str) -> None:
+        import logging
+
+        self.total, self.done, self.label = total, initial, label
+        self.step = max(1, total // 10)
+        self.log = logging.getLogger("feedbackgym")
+        self._next = initial + self.step
+
+    def update(self, n: int = 1) -> None:
+        self.done += n
+        if self.done >= self._next or self.done == self.total:
+            self.log.info(f"[{self.label}] {self.done}/{self.total} episodes")
+            self._next = self.done + self.step
+
+    def close(self) -> None:
+        pass
 
 
 # ---------------------------------------------------------------------------------- aggregation
