@@ -111,6 +111,7 @@ async def play_episode(
             env.step(action)
         base = env.unwrapped
         result.metrics = dict(getattr(base, "episode_metrics", {}) or {})
+        _say_what_is_missing(base)
         if base.agents:
             result.error = f"episode did not end within max_steps={max_steps}"
     except AgentConfigurationError:
@@ -119,11 +120,42 @@ async def play_episode(
         result.error = redact(f"{type(error).__name__}: {error}")
         result.metrics["traceback"] = redact(traceback.format_exc(limit=8))
     result.returns = returns
-    result.transcript = [message.to_dict() for message in getattr(env.unwrapped, "transcript", [])]
+    result.transcript = [_message_record(message) for message in getattr(env.unwrapped, "transcript", None) or []]
     stats = {agent_id: agent_stats(agent) for agent_id, agent in agents.items()}
     result.agents = {agent_id: value for agent_id, value in stats.items() if value}
     result.seconds = time.perf_counter() - started
     return result
+
+
+# What a custom environment gives the runner's records and tables (README: "Plugins and sweeps").
+ENV_CONTRACT = {
+    "episode_metrics": "a dict of the finished episode's metrics (numbers, or lists of numbers such as cumulative_accuracy), "
+                       "which become the columns of results.csv",
+    "transcript": "a list of messages (objects with to_dict(), or dicts) that episodes.jsonl records",
+}
+_told: set[tuple[str, str]] = set()
+
+
+def _say_what_is_missing(base: Any) -> None:
+    """Warn once per environment class that lacks what the tables and transcripts are made of (rather than leave them empty)."""
+    import logging
+
+    for name, meaning in ENV_CONTRACT.items():
+        key = (f"{type(base).__module__}.{type(base).__qualname__}", name)
+        if key not in _told and not hasattr(base, name):
+            _told.add(key)
+            logging.getLogger("feedbackgym").warning(
+                f"{type(base).__name__} has no `{name}` attribute, so the runner records none: give it {meaning}. "
+                "Until then results.csv has returns only and the transcripts are empty."
+            )
+
+
+def _message_record(message: Any) -> dict[str, Any]:
+    if hasattr(message, "to_dict"):
+        return message.to_dict()
+    if isinstance(message, Mapping):
+        return dict(message)
+    return {"text": str(message)}
 
 
 def rollout(
