@@ -948,7 +948,9 @@ class NumericAEC(BaseWrapper):
     def max_num_agents(self) -> int:  # type: ignore[override]
         return len(self.possible_agents)
 
-    def _visible(self, table: Mapping[str, Any]) -> dict[str, Any]:
+    def _visible(self, table: Any) -> Any:
+        if not self._hidden:
+            return table  # nothing hidden: the env's own dict, so that writes through the wrapper reach it
         return {a: value for a, value in table.items() if a not in self._hidden}
 
     @property

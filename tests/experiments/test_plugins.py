@@ -93,6 +93,15 @@ def test_a_plugin_that_cannot_be_imported_is_a_clear_error(plugin_path: Path, tm
 
 
 def test_plugins_in_process(plugin_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from feedbackgym.agents import agent_registry
+    from feedbackgym.envs import registry
+    from feedbackgym.experiments import plugins
+
+    # what the plugin registers here is removed afterwards: later tests enumerate the registries
+    monkeypatch.setattr(agent_registry, "_entries", dict(agent_registry._entries))
+    monkeypatch.setattr(plugins, "_loaded", set())
+    monkeypatch.setitem(registry, "DemoSolver-v0", None)
+    monkeypatch.delitem(registry, "DemoSolver-v0")
     monkeypatch.syspath_prepend(str(plugin_path))
     import importlib
 
