@@ -89,7 +89,7 @@ def build_agents(specs: Mapping[str, Any], env: Any = None) -> dict[str, Any]:
             built[agent_id] = make_agent(value["name"], **agent_kwargs(value))
         else:
             raise TypeError(
-                f"agents[{agent_id!r}] must be an agent (an object with act(observation, info)), a registered name "
+                f"agents[{agent_id!r}] must be an Agent (any object with act(observation, info)), a registered name "
                 f"or {{'name': ..., **kwargs}}, got {value!r}"
             )
     if env is not None:
