@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
@@ -39,8 +40,36 @@ def agent_kwargs(spec: Mapping[str, Any]) -> dict[str, Any]:
     return kwargs
 
 
+# ------------------------------------------------------------------- the agent protocol, minimal
+# An agent is any object with ``act(observation, info) -> str``. ``reset(seed)``, ``aact`` and
+# ``stats()`` are optional: the runner and the views call them through these helpers.
+def reset_agent(agent: Any, seed: Any) -> None:
+    """Call ``agent.reset(seed=seed)`` when the agent has one (an agent without ``reset`` keeps its state)."""
+    reset = getattr(agent, "reset", None)
+    if callable(reset):
+        reset(seed=seed)
+
+
+async def agent_reply(agent: Any, observation: Any, info: Any) -> Any:
+    """``await agent.aact(...)`` when the agent has it, else ``agent.act(...)`` (awaited when it returns an awaitable)."""
+    aact = getattr(agent, "aact", None)
+    if callable(aact):
+        return await aact(observation, info)
+    reply = agent.act(observation, info)
+    if inspect.isawaitable(reply):
+        reply = await reply
+    return reply
+
+
+def agent_stats(agent: Any) -> dict[str, Any]:
+    """``agent.stats()`` when the agent has it and it returns a mapping, else ``{}``."""
+    stats = getattr(agent, "stats", None)
+    value = stats() if callable(stats) else None
+    return dict(value) if isinstance(value, Mapping) else {}
+
+
 def build_agents(specs: Mapping[str, Any], env: Any = None) -> dict[str, Any]:
-    """Agents per role from agent objects (anything with ``act`` and ``reset``), registered names, or
+    """Agents per role from agent objects (anything with ``act``; ``reset``, ``aact``, ``stats`` are optional), registered names, or
     ``{"name": ..., **kwargs}`` mappings (Hydra's agent configs).
 
     With ``env``, every role must be one of the environment's and every agent must fit its role
@@ -53,8 +82,6 @@ def build_agents(specs: Mapping[str, Any], env: Any = None) -> dict[str, Any]:
     built: dict[str, Any] = {}
     for agent_id, value in specs.items():
         if callable(getattr(value, "act", None)):
-            if not callable(getattr(value, "reset", None)):
-                raise TypeError(f"agents[{agent_id!r}] has act() but no reset(seed); got {value!r}")
             built[agent_id] = value
         elif isinstance(value, str):
             built[agent_id] = make_agent(value)
@@ -62,7 +89,7 @@ def build_agents(specs: Mapping[str, Any], env: Any = None) -> dict[str, Any]:
             built[agent_id] = make_agent(value["name"], **agent_kwargs(value))
         else:
             raise TypeError(
-                f"agents[{agent_id!r}] must be an Agent (with act and reset), a registered name "
+                f"agents[{agent_id!r}] must be an Agent (any object with act(observation, info)), a registered name "
                 f"or {{'name': ..., **kwargs}}, got {value!r}"
             )
     if env is not None:

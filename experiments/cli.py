@@ -1,5 +1,6 @@
 """The ``feedbackgym`` command: ``list`` what is registered, ``run`` an experiment, ``train`` PPO agents (Hydra apps),
-``report`` a run folder as one HTML file, ``show`` one episode in the terminal."""
+``report`` a run folder as one HTML file, ``show`` one episode in the terminal, ``collect`` a sweep's results
+into one table. Plugins (``feedbackgym.experiments.plugins``) load first."""
 
 from __future__ import annotations
 
@@ -66,6 +67,9 @@ def app_help(app: str, overrides: Sequence[str]) -> str:
 
 
 def _hand_to_hydra(app: str, rest: list[str]) -> int:
+    from feedbackgym.experiments.plugins import with_plugin_search_path
+
+    rest = with_plugin_search_path(rest)  # configs that installed plugins ship
     if any(flag in rest for flag in HELP_FLAGS):
         write(app_help(app, rest).splitlines())
         return 0
@@ -84,6 +88,17 @@ def _hand_to_hydra(app: str, rest: list[str]) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "collect":
+        from feedbackgym.experiments.collect import main as collect_main
+
+        return collect_main(argv[1:])
+    from feedbackgym.experiments.plugins import PluginError, load_plugins
+
+    try:  # installed plugins (entry points) and FEEDBACKGYM_PLUGINS register their agents, envs, tasks
+        load_plugins()
+    except PluginError as error:
+        print(f"feedbackgym: {error}", file=sys.stderr)
+        return 2
     if argv and argv[0] in APPS:
         return _hand_to_hydra(argv[0], argv[1:])
     parser = argparse.ArgumentParser(prog="feedbackgym", description="Feedback environments for language agents.")
@@ -98,6 +113,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     show = commands.add_parser("show", help="print one episode of a run folder in the terminal")
     show.add_argument("folder", help="a folder written by feedbackgym run or train, or a sweep folder")
     show.add_argument("episode", help="the episode id, e.g. none/0 (in a sweep folder: <job>:<id>, e.g. 0:none/0)")
+    commands.add_parser("collect", help="one table and plot for a sweep: feedbackgym collect <multirun folder>")
     args = parser.parse_args(argv)
     if args.command in ("report", "show"):
         return _report_or_show(args)

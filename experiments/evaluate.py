@@ -40,13 +40,15 @@ from feedbackgym.experiments.configuration import (
     differing_keys,
     override_keys,
     require_bool,
+    require_choice,
     require_int,
 )
 from feedbackgym.experiments.runner import EpisodeJob, aggregate, format_table, run_episodes, write_table
 
 log = logging.getLogger("feedbackgym")
 
-RUN_OPTIONS = ("episodes", "seed", "concurrency", "resume", "progress", "plot", "report")
+RUN_OPTIONS = ("episodes", "seed", "concurrency", "resume", "progress", "plot", "report", "plugins", "backend", "ray")
+BACKENDS = ("local", "ray")
 # Agent knobs that change how calls are made, not what an episode is: free to change on resume.
 OPERATIONAL_AGENT_KNOBS = frozenset({"api_key", "timeout", "max_retries", "backoff_initial", "backoff_max", "cache", "cache_path",
                                      "requests_per_minute", "tokens_per_minute"})
@@ -225,6 +227,12 @@ def check_run_options(cfg: DictConfig) -> dict[str, Any]:
     }
     for flag in ("resume", "progress", "plot", "report"):
         checked[flag] = require_bool(run.get(flag, True), f"run.{flag}")
+    plugins = run.get("plugins") or []
+    if not isinstance(plugins, list) or not all(isinstance(name, str) and name for name in plugins):
+        raise ConfigError(f"run.plugins must be a list of module names to import, e.g. [mypkg.envs], got {plugins!r}")
+    checked["plugins"] = plugins
+    checked["backend"] = require_choice(run.get("backend", "local"), "run.backend", BACKENDS)
+    checked["ray"] = dict(run.get("ray") or {})
     return checked
 
 
@@ -281,6 +289,12 @@ def run_experiment(cfg: DictConfig, output_dir: Path | str) -> list[dict[str, An
     """
     output_dir = Path(output_dir)
     run = check_run_options(cfg)
+    from feedbackgym.experiments.plugins import PluginError, load_plugins
+
+    try:  # in this process: a launcher's worker process has not loaded them yet
+        load_plugins(run["plugins"])
+    except PluginError as error:
+        raise ConfigError(str(error)) from error
     check_required(cfg, ("env", "agents", "wrapper", "experiment"))
     overrides, _ = hydra_context(cfg)
     check_condition_overrides(overrides, conditions_of(cfg), str(cfg.experiment.get("name", "")))
@@ -291,17 +305,24 @@ def run_experiment(cfg: DictConfig, output_dir: Path | str) -> list[dict[str, An
     name = str(cfg.experiment.name)
     log.info(f"{name}: {len(conditions)} condition(s) x {run['episodes']} episodes of {cfg.env.id}, seeds {run['seed']}..{run['seed'] + run['episodes'] - 1}; output {output_dir}")
     jobs = [EpisodeJob(f"{condition}/{i}", run["seed"] + i, condition) for condition in conditions for i in range(run["episodes"])]
-    records = asyncio.run(
-        run_episodes(
-            jobs,
-            env_factory(cfg),
-            agents_factory(cfg, roles),
-            concurrency=run["concurrency"],
-            output=output_dir / "episodes.jsonl",
-            resume=run["resume"],
-            progress=run["progress"],
+    progress = job_progress(run["progress"])
+    if run["backend"] == "ray":
+        from feedbackgym.experiments.backends.ray_backend import run_episodes_on_ray
+
+        records = run_episodes_on_ray(jobs, cfg, roles, concurrency=run["concurrency"], output=output_dir / "episodes.jsonl",
+                                      resume=run["resume"], progress=progress, options=run["ray"])
+    else:
+        records = asyncio.run(
+            run_episodes(
+                jobs,
+                env_factory(cfg),
+                agents_factory(cfg, roles),
+                concurrency=run["concurrency"],
+                output=output_dir / "episodes.jsonl",
+                resume=run["resume"],
+                progress=progress,
+            )
         )
-    )
     rows = aggregate(records)
     add_windows(rows, _plain(cfg.experiment.get("windows")) or {})
     write_table(rows, output_dir / "results.csv")
@@ -328,7 +349,7 @@ def run_experiment(cfg: DictConfig, output_dir: Path | str) -> list[dict[str, An
 
 
 # Command-line overrides that change how a run is shown or executed, not what it measures: left out of plot titles.
-PRESENTATION_OVERRIDES = ("hydra.", "run.progress", "run.plot", "run.report", "run.concurrency", "run.resume", "experiment=")
+PRESENTATION_OVERRIDES = ("hydra.", "run.progress", "run.plot", "run.report", "run.concurrency", "run.resume", "run.backend", "run.ray", "experiment=")
 
 
 def plot_context(cfg: DictConfig, episodes: int | None = None) -> dict[str, Any]:
@@ -367,6 +388,20 @@ def plot_run(cfg: DictConfig, name: str, rows: list[dict[str, Any]], records: li
         task_ids = [str(r["metrics"]["task_id"]) for r in records if isinstance((r.get("metrics") or {}).get("task_id"), str)]
         context["task"] = task_ids[0].split("/")[0] if task_ids else None
     return plot_experiment(name, rows, path, context=context, intervals=intervals, **plot_options)
+
+
+def job_progress(enabled: bool) -> bool | str:
+    """A bar for a single run; in a sweep (``--multirun``), plain lines prefixed with the job number, which
+    stay readable when a parallel launcher's jobs share the terminal."""
+    if not enabled:
+        return False
+    if HydraConfig.initialized():
+        from hydra.types import RunMode
+
+        hydra_cfg = HydraConfig.get()
+        if hydra_cfg.mode == RunMode.MULTIRUN:
+            return f"job {hydra_cfg.job.num}"
+    return True
 
 
 def add_windows(rows: list[dict[str, Any]], windows: Mapping[str, Any]) -> None:

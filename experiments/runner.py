@@ -24,7 +24,7 @@ from pettingzoo import AECEnv
 
 from feedbackgym.agents import Agent
 from feedbackgym.agents.base import AgentConfigurationError
-from feedbackgym.agents.registration import build_agents, check_agents_fit
+from feedbackgym.agents.registration import agent_reply, agent_stats, build_agents, check_agents_fit, reset_agent
 from feedbackgym.agents.secrets import redact
 from feedbackgym.envs import make
 from feedbackgym.envs.core.seeding import agent_seed
@@ -152,18 +152,19 @@ async def play_episode(
     try:
         env.reset(seed=seed)
         for index, agent_id in enumerate(env.unwrapped.possible_agents):
-            agents[agent_id].reset(seed=agent_seed(seed, index))
+            reset_agent(agents[agent_id], agent_seed(seed, index))
         for agent_id in env.agent_iter(max_steps):
             observation, reward, terminated, truncated, info = env.last()
             returns[agent_id] += float(reward)
             if terminated or truncated:
                 action = None
             else:
-                action = await agents[agent_id].aact(observation, info)
+                action = await agent_reply(agents[agent_id], observation, info)
                 result.steps += 1
             env.step(action)
         base = env.unwrapped
         result.metrics = dict(getattr(base, "episode_metrics", {}) or {})
+        _say_what_is_missing(base)
         if base.agents:
             result.error = f"episode did not end within max_steps={max_steps}"
     except AgentConfigurationError:
@@ -172,10 +173,42 @@ async def play_episode(
         result.error = redact(f"{type(error).__name__}: {error}")
         result.metrics["traceback"] = redact(traceback.format_exc(limit=8))
     result.returns = returns
-    result.transcript = [message.to_dict() for message in getattr(env.unwrapped, "transcript", [])]
-    result.agents = {agent_id: agent.stats() for agent_id, agent in agents.items() if agent.stats()}
+    result.transcript = [_message_record(message) for message in getattr(env.unwrapped, "transcript", None) or []]
+    stats = {agent_id: agent_stats(agent) for agent_id, agent in agents.items()}
+    result.agents = {agent_id: value for agent_id, value in stats.items() if value}
     result.seconds = time.perf_counter() - started
     return result
+
+
+# What a custom environment gives the runner's records and tables (README: "Plugins and sweeps").
+ENV_CONTRACT = {
+    "episode_metrics": "a dict of the finished episode's metrics (numbers, or lists of numbers such as cumulative_accuracy), "
+                       "which become the columns of results.csv",
+    "transcript": "a list of messages (objects with to_dict(), or dicts) that episodes.jsonl records",
+}
+_told: set[tuple[str, str]] = set()
+
+
+def _say_what_is_missing(base: Any) -> None:
+    """Warn once per environment class that lacks what the tables and transcripts are made of (rather than leave them empty)."""
+    import logging
+
+    for name, meaning in ENV_CONTRACT.items():
+        key = (f"{type(base).__module__}.{type(base).__qualname__}", name)
+        if key not in _told and not hasattr(base, name):
+            _told.add(key)
+            logging.getLogger("feedbackgym").warning(
+                f"{type(base).__name__} has no `{name}` attribute, so the runner records none: give it {meaning}. "
+                "Until then results.csv has returns only and the transcripts are empty."
+            )
+
+
+def _message_record(message: Any) -> dict[str, Any]:
+    if hasattr(message, "to_dict"):
+        return message.to_dict()
+    if isinstance(message, Mapping):
+        return dict(message)
+    return {"text": str(message)}
 
 
 def rollout(
@@ -259,9 +292,12 @@ async def run_episodes(
     concurrency: int = 8,
     output: Path | str | None = None,
     resume: bool = True,
-    progress: bool = False,
+    progress: bool | str = False,
 ) -> list[dict[str, Any]]:
     """Play ``jobs`` with up to ``concurrency`` episodes in flight; return every episode's record.
+
+    ``progress``: True draws a progress bar; a string (``"job 3"``) logs plain lines prefixed with it
+    every tenth of the episodes instead, which stay readable when parallel jobs share one terminal.
 
     ``make_env(condition)`` and ``make_agents(condition)`` build one worker's environment and agents.
     With ``output``, each finished episode is appended to that JSONL file as it completes; with
@@ -281,7 +317,7 @@ async def run_episodes(
     pending = [job for job in jobs if job.episode_id not in done]
     records: dict[str, dict[str, Any]] = {job.episode_id: done[job.episode_id] for job in jobs if job.episode_id in done}
     sink = JsonlSink(path) if path is not None else None
-    bar = _progress(len(jobs), len(records)) if progress else None
+    bar = _progress(len(jobs), len(records), progress if isinstance(progress, str) else None) if progress else None
     queue: asyncio.Queue[EpisodeJob] = asyncio.Queue()
     for job in pending:
         queue.put_nowait(job)
@@ -320,10 +356,33 @@ async def run_episodes(
     return [records[job.episode_id] for job in jobs if job.episode_id in records]
 
 
-def _progress(total: int, initial: int) -> Any:
+def _progress(total: int, initial: int, label: str | None = None) -> Any:
+    if label is not None:
+        return LineProgress(total, initial, label)
     from tqdm.auto import tqdm
 
     return tqdm(total=total, initial=initial, unit="episode", dynamic_ncols=True)
+
+
+class LineProgress:
+    """Progress as whole log lines (``[job 3] 40/100 episodes``), every tenth: readable when parallel jobs interleave."""
+
+    def __init__(self, total: int, initial: int, label: str) -> None:
+        import logging
+
+        self.total, self.done, self.label = total, initial, label
+        self.step = max(1, total // 10)
+        self.log = logging.getLogger("feedbackgym")
+        self._next = initial + self.step
+
+    def update(self, n: int = 1) -> None:
+        self.done += n
+        if self.done >= self._next or self.done == self.total:
+            self.log.info(f"[{self.label}] {self.done}/{self.total} episodes")
+            self._next = self.done + self.step
+
+    def close(self) -> None:
+        pass
 
 
 # ---------------------------------------------------------------------------------- aggregation

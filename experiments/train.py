@@ -216,6 +216,70 @@ class Setup:
         return make(self.env_id, wrappers=self.wrappers, **kwargs)
 
 
+# ------------------------------------------------------------------ the views a config trains on
+def compose_training_config(training: str = "single", overrides: Sequence[str] = ()) -> dict[str, Any]:
+    """The plain config ``feedbackgym train training=<training> <overrides>`` runs with (composed by Hydra, as the CLI does)."""
+    from hydra import compose, initialize_config_module
+
+    with initialize_config_module(config_module="feedbackgym.conf.train", version_base="1.3"):
+        cfg = compose(config_name="train", overrides=[f"training={training}", *overrides], return_hydra_config=True)
+    check_required(cfg, ("env", "agents", "wrapper", "learners", "train"))
+    kwargs = env_kwargs(cfg)  # reads the env option chosen (the hydra node), as `feedbackgym train` does
+    plain: dict[str, Any] = _plain(OmegaConf.masked_copy(cfg, [key for key in cfg if key != "hydra"]))
+    plain["env"]["kwargs"] = kwargs
+    return plain
+
+
+def make_view_from_config(
+    training: str | Mapping[str, Any] = "single",
+    condition: str | None = None,
+    learner: str | None = None,
+    *,
+    overrides: Sequence[str] = (),
+    split: str = "train",
+    flatten: bool = True,
+    slim_info: bool = True,
+) -> Any:
+    """The numeric view (a Gymnasium env) that ``feedbackgym train training=<training>`` trains ``learner`` on.
+
+    ``training`` is a training option (``"try_again"``, conf/train/training/) or an already composed plain
+    config; ``condition`` one of its ``train.conditions`` (default: the first); ``learner`` one of its
+    learners (default: the only one; self-play configs need it); ``overrides`` are Hydra overrides
+    (``["env.kwargs.max_turns=3"]``). ``split="eval"`` gives the evaluation environment (the condition's
+    ``eval`` kwargs on top). The other roles are played by the mounted agents, and the learner's encoder
+    is the config's, bound to the evaluation spaces, as in training.
+
+    >>> view = make_view_from_config("try_again", "single_turn")
+    >>> view.action_space, view.env.env.unwrapped.max_turns
+    (Discrete(4), 1)
+    """
+    from feedbackgym.agents.registration import build_agents
+    from feedbackgym.wrappers.encoding import make_numeric, resolve_encoder
+
+    plain = dict(training) if isinstance(training, Mapping) else compose_training_config(training, overrides)
+    names = list(conditions_of(plain))
+    name = names[0] if condition is None else condition
+    if name not in names:
+        raise ConfigError(f"condition {name!r} is not one of this config's conditions: {', '.join(names)}")
+    require_choice(split, "split", ("train", "eval"))
+    setup = Setup(plain, name)
+    if not setup.learners:
+        raise ConfigError(f"condition {name!r} is a baseline: it trains no learner, so it has no view")
+    if learner is None:
+        if len(setup.learners) != 1:
+            raise ConfigError(f"this config trains {sorted(setup.learners)}: pass learner=<one of them>")
+        learner = next(iter(setup.learners))
+    if learner not in setup.learners:
+        raise ConfigError(f"learner {learner!r} is not trained by this config; learners: {sorted(setup.learners)}")
+    others = {role: spec for role, spec in setup.mounted.items() if role != learner}
+    missing = [role for role in setup.roles if role != learner and role not in others]
+    if missing:
+        raise ConfigError(f"no agent is mounted for {missing}, which the view of {learner!r} needs to play the other roles")
+    encoder = resolve_encoder(setup.make_env(setup.eval_kwargs), learner, setup.learners[learner]).config()
+    kwargs = setup.train_kwargs if split == "train" else setup.eval_kwargs
+    return make_numeric(setup.make_env(kwargs), learner, build_agents(others), encoder=encoder, flatten=flatten, slim_info=slim_info)
+
+
 # ------------------------------------------------------------------------------------ training
 def env_thunks(setup: Setup, learner: str, encoder: Mapping[str, Any], others: Mapping[str, Any], n: int) -> list[Any]:
     """``n`` thunks of the learner's numeric view; ``others`` maps roles to agent specs or zero-argument factories."""
@@ -528,4 +592,4 @@ if __name__ == "__main__":
     main()
 
 
-__all__ = ["conditions_of", "run_training", "steps_to_threshold", "summarise", "train_job"]
+__all__ = ["compose_training_config", "conditions_of", "make_view_from_config", "run_training", "steps_to_threshold", "summarise", "train_job"]

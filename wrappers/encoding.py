@@ -653,16 +653,65 @@ def default_encoder(env: AECEnv, agent: str, **kwargs: Any) -> Encoder:
     if kind is None:
         known = ", ".join(f"{e} {r}" for e, r in _DEFAULT_KINDS)
         raise ValueError(f"no numeric encoder for {agent!r} of {type(base).__name__}; encoders exist for: {known}")
-    n_choices = getattr(getattr(base, "task_source", None), "n_choices", None)
+    source = getattr(base, "task_source", None)
+    n_choices = getattr(source, "n_choices", None)
     if kind == "solver" and "answers" not in kwargs and "n_choices" not in kwargs:
-        if n_choices is None:
-            raise ValueError("the solver of a numeric task needs answers=(low, high), the integer answers it can give")
-        kwargs["n_choices"] = n_choices
+        if n_choices is not None:
+            kwargs["n_choices"] = n_choices
+        else:
+            answers = default_answers(source)
+            if answers is None:
+                what = f"task {getattr(source, 'name', type(source).__name__)!r}" if source is not None else "this task"
+                raise ArgumentError(
+                    f"the solver of {what} has no default answer range within {MAX_ACTIONS} integers: pass "
+                    "answers=(low, high), the integer answers it can give (encoders={'solver_0': {'answers': [0, 200]}})"
+                )
+            kwargs["answers"] = answers
     if kind in ("judge", "judged_solver") and "n_choices" not in kwargs and n_choices is not None:
         kwargs["n_choices"] = n_choices
     encoder = make_encoder(kind, **kwargs)
     check_encoder_fits(encoder, base, agent)
     return encoder.bind(base.observation_space(agent))
+
+
+def default_answers(source: Any) -> tuple[int, int] | None:
+    """The integer answers a numeric task source can have, when they fit in ``MAX_ACTIONS`` actions; else None.
+
+    A source may say so itself with ``answer_range() -> (low, high)``. For ``arithmetic`` the range
+    is worked out from its level and operations (difficulty 1: 0..180, difficulty 2: 0..7200 with
+    every operation); wider sources (difficulty 3 and up, long multiplication) need ``answers=``.
+    """
+    answer_range = getattr(source, "answer_range", None)
+    if callable(answer_range):
+        low, high = answer_range()
+    elif type(source).__name__ == "ArithmeticTasks":
+        from feedbackgym.envs.tasks.arithmetic import _LEVELS  # the generator's own limits
+
+        low, high = _arithmetic_bounds(_LEVELS[source.difficulty], source.operations, source.allow_negative)
+    else:
+        return None
+    return (int(low), int(high)) if 0 <= high - low < MAX_ACTIONS else None
+
+
+def _arithmetic_bounds(level: tuple[int, int, int], operations: str, allow_negative: bool) -> tuple[int, int]:
+    """Interval bounds of every value ``ArithmeticTasks`` can produce (start 1..add_max, then each operation)."""
+    n_operations, add_max, factor_max = level
+    low, high = 1, add_max
+    for _ in range(n_operations):
+        lows, highs = [], []
+        if "+" in operations:
+            lows.append(low + 1), highs.append(high + add_max)
+        if "*" in operations:
+            lows.append(min(low * 2, low * factor_max)), highs.append(max(high * factor_max, high * 2))
+        if "-" in operations:
+            if allow_negative:
+                lows.append(min(low - add_max, 1 - high)), highs.append(max(high - 1, add_max - low))
+            else:
+                lows.append(0), highs.append(max(high, add_max))
+        if "/" in operations:
+            lows.append(min(low, 0)), highs.append(max(high, 0))
+        low, high = min(lows), max(highs)
+    return (low if allow_negative else max(low, 0)), high
 
 
 def resolve_encoder(env: AECEnv, agent: str, spec: Encoder | str | Mapping[str, Any] | None) -> Encoder:
@@ -790,16 +839,31 @@ def make_numeric(
 class NumericAEC(BaseWrapper):
     """A PettingZoo AEC environment in which the roles in ``encoders`` see numbers and act with ``Discrete`` choices.
 
-    The other roles keep the text interface, so scripted or LLM agents can still play them while
-    torch policies play the encoded ones (self-play with several learners at once). ``encoders``
-    maps agent ids to an :class:`Encoder`, a kind, a config, or None (the :func:`default_encoder`);
-    leaving it out encodes every role that has a default encoder. ``flatten`` gives flat ``Box``
-    observations. Encoders are seeded with ``agent_seed(seed, index)`` at ``reset(seed)``.
+    ## Arguments
+
+    | argument | meaning |
+    |---|---|
+    | `encoders` | agent id -> an :class:`Encoder`, a kind, a config, or None (the :func:`default_encoder`); left out: every role that has a default encoder and is not in `others` |
+    | `others` | agent id -> an agent (an object with `act`, a registered name, `{"name": ..., **kwargs}`), as in `SingleAgent`: these roles are played inside the wrapper and hidden (not in `agents`, `possible_agents`, `rewards`, ...) |
+    | `flatten` | flat `Box` observations instead of a `Dict` of them |
+    | `slim_info` | every info is `{}` (libraries that batch infos into arrays, such as Tianshou's buffer, need one shape every step; episode metrics stay in `env.unwrapped.episode_metrics`) |
+    | `pad` | every encoded role gets one shared space: `Dict(observation=Box(n), action_mask=Box(0, 1, (m,), int8))`, with `n` and `m` the largest observation and action sizes (zeros pad the rest; implies `flatten`). Libraries that need identical spaces for all agents (Tianshou's `PettingZooEnv`) take it as it is; an action outside a role's mask is played as an invalid move |
+
+    Roles neither encoded nor in ``others`` keep the text interface, so scripted or LLM agents can
+    still play them while torch policies play the encoded ones. Every role left visible must be
+    encoded for an RL library to drive the whole game: give the rest to ``others``. An environment
+    with no role that has a built-in encoder (``JudgeProtocol-v0``, ``SimulatedUser-*``) is refused
+    when ``encoders`` is left out, rather than encoding nothing: write an :class:`Encoder` subclass
+    and pass it in ``encoders``. Encoders and the ``others`` are seeded with ``agent_seed(seed, index)``
+    at ``reset(seed)`` (as the runner seeds agents).
 
     >>> from feedbackgym.envs import make
     >>> env = make("Negotiation-v0", wrappers=[("numeric_view", {"encoders": {"seller_0": None, "buyer_0": None}})])
     >>> env.action_space("seller_0"), type(env.action_space("critic_0")).__name__
     (Discrete(13), 'PrintableText')
+    >>> env = make("Negotiation-v0", wrappers=[("numeric_view", {"others": {"critic_0": "critic_coach"}, "pad": True})])
+    >>> env.possible_agents, env.observation_space("seller_0") == env.observation_space("buyer_0")
+    (['seller_0', 'buyer_0'], True)
     """
 
     def __init__(
@@ -807,37 +871,131 @@ class NumericAEC(BaseWrapper):
         env: AECEnv,
         encoders: Mapping[str, Encoder | str | Mapping[str, Any] | None] | None = None,
         flatten: bool = False,
+        others: Mapping[str, Any] | None = None,
+        pad: bool = False,
+        slim_info: bool = False,
     ) -> None:
         super().__init__(env)
         base = env.unwrapped
+        possible = list(base.possible_agents)
+        if others is not None and not isinstance(others, Mapping):
+            raise fail("others", "a mapping from agent ids to agents (objects with act, registered names or {name: ...})", others)
+        others = dict(others or {})
+        unknown = [a for a in others if a not in possible]
+        if unknown:
+            raise ValueError(f"others name {unknown}, which are not agents of this environment; agents: {possible}")
         if encoders is None:
-            roles = [a for a in base.possible_agents if encoder_kinds_for(base, a)]
+            roles = [a for a in possible if a not in others and encoder_kinds_for(base, a)]
+            if not roles:
+                known = ", ".join(f"{e} {r}" for e, r in _DEFAULT_KINDS)
+                raise ArgumentError(
+                    f"numeric_view: no role of {type(base).__name__} ({', '.join(a for a in possible if a not in others)}) has a "
+                    f"built-in encoder, so this view would encode nothing; built-in encoders exist for: {known}. "
+                    "Pass encoders={agent id: <your Encoder subclass>}"
+                )
             encoders = dict.fromkeys(roles)
         if not isinstance(encoders, Mapping):
             raise fail("encoders", "a mapping from agent ids to encoders (or None)", encoders)
-        unknown = [a for a in encoders if a not in base.possible_agents]
+        unknown = [a for a in encoders if a not in possible]
         if unknown:
-            raise ValueError(f"encoders name {unknown}, which are not agents of this environment; agents: {base.possible_agents}")
+            raise ValueError(f"encoders name {unknown}, which are not agents of this environment; agents: {possible}")
+        both = [a for a in encoders if a in others]
+        if both:
+            raise ValueError(f"{both} are both encoded and played by others; a role is one or the other")
         self.encoders: dict[str, Encoder] = {}
         for agent, spec in encoders.items():
             self.encoders[agent] = resolve_encoder(base, agent, spec)
-        self.flatten = require_bool("flatten", flatten)
-        self._observation_spaces = {
-            agent: (enc.flat_space() if self.flatten else enc.observation_space) for agent, enc in self.encoders.items()
-        }
-        self._action_spaces = {agent: enc.action_space for agent, enc in self.encoders.items()}
+        self.others = _build_others(others, env)
+        self._hidden = frozenset(self.others)
+        self._step_rewards: dict[str, float] | None = None
+        self._seed_index = {agent: index for index, agent in enumerate(possible)}
+        self.pad = require_bool("pad", pad)
+        self.slim_info = require_bool("slim_info", slim_info)
+        self.flatten = require_bool("flatten", flatten) or self.pad
+        if self.pad:
+            visible_text = [a for a in possible if a not in self._hidden and a not in self.encoders]
+            if visible_text:
+                raise ValueError(f"pad=True gives every visible role one numeric space, but {visible_text} are not encoded: "
+                                 "encode them (encoders=) or play them inside (others=)")
+            self._obs_size = max(int(enc.flat_space().shape[0]) for enc in self.encoders.values())
+            self._n_actions = max(enc.n_actions for enc in self.encoders.values())
+            shared = spaces.Dict({
+                "observation": _box((self._obs_size,), -UNSCALED_CLIP, UNSCALED_CLIP),
+                "action_mask": spaces.Box(low=0, high=1, shape=(self._n_actions,), dtype=np.int8),
+            })
+            self._observation_spaces = dict.fromkeys(self.encoders, shared)
+            self._action_spaces = {agent: spaces.Discrete(self._n_actions) for agent in self.encoders}
+        else:
+            self._observation_spaces = {
+                agent: (enc.flat_space() if self.flatten else enc.observation_space) for agent, enc in self.encoders.items()
+            }
+            self._action_spaces = {agent: enc.action_space for agent, enc in self.encoders.items()}
 
+    # ------------------------------------------------------------------ the visible agents
+    @property
+    def possible_agents(self) -> list[str]:  # type: ignore[override]
+        return [a for a in self.env.possible_agents if a not in self._hidden]
+
+    @property
+    def agents(self) -> list[str]:  # type: ignore[override]
+        return [a for a in self.env.agents if a not in self._hidden]
+
+    @property
+    def num_agents(self) -> int:  # type: ignore[override]
+        return len(self.agents)
+
+    @property
+    def max_num_agents(self) -> int:  # type: ignore[override]
+        return len(self.possible_agents)
+
+    def _visible(self, table: Any) -> Any:
+        if not self._hidden:
+            return table  # nothing hidden: the env's own dict, so that writes through the wrapper reach it
+        return {a: value for a, value in table.items() if a not in self._hidden}
+
+    @property
+    def rewards(self) -> dict[str, float]:  # type: ignore[override]
+        if self._hidden and self._step_rewards is not None:
+            # the rewards of the visible step and the hidden plays after it, as one step
+            return {a: self._step_rewards.get(a, 0.0) for a in self.agents}
+        return self._visible(self.env.rewards)
+
+    @property
+    def terminations(self) -> dict[str, bool]:  # type: ignore[override]
+        return self._visible(self.env.terminations)
+
+    @property
+    def truncations(self) -> dict[str, bool]:  # type: ignore[override]
+        return self._visible(self.env.truncations)
+
+    @property
+    def infos(self) -> dict[str, dict[str, Any]]:  # type: ignore[override]
+        if self.slim_info:
+            return {a: {} for a in self.agents}
+        return self._visible(self.env.infos)
+
+    @property
+    def _cumulative_rewards(self) -> dict[str, float]:  # type: ignore[override]
+        return self._visible(self.env._cumulative_rewards)
+
+    # ------------------------------------------------------------------------------ spaces
     def observation_space(self, agent: str) -> spaces.Space[Any]:
         return self._observation_spaces[agent] if agent in self._observation_spaces else self.env.observation_space(agent)
 
     def action_space(self, agent: str) -> spaces.Space[Any]:
         return self._action_spaces[agent] if agent in self._action_spaces else self.env.action_space(agent)
 
+    # ------------------------------------------------------------------------------- play
     def reset(self, seed: int | None = None, options: dict[str, Any] | None = None) -> None:
         self.env.reset(seed=seed, options=options)
         for index, agent in enumerate(self.env.unwrapped.possible_agents):
             if agent in self.encoders:
                 self.encoders[agent].reset(agent_seed(seed, index))  # without a seed its generator runs on
+            elif agent in self.others:
+                reset = getattr(self.others[agent], "reset", None)  # optional for an agent
+                if callable(reset):
+                    reset(seed=agent_seed(seed, index))
+        self._play_hidden()
 
     def observe(self, agent: str) -> Any:
         observation = self.env.observe(agent)
@@ -845,20 +1003,75 @@ class NumericAEC(BaseWrapper):
         if encoder is None:
             return observation
         features = encoder.encode(observation, self.env.unwrapped.infos.get(agent, {}))
+        if self.pad:
+            return self._padded(encoder, features)
         return encoder.flatten(features) if self.flatten else features
+
+    def _padded(self, encoder: Encoder, features: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        flat = encoder.flatten(features)
+        observation = np.zeros(self._obs_size, dtype=np.float32)
+        observation[: flat.shape[0]] = flat
+        mask = np.zeros(self._n_actions, dtype=np.int8)
+        mask[: encoder.n_actions] = 1
+        return {"observation": observation, "action_mask": mask}
 
     def last(self, observe: bool = True) -> tuple[Any, float, bool, bool, dict[str, Any]]:
         agent = self.env.unwrapped.agent_selection
         _, reward, terminated, truncated, info = self.env.last(observe=False)
-        return (self.observe(agent) if observe else None), reward, terminated, truncated, info
+        return (self.observe(agent) if observe else None), reward, terminated, truncated, ({} if self.slim_info else info)
 
     def step(self, action: Any) -> None:
         base = self.env.unwrapped
         agent = base.agent_selection
         encoder = self.encoders.get(agent)
         if encoder is not None and action is not None and not (base.terminations.get(agent) or base.truncations.get(agent)):
-            action = encoder.decode(action, base.infos.get(agent, {}))
+            if self.pad and not 0 <= _index_or_none(action) < encoder.n_actions:
+                action = ""  # outside this role's choices (its mask): an invalid move, which the env answers
+            else:
+                action = encoder.decode(action, base.infos.get(agent, {}))
         self.env.step(action)
+        self._play_hidden()
+
+    def _play_hidden(self) -> None:
+        """Play the hidden roles (``others``) until a visible agent is selected or the episode is over;
+        the visible agents' rewards of those plays add to the step's ``rewards``."""
+        if not self._hidden:
+            return
+        env = self.env
+        totals = {a: float(r) for a, r in env.rewards.items() if a not in self._hidden}
+        for _ in range(MAX_HIDDEN_STEPS):
+            if not env.agents or env.agent_selection not in self._hidden:
+                self._step_rewards = totals
+                return
+            agent = env.agent_selection
+            observation, _, terminated, truncated, info = env.last()
+            env.step(None if (terminated or truncated) else self.others[agent].act(observation, info))
+            for a, reward in env.rewards.items():
+                if a not in self._hidden:
+                    totals[a] = totals.get(a, 0.0) + float(reward)
+        raise RuntimeError(f"the hidden roles {sorted(self._hidden)} played {MAX_HIDDEN_STEPS} moves without a visible agent's turn")
+
+
+MAX_HIDDEN_STEPS = 100_000
+
+
+def _index_or_none(action: Any) -> int:
+    try:
+        return int(np.asarray(action).ravel()[0])
+    except (TypeError, ValueError, IndexError):
+        return -1
+
+
+def _build_others(specs: Mapping[str, Any], env: AECEnv) -> dict[str, Any]:
+    """Agents for the hidden roles, from objects with ``act``, registered names or ``{"name": ...}`` specs."""
+    if not specs:
+        return {}
+    from feedbackgym.wrappers.single_agent import _build_agents
+
+    try:
+        return _build_agents(specs, env)
+    except TypeError as error:
+        raise TypeError(str(error).replace("others[", "numeric_view others[", 1)) from None
 
 
 __all__ = [
@@ -873,6 +1086,7 @@ __all__ = [
     "NumericAEC",
     "NumericView",
     "SolverEncoder",
+    "default_answers",
     "default_encoder",
     "make_encoder",
     "make_numeric",

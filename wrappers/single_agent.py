@@ -34,7 +34,7 @@ class SingleAgent(gymnasium.Env):
     |---|---|
     | `env` | a registered environment id (built with `env_kwargs`) or an AEC environment instance |
     | `learner` | the agent id this view controls, e.g. `"solver_0"` |
-    | `others` | one agent per other role: an object with `act(observation, info)` and `reset(seed)`, a registered agent name, or `{"name": ..., **kwargs}` (as Hydra's agent configs; a nested `"kwargs"` mapping works too) |
+    | `others` | one agent per other role: an object with `act(observation, info)` (and optionally `reset(seed)`), a registered agent name, or `{"name": ..., **kwargs}` (as Hydra's agent configs; a nested `"kwargs"` mapping works too) |
     | `seed` | seeds the generator that draws an episode seed when `reset()` gets none |
     | `render_mode` | `"ansi"` or None (with an id; an instance keeps its own) |
 
@@ -133,7 +133,9 @@ class SingleAgent(gymnasium.Env):
         self.episode_seed = seed
         self.env.reset(seed=seed, options=options)
         for agent, player in self.others.items():
-            player.reset(seed=agent_seed(seed, self._seed_index[agent]))
+            reset = getattr(player, "reset", None)  # optional: an agent without reset keeps its state
+            if callable(reset):
+                reset(seed=agent_seed(seed, self._seed_index[agent]))
         self._play_others()
         observation, reward, terminated, truncated, info = self.env.last()
         self._pending_reward = float(reward)
@@ -210,7 +212,7 @@ def fresh_copy(value: Any) -> Any:
 
 
 def _build_agents(specs: Mapping[str, Any], env: AECEnv) -> dict[str, Any]:
-    if all(callable(getattr(value, "act", None)) and callable(getattr(value, "reset", None)) for value in specs.values()):
+    if all(callable(getattr(value, "act", None)) for value in specs.values()):
         check_agents_fit(env, specs)  # a role the env lacks, or an agent made for another role, is an error
         return dict(specs)
     # Lazy: wrappers sit below agents in the layering, so only names and specs pull the registry in.

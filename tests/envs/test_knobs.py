@@ -133,6 +133,7 @@ def _base_kwargs(tmp: Path) -> dict[tuple[str, str], dict[str, Any]]:
         ("agent", "llm"): {"mock_response": "\\boxed{1}", "max_retries": 0},
         ("task", "jsonl"): {"path": str(jsonl)},
         ("encoder", "solver"): {"n_choices": 4},
+        ("agent", "policy"): {"policy": "numpy:ndim"},  # obs -> 1, a valid action index
         ("gym", "SingleAgent"): {"env": "SolverFeedback-v0", "learner": "solver_0", "others": {"teacher_0": "scripted_teacher"}},
     }
     try:

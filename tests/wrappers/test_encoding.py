@@ -119,8 +119,10 @@ def test_encoder_configs_round_trip() -> None:
     assert rebuilt.observation_space == view.encoder.observation_space
     with pytest.raises(KeyError, match="Did you mean `solver`"):
         make_encoder("solvr")
+    # arithmetic has a default answer range now; a task without one still asks for answers=
+    assert default_encoder(make("SolverFeedback-v0"), "solver_0").answers == (0, 7200)
     with pytest.raises(ValueError, match="answers="):
-        default_encoder(make("SolverFeedback-v0"), "solver_0")
+        default_encoder(make("SolverFeedback-FF-v0"), "solver_0")
 
 
 # --------------------------------------------------------------------- history and feedback

@@ -215,8 +215,10 @@ def test_bad_agent_values():
         SingleAgent("SolverFeedback-v0", SOLVER, {TEACHER: 42})
     with pytest.raises(Exception, match="scripted_teacher"):  # the registry's "did you mean"
         SingleAgent("SolverFeedback-v0", SOLVER, {TEACHER: "scripted_teachr"})
-    with pytest.raises(TypeError, match="reset"):
-        SingleAgent("SolverFeedback-v0", SOLVER, {TEACHER: type("ActOnly", (), {"act": lambda self, o, i: "x"})()})
+    # act is the whole agent protocol: an object without reset plays (it keeps its own state)
+    env = SingleAgent("SolverFeedback-v0", SOLVER, {TEACHER: type("ActOnly", (), {"act": lambda self, o, i: "x"})()})
+    env.reset(seed=0)
+    env.step("\\boxed{1}")
 
 
 def test_sync_vector_env_batches_four_copies():
