@@ -112,8 +112,9 @@ def collect(sweep: Path | str, metrics: Sequence[str] | None = None, plot: bool 
         labelled = [{**row, "condition": label(row, swept)} for row in rows]
         finite = [row.get(m) for row in rows for m in chosen if isinstance(row.get(m), (int, float)) and math.isfinite(row.get(m))]
         unit = bool(finite) and all(0.0 <= v <= 1.0 for v in finite)
-        written.append(plot_experiment(sweep.name, labelled, sweep / "sweep.png", columns=chosen,
-                                       ylabel="rate" if unit else "value", ylim=(0.0, 1.0) if unit else None))
+        plot_experiment(sweep.name, labelled, sweep / "sweep.png", columns=chosen,
+                        ylabel="rate" if unit else "value", ylim=(0.0, 1.0) if unit else None)
+        written.append(sweep / "sweep.png")
     return rows, written
 
 

@@ -35,7 +35,8 @@ def llm(server: FakeLLMServer, model: str = "learner", **kwargs: object) -> LLMA
 
 
 def unique(name: str) -> str:
-    return f"{name}-{os.urandom(3).hex()}"
+    # the random part goes in front: after the name, digits would read as a fault count (fault-surrogate-1a2b3c)
+    return f"u{os.urandom(3).hex()}-{name}"
 
 
 # ------------------------------------------------------------------------------------ Unicode
