@@ -1,4 +1,5 @@
-"""The ``feedbackgym`` command: ``list`` what is registered, ``run`` an experiment, ``train`` PPO agents (Hydra apps)."""
+"""The ``feedbackgym`` command: ``list`` what is registered, ``run`` an experiment, ``train`` PPO agents (Hydra apps),
+``models`` to prepare a language model that runs offline."""
 
 from __future__ import annotations
 
@@ -36,6 +37,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.argv = ["feedbackgym run", *argv[1:]]
         run_main()
         return 0
+    if argv and argv[0] == "models":
+        from feedbackgym.experiments.models import main as models_main
+
+        return models_main(argv[1:])
     if argv and argv[0] == "train":
         from feedbackgym.experiments.train import main as train_main
 
@@ -49,6 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     listing.add_argument("kind", nargs="?", choices=LISTS, help="only this registry")
     commands.add_parser("run", help="run an experiment: feedbackgym run [hydra overrides] [--multirun]")
     commands.add_parser("train", help="train PPO agents on numeric views: feedbackgym train [training=try_again] [hydra overrides]")
+    commands.add_parser("models", help="language models inside the process: feedbackgym models prepare smollm2-135m | list")
     args = parser.parse_args(argv)
     for kind in [args.kind] if args.kind else LISTS:
         print(f"{kind}:")
