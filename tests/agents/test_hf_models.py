@@ -195,3 +195,21 @@ def test_real_smollm2_answers_a_multiple_choice_question_in_a_parseable_form():
         moves = [m for m in record["transcript"] if m["sender"] == "solver_0"]
         assert moves and moves[0]["kind"] == "move", moves  # parsed as an answer, not an invalid move
     assert records[0]["tokens"]["solver_0"].turns[0].finished
+
+
+def test_feedbackgym_run_with_the_hf_agent(fake_index, tmp_path):
+    from hydra import compose, initialize_config_module
+
+    from feedbackgym.experiments.evaluate import run_experiment
+
+    models.prepare("tiny-test", home=tmp_path)
+    overrides = [
+        "experiment=single", "run.episodes=2", "run.concurrency=2", "run.progress=false", "run.plot=false", "env.kwargs.max_turns=2",
+        "agent@agents.solver_0=hf", "agents.solver_0.model=tiny-test", f"agents.solver_0.home={tmp_path}", "agents.solver_0.device=cpu",
+        "agents.solver_0.max_new_tokens=3",
+    ]  # fmt: skip
+    with initialize_config_module(config_module="feedbackgym.conf", version_base="1.3"):
+        cfg = compose(config_name="config", overrides=overrides)
+    rows = run_experiment(cfg, tmp_path / "run")
+    assert rows[0]["episodes"] == 2 and rows[0]["errors"] == 0
+    assert rows[0]["solver_0/calls"] >= 2 and rows[0]["solver_0/completion_tokens"] > 0
