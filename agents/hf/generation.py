@@ -26,6 +26,7 @@ gets its own result.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -99,6 +100,8 @@ def generate_batch(model: Any, requests: list[GenerationRequest], pad_id: int) -
     from transformers import DynamicCache
 
     cache = DynamicCache(config=model.config)
+    # Only the last position's logits are needed: skips the vocabulary projection of the whole prompt.
+    extra = {"logits_to_keep": 1} if "logits_to_keep" in inspect.signature(model.forward).parameters else {}
     outputs = [GenerationOutput() for _ in requests]
     done = [request.max_new_tokens <= 0 for request in requests]
     longest = max(r.max_new_tokens for r in requests)
@@ -106,7 +109,7 @@ def generate_batch(model: Any, requests: list[GenerationRequest], pad_id: int) -
     for _ in range(longest):
         if all(done):
             break
-        result = model(input_ids=step_input, attention_mask=attention, position_ids=step_positions, past_key_values=cache, use_cache=True, logits_to_keep=1)
+        result = model(input_ids=step_input, attention_mask=attention, position_ids=step_positions, past_key_values=cache, use_cache=True, **extra)
         logits = result.logits[:, -1, :].float().cpu()
         next_tokens = torch.full((rows, 1), pad_id, dtype=torch.long)
         for row, request in enumerate(requests):
