@@ -9,3 +9,5 @@ __all__ = ["Agent", "agent_registry", "make_agent", "register_agent", "registere
 agent_registry.register("ppo", "feedbackgym.agents.torch.ppo_agent:PPOAgent")
 # issue 13: any policy callable (SB3, RLlib, Tianshou) over a numeric view; lazy like ppo
 agent_registry.register("policy", "feedbackgym.agents.policy:PolicyAgent")
+# issue 11: a language model inside the process; lazy too, so torch and transformers load only when it is built
+agent_registry.register("hf", "feedbackgym.agents.hf.agent:HFAgent")

@@ -1,6 +1,6 @@
 """The ``feedbackgym`` command: ``list`` what is registered, ``run`` an experiment, ``train`` PPO agents (Hydra apps),
 ``report`` a run folder as one HTML file, ``show`` one episode in the terminal, ``collect`` a sweep's results
-into one table. Plugins (``feedbackgym.experiments.plugins``) load first."""
+into one table. Plugins (``feedbackgym.experiments.plugins``) load first. ``models`` prepares a language model that runs offline."""
 
 from __future__ import annotations
 
@@ -101,6 +101,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if argv and argv[0] in APPS:
         return _hand_to_hydra(argv[0], argv[1:])
+    if argv and argv[0] == "models":
+        from feedbackgym.experiments.models import main as models_main
+
+        return models_main(argv[1:])
     parser = argparse.ArgumentParser(prog="feedbackgym", description="Feedback environments for language agents.")
     commands = parser.add_subparsers(dest="command", required=True)
     listing = commands.add_parser("list", help="list registered envs, agents, tasks and wrappers")
@@ -114,6 +118,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     show.add_argument("folder", help="a folder written by feedbackgym run or train, or a sweep folder")
     show.add_argument("episode", help="the episode id, e.g. none/0 (in a sweep folder: <job>:<id>, e.g. 0:none/0)")
     commands.add_parser("collect", help="one table and plot for a sweep: feedbackgym collect <multirun folder>")
+    commands.add_parser("models", help="language models inside the process: feedbackgym models prepare smollm2-135m | list")
     args = parser.parse_args(argv)
     if args.command in ("report", "show"):
         return _report_or_show(args)
