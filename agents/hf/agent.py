@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from feedbackgym.agents.base import Agent
+from feedbackgym.envs.core.checks import require_bool, require_float, require_int, require_text
 from feedbackgym.agents.hf.context import TokenContext
 from feedbackgym.agents.hf.generation import GenerationQueue, GenerationRequest, generate_batch
 from feedbackgym.agents.hf.loading import LoadedModel, load_model, wrap_model
@@ -78,18 +79,26 @@ class HFAgent(Agent):
         seed: int | None = None,
     ) -> None:
         super().__init__(seed)
-        if temperature is None or temperature < 0:
-            raise ValueError(f"temperature must be >= 0 (0 is greedy), got {temperature!r}")
-        if top_k is not None and (not isinstance(top_k, int) or top_k < 1):
-            raise ValueError(f"top_k must be a positive integer or null, got {top_k!r}")
-        if top_p is not None and not 0 < top_p <= 1:
-            raise ValueError(f"top_p must be in (0, 1] or null, got {top_p!r}")
-        if not isinstance(max_new_tokens, int) or max_new_tokens < 1:
-            raise ValueError(f"max_new_tokens must be a positive integer, got {max_new_tokens!r}")
-        if max_batch < 1:
-            raise ValueError(f"max_batch must be at least 1, got {max_batch!r}")
-        if batch_wait < 0:
-            raise ValueError(f"batch_wait must be >= 0 seconds, got {batch_wait!r}")
+        temperature = require_float("temperature", temperature, 0.0, 100.0)
+        top_k = require_int("top_k", top_k, 1, 10_000_000, allow_none=True)
+        top_p = require_float("top_p", top_p, 0.0, 1.0, open_low=True, allow_none=True)
+        max_new_tokens = require_int("max_new_tokens", max_new_tokens, 1, 1_000_000)
+        sample_seed = require_int("sample_seed", sample_seed, 0, 2**63 - 1)
+        max_batch = require_int("max_batch", max_batch, 1, 100_000)
+        batch_wait = require_float("batch_wait", batch_wait, 0.0, 60.0)
+        record_tokens = require_bool("record_tokens", record_tokens)
+        for knob, value in (("gguf_file", gguf_file), ("revision", revision), ("prompt", prompt), ("home", home)):
+            require_text(knob, value, max_chars=4096, allow_none=True)
+        if prompt is not None:
+            from feedbackgym.agents.llm.prompts import PROMPTS
+            from feedbackgym.envs.core.registry import UnknownNameError, did_you_mean
+
+            if prompt not in PROMPTS:
+                raise UnknownNameError(f"prompt must name a prompt template: {did_you_mean(prompt, list(PROMPTS), 'prompt template')}")
+        for knob, value in (("system_prompt", system_prompt), ("chat_template", chat_template)):
+            require_text(knob, value, multiline=True, allow_empty=True, max_chars=1_000_000, allow_none=True)
+        if isinstance(model, (str, Path)):
+            require_text("model", str(model), max_chars=4096)
         if isinstance(model, (str, Path)):
             if tokenizer is not None:
                 raise TypeError("tokenizer= goes with a model object; a named model brings its own tokenizer")

@@ -117,8 +117,16 @@ def load_model(
             options["gguf_file"] = gguf_file
         if revision:
             options["revision"] = revision
-        network = transformers.AutoModelForCausalLM.from_pretrained(source, **options)
-        tokenizer = transformers.AutoTokenizer.from_pretrained(source, **{k: v for k, v in options.items() if k != "dtype"})
+        try:
+            network = transformers.AutoModelForCausalLM.from_pretrained(source, **options)
+            tokenizer = transformers.AutoTokenizer.from_pretrained(source, **{k: v for k, v in options.items() if k != "dtype"})
+        except (OSError, ValueError) as error:  # no such folder or hub id, hub unreachable, not a causal LM
+            named = f"model={model!r}" + (f" with gguf_file={gguf_file!r}" if gguf_file else "") + (f" at revision={revision!r}" if revision else "")
+            raise ValueError(
+                f"{named} could not be loaded: it is not a prepared catalogue name (feedbackgym models list), "
+                f"a local model folder, a .gguf file, or a hub id transformers can reach ({type(error).__name__}: "
+                f"{str(error).splitlines()[0] if str(error) else ''})"
+            ) from error
         network.to(torch_device)
         network.eval()
         loaded = LoadedModel(name=model, model=network, tokenizer=tokenizer, device=torch_device, dtype=torch_dtype)

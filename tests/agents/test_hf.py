@@ -252,6 +252,14 @@ def test_a_template_that_rewrites_earlier_turns_forces_a_rebuild(tiny_lm):
         ({"max_new_tokens": 0}, "max_new_tokens"),
         ({"max_batch": 0}, "max_batch"),
         ({"prompt": "ufo_solverr"}, "ufo_solver"),
+        ({"temperature": float("nan")}, "temperature"),
+        ({"temperature": "hot"}, "temperature"),
+        ({"max_new_tokens": 10**9}, "max_new_tokens"),
+        ({"max_new_tokens": 2.5}, "max_new_tokens"),
+        ({"record_tokens": "false"}, "record_tokens"),
+        ({"batch_wait": float("inf")}, "batch_wait"),
+        ({"system_prompt": "a\x00b"}, "system_prompt"),
+        ({"sample_seed": -1}, "sample_seed"),
     ],
 )
 def test_bad_arguments_name_the_field(tiny_lm, kwargs, field):
