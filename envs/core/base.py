@@ -19,6 +19,7 @@ from pettingzoo import AECEnv
 
 from feedbackgym.envs.core.checks import require_choice, require_float, require_int
 from feedbackgym.envs.core.feedback import FeedbackEvent
+from feedbackgym.envs.core.seeding import generator
 from feedbackgym.envs.core.spaces import PrintableText, observation_space
 from feedbackgym.envs.core.text import for_view
 from feedbackgym.envs.core.voice import ENV, speaks_as
@@ -132,6 +133,7 @@ class TurnBasedTextEnv(AECEnv):
         # Wrappers register here to rewrite feedback before its receiver sees it (see wrappers/feedback.py).
         self.feedback_transforms: list[FeedbackTransform] = []
         self.np_random, self.np_random_seed = seeding.np_random(None)
+        self._own_random: np.random.Generator | None = None
         self._initialised = False
 
     # ----------------------------------------------------------------------------------- spaces
@@ -143,7 +145,12 @@ class TurnBasedTextEnv(AECEnv):
 
     # ------------------------------------------------------------------------------------ reset
     def reset(self, seed: int | None = None, options: dict[str, Any] | None = None) -> None:
-        if seed is not None or not self._initialised:
+        if type(seed) is int and seed >= 0:
+            # default_rng(seed)'s stream; a generator this env made is reseeded in place (see core.seeding).
+            reuse = self._own_random if self.np_random is self._own_random else None
+            self.np_random = self._own_random = generator(seed, reuse)
+            self.np_random_seed = seed
+        elif seed is not None or not self._initialised:
             self.np_random, self.np_random_seed = seeding.np_random(seed)
         self._initialised = True
         self.agents = list(self.possible_agents)
