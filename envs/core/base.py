@@ -148,7 +148,7 @@ class TurnBasedTextEnv(AECEnv):
         if type(seed) is int and seed >= 0:
             # default_rng(seed)'s stream; a generator this env made is reseeded in place (see core.seeding).
             reuse = self._own_random if self.np_random is self._own_random else None
-            self.np_random = self._own_random = generator(seed, reuse)
+            self.np_random = self._own_random = generator(seed, reuse, episode_seed=True)
             self.np_random_seed = seed
         elif seed is not None or not self._initialised:
             self.np_random, self.np_random_seed = seeding.np_random(seed)

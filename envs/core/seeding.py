@@ -115,17 +115,19 @@ def agent_seed(seed: int | None, index: int) -> int | None:
     return int(np.random.SeedSequence([seed, index]).generate_state(1)[0])
 
 
-def generator(seed: int, reuse: np.random.Generator | None = None) -> np.random.Generator:
+def generator(seed: int, reuse: np.random.Generator | None = None, *, episode_seed: bool = False) -> np.random.Generator:
     """A generator with the stream of ``np.random.default_rng(seed)``.
 
     ``reuse``, a generator this function returned before and that nobody else holds, is reseeded in
-    place when the seed's state is at hand (an episode seed or a derived seed of a recent block),
-    which costs a fifth of building one.
+    place when the seed's state is at hand (a derived seed of a recent block, or an episode seed),
+    which costs a fifth of building one. ``episode_seed=True`` says ``seed`` is an episode's seed,
+    whose neighbours will likely follow: its block is hashed if it is not cached yet (other seeds,
+    random ones, would waste the block).
     """
     words = None
     if _is_small_seed(seed):
         words = _derived_states.get(seed)
-        if words is None and seed < (1 << 31):  # episode seeds: hash their block; random 32-bit seeds: don't
+        if words is None and episode_seed:
             words = _block(seed).state_words.get(seed)
     if words is None or reuse is None or type(reuse.bit_generator) is not np.random.PCG64:
         return np.random.Generator(np.random.PCG64(seed))

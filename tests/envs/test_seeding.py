@@ -20,7 +20,7 @@ def test_agent_seed_is_the_seed_sequence_of_seed_and_index(seed: int) -> None:
 def test_generator_reseeded_in_place_has_default_rngs_stream(seed: int) -> None:
     reused = generator(7)
     for one in (seed, agent_seed(seed, 0), agent_seed(seed, 3)):
-        fresh = generator(one, reused)
+        fresh = generator(one, reused, episode_seed=one == seed)
         expected = np.random.default_rng(one)
         assert fresh.integers(0, 2**62, size=4).tolist() == expected.integers(0, 2**62, size=4).tolist()
         assert fresh.random() == expected.random() and fresh.standard_normal() == expected.standard_normal()
