@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from feedbackgym.envs.core.checks import fail, is_int
+from feedbackgym.envs.core.seeding import generator
 
 
 class AgentConfigurationError(RuntimeError):
@@ -37,7 +38,12 @@ class Agent:
 
     def reset(self, seed: int | None = None) -> None:
         if seed is not None:
-            self.np_random = np.random.default_rng(seed)
+            # default_rng(seed)'s stream, reseeding in place a generator made here (cheap; see envs.core.seeding).
+            own = getattr(self, "_own_random", None)
+            if type(seed) is int and seed >= 0:
+                self.np_random = self._own_random = generator(seed, own if own is not None and own is self.np_random else None)
+            else:
+                self.np_random = np.random.default_rng(seed)
 
     def act(self, observation: dict[str, Any], info: dict[str, Any]) -> str:
         raise NotImplementedError

@@ -1,12 +1,16 @@
-"""How fast SolverFeedback-v0 steps, against PettingZoo's rock-paper-scissors, and whether long episodes slow down.
+"""How fast feedbackgym's environments step, against PettingZoo's rock-paper-scissors, and whether long episodes slow down.
 
 Two figures, printed as a table (nothing is written unless ``--out`` is given):
 
 (a) throughput ratio: agent-steps per second of ``SolverFeedback-v0`` (``feedback_level=binary``,
     ``friction_solver`` + ``scripted_teacher``) through the plain AEC loop, divided by the same for
     PettingZoo's classic ``rps`` (``classic/rps-v2``) with random actions from seeded action
-    spaces. Both run in this process, alternately, for ``--rounds`` rounds of ``--seconds`` each;
-    the median of the per-round ratios is reported. Goal: >= 1.0.
+    spaces; and the same for one environment of every other family with its scripted cast
+    (``feedbackgym.agents.scripted.casts``): ``Negotiation-v0``, ``SimulatedUser-v0``,
+    ``DeceptiveJudge-v0``, ``Critic-v0``, ``JudgeProtocol-v0``. Every feature stays on (transcript,
+    chat view in the infos, metrics). All loops run in this process, one after another in each of
+    ``--rounds`` rounds of ``--seconds`` each (the order rotates); each environment's ratio is taken
+    to rps in the same round, and the median over rounds is reported. Goal: >= 1.0.
 (b) long-episode slowdown: the cost of one agent-step in a window around turn ``--late-turn`` over
     the cost around turn ``--early-turn`` of a ``max_turns=2000`` episode that never succeeds (a
     solver that always answers ``\\boxed{-1}``, a teacher that always says "incorrect"), each the
@@ -47,14 +51,27 @@ GOAL_SLOWDOWN = 1.2
 
 
 # ------------------------------------------------------------------------------------ the loops
+# One environment of every family, each with its scripted cast; the first is the headline figure.
+FAMILIES: tuple[tuple[str, dict[str, Any]], ...] = (
+    ("SolverFeedback-v0", {"feedback_level": "binary"}),
+    ("Negotiation-v0", {}),
+    ("SimulatedUser-v0", {}),
+    ("DeceptiveJudge-v0", {}),
+    ("Critic-v0", {}),
+    ("JudgeProtocol-v0", {}),
+)
+
+
 class FeedbackgymLoop:
-    """SolverFeedback-v0 with scripted agents, stepped with the plain AEC loop."""
+    """A feedbackgym environment with its scripted cast, stepped with the plain AEC loop."""
 
-    name = "SolverFeedback-v0 (friction_solver + scripted_teacher, binary)"
+    def __init__(self, seed: int, env_id: str = "SolverFeedback-v0", env_kwargs: dict[str, Any] | None = None) -> None:
+        from feedbackgym.agents.scripted.casts import scripted_cast
 
-    def __init__(self, seed: int) -> None:
-        self.env = make("SolverFeedback-v0", feedback_level="binary")
-        self.agents = {"solver_0": make_agent("friction_solver"), "teacher_0": make_agent("scripted_teacher")}
+        self.env = make(env_id, **(env_kwargs or {}))
+        self.agents = scripted_cast(self.env)
+        self.name = f"{env_id} ({' + '.join(type(agent).__name__ for agent in self.agents.values())})"
+        self.env_id = env_id
         self.next_seed = seed
 
     def run(self, seconds: float) -> tuple[int, int, float]:
@@ -117,34 +134,50 @@ def stub_pygame_if_missing() -> bool:
     return True
 
 
-def measure_throughput(rounds: int, seconds: float, seed: int) -> dict[str, Any]:
-    ours, theirs = FeedbackgymLoop(seed), RpsLoop(seed)
-    ours.run(min(seconds, 0.3))  # warm up caches, imports and lazy registries
-    theirs.run(min(seconds, 0.3))
+def measure_throughput(rounds: int, seconds: float, seed: int, families: tuple[tuple[str, dict[str, Any]], ...] = FAMILIES) -> dict[str, Any]:
+    ours = [FeedbackgymLoop(seed, env_id, kwargs) for env_id, kwargs in families]
+    theirs = RpsLoop(seed)
+    for loop in [*ours, theirs]:
+        loop.run(min(seconds, 0.3))  # warm up caches, imports and lazy registries
     rows = []
+    loops: list[Any] = [theirs, *ours]
     for round_index in range(rounds):
-        # Alternate which goes first so slow drift of the machine does not favour one side.
-        order = (ours, theirs) if round_index % 2 == 0 else (theirs, ours)
+        # Rotate the order so that slow drift of the machine favours no loop.
+        shift = round_index % len(loops)
         measured = {}
-        for loop in order:
+        for loop in loops[shift:] + loops[:shift]:
             steps, episodes, elapsed = loop.run(seconds)
             measured[loop] = (steps / elapsed, steps, episodes)
-        rows.append(
-            {
-                "round": round_index,
-                "feedbackgym_steps_per_s": measured[ours][0],
-                "rps_steps_per_s": measured[theirs][0],
-                "ratio": measured[ours][0] / measured[theirs][0],
-                "feedbackgym_steps": measured[ours][1],
-                "feedbackgym_episodes": measured[ours][2],
-                "rps_steps": measured[theirs][1],
-                "rps_episodes": measured[theirs][2],
-            }
-        )
+        rps_rate = measured[theirs][0]
+        for loop in ours:
+            rows.append(
+                {
+                    "round": round_index,
+                    "env_id": loop.env_id,
+                    "feedbackgym_steps_per_s": measured[loop][0],
+                    "rps_steps_per_s": rps_rate,
+                    "ratio": measured[loop][0] / rps_rate,
+                    "feedbackgym_steps": measured[loop][1],
+                    "feedbackgym_episodes": measured[loop][2],
+                    "rps_steps": measured[theirs][1],
+                    "rps_episodes": measured[theirs][2],
+                }
+            )
+    by_env = {}
+    for loop in ours:
+        mine = [row for row in rows if row["env_id"] == loop.env_id]
+        by_env[loop.env_id] = {
+            "loop": loop.name,
+            "median_ratio": statistics.median(r["ratio"] for r in mine),
+            "median_feedbackgym_steps_per_s": statistics.median(r["feedbackgym_steps_per_s"] for r in mine),
+            "agent_steps_per_episode": sum(r["feedbackgym_steps"] for r in mine) / max(sum(r["feedbackgym_episodes"] for r in mine), 1),
+        }
+    headline = by_env[ours[0].env_id]
     return {
         "rounds": rows,
-        "median_ratio": statistics.median(r["ratio"] for r in rows),
-        "median_feedbackgym_steps_per_s": statistics.median(r["feedbackgym_steps_per_s"] for r in rows),
+        "by_env": by_env,
+        "median_ratio": headline["median_ratio"],
+        "median_feedbackgym_steps_per_s": headline["median_feedbackgym_steps_per_s"],
         "median_rps_steps_per_s": statistics.median(r["rps_steps_per_s"] for r in rows),
     }
 
@@ -212,14 +245,15 @@ def measure_slowdown(reps: int, window: int, early_turn: int, late_turn: int, ma
 
 
 # ------------------------------------------------------------------------------------ profile
-def profile(seconds: float, seed: int, top: int) -> str:
-    loop = FeedbackgymLoop(seed)
+def profile(seconds: float, seed: int, top: int, env_id: str = "SolverFeedback-v0") -> str:
+    kwargs = dict(FAMILIES).get(env_id, {})
+    loop = FeedbackgymLoop(seed, env_id, kwargs)
     loop.run(0.2)
     profiler = cProfile.Profile()
     profiler.enable()
     steps, episodes, _ = loop.run(seconds)
     profiler.disable()
-    lines = [f"cProfile of the feedbackgym loop: {steps} agent-steps, {episodes} episodes"]
+    lines = [f"cProfile of the {env_id} loop: {steps} agent-steps, {episodes} episodes"]
     for key in ("tottime", "cumulative"):
         stream = _Capture()
         pstats.Stats(profiler, stream=stream).strip_dirs().sort_stats(key).print_stats(top)
@@ -260,6 +294,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-gc", action="store_true", help="disable the garbage collector while measuring")
     parser.add_argument("--profile", type=float, default=0.0, metavar="SECONDS", help="also cProfile the feedbackgym loop")
     parser.add_argument("--top", type=int, default=25, help="functions shown by --profile")
+    parser.add_argument("--profile-env", default="SolverFeedback-v0", choices=[env_id for env_id, _ in FAMILIES], help="the loop --profile profiles")
+    parser.add_argument("--only", choices=[env_id for env_id, _ in FAMILIES], action="append", help="measure only these environments (repeatable)")
     parser.add_argument("--skip", choices=("throughput", "slowdown"), action="append", default=[])
     parser.add_argument("--out", type=Path, help="write the results as JSON here")
     args = parser.parse_args(argv)
@@ -277,15 +313,17 @@ def main(argv: list[str] | None = None) -> int:
     }
     rows = []
     if "throughput" not in args.skip:
-        throughput = measure_throughput(args.rounds, args.seconds, args.seed)
+        families = tuple(family for family in FAMILIES if not args.only or family[0] in args.only)
+        throughput = measure_throughput(args.rounds, args.seconds, args.seed, families)
         results["throughput"] = throughput
         print(f"(a) throughput, {args.rounds} alternating rounds of {args.seconds:g} s each")
-        print(f"    {'round':>5}  {'feedbackgym/s':>13}  {'rps/s':>9}  {'ratio':>6}")
+        print(f"    {'round':>5}  {'environment':<20}  {'feedbackgym/s':>13}  {'rps/s':>9}  {'ratio':>6}")
         for row in throughput["rounds"]:
-            print(f"    {row['round']:>5}  {row['feedbackgym_steps_per_s']:>13,.0f}  {row['rps_steps_per_s']:>9,.0f}  {row['ratio']:>6.3f}")
-        ratio = throughput["median_ratio"]
-        rows.append(("(a) agent-steps/s ratio to rps (median)", f"{ratio:.3f}", f">= {GOAL_RATIO}", "yes" if ratio >= GOAL_RATIO else "NO"))
-        rows.append(("    feedbackgym agent-steps/s (median)", f"{throughput['median_feedbackgym_steps_per_s']:,.0f}", "", ""))
+            print(f"    {row['round']:>5}  {row['env_id']:<20}  {row['feedbackgym_steps_per_s']:>13,.0f}  {row['rps_steps_per_s']:>9,.0f}  {row['ratio']:>6.3f}")
+        for env_id, figures in throughput["by_env"].items():
+            ratio = figures["median_ratio"]
+            rows.append((f"(a) {env_id} agent-steps/s ratio to rps (median)", f"{ratio:.3f}", f">= {GOAL_RATIO}", "yes" if ratio >= GOAL_RATIO else "NO"))
+            rows.append((f"    {env_id} agent-steps/s (median)", f"{figures['median_feedbackgym_steps_per_s']:,.0f}", "", ""))
         rows.append(("    rps agent-steps/s (median)", f"{throughput['median_rps_steps_per_s']:,.0f}", "", ""))
     if "slowdown" not in args.skip:
         slowdown = measure_slowdown(args.reps, args.window, args.early_turn, args.late_turn, args.max_turns, args.seed)
@@ -302,7 +340,7 @@ def main(argv: list[str] | None = None) -> int:
     if stubbed:
         print("\nnote: pygame is not installed; rps was imported with a stub module (it needs pygame only to render)")
     if args.profile > 0:
-        report = profile(args.profile, args.seed, args.top)
+        report = profile(args.profile, args.seed, args.top, args.profile_env)
         results["profile"] = report
         print()
         print(report)

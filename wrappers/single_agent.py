@@ -7,13 +7,16 @@ from collections.abc import Mapping
 from typing import Any
 
 import gymnasium
+import numpy as np
 from gymnasium.utils import seeding
 from pettingzoo import AECEnv
 
-from feedbackgym.envs.core.checks import fail, require_bool, require_seed
+from feedbackgym.envs.core.checks import fail, require_bool, require_choice, require_seed
 from feedbackgym.envs.core.roles import check_agents_fit
 from feedbackgym.envs.core.seeding import agent_seed
 from feedbackgym.envs.registration import make
+
+INFO_FORMS = ("rich", "slim")
 
 # Plays of the other roles allowed between two learner turns before we call the environment stuck.
 MAX_OTHER_STEPS = 100_000
@@ -55,10 +58,20 @@ class SingleAgent(gymnasium.Env):
 
     The learner's observation and action spaces. For feedbackgym environments the observation is
     a ``Dict`` with ``text`` and numeric fields, and the action is free text: a string the
-    environment cannot parse is an invalid move, penalised and answered, never an error. ``info``
-    is the learner's AEC info, copied so that nothing returned shares an object with the env (the
-    copy is bounded by the env's history window). ``step`` after the end, or before any ``reset``,
-    raises ``RuntimeError``.
+    environment cannot parse is an invalid move, penalised and answered, never an error. ``step``
+    after the end, or before any ``reset``, raises ``RuntimeError``.
+
+    ## Info
+
+    Every key of the info keeps one type for the whole episode, so Gymnasium's ``SyncVectorEnv`` and
+    ``AsyncVectorEnv`` can merge the infos of their copies. ``info="rich"`` (the default) is the
+    learner's AEC info (chat view, task, feedback event, episode metrics, ...), copied so that nothing
+    returned shares an object with the env (the copy is bounded by the env's history window), with
+    every entry whose value is None left out at every level: ``info.get("feedback")`` is None
+    before the first feedback, as in the AEC info, but no key switches between None and a dict or a
+    number. ``info="slim"`` is what numeric learners need and nothing else: a flat dict of floats,
+    one per number or boolean of the rich info, keyed by its dotted path (``"turn"``,
+    ``"episode.solved"``, ``"feedback.level_value"``); strings, lists and missing values are left out.
 
     >>> env = SingleAgent("SolverFeedback-v0", "solver_0", {"teacher_0": "scripted_teacher"}, max_turns=3)
     >>> observation, info = env.reset(seed=0)
@@ -81,11 +94,13 @@ class SingleAgent(gymnasium.Env):
         seed: int | None = None,
         render_mode: str | None = None,
         copy_info: bool = True,
+        info: str = "rich",
         **env_kwargs: Any,
     ) -> None:
         # The env reuses parts of its infos between steps; a copy per step keeps what callers hold
         # intact (check_env insists). Wrappers that only read the info may skip the copy.
         self.copy_info = require_bool("copy_info", copy_info)
+        self.info_form = require_choice("info", info, INFO_FORMS)
         seed = require_seed("seed", seed)
         if not isinstance(learner, str):
             raise fail("learner", "an agent id (a string) of the environment", learner)
@@ -141,7 +156,7 @@ class SingleAgent(gymnasium.Env):
         self._pending_reward = float(reward)
         self._ended_early = bool(terminated or truncated)
         self._over = False
-        return observation, fresh_copy(info) if self.copy_info else info
+        return observation, self._info_out(info)
 
     def step(self, action: Any) -> tuple[Any, float, bool, bool, dict[str, Any]]:
         if self._over:
@@ -156,7 +171,12 @@ class SingleAgent(gymnasium.Env):
             observation, learner_reward, terminated, truncated, info = self.env.last()
             reward += float(learner_reward)
         self._over = bool(terminated or truncated)
-        return observation, reward, bool(terminated), bool(truncated), fresh_copy(info) if self.copy_info else info
+        return observation, reward, bool(terminated), bool(truncated), self._info_out(info)
+
+    def _info_out(self, info: dict[str, Any]) -> dict[str, Any]:
+        if self.info_form == "slim":
+            return slim_info(info)
+        return stable_copy(info) if self.copy_info else info
 
     def render(self) -> str | None:
         if self.render_mode is None:
@@ -211,6 +231,34 @@ def fresh_copy(value: Any) -> Any:
     return copy.deepcopy(value)
 
 
+def stable_copy(value: Any) -> Any:
+    """:func:`fresh_copy`, leaving out every dict entry whose value is None (at any depth).
+
+    A key then has one type whenever it is present, which is what vector envs need to batch infos.
+    """
+    kind = type(value)
+    if kind is dict:
+        return {key: stable_copy(item) for key, item in value.items() if item is not None}
+    if kind is list:
+        return [fresh_copy(item) for item in value]
+    if kind in _IMMUTABLE:
+        return value
+    if isinstance(value, Mapping):  # a frozen mapping (a task's public view): a plain dict, like the rest
+        return {key: stable_copy(item) for key, item in value.items() if item is not None}
+    return fresh_copy(value)
+
+
+def slim_info(info: Mapping[str, Any], prefix: str = "") -> dict[str, float]:
+    """The numbers and booleans of ``info`` as floats, flat, by dotted key (None, text and lists left out)."""
+    flat: dict[str, float] = {}
+    for key, value in info.items():
+        if isinstance(value, Mapping):
+            flat.update(slim_info(value, f"{prefix}{key}."))
+        elif isinstance(value, (bool, int, float, np.number, np.bool_)):
+            flat[f"{prefix}{key}"] = float(value)
+    return flat
+
+
 def _build_agents(specs: Mapping[str, Any], env: AECEnv) -> dict[str, Any]:
     if all(callable(getattr(value, "act", None)) for value in specs.values()):
         check_agents_fit(env, specs)  # a role the env lacks, or an agent made for another role, is an error
@@ -224,4 +272,4 @@ def _build_agents(specs: Mapping[str, Any], env: AECEnv) -> dict[str, Any]:
         raise TypeError(str(error).replace("agents[", "others[", 1)) from None
 
 
-__all__ = ["SingleAgent", "agent_seed"]
+__all__ = ["SingleAgent", "agent_seed", "slim_info", "stable_copy"]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Mapping
+from itertools import accumulate
 from typing import Any
 
 import numpy as np
@@ -163,6 +165,13 @@ class FrictionSolver(TaskAgent):
     def _draw(self, exclude: set[str], attempt: int) -> str:
         temperature = min(self.temperature + self.temperature_step * attempt, 1.5)
         keep = [i for i, c in enumerate(self.candidates) if c not in exclude] or list(range(len(self.candidates)))
+        if temperature == 1.0:
+            # The same numbers as the numpy path below (x ** 1.0 is x; cumsum adds in order), in plain
+            # Python: on a dozen candidates numpy's per-call overhead is most of the cost.
+            weights = self.weights.tolist()
+            cumulative = list(accumulate(max(weights[i], 1e-12) for i in keep))
+            index = bisect_right(cumulative, self.np_random.random() * cumulative[-1])
+            return self.candidates[keep[min(index, len(keep) - 1)]]
         weights = np.maximum(self.weights[keep], 1e-12) ** (1.0 / temperature)
         # Inverse-CDF draw: the same distribution as Generator.choice(p=...), at a tenth of its cost.
         cumulative = np.cumsum(weights)

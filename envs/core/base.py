@@ -19,6 +19,7 @@ from pettingzoo import AECEnv
 
 from feedbackgym.envs.core.checks import require_choice, require_float, require_int
 from feedbackgym.envs.core.feedback import FeedbackEvent
+from feedbackgym.envs.core.seeding import generator
 from feedbackgym.envs.core.spaces import PrintableText, observation_space
 from feedbackgym.envs.core.text import for_view
 from feedbackgym.envs.core.voice import ENV, speaks_as
@@ -132,6 +133,7 @@ class TurnBasedTextEnv(AECEnv):
         # Wrappers register here to rewrite feedback before its receiver sees it (see wrappers/feedback.py).
         self.feedback_transforms: list[FeedbackTransform] = []
         self.np_random, self.np_random_seed = seeding.np_random(None)
+        self._own_random: np.random.Generator | None = None
         self._initialised = False
 
     # ----------------------------------------------------------------------------------- spaces
@@ -143,7 +145,12 @@ class TurnBasedTextEnv(AECEnv):
 
     # ------------------------------------------------------------------------------------ reset
     def reset(self, seed: int | None = None, options: dict[str, Any] | None = None) -> None:
-        if seed is not None or not self._initialised:
+        if type(seed) is int and seed >= 0:
+            # default_rng(seed)'s stream; a generator this env made is reseeded in place (see core.seeding).
+            reuse = self._own_random if self.np_random is self._own_random else None
+            self.np_random = self._own_random = generator(seed, reuse, episode_seed=True)
+            self.np_random_seed = seed
+        elif seed is not None or not self._initialised:
             self.np_random, self.np_random_seed = seeding.np_random(seed)
         self._initialised = True
         self.agents = list(self.possible_agents)
@@ -166,6 +173,8 @@ class TurnBasedTextEnv(AECEnv):
         self._view_text: dict[str, deque[str]] = {a: deque(maxlen=self.history_window) for a in self.agents}
         self._view_chat: dict[str, deque[dict[str, str]]] = {a: deque(maxlen=self.history_window) for a in self.agents}
         self._view_count = {agent: 0 for agent in self.agents}
+        # The text view of an agent changes only when a message reaches it: kept until then.
+        self._view_cache: dict[str, str | None] = {agent: None for agent in self.agents}
         self._last_feedback: dict[str, dict[str, Any] | None] = {agent: None for agent in self.agents}
         self._last_move: dict[str, dict[str, Any] | None] = {agent: None for agent in self.agents}
         self._start_episode(options or {})
@@ -203,12 +212,14 @@ class TurnBasedTextEnv(AECEnv):
     def instruct(self, agent: str, text: str) -> None:
         """Set ``agent``'s standing instructions (the system message of its chat view)."""
         self._instructions[agent] = text
+        self._view_cache[agent] = None
 
     def pin(self, agent: str, text: str, *, sender: str = ENV, kind: str = "prompt") -> Message:
         """Post a message that stays at the top of ``agent``'s view however long the episode runs."""
         message = self._record(sender, text, (agent,), kind, {})
         self._pinned_text[agent].append(for_view(text, self.message_view_chars))
         self._pinned_chat[agent].append({"role": "user", "content": text})
+        self._view_cache[agent] = None
         return message
 
     def post(
@@ -229,6 +240,7 @@ class TurnBasedTextEnv(AECEnv):
             self._view_text[agent].append(f"[{who}] {shown}")
             self._view_chat[agent].append({"role": "assistant" if agent == sender else "user", "content": text})
             self._view_count[agent] += 1
+            self._view_cache[agent] = None
         return message
 
     def _record(self, sender: str, text: str, visible: tuple[str, ...], kind: str, data: dict[str, Any]) -> Message:
@@ -264,9 +276,13 @@ class TurnBasedTextEnv(AECEnv):
         self._view_text[agent].clear()
         self._view_chat[agent].clear()
         self._view_count[agent] = 0
+        self._view_cache[agent] = None
 
     def view_text(self, agent: str) -> str:
         """The text observation of ``agent``: instructions, pinned messages, then the recent window."""
+        cached = self._view_cache[agent]
+        if cached is not None:
+            return cached
         parts = [self._instructions[agent], *self._pinned_text[agent]]
         omitted = self._view_count[agent] - len(self._view_text[agent])
         if omitted > 0:
@@ -275,6 +291,7 @@ class TurnBasedTextEnv(AECEnv):
         text = "\n\n".join(part for part in parts if part)
         if len(text) > self.observation_chars:
             text = "…" + text[-(self.observation_chars - 1) :]
+        self._view_cache[agent] = text
         return text
 
     def chat_messages(self, agent: str) -> list[dict[str, str]]:
@@ -294,16 +311,18 @@ class TurnBasedTextEnv(AECEnv):
         observation: dict[str, Any] = {"text": self.view_text(agent)}
         numeric = self._numeric(agent)
         if numeric:
-            # One float32 array, handed out as (1,)-shaped slices: a fifth of the allocations.
-            values = np.fromiter(numeric.values(), dtype=np.float32, count=len(numeric))
+            # One float32 array, handed out as (1,)-shaped rows: a fifth of the allocations.
+            given = list(numeric.values())
+            rows = np.array(given, dtype=np.float32).reshape(-1, 1)
             names = tuple(numeric)
             # A last guard (each env keeps its values in range): the observation stays in its space. Checked
             # in Python: on a handful of values numpy's comparisons cost more than the whole check.
-            if not all(low <= value <= high for value, (low, high) in zip(numeric.values(), self._bound_pairs(names))):
-                low, high = self._bounds(names)
-                values = np.clip(np.nan_to_num(values, nan=0.0), low, high)
-            for index, name in enumerate(numeric):
-                observation[name] = values[index : index + 1]
+            for value, (low, high) in zip(given, self._bound_pairs(names)):
+                if not low <= value <= high:
+                    low_array, high_array = self._bounds(names)
+                    rows = np.clip(np.nan_to_num(rows[:, 0], nan=0.0), low_array, high_array).reshape(-1, 1)
+                    break
+            observation.update(zip(names, rows))
         return observation
 
     def _bound_pairs(self, names: tuple[str, ...]) -> list[tuple[float, float]]:

@@ -6,8 +6,12 @@ import string
 from collections.abc import Mapping
 from typing import Any
 
+import multiprocessing
+from types import ModuleType
+
 import numpy as np
 from gymnasium import spaces
+from gymnasium.vector.utils import create_shared_memory, read_from_shared_memory, write_to_shared_memory
 
 # What random samples are drawn from: api_test and seed_test send them as actions.
 # Membership is wider: any printable character, plus newline and tab.
@@ -63,6 +67,30 @@ class PrintableText(spaces.Text):
         )
 
     __hash__ = spaces.Text.__hash__
+
+
+# Gymnasium's AsyncVectorEnv keeps Text observations in shared memory as indices into the space's
+# charset, which would fail on any other character. PrintableText keeps Unicode code points instead
+# (0 is padding: NUL is not printable, so no member contains it).
+@create_shared_memory.register(PrintableText)
+def _create_printable_text_memory(space: PrintableText, n: int = 1, ctx: ModuleType = multiprocessing) -> Any:
+    return ctx.Array(np.dtype(np.int32).char, n * space.max_length)
+
+
+@read_from_shared_memory.register(PrintableText)
+def _read_printable_text(space: PrintableText, shared_memory: Any, n: int = 1) -> tuple[str, ...]:
+    data = np.frombuffer(shared_memory.get_obj(), dtype=np.int32).reshape((n, space.max_length))
+    return tuple("".join(map(chr, row[row > 0].tolist())) for row in data)
+
+
+@write_to_shared_memory.register(PrintableText)
+def _write_printable_text(space: PrintableText, index: int, value: str, shared_memory: Any) -> None:
+    if len(value) > space.max_length:
+        raise ValueError(f"a text of {len(value)} characters does not fit a PrintableText of max_length {space.max_length}")
+    size = space.max_length
+    destination = np.frombuffer(shared_memory.get_obj(), dtype=np.int32)[index * size : (index + 1) * size]
+    destination[:] = 0
+    destination[: len(value)] = np.frombuffer(value.encode("utf-32-le", "surrogatepass"), dtype=np.int32)
 
 
 def scalar_box(low: float, high: float) -> spaces.Box:

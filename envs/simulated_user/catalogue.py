@@ -118,7 +118,8 @@ def make_catalogue(rng: np.random.Generator, n_items: int, n_categories: int) ->
     for index, category in enumerate(categories, start=1):
         low, high = CATEGORIES[category]
         price = int(round(float(rng.uniform(low, high)) / 10.0) * 10 - 1)
-        rating = round(float(np.clip(rng.normal(3.9, 0.6), 1.0, 5.0)), 1)
+        # min/max, not np.clip: the same value for a finite draw, at a tenth of the cost per item.
+        rating = round(min(max(float(rng.normal(3.9, 0.6)), 1.0), 5.0), 1)
         items.append(Item(f"#{index:02d}", category, BRANDS[int(rng.integers(len(BRANDS)))], COLORS[int(rng.integers(len(COLORS)))], price, rating))
     return items
 

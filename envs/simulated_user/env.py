@@ -573,10 +573,17 @@ class SimulatedUserEnv(TurnBasedTextEnv):
             "last_reward": float(self._last_reward[agent]),
         }
 
+    def _catalogue_dicts(self) -> list[dict[str, Any]]:
+        # The catalogue is fixed for the episode: its dicts are built once, not at every step's info.
+        cached = getattr(self, "_catalogue_cache", None)
+        if cached is None or cached[0] is not self.catalogue:
+            cached = self._catalogue_cache = (self.catalogue, [item.to_dict() for item in self.catalogue])
+        return cached[1]
+
     def _extra_info(self, agent: str) -> dict[str, Any]:
         info: dict[str, Any] = {"mode": self.mode}
         if self.catalogue:
-            info["catalogue"] = [item.to_dict() for item in self.catalogue]
+            info["catalogue"] = self._catalogue_dicts()
         if self.task is not None:
             info["task"] = self.task.public_view()
         if agent == ASSISTANT:

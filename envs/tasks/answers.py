@@ -53,6 +53,9 @@ def normalize_numeric(text: str, base: int = 10) -> str | None:
             return None
         value = int(match.group(2), 16)
         return ("-" if match.group(1) == "-" and value else "") + f"{value:X}"
+    digits = s[1:] if s[:1] in ("-", "+") else s
+    if digits.isascii() and digits.isdigit() and len(digits) < 4000:
+        return str(int(s))  # a plain integer, the common answer: what the Decimal path gives, without it
     if not _DECIMAL.fullmatch(s):
         return None
     try:

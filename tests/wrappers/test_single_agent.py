@@ -92,7 +92,8 @@ def test_episode_matches_runner_rollout(env_id, learner, seed):
     transcript = [message.to_dict() for message in view.env.unwrapped.transcript]
     assert transcript == expected.transcript
     assert sum(rewards) == pytest.approx(expected.returns[learner])
-    assert final_info["episode"] == expected.metrics
+    # The view leaves out None values, so that each info key keeps one type (vector envs need it).
+    assert final_info["episode"] == {key: value for key, value in expected.metrics.items() if value is not None}
     if expected.metrics["invalid_moves"] == 0:
         assert sum(rewards) == pytest.approx(expected.metrics["solver_return"])
 

@@ -1,0 +1,38 @@
+"""The cheap seeding helpers give exactly numpy's seeds and streams."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from feedbackgym.envs.core.seeding import BLOCK, agent_seed, generator
+
+SEEDS = [0, 1, BLOCK - 1, BLOCK, 12_345, 2**31 - 1, 2**31 + 5, 2**32 - 1, 2**40 + 3, 2**63 - 2]
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_agent_seed_is_the_seed_sequence_of_seed_and_index(seed: int) -> None:
+    for index in range(6):
+        assert agent_seed(seed, index) == int(np.random.SeedSequence([seed, index]).generate_state(1)[0])
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_generator_reseeded_in_place_has_default_rngs_stream(seed: int) -> None:
+    reused = generator(7)
+    for one in (seed, agent_seed(seed, 0), agent_seed(seed, 3)):
+        fresh = generator(one, reused, episode_seed=one == seed)
+        expected = np.random.default_rng(one)
+        assert fresh.integers(0, 2**62, size=4).tolist() == expected.integers(0, 2**62, size=4).tolist()
+        assert fresh.random() == expected.random() and fresh.standard_normal() == expected.standard_normal()
+        reused = fresh
+
+
+def test_an_envs_generator_held_by_a_user_is_not_reseeded_under_them() -> None:
+    import feedbackgym
+
+    env = feedbackgym.make("SolverFeedback-v0")
+    env.reset(seed=3)
+    mine = np.random.default_rng(99)
+    env.unwrapped.np_random = mine  # the user's generator: the next reset builds a new one
+    env.reset(seed=4)
+    assert env.unwrapped.np_random is not mine and mine.random() == np.random.default_rng(99).random()
