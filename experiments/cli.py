@@ -1,5 +1,6 @@
 """The ``feedbackgym`` command: ``list`` what is registered, ``run`` an experiment, ``train`` PPO agents (Hydra apps),
-``report`` a run folder as one HTML file, ``show`` one episode in the terminal."""
+``report`` a run folder as one HTML file, ``show`` one episode in the terminal, ``models`` to prepare a
+language model that runs offline."""
 
 from __future__ import annotations
 
@@ -86,6 +87,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] in APPS:
         return _hand_to_hydra(argv[0], argv[1:])
+    if argv and argv[0] == "models":
+        from feedbackgym.experiments.models import main as models_main
+
+        return models_main(argv[1:])
     parser = argparse.ArgumentParser(prog="feedbackgym", description="Feedback environments for language agents.")
     commands = parser.add_subparsers(dest="command", required=True)
     listing = commands.add_parser("list", help="list registered envs, agents, tasks and wrappers")
@@ -98,6 +103,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     show = commands.add_parser("show", help="print one episode of a run folder in the terminal")
     show.add_argument("folder", help="a folder written by feedbackgym run or train, or a sweep folder")
     show.add_argument("episode", help="the episode id, e.g. none/0 (in a sweep folder: <job>:<id>, e.g. 0:none/0)")
+    commands.add_parser("models", help="language models inside the process: feedbackgym models prepare smollm2-135m | list")
     args = parser.parse_args(argv)
     if args.command in ("report", "show"):
         return _report_or_show(args)

@@ -47,10 +47,13 @@ class EpisodeResult:
     agents: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
     error: str | None = None
+    # Token-level records of model-played agents (agent id -> feedbackgym.agents.hf.records.EpisodeTokens);
+    # kept in memory, out of the JSON line (see feedbackgym.agents.hf.records.write_tokens).
+    tokens: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def to_record(self) -> dict[str, Any]:
         """The fields as a dict that shares the (already plain) transcript and metrics; no deep copy."""
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "tokens"}
 
     def to_json(self) -> str:
         """One JSON line, valid UTF-8, that :func:`read_episode` turns back into exactly this record.
@@ -149,6 +152,8 @@ async def play_episode(
     check_agents_fit(env, {agent_id: agents[agent_id] for agent_id in env.unwrapped.possible_agents})
     started = time.perf_counter()
     returns = dict.fromkeys(env.unwrapped.possible_agents, 0.0)
+    # Agents that keep per-turn records (the hf agent) are told every reward they get.
+    crediting = {agent_id: agent.credit_reward for agent_id, agent in agents.items() if hasattr(agent, "credit_reward")}
     try:
         env.reset(seed=seed)
         for index, agent_id in enumerate(env.unwrapped.possible_agents):
@@ -156,6 +161,8 @@ async def play_episode(
         for agent_id in env.agent_iter(max_steps):
             observation, reward, terminated, truncated, info = env.last()
             returns[agent_id] += float(reward)
+            if agent_id in crediting:
+                crediting[agent_id](float(reward))
             if terminated or truncated:
                 action = None
             else:
@@ -174,6 +181,7 @@ async def play_episode(
     result.returns = returns
     result.transcript = [message.to_dict() for message in getattr(env.unwrapped, "transcript", [])]
     result.agents = {agent_id: agent.stats() for agent_id, agent in agents.items() if agent.stats()}
+    result.tokens = {agent_id: tokens for agent_id, agent in agents.items() if (tokens := getattr(agent, "episode_tokens", lambda: None)()) is not None}
     result.seconds = time.perf_counter() - started
     return result
 
@@ -297,6 +305,8 @@ async def run_episodes(
             result = await play_episode(env, agents, seed=job.seed, episode_id=job.episode_id, condition=job.condition)
             line = result.to_json()  # serialised (and redacted) once, for the file and the record
             records[job.episode_id] = read_episode(line)
+            if result.tokens:  # token-level records stay objects, in memory only
+                records[job.episode_id]["tokens"] = result.tokens
             if sink is not None:
                 sink.write(line)
             if bar is not None:
