@@ -208,7 +208,7 @@ def test_feedbackgym_run_with_the_hf_agent(fake_index, tmp_path):
         "agent@agents.solver_0=hf", "agents.solver_0.model=tiny-test", f"agents.solver_0.home={tmp_path}", "agents.solver_0.device=cpu",
         "agents.solver_0.max_new_tokens=3",
     ]  # fmt: skip
-    with initialize_config_module(config_module="feedbackgym.conf", version_base="1.3"):
+    with initialize_config_module(config_module="feedbackgym.conf.run", version_base="1.3"):
         cfg = compose(config_name="config", overrides=overrides)
     rows = run_experiment(cfg, tmp_path / "run")
     assert rows[0]["episodes"] == 2 and rows[0]["errors"] == 0
