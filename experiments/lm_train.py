@@ -328,7 +328,8 @@ class LMTrainer:
                 agents[role] = spec() if callable(spec) and not hasattr(spec, "act") else spec
         return build_agents(agents)
 
-    def play(self, seeds: Sequence[int], group_size: int, *, temperature: float, sample_base: int, output: Path | None = None) -> list[dict[str, Any]]:
+    def play(self, seeds: Sequence[int], group_size: int, *, temperature: float, sample_base: int, output: Path | None = None,
+             make_env: Callable[[], Any] | None = None) -> list[dict[str, Any]]:
         """Episodes through the runner: ``group_size`` per seed, member k of a group sampling with its own ``sample_seed``."""
         from feedbackgym.experiments.runner import EpisodeJob, run_episodes
 
@@ -338,14 +339,16 @@ class LMTrainer:
             member = int(condition.removeprefix("member"))
             return self._agents(sample_base + member, temperature)
 
-        return asyncio.run(run_episodes(jobs, lambda _c: self.make_env(), agents_for, concurrency=self.args.concurrency,
+        build_env = make_env or self.make_env
+        return asyncio.run(run_episodes(jobs, lambda _c: build_env(), agents_for, concurrency=self.args.concurrency,
                                         output=output, resume=False))
 
-    def evaluate(self, episodes: int | None = None, output: Path | None = None) -> dict[str, float]:
-        """Mean return per learner and success over ``eval_episodes`` episodes (seeds ``eval_seed + i``), greedy by default."""
+    def evaluate(self, episodes: int | None = None, output: Path | None = None, make_env: Callable[[], Any] | None = None) -> dict[str, float]:
+        """Mean return per learner and success over ``eval_episodes`` episodes (seeds ``eval_seed + i``),
+        greedy by default, on ``make_env`` (default: the training environment)."""
         count = self.args.eval_episodes if episodes is None else episodes
         seeds = [self.args.eval_seed + i for i in range(count)]
-        records = self.play(seeds, 1, temperature=self.args.eval_temperature, sample_base=0, output=output)
+        records = self.play(seeds, 1, temperature=self.args.eval_temperature, sample_base=0, output=output, make_env=make_env)
         return summarise_records(records, list(self.learners), self.args.success_metric)
 
     # ------------------------------------------------------------------------------ learning
@@ -614,43 +617,24 @@ def run_lm_training(cfg: Mapping[str, Any], output_dir: Path | str) -> list[dict
     ``tb/``, ``checkpoint/`` (``agents.<role>.model=<that folder>`` plays it), ``eval_before.jsonl``,
     ``eval_after.jsonl``; and ``results.csv`` with the before/after evaluation of every run.
     """
-    from feedbackgym.agents.registration import agent_kwargs
     from feedbackgym.envs import make
     from feedbackgym.experiments.runner import format_table, write_table
 
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
+    plan = check_lm_config(cfg)
     train_cfg = dict(cfg.get("train") or {})
-    env_id = str(cfg["env"]["id"])
-    base_kwargs = dict(cfg["env"].get("kwargs") or {})
-    wrappers = list(cfg["env"].get("wrappers") or [])
-    learners = {role: dict(spec or {}) for role, spec in (cfg.get("learners") or {}).items()}
-    for role, spec in learners.items():
-        spec.pop("kind", None)
-        spec.pop("name", None)
-    mounted = {role: {"name": spec.get("name"), **agent_kwargs(spec)} for role, spec in (cfg.get("agents") or {}).items()}
-    conditions = train_cfg.get("conditions") or {"default": {}}
-    seeds = [int(s) for s in (train_cfg.get("seeds") or [1])]
+    env_id, wrappers, learners, mounted = plan["env_id"], plan["wrappers"], plan["learners"], plan["mounted"]
     tensorboard = bool(train_cfg.get("tensorboard", True))
     rows: list[dict[str, Any]] = []
     started = time.time()
-    for condition, settings in conditions.items():
-        settings = dict(settings or {})
-        unknown = set(settings) - {"train", "eval", "lm"}
-        if unknown:
-            raise ValueError(f"train.conditions.{condition} has unknown keys {sorted(unknown)}; allowed: eval, lm, train")
-        train_kwargs = {**base_kwargs, **dict(settings.get("train") or {})}
-        eval_kwargs = {**train_kwargs, **dict(settings.get("eval") or {})}
-        for seed in seeds:
-            args = args_from({**dict(cfg.get("lm") or {}), **dict(settings.get("lm") or {}), "seed": seed})
+    for condition, (train_kwargs, eval_kwargs, args_by_seed) in plan["runs"].items():
+        for seed, args in args_by_seed.items():
             directory = output_dir / str(condition) / f"seed{seed}"
             directory.mkdir(parents=True, exist_ok=True)
             others = {role: spec for role, spec in mounted.items() if role not in learners}
             trainer = LMTrainer(args, lambda kw=train_kwargs: make(env_id, wrappers=wrappers, **kw), learners, others)
-            evaluator_env = lambda kw=eval_kwargs: make(env_id, wrappers=wrappers, **kw)  # noqa: E731
-            trainer.make_env = evaluator_env
-            before = trainer.evaluate(output=directory / "eval_before.jsonl")
-            trainer.make_env = lambda kw=train_kwargs: make(env_id, wrappers=wrappers, **kw)
+            before = trainer.evaluate(output=directory / "eval_before.jsonl", make_env=lambda kw=eval_kwargs: make(env_id, wrappers=wrappers, **kw))
             log.info(f"{condition} seed {seed}: before training {_brief(before)}")
             (directory / "args.json").write_text(json.dumps(asdict(args), indent=2), encoding="utf-8")
             logger = UpdateLog(directory / "updates.csv", directory / "tb" if tensorboard else None)
@@ -681,6 +665,54 @@ def run_lm_training(cfg: Mapping[str, Any], output_dir: Path | str) -> list[dict
     return rows
 
 
+def check_lm_config(cfg: Mapping[str, Any]) -> dict[str, Any]:
+    """Everything :func:`run_lm_training` needs, checked before any model loads; errors name the setting."""
+    from omegaconf import OmegaConf
+
+    from feedbackgym.agents.registration import agent_kwargs
+    from feedbackgym.envs import make
+    from feedbackgym.experiments.evaluate import wrappers_of
+
+    train_cfg = dict(cfg.get("train") or {})
+    env_id = str(cfg["env"]["id"])
+    wrappers = wrappers_of(OmegaConf.create({"env": dict(cfg["env"]), "wrapper": dict(cfg.get("wrapper") or {})}))
+    learners: dict[str, dict[str, Any]] = {}
+    for role, spec in (cfg.get("learners") or {}).items():
+        spec = dict(spec or {})
+        spec.pop("kind", None)  # PPO's encoder key, meaningless here
+        unknown = sorted(set(spec) - {"prompt", "system_prompt", "chat_template", "max_new_tokens"})
+        if unknown:
+            raise ValueError(f"learners.{role} has unknown settings {unknown}; accepted: chat_template, max_new_tokens, prompt, system_prompt")
+        learners[str(role)] = spec
+    if not learners:
+        raise ValueError("learners is empty: name at least one role to train, e.g. learners: {solver_0: {}}")
+    mounted = {role: {"name": spec.get("name"), **agent_kwargs(spec)} for role, spec in (cfg.get("agents") or {}).items()}
+    roles = list(make(env_id, wrappers=wrappers, **dict(cfg["env"].get("kwargs") or {})).unwrapped.possible_agents)
+    bad = [role for role in learners if role not in roles]
+    if bad:
+        raise ValueError(f"learners {bad} are not agents of {env_id}; its agents are {roles}")
+    missing = [role for role in roles if role not in learners and role not in mounted]
+    if missing:
+        raise ValueError(f"{env_id} has agents {roles}; no agent is mounted for {missing} and they are not learners")
+    seeds = train_cfg.get("seeds") or [1]
+    if not isinstance(seeds, (list, tuple)) or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds):
+        raise ValueError(f"train.seeds must be a non-empty list of integers, got {seeds!r}")
+    evaluation = {key: train_cfg[key] for key in ("eval_episodes", "eval_seed") if train_cfg.get(key) is not None}
+    runs: dict[str, Any] = {}
+    base_kwargs = dict(cfg["env"].get("kwargs") or {})
+    for condition, settings in (train_cfg.get("conditions") or {"default": {}}).items():
+        settings = dict(settings or {})
+        unknown = sorted(set(settings) - {"train", "eval", "lm"})
+        if unknown:
+            raise ValueError(f"train.conditions.{condition} has unknown keys {unknown}; allowed: eval, lm, train")
+        train_kwargs = {**base_kwargs, **dict(settings.get("train") or {})}
+        eval_kwargs = {**train_kwargs, **dict(settings.get("eval") or {})}
+        args_by_seed = {int(seed): args_from({**dict(cfg.get("lm") or {}), **evaluation, **dict(settings.get("lm") or {}), "seed": int(seed)})
+                        for seed in seeds}
+        runs[str(condition)] = (train_kwargs, eval_kwargs, args_by_seed)
+    return {"env_id": env_id, "wrappers": wrappers, "learners": learners, "mounted": mounted, "runs": runs}
+
+
 def evaluate_checkpoints(env_id: str, wrappers: Sequence[Any], env_kwargs: Mapping[str, Any], checkpoints: Mapping[str, Path],
                          learners: Mapping[str, Mapping[str, Any]], others: Mapping[str, Any], args: Args, output: Path) -> dict[str, float]:
     """The saved checkpoints as ``hf`` agents (loaded from their folders) through the runner."""
@@ -702,4 +734,4 @@ def _brief(summary: Mapping[str, float]) -> str:
     return ", ".join(f"{k} {v:.3f}" for k, v in summary.items() if isinstance(v, float))
 
 
-__all__ = ["Args", "LMTrainer", "group_advantages", "run_lm_training", "sequences_of", "token_logprobs", "turn_returns"]
+__all__ = ["Args", "LMTrainer", "check_lm_config", "group_advantages", "run_lm_training", "sequences_of", "token_logprobs", "turn_returns"]

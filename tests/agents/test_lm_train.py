@@ -246,3 +246,62 @@ def test_sequences_refuse_corrupt_records(tiny_lm):
     tokens = EpisodeTokens(turns=[TurnRecord(0, 0, [1, 2], [0, 0], [3], [-0.1]), TurnRecord(1, 1, [1, 2, 9, 4], [0, 0, 1, 0], [5], [-0.2])])
     with pytest.raises(ValueError, match="corrupt"):
         sequences_of("speaker_0", tokens, [0.0, 0.0])
+
+
+# ----------------------------------------------------------------------------- feedbackgym train
+def compose_train(*overrides: str) -> Any:
+    from hydra import compose, initialize_config_module
+
+    with initialize_config_module(config_module="feedbackgym.conf.train", version_base="1.3"):
+        return compose(config_name="train", overrides=list(overrides))
+
+
+@pytest.mark.parametrize("overlay", ["lm_single_turn", "lm_try_again", "lm_selfplay_negotiation"])
+def test_lm_overlays_compose_and_check(overlay):
+    from feedbackgym.experiments.lm_train import check_lm_config
+    from feedbackgym.experiments.train import _plain
+
+    plan = check_lm_config(_plain(compose_train(f"training={overlay}")))
+    assert plan["runs"] and all(args_by_seed for _, _, args_by_seed in plan["runs"].values())
+
+
+def test_bad_lm_config_is_a_configuration_error(tmp_path):
+    from feedbackgym.experiments.configuration import ConfigError
+    from feedbackgym.experiments.train import run_training
+
+    with pytest.raises(ConfigError, match="lm.group_size must be a positive integer"):
+        run_training(compose_train("training=lm_single_turn", "lm.group_size=0"), tmp_path)
+    with pytest.raises(ConfigError, match="learners \\['judge_0'\\] are not agents of SolverFeedback-v0"):
+        run_training(compose_train("training=lm_single_turn", "+learners.judge_0={}"), tmp_path)
+
+
+def test_feedbackgym_train_runs_an_lm_overlay_end_to_end(tiny_lm, tmp_path):
+    """Before/after evaluation, CSV, curve, checkpoint that the hf agent loads, with the tiny model from a folder."""
+    import csv
+
+    from feedbackgym.agents.hf.loading import clear_cache
+    from feedbackgym.experiments.train import run_training
+
+    model, tokenizer = fresh(tiny_lm)
+    folder = tmp_path / "tiny"
+    model.save_pretrained(str(folder))
+    tokenizer.save_pretrained(str(folder))
+    cfg = compose_train("training=lm_try_again", f"lm.model={folder}", "lm.device=cpu", "lm.updates=2", "lm.groups_per_update=1",
+                        "lm.group_size=2", "lm.max_new_tokens=3", "learners.solver_0.max_new_tokens=3", "lm.concurrency=2",
+                        "train.eval_episodes=2", "train.tensorboard=false", "~train.conditions.single_turn",
+                        "train.conditions.multi_turn.train.max_turns=2")
+    try:
+        rows = run_training(cfg, tmp_path / "out")
+    finally:
+        clear_cache()
+    (row,) = rows
+    run_dir = tmp_path / "out" / "multi_turn" / "seed1"
+    with (run_dir / "updates.csv").open() as handle:
+        updates = list(csv.DictReader(handle))
+    assert [float(u["update"]) for u in updates] == [1.0, 2.0]
+    assert {"reward", "success", "approx_kl", "kl_ref", "entropy", "tokens_per_s", "seconds"} <= set(updates[0])
+    assert (run_dir / "learning_curve.png").stat().st_size > 0
+    assert (run_dir / "checkpoint" / "config.json").exists()
+    assert len((run_dir / "eval_before.jsonl").read_text().splitlines()) == 2
+    assert len((run_dir / "eval_after.jsonl").read_text().splitlines()) == 2
+    assert "before/reward" in row and "after/reward" in row and (tmp_path / "out" / "results.csv").exists()
