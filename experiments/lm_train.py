@@ -201,15 +201,18 @@ def sequences_of(role: str, tokens: Any, turn_advantages: Sequence[float]) -> li
 
 
 # ------------------------------------------------------------------------------------ the model
-def token_logprobs(model: Any, ids: Any, attention: Any, temperature: float) -> tuple[Any, Any]:
-    """(log-prob of each token given the ones before, entropy of that distribution), both ``[B, L-1]``."""
+def token_logprobs(model: Any, ids: Any, attention: Any, temperature: float, start: int = 1) -> tuple[Any, Any]:
+    """(log-prob of each token from position ``start`` on given the ones before, entropy of that
+    distribution), both ``[B, L-start]``. Logits are computed only from position ``start - 1`` on
+    (``logits_to_keep``): a long prompt before the first model token costs no vocabulary-wide softmax."""
     import torch
 
-    logits = model(input_ids=ids, attention_mask=attention).logits[:, :-1].float()
+    width = ids.shape[1]
+    logits = model(input_ids=ids, attention_mask=attention, logits_to_keep=width - start + 1).logits[:, :-1].float()
     if temperature > 0:
         logits = logits / temperature
     logp_all = torch.log_softmax(logits, dim=-1)
-    chosen = logp_all.gather(-1, ids[:, 1:].unsqueeze(-1)).squeeze(-1)
+    chosen = logp_all.gather(-1, ids[:, start:].unsqueeze(-1)).squeeze(-1)
     with torch.no_grad():
         entropy = -(logp_all.exp() * logp_all).sum(-1)
     return chosen, entropy
@@ -234,6 +237,9 @@ def _pad(sequences: Sequence[Sequence_], pad_id: int, device: Any) -> dict[str, 
     import torch
 
     width = max(len(s.ids) for s in sequences)
+    # the first position any sequence of the batch has a model token at: logits before it are not needed
+    start = max(1, min(s.mask.index(1) if 1 in s.mask else width for s in sequences))
+    start = min(start, width - 1)
 
     def padded(values: Callable[[Sequence_], list[Any]], fill: Any, dtype: Any) -> Any:
         return torch.tensor([values(s) + [fill] * (width - len(s.ids)) for s in sequences], dtype=dtype, device=device)
@@ -241,10 +247,11 @@ def _pad(sequences: Sequence[Sequence_], pad_id: int, device: Any) -> dict[str, 
     return {
         "ids": padded(lambda s: s.ids, pad_id, torch.long),
         "attention": padded(lambda s: [1] * len(s.ids), 0, torch.long),
-        # targets are positions 1..L-1: the entries for position 0 are dropped
-        "old": padded(lambda s: s.old_logprobs, 0.0, torch.float32)[:, 1:],
-        "mask": padded(lambda s: s.mask, 0, torch.float32)[:, 1:],
-        "advantages": padded(lambda s: s.advantages, 0.0, torch.float32)[:, 1:],
+        "start": start,
+        # targets are positions start..L-1
+        "old": padded(lambda s: s.old_logprobs, 0.0, torch.float32)[:, start:],
+        "mask": padded(lambda s: s.mask, 0, torch.float32)[:, start:],
+        "advantages": padded(lambda s: s.advantages, 0.0, torch.float32)[:, start:],
     }
 
 
@@ -391,7 +398,7 @@ class LMTrainer:
                     optimizer.zero_grad(set_to_none=True)
                     for start in range(0, len(minibatch), args.micro_batch_size):
                         batch = _pad(minibatch[start : start + args.micro_batch_size], self.pad_id, self.device)
-                        new, entropy = token_logprobs(network, batch["ids"], batch["attention"], args.temperature)
+                        new, entropy = token_logprobs(network, batch["ids"], batch["attention"], args.temperature, batch["start"])
                         mask = batch["mask"]
                         pg_sum, ratio, log_ratio = clipped_policy_loss(new, batch["old"], batch["advantages"], mask, low, high)
                         loss_sum = pg_sum
@@ -429,9 +436,9 @@ class LMTrainer:
 
         with torch.no_grad():
             if self.reference is not None:
-                return token_logprobs(self.reference, batch["ids"], batch["attention"], self.args.temperature)[0]
+                return token_logprobs(self.reference, batch["ids"], batch["attention"], self.args.temperature, batch["start"])[0]
             with network.disable_adapter():  # LoRA: the base model is the reference
-                return token_logprobs(network, batch["ids"], batch["attention"], self.args.temperature)[0]
+                return token_logprobs(network, batch["ids"], batch["attention"], self.args.temperature, batch["start"])[0]
 
     def train(self, on_update: Callable[[dict[str, float]], None] | None = None) -> list[dict[str, float]]:
         """``args.updates`` rounds of rollouts and updates; returns one row of statistics per update."""

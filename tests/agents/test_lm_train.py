@@ -168,16 +168,18 @@ def test_environment_tokens_get_no_gradient(tiny_lm):
         probe["logits"] = output
 
     handle = model.lm_head.register_forward_hook(hook)
-    new, _ = token_logprobs(model, batch["ids"], batch["attention"], 1.0)
+    new, _ = token_logprobs(model, batch["ids"], batch["attention"], 1.0, batch["start"])
     handle.remove()
     loss, _, _ = clipped_policy_loss(new, batch["old"], batch["advantages"] + 0.5, batch["mask"], 0.2, 0.2)
     loss.backward()
-    grads = probe["logits"].grad[0, :-1].abs().sum(-1)  # position i predicts token i + 1
-    for position in range(len(sequence.ids) - 1):
-        if sequence.mask[position + 1]:
-            assert grads[position] > 0, position
+    start = batch["start"]
+    assert start == sequence.mask.index(1)  # no logits are computed before the first model token
+    grads = probe["logits"].grad[0, :-1].abs().sum(-1)  # row j predicts the token at start + j
+    for row in range(len(sequence.ids) - start):
+        if sequence.mask[start + row]:
+            assert grads[row] > 0, row
         else:
-            assert grads[position] == 0, position
+            assert grads[row] == 0, row
 
 
 def test_rewards_reach_the_right_turns_through_the_runner(tiny_lm):
