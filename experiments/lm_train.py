@@ -660,13 +660,16 @@ def run_lm_training(cfg: Mapping[str, Any], output_dir: Path | str) -> list[dict
             # After training: the checkpoints played by hf agents loaded from disk (what `feedbackgym run` does).
             after = evaluate_checkpoints(env_id, wrappers, eval_kwargs, checkpoints, learners, others, args, directory / "eval_after.jsonl")
             log.info(f"{condition} seed {seed}: after training {_brief(after)}")
+            before.update(episode_means(directory / "eval_before.jsonl"))
+            after.update(episode_means(directory / "eval_after.jsonl"))
             row = {"condition": condition, "seed": seed, **{f"before/{k}": v for k, v in before.items()},
                    **{f"after/{k}": v for k, v in after.items()},
                    "train_seconds": round(trainer.history[-1]["seconds"], 1) if trainer.history else 0.0,
                    "checkpoint": str(directory / "checkpoint")}
             rows.append(row)
             write_table(rows, output_dir / "results.csv")
-    shown = ["condition", "seed", "before/reward", "after/reward", "before/success", "after/success", "train_seconds"]
+    shown = ["condition", "seed", "before/reward", "after/reward", "before/success", "after/success",
+             *[f"{when}/{column}" for column in train_cfg.get("summary") or [] for when in ("before", "after")], "train_seconds"]
     log.info(format_table(rows, shown))
     log.info(f"{len(rows)} runs in {time.time() - started:.0f} s; wrote {output_dir / 'results.csv'}")
     return rows
@@ -718,6 +721,18 @@ def check_lm_config(cfg: Mapping[str, Any]) -> dict[str, Any]:
                         for seed in seeds}
         runs[str(condition)] = (train_kwargs, eval_kwargs, args_by_seed)
     return {"env_id": env_id, "wrappers": wrappers, "learners": learners, "mounted": mounted, "runs": runs}
+
+
+def episode_means(path: Path) -> dict[str, float]:
+    """The runner's aggregate of an evaluation file: every numeric episode metric's mean (``acc@k`` from
+    ``cumulative_accuracy``, ``unique_answer_ratio``, ``repeated_one_answer``, ...)."""
+    from feedbackgym.experiments.runner import aggregate, read_finished
+
+    records = list(read_finished(path).values())
+    for record in records:
+        record["condition"] = "all"
+    rows = aggregate(records)
+    return {k: v for k, v in rows[0].items() if isinstance(v, float) and k not in ("errors",)} if rows else {}
 
 
 def evaluate_checkpoints(env_id: str, wrappers: Sequence[Any], env_kwargs: Mapping[str, Any], checkpoints: Mapping[str, Path],

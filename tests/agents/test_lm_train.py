@@ -306,4 +306,5 @@ def test_feedbackgym_train_runs_an_lm_overlay_end_to_end(tiny_lm, tmp_path):
     assert (run_dir / "checkpoint" / "config.json").exists()
     assert len((run_dir / "eval_before.jsonl").read_text().splitlines()) == 2
     assert len((run_dir / "eval_after.jsonl").read_text().splitlines()) == 2
+    assert "before/acc@1" in row and "after/acc@2" in row  # the runner's aggregate of the evaluation episodes
     assert "before/reward" in row and "after/reward" in row and (tmp_path / "out" / "results.csv").exists()
