@@ -308,3 +308,39 @@ def test_feedbackgym_train_runs_an_lm_overlay_end_to_end(tiny_lm, tmp_path):
     assert len((run_dir / "eval_after.jsonl").read_text().splitlines()) == 2
     assert "before/acc@1" in row and "after/acc@2" in row  # the runner's aggregate of the evaluation episodes
     assert "before/reward" in row and "after/reward" in row and (tmp_path / "out" / "results.csv").exists()
+
+
+def test_kl_to_the_frozen_reference_is_measured_and_penalised(tiny_lm):
+    model, tokenizer = fresh(tiny_lm)
+    starting = [p.detach().clone() for p in model.parameters()]
+    trainer = LMTrainer(small_args(updates=2, kl_coef=0.5), PickEnv, {"speaker_0": {}}, model=model, tokenizer=tokenizer)
+    assert trainer.reference is not None and all(torch.equal(a, b) for a, b in zip(starting, trainer.reference.parameters()))
+    history = trainer.train()
+    assert history[0]["kl_ref"] == pytest.approx(0.0, abs=1e-6)  # the first update starts at the reference
+    assert history[1]["kl_ref"] > 0  # after one step the policy has moved away from it
+    assert all(torch.equal(a, b) for a, b in zip(starting, trainer.reference.parameters()))  # the reference stays frozen
+
+
+def test_lora_adapters_per_role_train_and_merge_into_checkpoints(tiny_lm, tmp_path):
+    pytest.importorskip("peft")
+    from feedbackgym.agents import make_agent
+    from feedbackgym.agents.hf.loading import clear_cache
+
+    model, tokenizer = fresh(tiny_lm)
+    base = [p.detach().clone() for p in model.parameters()]
+    env = lambda: PickEnv(roles=("buyer_0", "seller_0"))  # noqa: E731
+    trainer = LMTrainer(small_args(updates=2, lora=True, lora_r=4, share_policy=False, kl_coef=0.1), env, {"buyer_0": {}, "seller_0": {}},
+                        model=model, tokenizer=tokenizer)
+    assert trainer.reference is None  # with LoRA the base (adapter disabled) is the reference
+    history = trainer.train()
+    assert np.isfinite(history[-1]["kl_ref"])
+    saved = trainer.save(tmp_path / "ckpt")
+    assert saved["buyer_0"] != saved["seller_0"] and (saved["buyer_0"] / "adapter").is_dir()
+    try:
+        for role, folder in saved.items():
+            loaded = make_agent("hf", model=str(folder), device="cpu").loaded.model
+            merged = [p for p in loaded.parameters()]
+            assert len(merged) == len(base)
+            assert any(not torch.allclose(a, b) for a, b in zip(base, merged)), role  # the trained adapter is merged in
+    finally:
+        clear_cache()
