@@ -4,7 +4,8 @@
 feedback, 5 turns) against the scripted teacher and evaluates it; ``feedbackgym train
 training=try_again`` (or ``feedback_richness``, ``negotiation_rl``, ``selfplay_negotiation``,
 ``selfplay_judge``) runs one of the experiments: every condition times every seed, then tables and
-plots. Outputs go to Hydra's output folder:
+plots. ``training=lm_*`` overlays (a config with an ``lm`` block) train language models instead:
+:func:`feedbackgym.experiments.lm_train.run_lm_training`. Outputs go to Hydra's output folder:
 
 | file | what |
 |---|---|
