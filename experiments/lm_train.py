@@ -132,7 +132,7 @@ class Args:
 
 
 @dataclass
-class Sequence_:
+class TokenSequence:
     """One context segment of one learner's episode, ready for the loss."""
 
     role: str
@@ -178,7 +178,7 @@ def group_advantages(returns_by_episode: Sequence[Sequence[float]], mode: str = 
     return advantages
 
 
-def sequences_of(role: str, tokens: Any, turn_advantages: Sequence[float]) -> list[Sequence_]:
+def sequences_of(role: str, tokens: Any, turn_advantages: Sequence[float]) -> list[TokenSequence]:
     """The segments of one learner episode (``EpisodeTokens``) as sequences, each token tagged with its turn's advantage."""
     sequences = []
     index_of = {id(turn): i for i, turn in enumerate(tokens.turns)}
@@ -196,7 +196,7 @@ def sequences_of(role: str, tokens: Any, turn_advantages: Sequence[float]) -> li
                 old[start + offset] = float(logprob)
                 mask[start + offset] = 1
                 advantages[start + offset] = float(turn_advantages[index_of[id(turn)]])
-        sequences.append(Sequence_(role, ids, old, mask, advantages))
+        sequences.append(TokenSequence(role, ids, old, mask, advantages))
     return sequences
 
 
@@ -233,7 +233,7 @@ def clipped_policy_loss(new: Any, old: Any, advantages: Any, mask: Any, low: flo
     return (per_token * mask).sum(), ratio, log_ratio
 
 
-def _pad(sequences: Sequence[Sequence_], pad_id: int, device: Any) -> dict[str, Any]:
+def _pad(sequences: Sequence[TokenSequence], pad_id: int, device: Any) -> dict[str, Any]:
     import torch
 
     width = max(len(s.ids) for s in sequences)
@@ -241,7 +241,7 @@ def _pad(sequences: Sequence[Sequence_], pad_id: int, device: Any) -> dict[str, 
     start = max(1, min(s.mask.index(1) if 1 in s.mask else width for s in sequences))
     start = min(start, width - 1)
 
-    def padded(values: Callable[[Sequence_], list[Any]], fill: Any, dtype: Any) -> Any:
+    def padded(values: Callable[[TokenSequence], list[Any]], fill: Any, dtype: Any) -> Any:
         return torch.tensor([values(s) + [fill] * (width - len(s.ids)) for s in sequences], dtype=dtype, device=device)
 
     return {
@@ -359,9 +359,9 @@ class LMTrainer:
         return summarise_records(records, list(self.learners), self.args.success_metric)
 
     # ------------------------------------------------------------------------------ learning
-    def sequences(self, records: Sequence[Mapping[str, Any]]) -> list[Sequence_]:
+    def sequences(self, records: Sequence[Mapping[str, Any]]) -> list[TokenSequence]:
         """Credit and advantages per role and group, then every learner episode as sequences."""
-        sequences: list[Sequence_] = []
+        sequences: list[TokenSequence] = []
         for role in self.learners:
             groups: dict[int, list[Any]] = {}
             for record in records:
@@ -375,7 +375,7 @@ class LMTrainer:
                     sequences.extend(sequences_of(role, tokens, turn_adv))
         return sequences
 
-    def learn(self, sequences: Sequence[Sequence_], rng: np.random.Generator) -> dict[str, float]:
+    def learn(self, sequences: Sequence[TokenSequence], rng: np.random.Generator) -> dict[str, float]:
         """``epochs`` passes of clipped, token-normalised updates over ``sequences``; returns the statistics."""
         import torch
 
