@@ -4,7 +4,8 @@
 feedback, 5 turns) against the scripted teacher and evaluates it; ``feedbackgym train
 training=try_again`` (or ``feedback_richness``, ``negotiation_rl``, ``selfplay_negotiation``,
 ``selfplay_judge``) runs one of the experiments: every condition times every seed, then tables and
-plots. Outputs go to Hydra's output folder:
+plots. ``training=lm_*`` overlays (a config with an ``lm`` block) train language models instead:
+:func:`feedbackgym.experiments.lm_train.run_lm_training`. Outputs go to Hydra's output folder:
 
 | file | what |
 |---|---|
@@ -526,6 +527,14 @@ def run_training(cfg: DictConfig | Mapping[str, Any], output_dir: Path | str) ->
         plain["env"]["kwargs"] = env_kwargs(cfg)
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
+    if plain.get("lm") is not None:  # a training=lm_* overlay: language-model policies (experiments/lm_train.py)
+        from feedbackgym.experiments.lm_train import check_lm_config, run_lm_training
+
+        try:
+            check_lm_config(plain)
+        except (ValueError, TypeError) as error:
+            raise ConfigError(str(error)) from error
+        return run_lm_training(plain, output_dir)
     train_cfg = plain.get("train") or {}
     check_train_options(train_cfg)
     seeds = [int(s) for s in (train_cfg.get("seeds") or [1])]

@@ -16,7 +16,8 @@ from feedbackgym.experiments.evaluate import ConfigError  # noqa: E402
 from feedbackgym.experiments.train import Setup, conditions_of, run_training, steps_to_threshold  # noqa: E402
 
 CONF = Path(__file__).resolve().parents[2] / "conf" / "train"
-TRAININGS = sorted(p.stem for p in (CONF / "training").glob("*.yaml"))
+# PPO overlays; the language-model overlays (lm_*) are composed and checked in tests/agents/test_lm_train.py
+TRAININGS = sorted(p.stem for p in (CONF / "training").glob("*.yaml") if not p.stem.startswith("lm_"))
 TINY = ["ppo.total_timesteps=128", "ppo.num_envs=2", "ppo.num_steps=32", "train.eval_episodes=3", "train.workers=1", "train.seeds=[1]"]
 
 
