@@ -433,7 +433,6 @@ async def test_litellm_async_concurrency(litellm) -> None:
         await litellm.acompletion(model="openai/warm", api_base=server.url, api_key="sk-test",
                                   messages=solver_messages("Compute 1 + 1."), max_retries=0)
         server.reset_counters()
-        started = time.monotonic()
         responses = await asyncio.gather(
             *(
                 litellm.acompletion(
@@ -443,6 +442,6 @@ async def test_litellm_async_concurrency(litellm) -> None:
                 for i in range(32)
             )
         )
-        elapsed = time.monotonic() - started
     assert [boxed(r.choices[0].message.content) for r in responses] == [str(i + 1) for i in range(32)]
-    assert server.peak_in_flight > 4 and elapsed < 1.2, (server.peak_in_flight, elapsed)
+    # requests overlapped at the server (counted, not timed: a timed bound fails on a loaded machine)
+    assert server.peak_in_flight > 4, server.peak_in_flight
