@@ -329,14 +329,11 @@ def test_fault_badjson_empty_null_huge(fresh: FakeLLMServer) -> None:
 # ---------------------------------------------------------------------------------- concurrency
 def test_concurrent_requests_overlap() -> None:
     with FakeLLMServer(latency=0.05) as server:
-        started = time.monotonic()
         with concurrent.futures.ThreadPoolExecutor(32) as pool:
             bodies = list(pool.map(lambda i: chat(server.url, f"m{i % 4}"), range(32)))
-        elapsed = time.monotonic() - started
         assert all(boxed(b["choices"][0]["message"]["content"]) == "14" for b in bodies)
         assert server.requests == 32 and server.in_flight == 0
-        assert server.peak_in_flight > 4, server.peak_in_flight
-        assert elapsed < 1.2, elapsed
+        assert server.peak_in_flight > 4, server.peak_in_flight  # overlap counted, not timed
 
 
 def test_module_runs_as_a_script() -> None:
