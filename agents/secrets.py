@@ -38,6 +38,18 @@ def register_secret(value: str | None) -> None:
         _known.add(value)
 
 
+def register_secrets_in_config(lines: Iterable[str]) -> None:
+    """Remember every key written in saved config lines: ``api_key: sk-...`` (YAML) or
+    ``agents.solver_0.kwargs.api_key=sk-...`` (a Hydra override)."""
+    for line in lines:
+        if "api_key=" in line:
+            register_secret(line.split("api_key=", 1)[1].strip().strip("'\""))
+        elif line.strip().startswith("api_key:"):
+            value = line.split(":", 1)[1].strip().strip("'\"")
+            if value not in ("", "null"):
+                register_secret(value)
+
+
 def secrets_in_environment() -> set[str]:
     return {v for k, v in os.environ.items() if _SECRET_ENV.search(k) and v and len(v) >= 6}
 

@@ -428,18 +428,11 @@ def summary_columns(rows: list[dict[str, Any]]) -> list[str]:
 
 def redact_saved_config(output_dir: Path) -> None:
     """Hydra saves the composed config and the overrides; an API key given in either is redacted there."""
-    from feedbackgym.agents.secrets import redact, register_secret
+    from feedbackgym.agents.secrets import redact, register_secrets_in_config
 
     for path in (output_dir / ".hydra").glob("*.yaml"):
         text = path.read_text(encoding="utf-8")
-        for line in text.splitlines():
-            # "  api_key: sk-..." in config.yaml, "- agents.solver_0.kwargs.api_key=sk-..." in overrides.yaml
-            if "api_key=" in line:
-                register_secret(line.split("api_key=", 1)[1].strip().strip("'\""))
-            elif line.strip().startswith("api_key:"):
-                value = line.split(":", 1)[1].strip().strip("'\"")
-                if value not in ("", "null"):
-                    register_secret(value)
+        register_secrets_in_config(text.splitlines())  # config.yaml and overrides.yaml
         cleaned = redact(text)
         if cleaned != text:
             path.write_text(cleaned, encoding="utf-8")

@@ -203,7 +203,7 @@ def parts_of(folder: Path) -> list[Part]:
 
 def _read_config(path: Path) -> tuple[str, list[str], dict[str, Any]]:
     """(the saved config's text, redacted; the command-line overrides; the config as a dict)."""
-    from feedbackgym.agents.secrets import redact, register_secret
+    from feedbackgym.agents.secrets import redact, register_secrets_in_config
 
     saved = path / ".hydra" / "config.yaml"
     text = saved.read_text(encoding="utf-8", errors="replace") if saved.is_file() else ""
@@ -216,13 +216,7 @@ def _read_config(path: Path) -> tuple[str, list[str], dict[str, Any]]:
             overrides = [str(o) for o in (yaml.safe_load(overrides_file.read_text(encoding="utf-8")) or [])]
         except yaml.YAMLError:
             overrides = []
-    for line in [*text.splitlines(), *overrides]:
-        if "api_key=" in line:
-            register_secret(line.split("api_key=", 1)[1].strip().strip("'\""))
-        elif line.strip().startswith("api_key:"):
-            value = line.split(":", 1)[1].strip().strip("'\"")
-            if value not in ("", "null"):
-                register_secret(value)
+    register_secrets_in_config([*text.splitlines(), *overrides])
     config: dict[str, Any] = {}
     if text:
         import yaml

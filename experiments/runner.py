@@ -272,6 +272,22 @@ def repair_jsonl(path: Path) -> int:
     return len(lines) - len(kept)
 
 
+def open_output(
+    output: Path | str | None, resume: bool, jobs: Sequence[EpisodeJob]
+) -> tuple[Path | None, dict[str, dict[str, Any]], list[EpisodeJob]]:
+    """A run's JSONL file made ready: repaired and read when resuming, removed otherwise. Returns the
+    path, the records of ``jobs`` already finished there (by episode id) and the jobs still to play."""
+    path = Path(output) if output is not None else None
+    if path is not None:
+        if resume:
+            repair_jsonl(path)
+        elif path.exists():
+            path.unlink()
+    done = read_finished(path) if (path is not None and resume) else {}
+    records = {job.episode_id: done[job.episode_id] for job in jobs if job.episode_id in done}
+    return path, records, [job for job in jobs if job.episode_id not in done]
+
+
 class JsonlSink:
     """Appends one JSON line per finished episode and flushes it, so a killed run loses nothing finished."""
 
@@ -315,15 +331,7 @@ async def run_episodes(
     """
     if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
         raise ValueError(f"concurrency must be an integer >= 1, got {concurrency!r}")
-    path = Path(output) if output is not None else None
-    if path is not None:
-        if resume:
-            repair_jsonl(path)
-        elif path.exists():
-            path.unlink()
-    done = read_finished(path) if (path is not None and resume) else {}
-    pending = [job for job in jobs if job.episode_id not in done]
-    records: dict[str, dict[str, Any]] = {job.episode_id: done[job.episode_id] for job in jobs if job.episode_id in done}
+    path, records, pending = open_output(output, resume, jobs)
     sink = JsonlSink(path) if path is not None else None
     bar = _progress(len(jobs), len(records), progress if isinstance(progress, str) else None) if progress else None
     queue: asyncio.Queue[EpisodeJob] = asyncio.Queue()

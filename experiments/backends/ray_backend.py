@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from feedbackgym.experiments.configuration import ConfigError, check_known, require_int, require_number
-from feedbackgym.experiments.runner import EpisodeJob, JsonlSink, _progress, read_finished, repair_jsonl
+from feedbackgym.experiments.runner import EpisodeJob, JsonlSink, _progress, open_output
 
 log = logging.getLogger("feedbackgym")
 RAY_OPTIONS = ("address", "chunk_size", "num_cpus", "num_cpus_per_task")
@@ -204,15 +204,7 @@ def run_episodes_on_ray(
 
     settings = check_ray_options(dict(options or {}))
     recipe = recipe_of(cfg, roles)
-    path = Path(output) if output is not None else None
-    if path is not None:
-        if resume:
-            repair_jsonl(path)
-        elif path.exists():
-            path.unlink()
-    done = read_finished(path) if (path is not None and resume) else {}
-    records: dict[str, dict[str, Any]] = {job.episode_id: done[job.episode_id] for job in jobs if job.episode_id in done}
-    pending = [job for job in jobs if job.episode_id not in done]
+    path, records, pending = open_output(output, resume, jobs)
     started_here = not ray.is_initialized()
     if started_here:
         init = {"address": settings["address"], "include_dashboard": False, "log_to_driver": True}
