@@ -18,7 +18,7 @@ from feedbackgym.agents.hf.generation import GenerationQueue, GenerationRequest,
 from feedbackgym.agents.hf.loading import LoadedModel, load_model, wrap_model
 from feedbackgym.agents.hf.records import EpisodeTokens, TurnRecord
 from feedbackgym.agents.llm.agent import LLMAgent
-from feedbackgym.agents.llm.prompts import PromptTemplate, get_prompt
+from feedbackgym.agents.llm.prompts import PromptTemplate, get_prompt, require_prompt
 
 
 class HFAgent(Agent):
@@ -89,12 +89,7 @@ class HFAgent(Agent):
         record_tokens = require_bool("record_tokens", record_tokens)
         for knob, value in (("gguf_file", gguf_file), ("revision", revision), ("prompt", prompt), ("home", home)):
             require_text(knob, value, max_chars=4096, allow_none=True)
-        if prompt is not None:
-            from feedbackgym.agents.llm.prompts import PROMPTS
-            from feedbackgym.envs.core.registry import UnknownNameError, did_you_mean
-
-            if prompt not in PROMPTS:
-                raise UnknownNameError(f"prompt must name a prompt template: {did_you_mean(prompt, list(PROMPTS), 'prompt template')}")
+        require_prompt(prompt)
         for knob, value in (("system_prompt", system_prompt), ("chat_template", chat_template)):
             require_text(knob, value, multiline=True, allow_empty=True, max_chars=1_000_000, allow_none=True)
         if isinstance(model, (str, Path)):

@@ -162,11 +162,9 @@ class LLMAgent(Agent):
                 require_text("stop", item, multiline=True, max_chars=1000)
         require_mapping("completion_kwargs", completion_kwargs)
         if require_text("prompt", prompt, max_chars=200, allow_none=True):
-            from feedbackgym.agents.llm.prompts import PROMPTS
-            from feedbackgym.envs.core.registry import UnknownNameError, did_you_mean
+            from feedbackgym.agents.llm.prompts import require_prompt
 
-            if prompt not in PROMPTS:
-                raise UnknownNameError(f"prompt must name a prompt template: {did_you_mean(prompt, list(PROMPTS), 'prompt template')}")
+            require_prompt(prompt)
         require_text("system_prompt", system_prompt, multiline=True, allow_empty=True, max_chars=1_000_000, allow_none=True)
         require_text("cache_path", cache_path, max_chars=4096)
         require_text("mock_response", mock_response, multiline=True, allow_empty=True, max_chars=1_000_000, allow_none=True)

@@ -37,6 +37,15 @@ def get_prompt(name: str) -> PromptTemplate:
     return PROMPTS[name]
 
 
+def require_prompt(prompt: str | None) -> str | None:
+    """``prompt`` if it is None or names a registered template; an agent knob's error otherwise."""
+    from feedbackgym.envs.core.registry import UnknownNameError, did_you_mean
+
+    if prompt is not None and prompt not in PROMPTS:
+        raise UnknownNameError(f"prompt must name a prompt template: {did_you_mean(prompt, list(PROMPTS), 'prompt template')}")
+    return prompt
+
+
 # ---- SolverFeedback-v0 (docs/protocols.md sections 1, 4, 5, 6)
 register_prompt(
     "ff_solver",
