@@ -65,6 +65,10 @@ log = logging.getLogger("feedbackgym")
 ADVANTAGES = ("turn", "episode")
 
 
+# The hf agent arguments a learning role accepts (``learners.<role>``).
+LEARNER_SETTINGS = ("chat_template", "max_new_tokens", "prompt", "reply_prefix", "system_prompt")
+
+
 @dataclass
 class Args:
     """Every knob of the trainer (``lm.<name>=...`` on the command line)."""
@@ -262,7 +266,7 @@ class LMTrainer:
         args: the knobs.
         make_env: a zero-argument function returning a fresh environment (AEC API).
         learners: learning role -> ``hf`` agent arguments for that role (``prompt``,
-            ``system_prompt``, ``chat_template``, ``max_new_tokens``); ``{}`` for the defaults.
+            ``system_prompt``, ``chat_template``, ``max_new_tokens``, ``reply_prefix``); ``{}`` for the defaults.
         others: every other role -> an agent spec (registered name, ``{"name": ..., **kwargs}``, or a
             zero-argument factory returning an agent).
         model, tokenizer: a model object and its tokenizer instead of ``args.model`` (tests, notebooks).
@@ -690,9 +694,9 @@ def check_lm_config(cfg: Mapping[str, Any]) -> dict[str, Any]:
     for role, spec in (cfg.get("learners") or {}).items():
         spec = dict(spec or {})
         spec.pop("kind", None)  # PPO's encoder key, meaningless here
-        unknown = sorted(set(spec) - {"prompt", "system_prompt", "chat_template", "max_new_tokens"})
+        unknown = sorted(set(spec) - set(LEARNER_SETTINGS))
         if unknown:
-            raise ValueError(f"learners.{role} has unknown settings {unknown}; accepted: chat_template, max_new_tokens, prompt, system_prompt")
+            raise ValueError(f"learners.{role} has unknown settings {unknown}; accepted: {', '.join(LEARNER_SETTINGS)}")
         learners[str(role)] = spec
     if not learners:
         raise ValueError("learners is empty: name at least one role to train, e.g. learners: {solver_0: {}}")

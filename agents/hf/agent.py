@@ -48,6 +48,9 @@ class HFAgent(Agent):
         max_new_tokens: the longest reply, in tokens (a longer one is cut there).
         prompt, system_prompt: the ``llm`` agent's prompt templates.
         chat_template: a Jinja chat template instead of the tokenizer's.
+        reply_prefix: text every reply starts with, written after the generation prompt for the
+            model to continue (an assistant prefill, e.g. ``"Answer: ("``); its tokens are context,
+            never trained on, and the reply sent is the prefix plus the completion. Empty: none.
         sample_seed: mixed into every episode's seed; episodes with the same seed and task (one group)
             but different ``sample_seed`` sample differently (GRPO-style groups).
         max_batch, batch_wait: the shared queue's batch size limit and collection window (seconds);
@@ -71,6 +74,7 @@ class HFAgent(Agent):
         prompt: str | None = None,
         system_prompt: str | None = None,
         chat_template: str | None = None,
+        reply_prefix: str = "",
         sample_seed: int = 0,
         max_batch: int = 32,
         batch_wait: float = 0.005,
@@ -90,6 +94,7 @@ class HFAgent(Agent):
         for knob, value in (("gguf_file", gguf_file), ("revision", revision), ("prompt", prompt), ("home", home)):
             require_text(knob, value, max_chars=4096, allow_none=True)
         require_prompt(prompt)
+        reply_prefix = require_text("reply_prefix", reply_prefix, multiline=True, allow_empty=True, max_chars=4096)
         for knob, value in (("system_prompt", system_prompt), ("chat_template", chat_template)):
             require_text(knob, value, multiline=True, allow_empty=True, max_chars=1_000_000, allow_none=True)
         if isinstance(model, (str, Path)):
@@ -117,7 +122,7 @@ class HFAgent(Agent):
         self.sample_seed = int(sample_seed)
         self.record_tokens = bool(record_tokens)
         self.stop_ids = self.loaded.stop_ids()
-        self.context = TokenContext(self.loaded.tokenizer, self._build_messages, self.template.suffix if self.template else None, chat_template)
+        self.context = TokenContext(self.loaded.tokenizer, self._build_messages, self.template.suffix if self.template else None, chat_template, reply_prefix)
         self._reset_episode(seed)
 
     def __repr__(self) -> str:
@@ -163,7 +168,7 @@ class HFAgent(Agent):
 
     def _finish(self, request: GenerationRequest, output: Any, rebuilt: str | None, info: Mapping[str, Any]) -> str:
         completion = list(output.token_ids)
-        text = self.loaded.tokenizer.decode(completion, skip_special_tokens=True)
+        text = self.context.reply_prefix + self.loaded.tokenizer.decode(completion, skip_special_tokens=True)
         if self.record_tokens:
             self.tokens.turns.append(
                 TurnRecord(

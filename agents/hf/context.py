@@ -21,6 +21,12 @@ Prompt templates (``prompt``/``system_prompt``, the litellm agent's) apply as th
 message is rewritten, consecutive messages of one role are merged, and the template's suffix ends
 each new user message; unlike the litellm agent, which resends the whole history each call, a user
 message keeps the suffix it had when it was new.
+
+A reply prefix (``reply_prefix``, e.g. ``"Answer: ("``) is text the model's reply starts with, written
+into the context after the generation prompt (an assistant prefill): its tokens count as the
+environment's (mask 0, never trained on), the model continues from it, and the reply the agent sends
+is the prefix plus the completion. Small models that ignore format instructions answer in format
+this way.
 """
 
 from __future__ import annotations
@@ -35,11 +41,16 @@ _PLACEHOLDER = "\u2063feedbackgym-reply\u2063"
 class TokenContext:
     """One agent's context in one episode (see the module docstring)."""
 
-    def __init__(self, tokenizer: Any, build_messages: Callable[[Sequence[Mapping[str, str]]], Messages], suffix: str | None, chat_template: str | None = None) -> None:
+    def __init__(self, tokenizer: Any, build_messages: Callable[[Sequence[Mapping[str, str]]], Messages], suffix: str | None,
+                 chat_template: str | None = None, reply_prefix: str = "") -> None:
         self.tokenizer = tokenizer
         self.build_messages = build_messages
         self.suffix = suffix
         self.chat_template = chat_template
+        self.reply_prefix = reply_prefix
+        # Tokenised on its own, after the generation prompt, on every turn alike: the prefix's tokens
+        # are the same in every turn and never merge with the template's markup before them.
+        self.prefix_ids: list[int] = self.encode(reply_prefix) if reply_prefix else []
         self.reset()
 
     def reset(self) -> None:
@@ -84,7 +95,7 @@ class TokenContext:
         self._raw = raw
         self._built = self.build_messages(raw)
         self._rendered = self.render(self._built)
-        self.ids = self.encode(self._rendered)
+        self.ids = self.encode(self._rendered) + self.prefix_ids
         self.mask = [0] * len(self.ids)
         self.segment += 1
 
@@ -99,17 +110,18 @@ class TokenContext:
         if any(m["role"] == "system" for m in new):
             return "the environment added a system message after the start"
         added = self._merge(new)
-        probe = [*self._built, {"role": "assistant", "content": _PLACEHOLDER}, *added]
+        reply_marker = self.reply_prefix + _PLACEHOLDER  # the reply as sent: the prefix, then the completion
+        probe = [*self._built, {"role": "assistant", "content": reply_marker}, *added]
         rendered = self.render(probe)
         if not rendered.startswith(self._rendered):
             return "the chat template renders earlier turns differently once later ones exist"
         after = rendered[len(self._rendered) :]
-        if not after.startswith(_PLACEHOLDER):
+        if not after.startswith(reply_marker):
             return "the chat template does not render the reply right after the generation prompt"
-        delta = after[len(_PLACEHOLDER) :]
+        delta = after[len(reply_marker) :]
         if self._end_text and delta.startswith(self._end_text):
             delta = delta[len(self._end_text) :]  # the model produced the end token itself
-        new_ids = self.encode(delta)
+        new_ids = self.encode(delta) + self.prefix_ids
         self.ids.extend(new_ids)
         self.mask.extend([0] * len(new_ids))
         reply = echoed["content"] if echoed is not None else ""

@@ -101,7 +101,10 @@ def generate_batch(model: Any, requests: list[GenerationRequest], pad_id: int) -
 
     cache = DynamicCache(config=model.config)
     # Only the last position's logits are needed: skips the vocabulary projection of the whole prompt.
-    extra = {"logits_to_keep": 1} if "logits_to_keep" in inspect.signature(model.forward).parameters else {}
+    parameters = inspect.signature(model.forward).parameters
+    extra = {"logits_to_keep": 1} if "logits_to_keep" in parameters else {}
+    # transformers 5.x names the key-value cache `cache` (`past_key_values` is deprecated there).
+    cache_argument = "cache" if "cache" in parameters else "past_key_values"
     outputs = [GenerationOutput() for _ in requests]
     done = [request.max_new_tokens <= 0 for request in requests]
     longest = max(r.max_new_tokens for r in requests)
@@ -109,7 +112,7 @@ def generate_batch(model: Any, requests: list[GenerationRequest], pad_id: int) -
     for _ in range(longest):
         if all(done):
             break
-        result = model(input_ids=step_input, attention_mask=attention, position_ids=step_positions, past_key_values=cache, use_cache=True, **extra)
+        result = model(input_ids=step_input, attention_mask=attention, position_ids=step_positions, use_cache=True, **{cache_argument: cache}, **extra)
         logits = result.logits[:, -1, :].float().cpu()
         next_tokens = torch.full((rows, 1), pad_id, dtype=torch.long)
         for row, request in enumerate(requests):

@@ -47,7 +47,8 @@ class TurnRecord:
         segment: which append-only context this turn belongs to (0 unless the context was rebuilt).
         rebuilt: why the context was rebuilt before this turn; ``None`` when it was extended by appending.
         finished: True when the completion ended with an end token, False when it was cut at ``max_new_tokens``.
-        text: the reply handed to the environment (the completion decoded without special tokens).
+        text: the reply handed to the environment (the agent's reply prefix, if any, then the completion
+            decoded without special tokens).
     """
 
     turn: int

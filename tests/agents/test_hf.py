@@ -129,6 +129,28 @@ def test_records_hold_with_greedy_decoding_and_templates(tiny_lm):
     assert {r for r in records[0]["tokens"]} == set(roles)
 
 
+@pytest.mark.parametrize("prefix", ["Answer: (", "\u00c9tape 1 \u2014 ", "<answer>\n", " ", "\U0001f600 x\ty"])
+def test_a_reply_prefix_starts_every_reply_and_is_never_the_models(tiny_lm, prefix):
+    tokenizer = tiny_lm[1]
+    prefix_ids = tokenizer(prefix, add_special_tokens=False)["input_ids"]
+    agents = lambda: {"solver_0": hf_agent(tiny_lm, reply_prefix=prefix), "teacher_0": hf_agent(tiny_lm, reply_prefix=prefix)}  # noqa: E731
+    records = run("SolverFeedback-v0", agents, seeds=[5, 6], concurrency=2, max_turns=3)
+    assert check_records(records, tiny_lm[0], temperature=1.0, logprob_turns=3) >= 3
+    moves = 0
+    for record in records:
+        replies = [entry["text"] for entry in record["transcript"] if entry["kind"] == "move"]
+        for role, tokens in record["tokens"].items():
+            for turn in tokens.turns:
+                # the prefix sits right before the completion, as context (mask 0), and the reply sent is prefix + completion
+                assert turn.context_ids[-len(prefix_ids):] == prefix_ids
+                assert turn.context_mask[-len(prefix_ids):] == [0] * len(prefix_ids)
+                assert turn.text == prefix + tokenizer.decode(turn.completion_ids, skip_special_tokens=True)
+                assert turn.text.startswith(prefix)
+                moves += 1
+        assert all(reply.startswith(prefix.strip()) for reply in replies if reply.strip())
+    assert moves >= 4
+
+
 def test_rewards_land_on_the_turns_that_earned_them(tiny_lm):
     # The tiny model's replies are never parseable: every solver generation is an invalid move that
     # costs exactly the penalty, credited to that generation and no other.
@@ -260,6 +282,8 @@ def test_a_template_that_rewrites_earlier_turns_forces_a_rebuild(tiny_lm):
         ({"batch_wait": float("inf")}, "batch_wait"),
         ({"system_prompt": "a\x00b"}, "system_prompt"),
         ({"sample_seed": -1}, "sample_seed"),
+        ({"reply_prefix": "a\x00b"}, "reply_prefix"),
+        ({"reply_prefix": 3}, "reply_prefix"),
     ],
 )
 def test_bad_arguments_name_the_field(tiny_lm, kwargs, field):
