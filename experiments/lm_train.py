@@ -626,10 +626,12 @@ def run_lm_training(cfg: Mapping[str, Any], output_dir: Path | str) -> list[dict
     ``seeds``, ``conditions``: name -> ``{train: env kwargs, eval: env kwargs, lm: Args overrides}``,
     ``tensorboard``). Writes per condition and seed: ``updates.csv``, ``learning_curve.png``,
     ``tb/``, ``checkpoint/`` (``agents.<role>.model=<that folder>`` plays it), ``eval_before.jsonl``,
-    ``eval_after.jsonl``; and ``results.csv`` with the before/after evaluation of every run.
+    ``eval_after.jsonl``; ``results_by_seed.csv`` with the before/after evaluation of every run (one row
+    per condition and seed), and ``results.csv`` with their means (and ``_std``) over seeds per condition.
     """
     from feedbackgym.envs import make
     from feedbackgym.experiments.runner import format_table, write_table
+    from feedbackgym.experiments.train import means_over_seeds
 
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
@@ -671,11 +673,15 @@ def run_lm_training(cfg: Mapping[str, Any], output_dir: Path | str) -> list[dict
                    "train_seconds": round(trainer.history[-1]["seconds"], 1) if trainer.history else 0.0,
                    "checkpoint": str(directory / "checkpoint")}
             rows.append(row)
-            write_table(rows, output_dir / "results.csv")
+            write_table(rows, output_dir / "results_by_seed.csv")
+    means = means_over_seeds(rows)
+    write_table(means, output_dir / "results.csv")
     shown = ["condition", "seed", "before/reward", "after/reward", "before/success", "after/success",
              *[f"{when}/{column}" for column in train_cfg.get("summary") or [] for when in ("before", "after")], "train_seconds"]
     log.info(format_table(rows, shown))
-    log.info(f"{len(rows)} runs in {time.time() - started:.0f} s; wrote {output_dir / 'results.csv'}")
+    if any(row["seeds"] > 1 for row in means):
+        log.info("\nmeans over seeds:\n" + format_table(means, ["condition", "seeds", *shown[2:]]))
+    log.info(f"{len(rows)} runs in {time.time() - started:.0f} s; wrote {output_dir / 'results_by_seed.csv'}, {output_dir / 'results.csv'}")
     return rows
 
 

@@ -192,6 +192,13 @@ def parts_of(folder: Path) -> list[Part]:
                 for record in _read_jsonl(episodes):
                     record["training_seed"] = episodes.parent.name[len("seed"):]
                     part.records.append(record)
+            # language-model training: the same evaluation episodes before and after training, per condition and seed
+            for when in ("before", "after"):
+                for episodes in sorted(path.glob(f"*/seed*/eval_{when}.jsonl")):
+                    for record in _read_jsonl(episodes):
+                        record["training_seed"] = episodes.parent.name[len("seed"):]
+                        record["condition"] = f"{episodes.parent.parent.name} ({when} training)"
+                        part.records.append(record)
         parts.append(part)
     if len(paths) > 1 or paths[0][0] != folder:
         # a sweep: each job is labelled by the overrides that differ between jobs (the swept values)
@@ -242,6 +249,10 @@ def _summary_columns(part: Part, rows: Sequence[Mapping[str, Any]]) -> list[str]
 
     section = part.config.get("experiment" if part.kind == "run" else "train") or {}
     listed = [str(c) for c in (section.get("summary") or []) if not str(c).endswith("_std")]
+    if part.kind == "training":  # language-model training reports each column before and after training
+        listed = [name for c in listed for name in (c, f"before/{c}", f"after/{c}")]
+        if not listed and any(str(k).startswith("before/") for row in rows for k in row):  # no saved config to name them
+            listed = [f"{when}/{c}" for c in ("reward", "success", "acc@1") for when in ("before", "after")]
     columns = listed or summary_columns(rows)
     return [c for c in columns if c not in ("condition", "episodes", "errors", "scored", "seeds")]
 
@@ -526,6 +537,8 @@ def render_report(folder: Path | str) -> str:
             figures.append((f"{prefix}{png.name}", _png_data(png)))
         if part.kind == "training":
             figures += [(prefix + caption, data) for caption, data in curve_figures(part)]
+            for png in sorted(part.path.glob("*/seed*/learning_curve.png")):  # language-model training, per run
+                figures.append((f"{prefix}{png.parent.parent.name}, {png.parent.name}: learning curve", _png_data(png)))
     plots = "".join(f'<figure><img alt="{html.escape(caption)}" src="data:image/png;base64,{data}"><figcaption>{html.escape(caption)}'
                     "</figcaption></figure>" for caption, data in figures) or "<p>No plots in this folder.</p>"
     accounting = accounting_table(parts)

@@ -152,7 +152,7 @@ def ppo_args(cfg: Mapping[str, Any], condition: Mapping[str, Any]) -> Any:
 
 TRAIN_OPTIONS = ("name", "description", "mode", "phases", "seeds", "workers", "conditions", "eval_episodes", "eval_seed",
                  "eval_deterministic", "success_metric", "threshold", "threshold_window", "curve", "summary", "plot",
-                 "plot_eval", "tensorboard")
+                 "plot_eval", "tensorboard", "report")
 
 
 def check_train_options(train_cfg: Mapping[str, Any]) -> None:
@@ -169,7 +169,7 @@ def check_train_options(train_cfg: Mapping[str, Any]) -> None:
         raise ConfigError(f"train.seeds must be a non-empty list of integers, e.g. [1,2,3], got {seeds!r}")
     for index, seed in enumerate(seeds):
         require_int(seed, f"train.seeds[{index}]")
-    for key in ("eval_deterministic", "plot", "tensorboard"):
+    for key in ("eval_deterministic", "plot", "tensorboard", "report"):
         if key in train_cfg:
             require_bool(train_cfg[key], f"train.{key}")
     if train_cfg.get("threshold") is not None:
@@ -415,6 +415,13 @@ def summarise(cfg: Mapping[str, Any], results: Sequence[dict[str, Any]]) -> tupl
                 reached = steps_to_threshold(curve, f"metrics/{metric}", float(threshold), window=window)
                 row[f"{role}/steps_to_{metric}>={threshold}"] = math.nan if reached is None else reached
         by_seed.append(row)
+    return by_seed, means_over_seeds(by_seed, threshold)
+
+
+def means_over_seeds(by_seed: Sequence[Mapping[str, Any]], threshold: Any = None) -> list[dict[str, Any]]:
+    """One row per condition: ``seeds``, and every numeric column's mean and ``_std`` over the seeds'
+    rows (non-finite values left out; with a ``threshold``, ``seeds_reaching_...`` counts the seeds whose
+    ``steps_to_...>=threshold`` is finite)."""
     rows: list[dict[str, Any]] = []
     for condition in dict.fromkeys(r["condition"] for r in by_seed):
         group = [r for r in by_seed if r["condition"] == condition]
@@ -431,7 +438,7 @@ def summarise(cfg: Mapping[str, Any], results: Sequence[dict[str, Any]]) -> tupl
             elif values:
                 row[key] = math.nan
         rows.append(row)
-    return by_seed, rows
+    return rows
 
 
 def train_context(cfg: Mapping[str, Any]) -> dict[str, Any]:
@@ -534,7 +541,11 @@ def run_training(cfg: DictConfig | Mapping[str, Any], output_dir: Path | str) ->
             check_lm_config(plain)
         except (ValueError, TypeError) as error:
             raise ConfigError(str(error)) from error
-        return run_lm_training(plain, output_dir)
+        if "report" in (plain.get("train") or {}):
+            require_bool(plain["train"]["report"], "train.report")
+        lm_rows = run_lm_training(plain, output_dir)
+        _write_report(plain, output_dir)
+        return lm_rows
     train_cfg = plain.get("train") or {}
     check_train_options(train_cfg)
     seeds = [int(s) for s in (train_cfg.get("seeds") or [1])]
@@ -579,7 +590,23 @@ def run_training(cfg: DictConfig | Mapping[str, Any], output_dir: Path | str) ->
     shown = ["condition", "seeds", *[c for c in columns if any(c in r for r in rows)]]
     log.info(format_table(rows, shown))
     log.info(f"\n{len(payloads)} runs in {time.time() - started:.0f} s; wrote " + ", ".join(str(p) for p in written))
+    _write_report(plain, output_dir)
     return rows
+
+
+def _write_report(cfg: Mapping[str, Any], output_dir: Path) -> None:
+    """``report.html`` for the training folder unless ``train.report=false`` (``feedbackgym report`` writes it later too).
+
+    The results are on disk before this runs; a report that fails says so and why, and loses nothing."""
+    if not (cfg.get("train") or {}).get("report", True):
+        return
+    from feedbackgym.experiments.report import write_report
+
+    try:
+        log.info(f"wrote {write_report(output_dir)}")
+    except Exception as error:  # noqa: BLE001 - the training's results are already written; say why the page is missing
+        log.error(f"report.html was not written ({type(error).__name__}: {error}); the results are in {output_dir}; "
+                  f"retry with: feedbackgym report {output_dir}")
 
 
 def _report(result: Mapping[str, Any], started: float) -> None:

@@ -308,6 +308,12 @@ def test_feedbackgym_train_runs_an_lm_overlay_end_to_end(tiny_lm, tmp_path):
     assert len((run_dir / "eval_after.jsonl").read_text().splitlines()) == 2
     assert "before/acc@1" in row and "after/acc@2" in row  # the runner's aggregate of the evaluation episodes
     assert "before/reward" in row and "after/reward" in row and (tmp_path / "out" / "results.csv").exists()
+    with (tmp_path / "out" / "results.csv").open() as handle:
+        (mean,) = list(csv.DictReader(handle))  # one condition: its mean over the (one) seed
+    assert mean["condition"] == "multi_turn" and mean["seeds"] == "1" and float(mean["after/reward"]) == pytest.approx(row["after/reward"])
+    assert (tmp_path / "out" / "results_by_seed.csv").exists()
+    page = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")  # the report, with both evaluations' episodes
+    assert "multi_turn (before training)" in page and "multi_turn (after training)" in page and "after/acc@1" in page
 
 
 def test_kl_to_the_frozen_reference_is_measured_and_penalised(tiny_lm):

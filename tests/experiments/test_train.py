@@ -68,6 +68,8 @@ def test_try_again_tiny(tmp_path: Path) -> None:
     by_seed = table(tmp_path / "results_by_seed.csv")
     assert [(r["condition"], r["seed"]) for r in by_seed] == [("multi_turn", "1"), ("multi_turn", "2"), ("single_turn", "1"), ("single_turn", "2")]
     assert (tmp_path / "try_again.png").exists() and (tmp_path / "learning_curves.png").exists()
+    page = (tmp_path / "report.html").read_text(encoding="utf-8")  # written at the end by default
+    assert "multi_turn" in page and "single_turn" in page
     # the single-turn policy trained on one-attempt episodes and is evaluated with five
     single = table(tmp_path / "single_turn" / "seed1" / "solver_0.csv")
     assert float(single[-1]["charts/episodic_length"]) == 1.0
@@ -80,7 +82,8 @@ def test_feedback_richness_reports_steps_to_threshold(tmp_path: Path) -> None:
 
 
 def test_negotiation_rl_tiny_with_a_scripted_baseline(tmp_path: Path) -> None:
-    rows = run_training(config("training=negotiation_rl", *TINY), tmp_path)
+    rows = run_training(config("training=negotiation_rl", *TINY, "train.report=false"), tmp_path)
+    assert not (tmp_path / "report.html").exists()
     by_condition = {row["condition"]: row for row in rows}
     assert set(by_condition) == {"ppo_seller", "scripted_seller"}
     assert (tmp_path / "ppo_seller" / "seed1" / "seller_0.pt").exists()

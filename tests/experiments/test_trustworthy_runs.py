@@ -277,6 +277,7 @@ def test_each_app_lists_only_its_own_groups(capsys: pytest.CaptureFixture[str]) 
         ("train.eval_episodes=2.5", "train.eval_episodes must be an integer >= 1, got 2.5"),
         ("train.mode=sideways", "train.mode must be one of fixed, alternating, got 'sideways'"),
         ("+train.seed=3", "train has unknown option(s) seed"),
+        ("train.report=maybe", "train.report must be true or false, got 'maybe'"),
     ],
 )
 def test_train_options_are_checked(tmp_path: Path, override: str, expected: str) -> None:
