@@ -703,6 +703,12 @@ def check_lm_config(cfg: Mapping[str, Any]) -> dict[str, Any]:
         unknown = sorted(set(spec) - set(LEARNER_SETTINGS))
         if unknown:
             raise ValueError(f"learners.{role} has unknown settings {unknown}; accepted: {', '.join(LEARNER_SETTINGS)}")
+        from feedbackgym.agents.hf.agent import check_reply_settings
+
+        try:
+            check_reply_settings(**spec)
+        except (ValueError, TypeError, KeyError) as error:
+            raise ValueError(f"learners.{role}: {error}") from error
         learners[str(role)] = spec
     if not learners:
         raise ValueError("learners is empty: name at least one role to train, e.g. learners: {solver_0: {}}")

@@ -21,6 +21,24 @@ from feedbackgym.agents.llm.agent import LLMAgent
 from feedbackgym.agents.llm.prompts import PromptTemplate, get_prompt, require_prompt
 
 
+def check_reply_settings(**settings: Any) -> dict[str, Any]:
+    """The settings that shape a reply (``max_new_tokens``, ``prompt``, ``system_prompt``,
+    ``chat_template``, ``reply_prefix``; any subset), checked as :class:`HFAgent` checks them, so a
+    training config can be checked before a model loads. Errors name the setting."""
+    checked = dict(settings)
+    if "max_new_tokens" in settings:
+        checked["max_new_tokens"] = require_int("max_new_tokens", settings["max_new_tokens"], 1, 1_000_000)
+    if "prompt" in settings:
+        require_text("prompt", settings["prompt"], max_chars=4096, allow_none=True)
+        require_prompt(settings["prompt"])
+    for knob in ("system_prompt", "chat_template"):
+        if knob in settings:
+            require_text(knob, settings[knob], multiline=True, allow_empty=True, max_chars=1_000_000, allow_none=True)
+    if "reply_prefix" in settings:
+        checked["reply_prefix"] = require_text("reply_prefix", settings["reply_prefix"], multiline=True, allow_empty=True, max_chars=4096)
+    return checked
+
+
 class HFAgent(Agent):
     """Plays any role with a Hugging Face causal LM loaded by transformers in this process.
 
@@ -86,17 +104,15 @@ class HFAgent(Agent):
         temperature = require_float("temperature", temperature, 0.0, 100.0)
         top_k = require_int("top_k", top_k, 1, 10_000_000, allow_none=True)
         top_p = require_float("top_p", top_p, 0.0, 1.0, open_low=True, allow_none=True)
-        max_new_tokens = require_int("max_new_tokens", max_new_tokens, 1, 1_000_000)
         sample_seed = require_int("sample_seed", sample_seed, 0, 2**63 - 1)
         max_batch = require_int("max_batch", max_batch, 1, 100_000)
         batch_wait = require_float("batch_wait", batch_wait, 0.0, 60.0)
         record_tokens = require_bool("record_tokens", record_tokens)
-        for knob, value in (("gguf_file", gguf_file), ("revision", revision), ("prompt", prompt), ("home", home)):
+        for knob, value in (("gguf_file", gguf_file), ("revision", revision), ("home", home)):
             require_text(knob, value, max_chars=4096, allow_none=True)
-        require_prompt(prompt)
-        reply_prefix = require_text("reply_prefix", reply_prefix, multiline=True, allow_empty=True, max_chars=4096)
-        for knob, value in (("system_prompt", system_prompt), ("chat_template", chat_template)):
-            require_text(knob, value, multiline=True, allow_empty=True, max_chars=1_000_000, allow_none=True)
+        replies = check_reply_settings(max_new_tokens=max_new_tokens, prompt=prompt, system_prompt=system_prompt,
+                                       chat_template=chat_template, reply_prefix=reply_prefix)
+        max_new_tokens, reply_prefix = replies["max_new_tokens"], replies["reply_prefix"]
         if isinstance(model, (str, Path)):
             require_text("model", str(model), max_chars=4096)
         if isinstance(model, (str, Path)):

@@ -4,6 +4,8 @@ roles at once, saves checkpoints the hf agent plays, and reproduces a run from i
 
 from __future__ import annotations
 
+import re
+
 import copy
 from typing import Any
 
@@ -275,6 +277,27 @@ def test_bad_lm_config_is_a_configuration_error(tmp_path):
         run_training(compose_train("training=lm_single_turn", "lm.group_size=0"), tmp_path)
     with pytest.raises(ConfigError, match="learners \\['judge_0'\\] are not agents of SolverFeedback-v0"):
         run_training(compose_train("training=lm_single_turn", "+learners.judge_0={}"), tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("override", "expected"),
+    [
+        ("learners.solver_0.reply_prefix=3", "learners.solver_0: reply_prefix must be"),
+        ("learners.solver_0.max_new_tokens=abc", "learners.solver_0: max_new_tokens must be"),
+        ("learners.solver_0.max_new_tokens=0", "learners.solver_0: max_new_tokens must be"),
+        ("+learners.solver_0.prompt=ufo_solverr", "learners.solver_0: prompt must name a prompt template"),
+        ("+learners.solver_0.system_prompt=[1,2]", "learners.solver_0: system_prompt must be"),
+        ("+learners.solver_0.temperature=2", "learners.solver_0 has unknown settings ['temperature']"),
+    ],
+)
+def test_bad_learner_settings_are_named_before_any_model_loads(tmp_path, override, expected):
+    from feedbackgym.experiments.configuration import ConfigError
+    from feedbackgym.experiments.train import run_training
+
+    # the model does not exist: the check must come first
+    cfg = compose_train("training=lm_try_again", f"lm.model={tmp_path / 'no-such-model'}", override)
+    with pytest.raises(ConfigError, match=re.escape(expected)):
+        run_training(cfg, tmp_path / "out")
 
 
 def test_feedbackgym_train_runs_an_lm_overlay_end_to_end(tiny_lm, tmp_path):
