@@ -4,9 +4,8 @@ roles at once, saves checkpoints the hf agent plays, and reproduces a run from i
 
 from __future__ import annotations
 
-import re
-
 import copy
+import re
 from typing import Any
 
 import pytest
