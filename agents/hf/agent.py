@@ -74,6 +74,9 @@ class HFAgent(Agent):
         max_batch, batch_wait: the shared queue's batch size limit and collection window (seconds);
             the first agent to generate on a model sets them.
         record_tokens: keep token-level records (on by default; off saves memory in long evaluations).
+        reuse_cache: keep the key-value cache of the context from one turn to the next, so a turn runs
+            only its new tokens through the model (on by default; the context only grows within an
+            episode, and a rebuilt context starts afresh). Off: every turn runs its whole context.
         home: where prepared catalogue models live (default ``$FEEDBACKGYM_HOME`` or ``~/.cache/feedbackgym``).
     """
 
@@ -97,6 +100,7 @@ class HFAgent(Agent):
         max_batch: int = 32,
         batch_wait: float = 0.005,
         record_tokens: bool = True,
+        reuse_cache: bool = True,
         home: str | None = None,
         seed: int | None = None,
     ) -> None:
@@ -108,6 +112,7 @@ class HFAgent(Agent):
         max_batch = require_int("max_batch", max_batch, 1, 100_000)
         batch_wait = require_float("batch_wait", batch_wait, 0.0, 60.0)
         record_tokens = require_bool("record_tokens", record_tokens)
+        self.reuse_cache = require_bool("reuse_cache", reuse_cache)
         for knob, value in (("gguf_file", gguf_file), ("revision", revision), ("home", home)):
             require_text(knob, value, max_chars=4096, allow_none=True)
         replies = check_reply_settings(max_new_tokens=max_new_tokens, prompt=prompt, system_prompt=system_prompt,
@@ -158,7 +163,9 @@ class HFAgent(Agent):
         self.context.reset()
         self.tokens = EpisodeTokens(seed=seed, model=self.loaded.name)
         self.waited = 0.0
-        self._calls: list[tuple[int, int, bool]] = []  # (prompt tokens, completion tokens, rebuilt) per generation
+        self._calls: list[tuple[int, int, bool, int]] = []  # (prompt tokens, completion tokens, rebuilt, reused tokens) per generation
+        self._past: list[tuple[torch.Tensor, torch.Tensor]] | None = None  # keys and values of _past_ids (reuse_cache)
+        self._past_ids: list[int] = []
 
     def _build_messages(self, messages: Sequence[Mapping[str, str]]) -> list[dict[str, str]]:
         # The llm agent's method reads only self.system_prompt and self.template: one implementation.
@@ -171,8 +178,15 @@ class HFAgent(Agent):
         if not self.tokens.turns:
             task_id = (info.get("task") or {}).get("id", "") if isinstance(info.get("task"), Mapping) else ""
             self.tokens.group_id = f"{task_id}|seed={self.episode_seed}"
+        ids = self.context.ids
+        # The last turn's cache serves this one when the context grew from it (never after a rebuild).
+        reusable = (self._past is not None and rebuilt is None and len(self._past_ids) < len(ids)
+                    and ids[: len(self._past_ids)] == self._past_ids)
         request = GenerationRequest(
-            prompt_ids=list(self.context.ids),
+            prompt_ids=list(ids),
+            past=self._past if reusable else None,
+            past_length=len(self._past_ids) if reusable else 0,
+            keep_cache=self.reuse_cache,
             max_new_tokens=self.max_new_tokens,
             generator=self.generator,
             temperature=self.temperature,
@@ -201,7 +215,12 @@ class HFAgent(Agent):
                     text=text,
                 )
             )
-        self._calls.append((len(request.prompt_ids), len(completion), rebuilt is not None))
+        self._calls.append((len(request.prompt_ids), len(completion), rebuilt is not None, int(getattr(output, "reused", 0))))
+        if getattr(output, "cache", None) is not None:
+            self._past = output.cache
+            self._past_ids = list(request.prompt_ids) + completion[: output.cache_length - len(request.prompt_ids)]
+        else:
+            self._past, self._past_ids = None, []
         self.context.add_completion(completion, output.finished, completion[-1] if output.finished and completion else None)
         return text
 
@@ -248,4 +267,5 @@ class HFAgent(Agent):
             "completion_tokens": sum(c[1] for c in self._calls),
             "latency": round(self.waited, 6),
             "context_rebuilds": sum(1 for c in self._calls if c[2]),
+            "reused_prompt_tokens": sum(c[3] for c in self._calls),
         }

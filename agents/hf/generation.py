@@ -21,6 +21,16 @@ ask for: the first request starts a collection window that ends when ``max_batch
 when no new request arrived for a few event-loop ticks, or after ``wait_s`` seconds; the batch then
 runs in a worker thread (the event loop stays free for other agents' I/O) and every request's future
 gets its own result.
+
+**Key-value cache reuse across turns.** An agent's context only grows within an episode, so the keys
+and values computed for it on one turn serve the next: a request may carry ``past`` (one
+``(keys, values)`` pair per layer, ``[1, heads, n, head_dim]``, for its first ``n`` prompt tokens) and
+then only its newer tokens run through the model. In a batch, every row's past is right-aligned in a
+shared cache (shorter ones padded on the left, masked), its new tokens follow, and each token's
+position is its true position in the row's context, so a row computes what it would alone (up to the
+last-bit arithmetic above). With ``keep_cache`` the output carries the row's cache for the next turn:
+its prompt and every generated token fed back (all but the last, which no forward pass has seen).
+Models whose cache is not one plain growing tensor per layer (sliding-window layers) never reuse.
 """
 
 from __future__ import annotations
@@ -44,6 +54,9 @@ class GenerationRequest:
     top_k: int | None = None
     top_p: float | None = None
     stop_ids: frozenset[int] = frozenset()
+    past: list[tuple[torch.Tensor, torch.Tensor]] | None = None  # keys and values of prompt_ids[:past_length], per layer
+    past_length: int = 0
+    keep_cache: bool = False  # return the row's cache in the output, for the next turn
 
 
 @dataclass
@@ -51,6 +64,9 @@ class GenerationOutput:
     token_ids: list[int] = field(default_factory=list)
     logprobs: list[float] = field(default_factory=list)
     finished: bool = False  # ended with a stop token (False: cut at max_new_tokens)
+    cache: list[tuple[torch.Tensor, torch.Tensor]] | None = None  # keep_cache: per layer, for prompt_ids + token_ids[:-1]
+    cache_length: int = 0  # how many tokens ``cache`` covers
+    reused: int = 0  # prompt tokens whose keys and values came from ``past`` (not run through the model)
 
 
 def _choose(logits: torch.Tensor, request: GenerationRequest) -> tuple[int, float]:
@@ -80,32 +96,46 @@ def _choose(logits: torch.Tensor, request: GenerationRequest) -> tuple[int, floa
     return token, float(logp[token])
 
 
+def _reusable(cache: Any) -> bool:
+    """Whether every layer of ``cache`` is one plain growing key/value tensor (rows can be cut out and joined)."""
+    layers = getattr(cache, "layers", None)
+    return bool(layers) and all(not getattr(layer, "is_sliding", True) and hasattr(layer, "keys") for layer in layers)
+
+
 @torch.inference_mode()
 def generate_batch(model: Any, requests: list[GenerationRequest], pad_id: int) -> list[GenerationOutput]:
-    """Generate every request's completion in one left-padded batch."""
+    """Generate every request's completion in one left-padded batch (reusing each row's ``past``, if any)."""
     if not requests:
         return []
-    device = next(model.parameters()).device
-    rows = len(requests)
-    width = max(len(r.prompt_ids) for r in requests)
-    input_ids = torch.full((rows, width), pad_id, dtype=torch.long)
-    attention = torch.zeros((rows, width), dtype=torch.long)
-    for row, request in enumerate(requests):
-        if not request.prompt_ids:
-            raise ValueError("a generation request needs at least one prompt token")
-        input_ids[row, width - len(request.prompt_ids) :] = torch.tensor(request.prompt_ids, dtype=torch.long)
-        attention[row, width - len(request.prompt_ids) :] = 1
-    positions = (attention.cumsum(-1) - 1).clamp(min=0)
-    input_ids, attention, positions = input_ids.to(device), attention.to(device), positions.to(device)
     from transformers import DynamicCache
 
+    device = next(model.parameters()).device
+    rows = len(requests)
+    for request in requests:
+        if not request.prompt_ids:
+            raise ValueError("a generation request needs at least one prompt token")
+    # A row's reused prefix: at most all but its last prompt token, which must run to give the first logits.
+    reused = [min(r.past_length, len(r.prompt_ids) - 1) if r.past is not None else 0 for r in requests]
+    new_ids = [r.prompt_ids[n:] for r, n in zip(requests, reused)]
+    past_width = max(reused)
+    width = max(len(ids) for ids in new_ids)
+    input_ids = torch.full((rows, width), pad_id, dtype=torch.long)
+    attention = torch.zeros((rows, past_width + width), dtype=torch.long)
+    positions = torch.zeros((rows, width), dtype=torch.long)
+    for row, ids in enumerate(new_ids):
+        input_ids[row, width - len(ids) :] = torch.tensor(ids, dtype=torch.long)
+        attention[row, past_width - reused[row] : past_width] = 1
+        attention[row, past_width + width - len(ids) :] = 1
+        positions[row, width - len(ids) :] = torch.arange(reused[row], reused[row] + len(ids))
+    input_ids, attention, positions = input_ids.to(device), attention.to(device), positions.to(device)
     cache = DynamicCache(config=model.config)
-    # Only the last position's logits are needed: skips the vocabulary projection of the whole prompt.
+    if past_width:
+        cache = _joined_cache(model, requests, reused, past_width, device)
     parameters = inspect.signature(model.forward).parameters
-    extra = {"logits_to_keep": 1} if "logits_to_keep" in parameters else {}
+    extra = {"logits_to_keep": 1} if "logits_to_keep" in parameters else {}  # only the last position's logits are needed
     # transformers 5.x names the key-value cache `cache` (`past_key_values` is deprecated there).
     cache_argument = "cache" if "cache" in parameters else "past_key_values"
-    outputs = [GenerationOutput() for _ in requests]
+    outputs = [GenerationOutput(reused=n) for n in reused]
     done = [request.max_new_tokens <= 0 for request in requests]
     longest = max(r.max_new_tokens for r in requests)
     step_input, step_positions = input_ids, positions
@@ -130,7 +160,45 @@ def generate_batch(model: Any, requests: list[GenerationRequest], pad_id: int) -
         step_input = next_tokens.to(device)
         step_positions = step_positions[:, -1:] + 1
         attention = torch.cat([attention, torch.ones((rows, 1), dtype=attention.dtype, device=device)], dim=1)
+    if any(r.keep_cache for r in requests) and _reusable(cache):
+        _split_cache(cache, requests, outputs, reused, past_width, width, new_ids)
     return outputs
+
+
+def _joined_cache(model: Any, requests: list[GenerationRequest], reused: list[int], past_width: int, device: Any) -> Any:
+    """One cache for the batch: each row's reused keys and values right-aligned at ``past_width`` (zeros, masked, before)."""
+    from transformers import DynamicCache
+
+    template = next(r.past for r, n in zip(requests, reused) if n)
+    layers = []
+    for layer, (keys, values) in enumerate(template):
+        shape = (len(requests), keys.shape[1], past_width, keys.shape[3])
+        joined_keys = torch.zeros(shape, dtype=keys.dtype, device=device)
+        joined_values = torch.zeros(shape, dtype=values.dtype, device=device)
+        for row, (request, n) in enumerate(zip(requests, reused)):
+            if n:
+                past_keys, past_values = request.past[layer]
+                joined_keys[row, :, past_width - n :] = past_keys[0, :, :n]
+                joined_values[row, :, past_width - n :] = past_values[0, :, :n]
+        layers.append((joined_keys, joined_values))
+    return DynamicCache(ddp_cache_data=layers, config=model.config)
+
+
+def _split_cache(cache: Any, requests: list[GenerationRequest], outputs: list[GenerationOutput], reused: list[int],
+                 past_width: int, width: int, new_ids: list[list[int]]) -> None:
+    """Cut each ``keep_cache`` row's own positions out of the batch's cache: its reused past, its new prompt
+    tokens, and the generated tokens that were fed back (the padding and the steps after it finished left out)."""
+    for row, request in enumerate(requests):
+        if not request.keep_cache:
+            continue
+        fed_back = max(len(outputs[row].token_ids) - 1, 0)
+        index = torch.cat([
+            torch.arange(past_width - reused[row], past_width),
+            torch.arange(past_width + width - len(new_ids[row]), past_width + width + fed_back),
+        ]).to(cache.layers[0].keys.device)
+        outputs[row].cache = [(layer.keys[row : row + 1].index_select(2, index), layer.values[row : row + 1].index_select(2, index))
+                              for layer in cache.layers]
+        outputs[row].cache_length = int(index.numel())
 
 
 class GenerationQueue:

@@ -188,6 +188,70 @@ def test_batched_and_unbatched_runs_agree(tiny_lm):
                 assert x.logprobs == pytest.approx(y.logprobs, abs=1e-4)
 
 
+@pytest.mark.parametrize("temperature", [0.0, 1.0])
+@pytest.mark.parametrize("concurrency", [1, 4])
+def test_reusing_the_cache_across_turns_runs_only_new_tokens_and_changes_nothing(tiny_lm, temperature, concurrency):
+    seeds = [11, 12, 13, 14]
+
+    def play(reuse: bool) -> list[dict[str, Any]]:
+        agents = lambda: {role: hf_agent(tiny_lm, temperature=temperature, reuse_cache=reuse, max_new_tokens=4) for role in ("solver_0", "teacher_0")}  # noqa: E731
+        return run("SolverFeedback-v0", agents, seeds, concurrency=concurrency, max_turns=4)
+
+    fresh, reused = play(False), play(True)
+    assert check_records(reused, tiny_lm[0], temperature=temperature, logprob_turns=6) > 0
+    for a, b in zip(fresh, reused):
+        assert a["transcript"] == b["transcript"]
+        for role in a["tokens"]:
+            ta, tb = a["tokens"][role], b["tokens"][role]
+            assert [t.context_ids for t in ta.turns] == [t.context_ids for t in tb.turns]
+            assert [t.completion_ids for t in ta.turns] == [t.completion_ids for t in tb.turns]
+            for x, y in zip(ta.turns, tb.turns):
+                assert x.logprobs == pytest.approx(y.logprobs, abs=1e-4)
+        for role, stats in b["agents"].items():
+            turns = len(b["tokens"][role].turns)
+            assert a["agents"][role]["reused_prompt_tokens"] == 0
+            if turns > 1:
+                # every later turn took its context's earlier tokens from the cache
+                assert stats["reused_prompt_tokens"] >= sum(len(t.context_ids) for t in b["tokens"][role].turns[:-1])
+            assert stats["reused_prompt_tokens"] < stats["prompt_tokens"]
+
+
+def test_a_batch_mixing_reused_and_fresh_rows_generates_what_each_row_would_alone(tiny_lm):
+    from feedbackgym.agents.hf.generation import GenerationRequest, generate_batch
+
+    model = tiny_lm[0]
+    rng = torch.Generator().manual_seed(0)
+    contexts = [torch.randint(5, 200, (length,), generator=rng).tolist() for length in (9, 23, 4, 15)]
+    extensions = [torch.randint(5, 200, (length,), generator=rng).tolist() for length in (3, 1, 12, 6)]
+
+    def request(ids: list[int], **kwargs: Any) -> GenerationRequest:
+        return GenerationRequest(prompt_ids=ids, max_new_tokens=5, generator=None, **kwargs)
+
+    # first turns, each alone, keeping their caches
+    firsts = [generate_batch(model, [request(ids, keep_cache=True)], 0)[0] for ids in contexts]
+    grown = [c + f.token_ids + e for c, f, e in zip(contexts, firsts, extensions)]
+    for first, context in zip(firsts, contexts):
+        assert first.cache_length == len(context) + len(first.token_ids) - 1
+    alone = [generate_batch(model, [request(ids)], 0)[0] for ids in grown]
+    # second turns in one batch: rows 0 and 2 reuse their caches, rows 1 and 3 run from scratch
+    mixed = [request(ids, past=f.cache, past_length=f.cache_length) if row % 2 == 0 else request(ids)
+             for row, (ids, f) in enumerate(zip(grown, firsts))]
+    together = generate_batch(model, mixed, 0)
+    assert [o.reused for o in together] == [firsts[0].cache_length, 0, firsts[2].cache_length, 0]
+    for a, b in zip(alone, together):
+        assert a.token_ids == b.token_ids
+        assert a.logprobs == pytest.approx(b.logprobs, abs=1e-4)
+
+
+def test_a_rebuilt_context_does_not_reuse_the_cache(tiny_lm):
+    # A window of 2 messages drops old ones: the context is rebuilt and that turn runs from scratch.
+    agents = lambda: {"solver_0": hf_agent(tiny_lm, temperature=0.0), "teacher_0": "scripted_teacher"}  # noqa: E731
+    records = run("SolverFeedback-v0", agents, [3], concurrency=1, max_turns=4, history_window=2)
+    tokens = records[0]["tokens"]["solver_0"]
+    assert any(turn.rebuilt for turn in tokens.turns)
+    assert check_records(records, tiny_lm[0], temperature=0.0, logprob_turns=8) >= 2
+
+
 def test_seeded_reruns_are_identical_and_sample_seed_varies_a_group(tiny_lm):
     def play(sample_seed: int) -> list[dict[str, Any]]:
         agents = lambda: {"solver_0": hf_agent(tiny_lm, temperature=1.0, max_new_tokens=6, sample_seed=sample_seed), "teacher_0": "scripted_teacher"}  # noqa: E731
@@ -284,6 +348,7 @@ def test_a_template_that_rewrites_earlier_turns_forces_a_rebuild(tiny_lm):
         ({"sample_seed": -1}, "sample_seed"),
         ({"reply_prefix": "a\x00b"}, "reply_prefix"),
         ({"reply_prefix": 3}, "reply_prefix"),
+        ({"reuse_cache": 1}, "reuse_cache"),
     ],
 )
 def test_bad_arguments_name_the_field(tiny_lm, kwargs, field):
