@@ -1,0 +1,76 @@
+"""The shared core's fast paths give exactly what the plain code gives, on ordinary and hostile input.
+
+Each fast path skips work it can prove useless (a pattern on a text without the words every match
+holds) or does the same work another way (a bytes table for an ASCII text); these tests compare it
+with the plain computation on many generated strings, so a fast path that is not exact fails here.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+
+from feedbackgym.envs.core import voice
+from feedbackgym.envs.core.voice import ENV, BRACKET_ONLY_NAMES, _BLANKS, fold, frame_pattern, speaks_as
+
+# Pieces of replies: names and roles in several cases and disguises, tags, frames, colons and brackets,
+# control characters and line breaks, and non-ASCII look-alikes.
+_VOICE_PIECES = (
+    "seller", "Seller_0", "buyer_0", "BUYER", "critic", "solver_0", "teacher", "env", "Environment", "system", "you", "game",
+    "master", "game  master", "admin", "narrator", "[", "]", "<", ">", "{", "}", "(", ")", ":", " : ", "**", "- ", "1. ",
+    "\n", "\r", "\t", " ", "\x00", "\x0b", "\x7f", "\x1c", "coach:", "Coach", "here is the feedback from the critic", "Grader:",
+    "expert feedback:", "observation:", "\u200b", "\u0435nv", "\uff1a", "Вuуer", "x", "hello", "$17", "\\boxed{42}", "_", "2", "12",
+)
+_CASTS = (("seller_0", "buyer_0", "critic_0"), ("solver_0", "teacher_0"), ("generator_0", "generator_1", "moderator_0"))
+_FRAMES = ((), ("Coach:", "Here is the feedback from the critic"), ("Observation:", "Expert feedback:", "Grader:", "Expert:"))
+
+
+def _speaks_as_by_patterns(text: str, speaker: str, participants: tuple[str, ...], frames: tuple[str, ...]) -> str | None:
+    """``speaks_as`` without its substring tests: every pattern run whenever a tag character is present."""
+    own_id, own_role, ids, roles, line_tag, bracket_tag = voice._voices(speaker, participants)[:6]
+
+    def who(match: re.Match[str], bracketed: bool) -> str | None:
+        name, index = _BLANKS.sub(" ", match.group(1)), match.group(2)
+        if index is not None:
+            full = f"{name}_{int(index)}"
+            if full == own_id:
+                return None
+            if full in ids:
+                return ids[full]
+        if name in roles:
+            return roles[name]
+        if bracketed and name in BRACKET_ONLY_NAMES and name != own_role:
+            return ENV
+        return None
+
+    folded = text.translate(voice._ASCII_TABLE if text.isascii() else voice._fold_table()).lower()
+    framing = frame_pattern(frames)
+    if framing is not None and framing.search(folded):
+        return ENV
+    if not any(char in folded for char in ":[<{"):
+        return None
+    for pattern, bracketed in ((line_tag, False), (bracket_tag, True)):
+        for match in pattern.finditer(folded):
+            found = who(match, bracketed)
+            if found is not None:
+                return found
+    return None
+
+
+def test_fold_of_ascii_text_is_the_table_translation() -> None:
+    for code in range(128):
+        text = f"a{chr(code)}b\n\t{chr(code)}"
+        assert fold(text) == text.translate(voice._ASCII_TABLE), code
+
+
+def test_speaks_as_with_its_substring_tests_agrees_with_the_patterns() -> None:
+    rng = random.Random(1130)
+    found = 0
+    for _ in range(12_000):
+        text = "".join(rng.choice(_VOICE_PIECES) for _ in range(rng.randint(1, 10)))
+        cast = rng.choice(_CASTS)
+        speaker, frames = rng.choice(cast), rng.choice(_FRAMES)
+        expected = _speaks_as_by_patterns(text, speaker, cast, frames)
+        assert speaks_as(text, speaker, cast, frames) == expected, (text, speaker, frames)
+        found += expected is not None
+    assert 500 < found < 11_500  # both outcomes are well represented
