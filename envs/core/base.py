@@ -173,8 +173,10 @@ class TurnBasedTextEnv(AECEnv):
         self._view_text: dict[str, deque[str]] = {a: deque(maxlen=self.history_window) for a in self.agents}
         self._view_chat: dict[str, deque[dict[str, str]]] = {a: deque(maxlen=self.history_window) for a in self.agents}
         self._view_count = {agent: 0 for agent in self.agents}
-        # The text view of an agent changes only when a message reaches it: kept until then.
+        # The text view of an agent changes only when a message reaches it: kept until then. Its head
+        # (instructions and pinned messages) changes more rarely still, and is kept on its own.
         self._view_cache: dict[str, str | None] = {agent: None for agent in self.agents}
+        self._view_head: dict[str, str | None] = {agent: None for agent in self.agents}
         self._last_feedback: dict[str, dict[str, Any] | None] = {agent: None for agent in self.agents}
         self._last_move: dict[str, dict[str, Any] | None] = {agent: None for agent in self.agents}
         self._start_episode(options or {})
@@ -212,14 +214,14 @@ class TurnBasedTextEnv(AECEnv):
     def instruct(self, agent: str, text: str) -> None:
         """Set ``agent``'s standing instructions (the system message of its chat view)."""
         self._instructions[agent] = text
-        self._view_cache[agent] = None
+        self._view_cache[agent] = self._view_head[agent] = None
 
     def pin(self, agent: str, text: str, *, sender: str = ENV, kind: str = "prompt") -> Message:
         """Post a message that stays at the top of ``agent``'s view however long the episode runs."""
         message = self._record(sender, text, (agent,), kind, {})
         self._pinned_text[agent].append(for_view(text, self.message_view_chars))
         self._pinned_chat[agent].append({"role": "user", "content": text})
-        self._view_cache[agent] = None
+        self._view_cache[agent] = self._view_head[agent] = None
         return message
 
     def post(
@@ -283,12 +285,17 @@ class TurnBasedTextEnv(AECEnv):
         cached = self._view_cache[agent]
         if cached is not None:
             return cached
-        parts = [self._instructions[agent], *self._pinned_text[agent]]
-        omitted = self._view_count[agent] - len(self._view_text[agent])
+        head = self._view_head[agent]
+        if head is None:
+            head = self._view_head[agent] = "\n\n".join(part for part in (self._instructions[agent], *self._pinned_text[agent]) if part)
+        window = self._view_text[agent]
+        # The empty parts are left out; the window's entries ("[sender] text") never are empty.
+        parts = [head] if head else []
+        omitted = self._view_count[agent] - len(window)
         if omitted > 0:
             parts.append(f"[{omitted} earlier messages omitted]")
-        parts.extend(self._view_text[agent])
-        text = "\n\n".join(part for part in parts if part)
+        parts.extend(window)
+        text = "\n\n".join(parts)
         if len(text) > self.observation_chars:
             text = "…" + text[-(self.observation_chars - 1) :]
         self._view_cache[agent] = text

@@ -74,3 +74,41 @@ def test_speaks_as_with_its_substring_tests_agrees_with_the_patterns() -> None:
         assert speaks_as(text, speaker, cast, frames) == expected, (text, speaker, frames)
         found += expected is not None
     assert 500 < found < 11_500  # both outcomes are well represented
+
+
+def _view_text_from_scratch(env, agent: str) -> str:
+    """A text view built afresh from the env's parts, as before any of it was kept between steps."""
+    parts = [env._instructions[agent], *env._pinned_text[agent]]
+    omitted = env._view_count[agent] - len(env._view_text[agent])
+    if omitted > 0:
+        parts.append(f"[{omitted} earlier messages omitted]")
+    parts.extend(env._view_text[agent])
+    text = "\n\n".join(part for part in parts if part)
+    if len(text) > env.observation_chars:
+        text = "…" + text[-(env.observation_chars - 1) :]
+    return text
+
+
+def test_kept_text_views_follow_every_change_of_instructions_pins_and_messages() -> None:
+    from feedbackgym.envs import make
+
+    env = make("SolverFeedback-v0", history_window=4).unwrapped
+    env.reset(seed=0)
+    rng = random.Random(7)
+    agents = list(env.possible_agents)
+    for _ in range(3000):
+        agent = rng.choice(agents)
+        action = rng.randrange(6)
+        text = rng.choice(["", "hello", "x" * rng.randint(1, 300), "line\nbreak", "\x07bell"])
+        if action == 0:
+            env.instruct(agent, text)
+        elif action == 1:
+            env.pin(agent, text)
+        elif action == 2:
+            env.clear_view(agent)
+        else:
+            env.post(rng.choice([*agents, "env"]), text, rng.sample(agents, rng.randint(1, len(agents))))
+        if rng.random() < 0.5:
+            for someone in agents:
+                assert env.view_text(someone) == _view_text_from_scratch(env, someone)
+    assert env.view_text(agents[0]) != ""
