@@ -43,7 +43,8 @@ _SCAN_CHARS = 20_000  # replies are read from a bounded window, so a megabyte of
 # patterns try every position: a few lines of coaching-style prose took 50 us). Non-ASCII replies
 # always take the patterns: re's case folding matches "ſ" to "s" and the Kelvin sign to "k".
 _PRICE_WORDS = ("dollar", "bucks", "usd")  # _PRICE's second branch; its first needs a "$"
-_ACCEPT_WORDS = ("accept", "deal", "agree", "sold", "take")  # _ACCEPT's, and the phrases _NEGATED removes
+_ACCEPT_WORDS = ("accept", "deal", "agree", "sold")  # _ACCEPT's, and the phrases _NEGATED removes; and:
+_TAKE_IT = re.compile(r"take\s+it")  # not "take" alone: "Would you take $12?" is a buyer's every offer
 _WALK_AWAY_WORDS = ("walk", "deal", "give", "negotiation")  # and "out" after "im"/"i'm", see _may_walk_away
 
 
@@ -95,7 +96,7 @@ def read_reply(text: str, *, absurd_above: float) -> Reading:
             price = value
     elif "$" in window and _DOLLAR_WITHOUT_NUMBER.search(window):
         problem = "a '$' with no number after it"
-    if lower is not None and not any(word in lower for word in _ACCEPT_WORDS):
+    if lower is not None and not any(word in lower for word in _ACCEPT_WORDS) and not _TAKE_IT.search(lower):
         accepts = False  # and _NEGATED would remove nothing: its phrases end in the same words
     else:
         accepts = bool(_ACCEPT.search(_NEGATED.sub(" ", window)))

@@ -359,7 +359,7 @@ def _read_reply_by_patterns(text: str, absurd_above: float) -> Any:
 _REPLY_PIECES = (
     "$", "$", "-", "- ", " ", "  ", "\t", "\n", ".", ",", "!", "?", "'", "e", "E", "+", "1", "17", "15.5", "2,000", "1e3", "9" * 12,
     "accept", "Accept", "ACCEPTED", "deal", "Deal", "it's a deal", "we have a deal", "agreed", "I agree", "sold", "Sold",
-    "i'll take it", "take it", "I", "we", "i'm", "I'm", "im", "out", "about", "walk", "walking", "away", "No", "no", "not",
+    "i'll take it", "take it", "take", "it", "\x0c", "I", "we", "i'm", "I'm", "im", "out", "about", "walk", "walking", "away", "No", "no", "not",
     "can't", "won't", "never", "give up", "end the negotiation", "dollars", "Dollar", "bucks", "USD", "usd", "how about",
     "ſold", "\u212aeep", "İ", "ı", "٣", "＄", "é", "I'\u212a",
 )
@@ -369,7 +369,8 @@ def test_read_reply_fast_paths_agree_with_the_patterns() -> None:
     import random
 
     rng = random.Random(20261130)
-    texts = ["", "$", "-$5", "$5-$6", "$5e-$6", "$5 - $6", "--$6", "$17 and $", "- \t$ 4", "How about $17?", "I'm out.", "I am out"]
+    texts = ["", "$", "-$5", "$5-$6", "$5e-$6", "$5 - $6", "--$6", "$17 and $", "- \t$ 4", "How about $17?", "I'm out.", "I am out",
+             "I'll take\tit", "ill take\x0cit!", "I'll TAKE \n it"]
     for _ in range(30_000):
         texts.append("".join(rng.choice(_REPLY_PIECES) for _ in range(rng.randint(1, 14))))
     for text in texts:
