@@ -157,7 +157,7 @@ def tips_in(text: str) -> list[str]:
     return [
         tip_id
         for tip_id, pattern, prefixes in _MATCHERS
-        if (lower is None or prefixes is None or any(prefix in lower for prefix in prefixes)) and pattern.search(head)
+        if (lower is None or prefixes is None or any(map(lower.__contains__, prefixes))) and pattern.search(head)
     ]
 
 

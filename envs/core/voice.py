@@ -206,11 +206,11 @@ def speaks_as(text: str, speaker: str, participants: Iterable[str], frames: tupl
     # Each pattern runs only when the text holds what every match of it must (a frame, a name and a
     # colon or bracket): plain substring tests, far cheaper than a pattern tried at every position.
     framing, lowered_frames = _framing(tuple(frames))
-    if framing is not None and any(frame in folded for frame in lowered_frames) and framing.search(folded):
+    if framing is not None and any(map(folded.__contains__, lowered_frames)) and framing.search(folded):
         return ENV
     if ":" not in folded and "[" not in folded and "<" not in folded and "{" not in folded:
         return None  # no tag can be there: most replies end here
-    if not any(word in folded for word in name_words):
+    if not any(map(folded.__contains__, name_words)):
         return None
     for pattern, bracketed in ((line_tag, False), (bracket_tag, True)):
         for match in pattern.finditer(folded):

@@ -42,6 +42,7 @@ _SCAN_CHARS = 20_000  # replies are read from a bounded window, so a megabyte of
 # lower-casing, so a reply holding none of a pattern's words is answered without running it (the
 # patterns try every position: a few lines of coaching-style prose took 50 us). Non-ASCII replies
 # always take the patterns: re's case folding matches "ſ" to "s" and the Kelvin sign to "k".
+# (Substring tests as any(map(text.__contains__, words)): no generator frame, a third of the cost.)
 _PRICE_WORDS = ("dollar", "bucks", "usd")  # _PRICE's second branch; its first needs a "$"
 _ACCEPT_WORDS = ("accept", "deal", "agree", "sold")  # _ACCEPT's, and the phrases _NEGATED removes; and:
 _TAKE_IT = re.compile(r"take\s+it")  # not "take" alone: "Would you take $12?" is a buyer's every offer
@@ -72,7 +73,7 @@ def read_reply(text: str, *, absurd_above: float) -> Reading:
     """
     window = text if len(text) <= 2 * _SCAN_CHARS else text[:_SCAN_CHARS] + "\n" + text[-_SCAN_CHARS:]
     lower = window.lower() if window.isascii() else None
-    if lower is not None and not any(word in lower for word in _PRICE_WORDS):
+    if lower is not None and not any(map(lower.__contains__, _PRICE_WORDS)):
         last = _last_dollar_price(window)
     else:
         prices = list(_PRICE.finditer(window))
@@ -96,7 +97,7 @@ def read_reply(text: str, *, absurd_above: float) -> Reading:
             price = value
     elif "$" in window and _DOLLAR_WITHOUT_NUMBER.search(window):
         problem = "a '$' with no number after it"
-    if lower is not None and not any(word in lower for word in _ACCEPT_WORDS) and not _TAKE_IT.search(lower):
+    if lower is not None and not any(map(lower.__contains__, _ACCEPT_WORDS)) and not _TAKE_IT.search(lower):
         accepts = False  # and _NEGATED would remove nothing: its phrases end in the same words
     else:
         accepts = bool(_ACCEPT.search(_NEGATED.sub(" ", window)))
@@ -128,7 +129,7 @@ def _last_dollar_price(window: str) -> re.Match[str] | None:
 
 def _may_walk_away(lower: str | None) -> bool:
     """False only when ``_WALK_AWAY`` cannot match an ASCII reply (``lower``, its lower case; None: not ASCII)."""
-    if lower is None or any(word in lower for word in _WALK_AWAY_WORDS):
+    if lower is None or any(map(lower.__contains__, _WALK_AWAY_WORDS)):
         return True
     return "out" in lower and ("im" in lower or "i'm" in lower)  # "i'm out"
 
