@@ -98,7 +98,7 @@ class ArithmeticTasks(ProceduralTaskSource):
         for _ in range(n_operations):
             # Index draws: Generator.choice on a list costs ~10 us a call, which dominated reset.
             op = self.operations[int(rng.integers(len(self.operations)))]
-            divisors = [d for d in range(2, factor_max + 1) if value and value % d == 0]
+            divisors = [d for d in range(2, factor_max + 1) if value and value % d == 0] if op == "/" else []
             if op == "/" and not divisors:
                 others = [o for o in self.operations if o != "/"]
                 op = others[int(rng.integers(len(others)))]

@@ -44,8 +44,13 @@ class FrozenDict(dict):  # type: ignore[type-arg]
         return hash(frozenset(self.items()))
 
 
+_ATOMS = frozenset({str, int, float, bool, type(None)})  # exact types that are never containers
+
+
 def freeze(value: Any) -> Any:
     """Deep read-only copy: mappings become FrozenDict, lists and tuples become tuples."""
+    if type(value) in _ATOMS:
+        return value  # the common leaf, answered before the (slow) ABC check below
     if isinstance(value, Mapping):
         return FrozenDict({key: freeze(item) for key, item in value.items()})
     if isinstance(value, (list, tuple)):
