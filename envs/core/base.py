@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from operator import le
 from typing import Any
 
 import gymnasium
@@ -127,6 +128,7 @@ class TurnBasedTextEnv(AECEnv):
         self.agents = list(self.possible_agents)
         space = observation_space(observation_chars, self.numeric_fields)
         self._pairs_of: dict[tuple[str, ...], list[tuple[float, float]]] = {}  # numeric field names -> their (low, high)
+        self._limits_of: dict[tuple[str, ...], tuple[tuple[float, ...], tuple[float, ...]]] = {}  # -> (lows, highs)
         self.observation_spaces = {agent: space for agent in self.possible_agents}
         # Any string is a legal action; the declared bound only limits what random samples look like.
         self.action_spaces = {agent: PrintableText(max_length=1 << 20) for agent in self.possible_agents}
@@ -323,12 +325,12 @@ class TurnBasedTextEnv(AECEnv):
             rows = np.array(given, dtype=np.float32).reshape(-1, 1)
             names = tuple(numeric)
             # A last guard (each env keeps its values in range): the observation stays in its space. Checked
-            # in Python: on a handful of values numpy's comparisons cost more than the whole check.
-            for value, (low, high) in zip(given, self._bound_pairs(names)):
-                if not low <= value <= high:
-                    low_array, high_array = self._bounds(names)
-                    rows = np.clip(np.nan_to_num(rows[:, 0], nan=0.0), low_array, high_array).reshape(-1, 1)
-                    break
+            # in Python, both comparisons of every value in C (map over operator.le); a NaN fails them as it
+            # fails low <= value <= high. On a handful of values numpy's comparisons cost more.
+            limits = self._limits_of.get(names) or self._limits(names)
+            if not (all(map(le, limits[0], given)) and all(map(le, given, limits[1]))):
+                low_array, high_array = self._bounds(names)
+                rows = np.clip(np.nan_to_num(rows[:, 0], nan=0.0), low_array, high_array).reshape(-1, 1)
             observation.update(zip(names, rows))
         return observation
 
@@ -338,6 +340,11 @@ class TurnBasedTextEnv(AECEnv):
             self._pairs_of[names] = [(float(np.float32(low)), float(np.float32(high))) for low, high in
                                      (self.numeric_fields.get(name, (-np.inf, np.inf)) for name in names)]
         return self._pairs_of[names]
+
+    def _limits(self, names: tuple[str, ...]) -> tuple[tuple[float, ...], tuple[float, ...]]:
+        pairs = self._bound_pairs(names)
+        limits = self._limits_of[names] = (tuple(p[0] for p in pairs), tuple(p[1] for p in pairs))
+        return limits
 
     def _bounds(self, names: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
         pairs = self._bound_pairs(names)
@@ -350,8 +357,8 @@ class TurnBasedTextEnv(AECEnv):
             "feedback": self._last_feedback[agent],
             "last_move": self._last_move[agent],
             "invalid_moves": self.invalid_moves[agent],
+            **self._extra_info(agent),
         }
-        info.update(self._extra_info(agent))
         if self.episode_metrics:
             info["episode"] = self.episode_metrics
             info["end_reason"] = self.end_reason

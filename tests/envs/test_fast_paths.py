@@ -112,3 +112,22 @@ def test_kept_text_views_follow_every_change_of_instructions_pins_and_messages()
             for someone in agents:
                 assert env.view_text(someone) == _view_text_from_scratch(env, someone)
     assert env.view_text(agents[0]) != ""
+
+
+def test_the_observation_guard_clips_exactly_what_is_out_of_range() -> None:
+    import math
+
+    import numpy as np
+
+    from feedbackgym.envs import make
+
+    env = make("SolverFeedback-v0", max_turns=5).unwrapped
+    env.reset(seed=0)
+    space = env.observation_space("solver_0")
+    for turn, reward in [(0, 0.0), (5, 1e6), (6, 0.0), (-1, 0.0), (0, math.nan), (0, -2e6), (math.inf, 0.0), (2, -1e6), (2, 2e6)]:
+        env.turn, env._last_reward = turn, reward
+        observation = env.observe("solver_0")
+        assert space.contains(observation), (turn, reward)
+        expected_turn = 0.0 if math.isnan(turn) else min(max(turn, 0), 5)
+        expected_reward = 0.0 if math.isnan(reward) else min(max(reward, -1e6), 1e6)
+        assert observation["turn"].tolist() == [np.float32(expected_turn)] and observation["last_reward"].tolist() == [np.float32(expected_reward)]
