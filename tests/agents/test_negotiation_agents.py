@@ -190,3 +190,11 @@ def test_tip_and_price_target_reading_skips_patterns_only_when_they_cannot_match
         assert negotiation_tips.price_target(text) == (float(match.group(2)) if match else None), text
         found += bool(expected)
     assert 1000 < found < len(texts)
+
+
+def test_the_critics_block_of_gumbel_draws_is_its_scalar_draws() -> None:
+    for seed in range(50):
+        one_by_one, block = np.random.default_rng(seed), np.random.default_rng(seed)
+        for size in (1, 3, 7, 8):
+            assert [float(one_by_one.gumbel()) for _ in range(size)] == block.gumbel(size=size).tolist()
+            assert one_by_one.random() == block.random()  # and the stream goes on alike
