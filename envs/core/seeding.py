@@ -3,9 +3,14 @@
 ``np.random.default_rng(seed)`` costs about 15 us, most of it in ``SeedSequence``'s hashing, and an
 episode makes several (the env's generator, each agent's, each agent's derived seed). Episodes are
 usually played with consecutive seeds, so :func:`agent_seed` and :func:`generator` hash a block of
-64 consecutive seeds at once with numpy's vector arithmetic (the same algorithm, so the very same
+256 consecutive seeds at once with numpy's vector arithmetic (the same algorithm, so the very same
 numbers), and :func:`generator` reseeds a generator it made before in place instead of building one.
 Nothing changes but the cost: the seeds and streams are exactly ``SeedSequence``'s.
+
+A block keeps its generator states as one array and a seed's row becomes Python ints only when that
+seed is used; a block that leaves the cache takes only its own seeds out of the lookup table. (Turning
+every state into lists up front, and rebuilding the table from every cached block at each eviction,
+cost 17 us per episode seed, more than the hashing.)
 """
 
 from __future__ import annotations
@@ -14,9 +19,9 @@ from collections import OrderedDict
 
 import numpy as np
 
-BLOCK = 64  # consecutive seeds hashed together
+BLOCK = 256  # consecutive seeds hashed together (numpy's per-call cost is paid once for all of them)
 MAX_INDEX = 4  # agent positions whose seeds a block precomputes; others take the plain path
-_CACHED_BLOCKS = 32
+_CACHED_BLOCKS = 8  # the last 2048 episode seeds
 
 # numpy's SeedSequence constants (numpy/random/bit_generator.pyx).
 _INIT_A, _MULT_A, _INIT_B, _MULT_B = 0x43B0D7E5, 0x931E8875, 0x8B51F9DD, 0x58F38DED
@@ -71,14 +76,19 @@ class _Block:
             # agent_seed: SeedSequence([seed, index]).generate_state(1)[0]
             derived = _state_words(_pools([pair_seeds, pair_indexes]), 1)[0]
             self.agent_seeds = derived.reshape(BLOCK, MAX_INDEX).tolist()
-            # default_rng(s) for the episode seeds and the derived seeds: SeedSequence([s]).generate_state(4, uint64)
+            # default_rng(s) for the episode seeds and the derived seeds: SeedSequence([s]).generate_state(4, uint64).
+            # Row r holds the words of the episode seed first + r for r < BLOCK, then of the derived seeds in order.
             entropy = np.concatenate([seeds, derived])
-            words = np.stack(_state_words(_pools([entropy]), 8), axis=1).tolist()
-        self.state_words = dict(zip(entropy.tolist(), words))
+            self.words = np.stack(_state_words(_pools([entropy]), 8), axis=1)
+        self.first = first
+        self.derived_rows = dict(zip(derived.tolist(), range(BLOCK, BLOCK * (1 + MAX_INDEX))))
+
+    def state_words(self, row: int) -> list[int]:
+        return self.words[row].tolist()
 
 
 _blocks: OrderedDict[int, _Block] = OrderedDict()
-_derived_states: dict[int, list[int]] = {}  # a derived seed's state words, from the blocks still cached
+_derived_states: dict[int, tuple[_Block, int]] = {}  # a derived seed -> its block (still cached) and row
 
 
 def _block(seed: int) -> _Block:
@@ -86,16 +96,31 @@ def _block(seed: int) -> _Block:
     block = _blocks.get(first)
     if block is None:
         block = _blocks[first] = _Block(first)
+        for derived, row in block.derived_rows.items():
+            _derived_states[derived] = (block, row)
         if len(_blocks) > _CACHED_BLOCKS:
-            _blocks.popitem(last=False)
-            _derived_states.clear()
-            for kept in _blocks.values():
-                _derived_states.update(kept.state_words)
-        else:
-            _derived_states.update(block.state_words)
+            _, evicted = _blocks.popitem(last=False)
+            for derived in evicted.derived_rows:
+                # Only the evicted block's entries: a seed that another block derives too is simply looked
+                # up the slow way later (the same state, from SeedSequence).
+                if _derived_states.get(derived, (None,))[0] is evicted:
+                    del _derived_states[derived]
     else:
         _blocks.move_to_end(first)
     return block
+
+
+def _cached_words(seed: int, episode_seed: bool) -> list[int] | None:
+    """The state words of ``default_rng(seed)`` when a cached block has them (an episode seed's block is
+    built when missing if ``episode_seed``), else None."""
+    found = _derived_states.get(seed)
+    if found is not None:
+        return found[0].state_words(found[1])
+    first = seed - seed % BLOCK
+    block = _blocks.get(first)
+    if block is None and episode_seed:
+        block = _block(seed)
+    return None if block is None else block.state_words(seed - first)
 
 
 def _is_small_seed(seed: object) -> bool:
@@ -124,11 +149,7 @@ def generator(seed: int, reuse: np.random.Generator | None = None, *, episode_se
     whose neighbours will likely follow: its block is hashed if it is not cached yet (other seeds,
     random ones, would waste the block).
     """
-    words = None
-    if _is_small_seed(seed):
-        words = _derived_states.get(seed)
-        if words is None and episode_seed:
-            words = _block(seed).state_words.get(seed)
+    words = _cached_words(seed, episode_seed) if reuse is not None and _is_small_seed(seed) else None
     if words is None or reuse is None or type(reuse.bit_generator) is not np.random.PCG64:
         return np.random.Generator(np.random.PCG64(seed))
     # PCG64 seeding (pcg64_set_seed): the four uint64 words are initstate (high, low) and initseq (high, low).
