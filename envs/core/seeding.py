@@ -64,6 +64,55 @@ def _state_words(pool: list[np.ndarray], n_words: int) -> list[np.ndarray]:
     return out
 
 
+# The hash constants SeedSequence's hashmix takes, in the order it takes them, for one seed: the pool's
+# four words, then its twelve cross-mixes; and those of generate_state's eight output words.
+def _constants(start: int, multiplier: int, count: int) -> tuple[tuple[int, int], ...]:
+    pairs, constant = [], start
+    for _ in range(count):
+        following = (constant * multiplier) & _MASK32
+        pairs.append((constant, following))
+        constant = following
+    return tuple(pairs)
+
+
+_POOL_CONSTANTS = _constants(_INIT_A, _MULT_A, 16)
+_STATE_CONSTANTS = _constants(_INIT_B, _MULT_B, 8)
+_MIXES = tuple((source, target) for source in range(4) for target in range(4) if source != target)
+
+
+def seed_state_words(seed: int) -> list[int]:
+    """``SeedSequence(seed).generate_state(8, np.uint32)`` for an int ``0 <= seed < 2**128``, in plain Python.
+
+    One seed at a time, where the numpy call (with its ``errstate`` wrapper) costs more; the blocks
+    above do the same for many seeds at once.
+    """
+    entropy = (seed & _MASK32, (seed >> 32) & _MASK32, (seed >> 64) & _MASK32, seed >> 96)  # zero words = padding
+    pool = []
+    for word, (constant, following) in zip(entropy, _POOL_CONSTANTS):
+        value = ((word ^ constant) * following) & _MASK32
+        pool.append(value ^ (value >> 16))
+    for (source, target), (constant, following) in zip(_MIXES, _POOL_CONSTANTS[4:]):
+        value = ((pool[source] ^ constant) * following) & _MASK32
+        mixed = (_MIX_L * pool[target] - _MIX_R * (value ^ (value >> 16))) & _MASK32
+        pool[target] = mixed ^ (mixed >> 16)
+    words = []
+    for index, (constant, following) in enumerate(_STATE_CONSTANTS):
+        value = ((pool[index & 3] ^ constant) * following) & _MASK32
+        words.append(value ^ (value >> 16))
+    return words
+
+
+def pcg64_state(words: list[int]) -> tuple[int, int]:
+    """PCG64's (state, increment) after seeding with SeedSequence state ``words`` (eight uint32)."""
+    # pcg64_set_seed: the four uint64 words are initstate (high, low) and initseq (high, low).
+    w = words
+    initstate = ((w[1] << 32 | w[0]) << 64) | (w[3] << 32 | w[2])
+    initseq = ((w[5] << 32 | w[4]) << 64) | (w[7] << 32 | w[6])
+    increment = ((initseq << 1) | 1) & _MASK128
+    state = (increment + initstate) & _MASK128
+    return (state * _PCG_MULT + increment) & _MASK128, increment
+
+
 class _Block:
     """Derived seeds and generator states of the seeds ``first .. first + BLOCK - 1``."""
 
@@ -152,12 +201,6 @@ def generator(seed: int, reuse: np.random.Generator | None = None, *, episode_se
     words = _cached_words(seed, episode_seed) if reuse is not None and _is_small_seed(seed) else None
     if words is None or reuse is None or type(reuse.bit_generator) is not np.random.PCG64:
         return np.random.Generator(np.random.PCG64(seed))
-    # PCG64 seeding (pcg64_set_seed): the four uint64 words are initstate (high, low) and initseq (high, low).
-    w = words
-    initstate = ((w[1] << 32 | w[0]) << 64) | (w[3] << 32 | w[2])
-    initseq = ((w[5] << 32 | w[4]) << 64) | (w[7] << 32 | w[6])
-    increment = ((initseq << 1) | 1) & _MASK128
-    state = (increment + initstate) & _MASK128
-    state = (state * _PCG_MULT + increment) & _MASK128
+    state, increment = pcg64_state(words)
     reuse.bit_generator.state = {"bit_generator": "PCG64", "state": {"state": state, "inc": increment}, "has_uint32": 0, "uinteger": 0}
     return reuse

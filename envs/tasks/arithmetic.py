@@ -65,6 +65,7 @@ class ArithmeticTasks(ProceduralTaskSource):
     """
 
     name = "arithmetic"
+    scalar_draws = True
 
     def __init__(
         self, difficulty: int = 2, operations: str | Iterable[str] = _OPERATIONS, allow_negative: bool = False
@@ -161,6 +162,7 @@ class MultiplicationTasks(ProceduralTaskSource):
     """
 
     name = "multiplication"
+    scalar_draws = True
 
     def __init__(self, digits: int = 5, base: int = 10, operand_digits: str = "all") -> None:
         self.digits = require_int("digits", digits, 1, 12)
