@@ -15,6 +15,7 @@ from typing import Any
 from pettingzoo import AECEnv, ParallelEnv
 from pettingzoo.utils.conversions import turn_based_aec_to_parallel
 from pettingzoo.utils.wrappers import OrderEnforcingWrapper
+from pettingzoo.utils.wrappers.order_enforcing import AECOrderEnforcingIterable, AECOrderEnforcingIterator
 
 from feedbackgym.envs.core.checks import fail, keyword_parameters
 from feedbackgym.envs.core.registry import Registry, RegistryError, UnknownNameError, did_you_mean, load_entry_point
@@ -108,17 +109,75 @@ def check_kwargs(target: Callable[..., Any], kwargs: Mapping[str, Any], what: st
         raise TypeError(f"{what} got unknown argument(s) {', '.join(map(repr, unknown))}. {hints} Accepted: {', '.join(accepted)}")
 
 
-class FastOrderEnforcing(OrderEnforcingWrapper):
-    """PettingZoo's order checks, with ``last`` handed straight to the wrapped env.
+def _after_reset(name: str) -> property:
+    """The wrapped env's attribute ``name``, or PettingZoo's AttributeError before the first reset."""
 
-    ``AECEnv.last`` on a wrapper reads eight attributes through ``__getattr__``; handing the call
-    down halves its cost, and wrappers that change observations override ``last`` themselves.
+    def read(self: OrderEnforcingWrapper) -> Any:
+        if not self._has_reset:
+            raise AttributeError(f"{name} cannot be accessed before reset")
+        return getattr(self.env, name)
+
+    return property(read, doc=f"The wrapped env's ``{name}`` (an AttributeError before reset).")
+
+
+class FastOrderEnforcing(OrderEnforcingWrapper):
+    """PettingZoo's order checks, with the calls and attributes of the AEC loop handed straight down.
+
+    ``OrderEnforcingWrapper`` serves ``agents``, ``agent_selection`` and the other per-agent dicts from
+    ``__getattr__`` (which builds a set on every read, then asks the wrapped env); ``AECEnv.last`` on a
+    wrapper reads eight attributes that way. Here they are properties, ``last`` and ``step`` go
+    straight to the wrapped env, and ``agent_iter`` reads it directly: the same checks and errors, at a
+    fraction of the cost. Wrappers that change observations override ``last`` themselves.
     """
+
+    agents = _after_reset("agents")
+    rewards = _after_reset("rewards")
+    terminations = _after_reset("terminations")
+    truncations = _after_reset("truncations")
+    infos = _after_reset("infos")
+
+    @property
+    def agent_selection(self) -> Any:
+        if not self._has_reset:
+            raise AttributeError("agent_selection cannot be accessed before reset")
+        return self.env.agent_selection
 
     def last(self, observe: bool = True) -> tuple:
         if not self._has_reset:
             return super().last(observe)  # let PettingZoo raise its usual error
         return self.env.last(observe)
+
+    def step(self, action: Any) -> None:
+        if self._has_reset and self.env.agents:
+            self._has_updated = True
+            self.env.step(action)
+        else:
+            super().step(action)  # PettingZoo's error before reset, its warning after the end
+
+    def agent_iter(self, max_iter: int = 2**63) -> AECOrderEnforcingIterable:
+        if not self._has_reset:
+            return super().agent_iter(max_iter)  # let PettingZoo raise its usual error
+        return _FastIterable(self, max_iter)
+
+
+class _FastIterable(AECOrderEnforcingIterable):
+    def __iter__(self) -> AECOrderEnforcingIterator:
+        return _FastIterator(self.env, self.max_iter)
+
+
+class _FastIterator(AECOrderEnforcingIterator):
+    """``AECOrderEnforcingIterator`` reading the wrapped env's ``agents`` and ``agent_selection`` directly."""
+
+    def __next__(self) -> Any:
+        wrapper = self.env
+        env = wrapper.env
+        if not env.agents or self.iters_til_term <= 0:
+            raise StopIteration
+        self.iters_til_term -= 1
+        agent = env.agent_selection
+        assert wrapper._has_updated, "need to call step() or reset() in a loop over `agent_iter`"
+        wrapper._has_updated = False
+        return agent
 
 
 def make(

@@ -40,6 +40,11 @@ TEACHER_REQUESTS: dict[FeedbackLevel, str] = {
     ),
 }
 VERDICT_VALUE = {Verdict.INCORRECT: 0.0, Verdict.CORRECT: 1.0, Verdict.UNKNOWN: -1.0}
+# By the verdict's and level's plain values, as requests and feedback dicts carry them: a dict lookup
+# where Verdict(value) and level.name.lower() cost a microsecond each, several times a step.
+_VERDICT_OF = {verdict.value: verdict for verdict in Verdict}
+_VERDICT_VALUE_OF = {verdict.value: value for verdict, value in VERDICT_VALUE.items()}
+_LEVEL_NAME = {level: level.name.lower() for level in FeedbackLevel}
 
 
 class SolverFeedbackEnv(TurnBasedTextEnv):
@@ -292,7 +297,7 @@ class SolverFeedbackEnv(TurnBasedTextEnv):
             self._ask_again()
             return
         verdict = Verdict.CORRECT if correct else Verdict.INCORRECT
-        self._teacher_request = {"level": self.feedback_level.name.lower(), "verdict": verdict.value, "answer": answer}
+        self._teacher_request = {"level": _LEVEL_NAME[self.feedback_level], "verdict": verdict.value, "answer": answer}
         if self.feedback_level >= FeedbackLevel.CRITIQUE_WITH_ANSWER:
             self._teacher_request["gold"] = self.task.answer
         if self.feedback_level >= FeedbackLevel.CRITIQUE_WITH_SOLUTION:
@@ -309,7 +314,7 @@ class SolverFeedbackEnv(TurnBasedTextEnv):
     # ------------------------------------------------------------------------------- teacher
     def _teacher_move(self, text: str) -> None:
         assert self._teacher_request is not None
-        grader_verdict = Verdict(self._teacher_request["verdict"])
+        grader_verdict = _VERDICT_OF[self._teacher_request["verdict"]]
         stated = parse_verdict(text)
         if not text.strip():
             self.invalid_move(TEACHER, text, "empty feedback", TEACHER_REQUESTS[self.feedback_level])
@@ -389,10 +394,10 @@ class SolverFeedbackEnv(TurnBasedTextEnv):
     def _numeric(self, agent: str) -> dict[str, float]:
         feedback = self._last_feedback.get(agent)
         if agent == TEACHER:
-            verdict = -1.0 if self._teacher_request is None else VERDICT_VALUE[Verdict(self._teacher_request["verdict"])]
+            verdict = -1.0 if self._teacher_request is None else _VERDICT_VALUE_OF[self._teacher_request["verdict"]]
             level = float(self.feedback_level)
         else:
-            verdict = VERDICT_VALUE[Verdict(feedback["verdict"])] if feedback else -1.0
+            verdict = _VERDICT_VALUE_OF[feedback["verdict"]] if feedback else -1.0
             level = float(feedback["level_value"]) if feedback else 0.0
         return {
             "turn": float(self.turn),

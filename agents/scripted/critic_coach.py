@@ -51,7 +51,9 @@ class CriticCoach(Agent):
         for _ in range(n):
             left = {tip: score for tip, score in scores.items() if tip not in chosen}
             if self.np_random.random() < self.insight and left:
-                noisy = {tip: score + self.noise * float(self.np_random.gumbel()) for tip, score in left.items()}
+                # One draw of len(left) values: the same doubles, in the same order, as a scalar draw per tip.
+                draws = self.np_random.gumbel(size=len(left)).tolist()
+                noisy = {tip: score + self.noise * draw for (tip, score), draw in zip(left.items(), draws)}
                 chosen.append(max(noisy, key=noisy.__getitem__))
             else:
                 generic = [tip for tip in GENERIC_POOL if tip not in chosen] or list(GENERIC_POOL)

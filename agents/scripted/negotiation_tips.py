@@ -100,21 +100,71 @@ TIPS: dict[str, Tip] = {
     )
 }
 
-_MATCHERS = [(tip.id, re.compile(tip.keywords, re.IGNORECASE)) for tip in TIPS.values()]
+_META = frozenset("\\()[]{}?*+.|^$")
+
+
+def _branch_prefixes(pattern: str) -> tuple[str, ...] | None:
+    """The literal text every branch of ``pattern``'s top-level alternation starts with, in lower case.
+
+    A match of the pattern (case-insensitive) holds one of them, so an ASCII text holding none cannot
+    match. None when some branch starts with no literal (the pattern must then always run).
+    """
+    branches, depth, start, index = [], 0, 0, 0
+    while index < len(pattern):
+        char = pattern[index]
+        if char == "\\":
+            index += 1  # an escaped character opens, closes or separates nothing
+        elif char in "([":
+            depth += 1
+        elif char in ")]":
+            depth -= 1
+        elif char == "|" and depth == 0:
+            branches.append(pattern[start:index])
+            start = index + 1
+        index += 1
+    branches.append(pattern[start:])
+    prefixes = []
+    for branch in branches:
+        branch = branch.removeprefix("\\b")
+        end = 0
+        while end < len(branch) and branch[end] not in _META:
+            end += 1
+        literal = branch[:end]
+        if end < len(branch) and branch[end] in "?*+{":
+            literal = literal[:-1]  # the quantifier makes the last character optional
+        if not literal:
+            return None
+        prefixes.append(literal.lower())
+    return tuple(prefixes)
+
+
+_MATCHERS = [(tip.id, re.compile(tip.keywords, re.IGNORECASE), _branch_prefixes(tip.keywords)) for tip in TIPS.values()]
 _TARGET = re.compile(r"(higher|lower) than \$(\d+(?:\.\d+)?)", re.IGNORECASE)
 
 
 def tips_in(text: str) -> list[str]:
     """The ids of the tips ``text`` gives, each once, in catalogue order.
 
+    A tip's pattern runs only when the text could match it: an ASCII text must hold the literal start
+    of one of its branches (case-insensitive patterns try every position; nine of them on a critique
+    took 80 us).
+
     >>> tips_in("1. Stay firm. 2. Emphasize the quality of the balloon.")
     ['value', 'firm']
     """
     head = text[:20_000]
-    return [tip_id for tip_id, pattern in _MATCHERS if pattern.search(head)]
+    lower = head.lower() if head.isascii() else None
+    return [
+        tip_id
+        for tip_id, pattern, prefixes in _MATCHERS
+        if (lower is None or prefixes is None or any(map(lower.__contains__, prefixes))) and pattern.search(head)
+    ]
 
 
 def price_target(text: str) -> float | None:
     """The price to beat in the paper's feedback message ("... i.e., higher than $16.")."""
-    match = _TARGET.search(text[-2000:])
+    tail = text[-2000:]
+    if tail.isascii() and "than $" not in tail.lower():
+        return None  # every match holds "than $"
+    match = _TARGET.search(tail)
     return float(match.group(2)) if match else None

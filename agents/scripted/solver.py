@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections.abc import Mapping
+from functools import partial
 from itertools import accumulate
 from typing import Any
 
@@ -90,7 +91,7 @@ class FrictionSolver(TaskAgent):
     # ------------------------------------------------------------------------------------------
     def act(self, observation: dict[str, Any], info: dict[str, Any]) -> str:
         task = info.get("task", {})
-        tried: list[str] = list(info.get("tried_answers", []))
+        tried: list[str] = info.get("tried_answers", [])  # only read here (the env hands out a fresh list)
         if self.new_task(info, tried=tried):
             self._new_task(task, info.get("latent"))
             if not tried:
@@ -139,11 +140,14 @@ class FrictionSolver(TaskAgent):
         powers = self.np_random.integers(0, magnitude, size=size)
         digits = self.np_random.integers(1, base, size=size)
         signs = self.np_random.random(size) < 0.5
+        own, wanted = self.gold, self.n_distractors
+        # _format_int inlined for base 10 (str), the common case: this loop runs a few dozen times a task.
+        format_int = str if base == 10 else partial(self._format_int, base=base)
         for power, digit, positive in zip(powers.tolist(), digits.tolist(), signs.tolist()):
-            candidate = self._format_int(gold + digit * base**power * (1 if positive else -1), base)
-            if candidate != self.gold and candidate not in wrong:
+            candidate = format_int(gold + digit * base**power * (1 if positive else -1))
+            if candidate != own and candidate not in wrong:
                 wrong.append(candidate)
-                if len(wrong) == self.n_distractors:
+                if len(wrong) == wanted:
                     break
         return wrong
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from operator import le
 from typing import Any
 
 import gymnasium
@@ -127,6 +128,7 @@ class TurnBasedTextEnv(AECEnv):
         self.agents = list(self.possible_agents)
         space = observation_space(observation_chars, self.numeric_fields)
         self._pairs_of: dict[tuple[str, ...], list[tuple[float, float]]] = {}  # numeric field names -> their (low, high)
+        self._limits_of: dict[tuple[str, ...], tuple[tuple[float, ...], tuple[float, ...]]] = {}  # -> (lows, highs)
         self.observation_spaces = {agent: space for agent in self.possible_agents}
         # Any string is a legal action; the declared bound only limits what random samples look like.
         self.action_spaces = {agent: PrintableText(max_length=1 << 20) for agent in self.possible_agents}
@@ -173,8 +175,10 @@ class TurnBasedTextEnv(AECEnv):
         self._view_text: dict[str, deque[str]] = {a: deque(maxlen=self.history_window) for a in self.agents}
         self._view_chat: dict[str, deque[dict[str, str]]] = {a: deque(maxlen=self.history_window) for a in self.agents}
         self._view_count = {agent: 0 for agent in self.agents}
-        # The text view of an agent changes only when a message reaches it: kept until then.
+        # The text view of an agent changes only when a message reaches it: kept until then. Its head
+        # (instructions and pinned messages) changes more rarely still, and is kept on its own.
         self._view_cache: dict[str, str | None] = {agent: None for agent in self.agents}
+        self._view_head: dict[str, str | None] = {agent: None for agent in self.agents}
         self._last_feedback: dict[str, dict[str, Any] | None] = {agent: None for agent in self.agents}
         self._last_move: dict[str, dict[str, Any] | None] = {agent: None for agent in self.agents}
         self._start_episode(options or {})
@@ -212,14 +216,14 @@ class TurnBasedTextEnv(AECEnv):
     def instruct(self, agent: str, text: str) -> None:
         """Set ``agent``'s standing instructions (the system message of its chat view)."""
         self._instructions[agent] = text
-        self._view_cache[agent] = None
+        self._view_cache[agent] = self._view_head[agent] = None
 
     def pin(self, agent: str, text: str, *, sender: str = ENV, kind: str = "prompt") -> Message:
         """Post a message that stays at the top of ``agent``'s view however long the episode runs."""
         message = self._record(sender, text, (agent,), kind, {})
         self._pinned_text[agent].append(for_view(text, self.message_view_chars))
         self._pinned_chat[agent].append({"role": "user", "content": text})
-        self._view_cache[agent] = None
+        self._view_cache[agent] = self._view_head[agent] = None
         return message
 
     def post(
@@ -283,12 +287,17 @@ class TurnBasedTextEnv(AECEnv):
         cached = self._view_cache[agent]
         if cached is not None:
             return cached
-        parts = [self._instructions[agent], *self._pinned_text[agent]]
-        omitted = self._view_count[agent] - len(self._view_text[agent])
+        head = self._view_head[agent]
+        if head is None:
+            head = self._view_head[agent] = "\n\n".join(part for part in (self._instructions[agent], *self._pinned_text[agent]) if part)
+        window = self._view_text[agent]
+        # The empty parts are left out; the window's entries ("[sender] text") never are empty.
+        parts = [head] if head else []
+        omitted = self._view_count[agent] - len(window)
         if omitted > 0:
             parts.append(f"[{omitted} earlier messages omitted]")
-        parts.extend(self._view_text[agent])
-        text = "\n\n".join(part for part in parts if part)
+        parts.extend(window)
+        text = "\n\n".join(parts)
         if len(text) > self.observation_chars:
             text = "…" + text[-(self.observation_chars - 1) :]
         self._view_cache[agent] = text
@@ -316,12 +325,12 @@ class TurnBasedTextEnv(AECEnv):
             rows = np.array(given, dtype=np.float32).reshape(-1, 1)
             names = tuple(numeric)
             # A last guard (each env keeps its values in range): the observation stays in its space. Checked
-            # in Python: on a handful of values numpy's comparisons cost more than the whole check.
-            for value, (low, high) in zip(given, self._bound_pairs(names)):
-                if not low <= value <= high:
-                    low_array, high_array = self._bounds(names)
-                    rows = np.clip(np.nan_to_num(rows[:, 0], nan=0.0), low_array, high_array).reshape(-1, 1)
-                    break
+            # in Python, both comparisons of every value in C (map over operator.le); a NaN fails them as it
+            # fails low <= value <= high. On a handful of values numpy's comparisons cost more.
+            limits = self._limits_of.get(names) or self._limits(names)
+            if not (all(map(le, limits[0], given)) and all(map(le, given, limits[1]))):
+                low_array, high_array = self._bounds(names)
+                rows = np.clip(np.nan_to_num(rows[:, 0], nan=0.0), low_array, high_array).reshape(-1, 1)
             observation.update(zip(names, rows))
         return observation
 
@@ -331,6 +340,11 @@ class TurnBasedTextEnv(AECEnv):
             self._pairs_of[names] = [(float(np.float32(low)), float(np.float32(high))) for low, high in
                                      (self.numeric_fields.get(name, (-np.inf, np.inf)) for name in names)]
         return self._pairs_of[names]
+
+    def _limits(self, names: tuple[str, ...]) -> tuple[tuple[float, ...], tuple[float, ...]]:
+        pairs = self._bound_pairs(names)
+        limits = self._limits_of[names] = (tuple(p[0] for p in pairs), tuple(p[1] for p in pairs))
+        return limits
 
     def _bounds(self, names: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
         pairs = self._bound_pairs(names)
@@ -343,8 +357,8 @@ class TurnBasedTextEnv(AECEnv):
             "feedback": self._last_feedback[agent],
             "last_move": self._last_move[agent],
             "invalid_moves": self.invalid_moves[agent],
+            **self._extra_info(agent),
         }
-        info.update(self._extra_info(agent))
         if self.episode_metrics:
             info["episode"] = self.episode_metrics
             info["end_reason"] = self.end_reason

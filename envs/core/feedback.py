@@ -76,7 +76,7 @@ class FeedbackEvent:
             "text": self.text,
             "content": self.content,
             "verdict": self.verdict.value,
-            "level": self.level.name.lower(),
+            "level": _LEVEL_NAMES[self.level] if type(self.level) is FeedbackLevel else self.level.name.lower(),
             "level_value": int(self.level),
             "turn": self.turn,
             "proposed_answer": self.proposed_answer,
@@ -86,6 +86,8 @@ class FeedbackEvent:
             "rendered_by": list(self.rendered_by),
         }
 
+
+_LEVEL_NAMES = {level: level.name.lower() for level in FeedbackLevel}  # to_dict runs at every feedback
 
 # The papers' exact strings (docs/protocols.md sections 1, 4, 5, 6), shared by environments and wrappers.
 UNARY_MESSAGE = "Incorrect. Please think again."  # UFO's code; its paper says "Let's try again."

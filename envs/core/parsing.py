@@ -47,6 +47,8 @@ def _last_tagged(text: str) -> str | None:
     A lazy regex over the whole text (``<(answer)>(.*?)</\\1>``) rescans to the end from every
     opening tag, which is quadratic: a megabyte of ``<answer>`` took minutes.
     """
+    if "<" not in text:
+        return None  # every tag starts with "<": most replies have none, and skip the scan
     opened: dict[str, int] = {}
     found: str | None = None
     for match in _TAG.finditer(text):

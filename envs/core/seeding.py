@@ -3,9 +3,14 @@
 ``np.random.default_rng(seed)`` costs about 15 us, most of it in ``SeedSequence``'s hashing, and an
 episode makes several (the env's generator, each agent's, each agent's derived seed). Episodes are
 usually played with consecutive seeds, so :func:`agent_seed` and :func:`generator` hash a block of
-64 consecutive seeds at once with numpy's vector arithmetic (the same algorithm, so the very same
+256 consecutive seeds at once with numpy's vector arithmetic (the same algorithm, so the very same
 numbers), and :func:`generator` reseeds a generator it made before in place instead of building one.
 Nothing changes but the cost: the seeds and streams are exactly ``SeedSequence``'s.
+
+A block keeps its generator states as one array and a seed's row becomes Python ints only when that
+seed is used; a block that leaves the cache takes only its own seeds out of the lookup table. (Turning
+every state into lists up front, and rebuilding the table from every cached block at each eviction,
+cost 17 us per episode seed, more than the hashing.)
 """
 
 from __future__ import annotations
@@ -14,9 +19,9 @@ from collections import OrderedDict
 
 import numpy as np
 
-BLOCK = 64  # consecutive seeds hashed together
+BLOCK = 256  # consecutive seeds hashed together (numpy's per-call cost is paid once for all of them)
 MAX_INDEX = 4  # agent positions whose seeds a block precomputes; others take the plain path
-_CACHED_BLOCKS = 32
+_CACHED_BLOCKS = 8  # the last 2048 episode seeds
 
 # numpy's SeedSequence constants (numpy/random/bit_generator.pyx).
 _INIT_A, _MULT_A, _INIT_B, _MULT_B = 0x43B0D7E5, 0x931E8875, 0x8B51F9DD, 0x58F38DED
@@ -59,6 +64,55 @@ def _state_words(pool: list[np.ndarray], n_words: int) -> list[np.ndarray]:
     return out
 
 
+# The hash constants SeedSequence's hashmix takes, in the order it takes them, for one seed: the pool's
+# four words, then its twelve cross-mixes; and those of generate_state's eight output words.
+def _constants(start: int, multiplier: int, count: int) -> tuple[tuple[int, int], ...]:
+    pairs, constant = [], start
+    for _ in range(count):
+        following = (constant * multiplier) & _MASK32
+        pairs.append((constant, following))
+        constant = following
+    return tuple(pairs)
+
+
+_POOL_CONSTANTS = _constants(_INIT_A, _MULT_A, 16)
+_STATE_CONSTANTS = _constants(_INIT_B, _MULT_B, 8)
+_MIXES = tuple((source, target) for source in range(4) for target in range(4) if source != target)
+
+
+def seed_state_words(seed: int) -> list[int]:
+    """``SeedSequence(seed).generate_state(8, np.uint32)`` for an int ``0 <= seed < 2**128``, in plain Python.
+
+    One seed at a time, where the numpy call (with its ``errstate`` wrapper) costs more; the blocks
+    above do the same for many seeds at once.
+    """
+    entropy = (seed & _MASK32, (seed >> 32) & _MASK32, (seed >> 64) & _MASK32, seed >> 96)  # zero words = padding
+    pool = []
+    for word, (constant, following) in zip(entropy, _POOL_CONSTANTS):
+        value = ((word ^ constant) * following) & _MASK32
+        pool.append(value ^ (value >> 16))
+    for (source, target), (constant, following) in zip(_MIXES, _POOL_CONSTANTS[4:]):
+        value = ((pool[source] ^ constant) * following) & _MASK32
+        mixed = (_MIX_L * pool[target] - _MIX_R * (value ^ (value >> 16))) & _MASK32
+        pool[target] = mixed ^ (mixed >> 16)
+    words = []
+    for index, (constant, following) in enumerate(_STATE_CONSTANTS):
+        value = ((pool[index & 3] ^ constant) * following) & _MASK32
+        words.append(value ^ (value >> 16))
+    return words
+
+
+def pcg64_state(words: list[int]) -> tuple[int, int]:
+    """PCG64's (state, increment) after seeding with SeedSequence state ``words`` (eight uint32)."""
+    # pcg64_set_seed: the four uint64 words are initstate (high, low) and initseq (high, low).
+    w = words
+    initstate = ((w[1] << 32 | w[0]) << 64) | (w[3] << 32 | w[2])
+    initseq = ((w[5] << 32 | w[4]) << 64) | (w[7] << 32 | w[6])
+    increment = ((initseq << 1) | 1) & _MASK128
+    state = (increment + initstate) & _MASK128
+    return (state * _PCG_MULT + increment) & _MASK128, increment
+
+
 class _Block:
     """Derived seeds and generator states of the seeds ``first .. first + BLOCK - 1``."""
 
@@ -71,14 +125,19 @@ class _Block:
             # agent_seed: SeedSequence([seed, index]).generate_state(1)[0]
             derived = _state_words(_pools([pair_seeds, pair_indexes]), 1)[0]
             self.agent_seeds = derived.reshape(BLOCK, MAX_INDEX).tolist()
-            # default_rng(s) for the episode seeds and the derived seeds: SeedSequence([s]).generate_state(4, uint64)
+            # default_rng(s) for the episode seeds and the derived seeds: SeedSequence([s]).generate_state(4, uint64).
+            # Row r holds the words of the episode seed first + r for r < BLOCK, then of the derived seeds in order.
             entropy = np.concatenate([seeds, derived])
-            words = np.stack(_state_words(_pools([entropy]), 8), axis=1).tolist()
-        self.state_words = dict(zip(entropy.tolist(), words))
+            self.words = np.stack(_state_words(_pools([entropy]), 8), axis=1)
+        self.first = first
+        self.derived_rows = dict(zip(derived.tolist(), range(BLOCK, BLOCK * (1 + MAX_INDEX))))
+
+    def state_words(self, row: int) -> list[int]:
+        return self.words[row].tolist()
 
 
 _blocks: OrderedDict[int, _Block] = OrderedDict()
-_derived_states: dict[int, list[int]] = {}  # a derived seed's state words, from the blocks still cached
+_derived_states: dict[int, tuple[_Block, int]] = {}  # a derived seed -> its block (still cached) and row
 
 
 def _block(seed: int) -> _Block:
@@ -86,16 +145,31 @@ def _block(seed: int) -> _Block:
     block = _blocks.get(first)
     if block is None:
         block = _blocks[first] = _Block(first)
+        for derived, row in block.derived_rows.items():
+            _derived_states[derived] = (block, row)
         if len(_blocks) > _CACHED_BLOCKS:
-            _blocks.popitem(last=False)
-            _derived_states.clear()
-            for kept in _blocks.values():
-                _derived_states.update(kept.state_words)
-        else:
-            _derived_states.update(block.state_words)
+            _, evicted = _blocks.popitem(last=False)
+            for derived in evicted.derived_rows:
+                # Only the evicted block's entries: a seed that another block derives too is simply looked
+                # up the slow way later (the same state, from SeedSequence).
+                if _derived_states.get(derived, (None,))[0] is evicted:
+                    del _derived_states[derived]
     else:
         _blocks.move_to_end(first)
     return block
+
+
+def _cached_words(seed: int, episode_seed: bool) -> list[int] | None:
+    """The state words of ``default_rng(seed)`` when a cached block has them (an episode seed's block is
+    built when missing if ``episode_seed``), else None."""
+    found = _derived_states.get(seed)
+    if found is not None:
+        return found[0].state_words(found[1])
+    first = seed - seed % BLOCK
+    block = _blocks.get(first)
+    if block is None and episode_seed:
+        block = _block(seed)
+    return None if block is None else block.state_words(seed - first)
 
 
 def _is_small_seed(seed: object) -> bool:
@@ -124,19 +198,9 @@ def generator(seed: int, reuse: np.random.Generator | None = None, *, episode_se
     whose neighbours will likely follow: its block is hashed if it is not cached yet (other seeds,
     random ones, would waste the block).
     """
-    words = None
-    if _is_small_seed(seed):
-        words = _derived_states.get(seed)
-        if words is None and episode_seed:
-            words = _block(seed).state_words.get(seed)
+    words = _cached_words(seed, episode_seed) if reuse is not None and _is_small_seed(seed) else None
     if words is None or reuse is None or type(reuse.bit_generator) is not np.random.PCG64:
         return np.random.Generator(np.random.PCG64(seed))
-    # PCG64 seeding (pcg64_set_seed): the four uint64 words are initstate (high, low) and initseq (high, low).
-    w = words
-    initstate = ((w[1] << 32 | w[0]) << 64) | (w[3] << 32 | w[2])
-    initseq = ((w[5] << 32 | w[4]) << 64) | (w[7] << 32 | w[6])
-    increment = ((initseq << 1) | 1) & _MASK128
-    state = (increment + initstate) & _MASK128
-    state = (state * _PCG_MULT + increment) & _MASK128
+    state, increment = pcg64_state(words)
     reuse.bit_generator.state = {"bit_generator": "PCG64", "state": {"state": state, "inc": increment}, "has_uint32": 0, "uinteger": 0}
     return reuse

@@ -459,9 +459,10 @@ class NegotiationEnv(TurnBasedTextEnv):
     def _ask_critic(self) -> None:
         games = self.games if self.critic_history == "full" else self.games[-1:]
         first_index = games[0].index
+        coached = self.coached_agent  # read once: the loop runs over the whole transcript
         lines = []
         for message in self.transcript:
-            if self.coached_agent not in message.visible_to or message.kind not in ("move", "prompt", "feedback"):
+            if coached not in message.visible_to or message.kind not in ("move", "prompt", "feedback"):
                 continue
             if message.data.get("game", 0) < first_index:
                 continue
@@ -548,9 +549,9 @@ class NegotiationEnv(TurnBasedTextEnv):
         return values
 
     def _extra_info(self, agent: str) -> dict[str, Any]:
-        prices = [g.price for g in self.games]
         if agent == CRITIC:
             return {"request": dict(self._critic_request)} if self._critic_request is not None else {}
+        prices = [g.price for g in self.games]
         side = SIDE_OF[agent]
         other = "buyer" if side == "seller" else "seller"
         return {

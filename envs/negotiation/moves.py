@@ -38,6 +38,16 @@ _WALK_AWAY = re.compile(
 )
 _SCAN_CHARS = 20_000  # replies are read from a bounded window, so a megabyte of text costs no more
 
+# Words without which a pattern cannot match, in lower case. On an ASCII reply IGNORECASE is plain
+# lower-casing, so a reply holding none of a pattern's words is answered without running it (the
+# patterns try every position: a few lines of coaching-style prose took 50 us). Non-ASCII replies
+# always take the patterns: re's case folding matches "ſ" to "s" and the Kelvin sign to "k".
+# (Substring tests as any(map(text.__contains__, words)): no generator frame, a third of the cost.)
+_PRICE_WORDS = ("dollar", "bucks", "usd")  # _PRICE's second branch; its first needs a "$"
+_ACCEPT_WORDS = ("accept", "deal", "agree", "sold")  # _ACCEPT's, and the phrases _NEGATED removes; and:
+_TAKE_IT = re.compile(r"take\s+it")  # not "take" alone: "Would you take $12?" is a buyer's every offer
+_WALK_AWAY_WORDS = ("walk", "deal", "give", "negotiation")  # and "out" after "im"/"i'm", see _may_walk_away
+
 
 @dataclass(frozen=True)
 class Reading:
@@ -62,11 +72,15 @@ def read_reply(text: str, *, absurd_above: float) -> Reading:
     'negative price -$5'
     """
     window = text if len(text) <= 2 * _SCAN_CHARS else text[:_SCAN_CHARS] + "\n" + text[-_SCAN_CHARS:]
-    prices = list(_PRICE.finditer(window))
+    lower = window.lower() if window.isascii() else None
+    if lower is not None and not any(map(lower.__contains__, _PRICE_WORDS)):
+        last = _last_dollar_price(window)
+    else:
+        prices = list(_PRICE.finditer(window))
+        last = prices[-1] if prices else None
     price: float | None = None
     problem: str | None = None
-    if prices:
-        last = prices[-1]
+    if last is not None:
         raw = last.group("num") or last.group("num2")
         negative = bool(last.group("neg") or last.group("neg2")) or raw.startswith("-")
         try:
@@ -81,12 +95,43 @@ def read_reply(text: str, *, absurd_above: float) -> Reading:
             problem = f"absurd price ${_fmt(value)}"
         else:
             price = value
-    elif _DOLLAR_WITHOUT_NUMBER.search(window):
+    elif "$" in window and _DOLLAR_WITHOUT_NUMBER.search(window):
         problem = "a '$' with no number after it"
-    stripped = _NEGATED.sub(" ", window)
-    accepts = bool(_ACCEPT.search(stripped))
-    walks_away = bool(_WALK_AWAY.search(window))
+    if lower is not None and not any(map(lower.__contains__, _ACCEPT_WORDS)) and not _TAKE_IT.search(lower):
+        accepts = False  # and _NEGATED would remove nothing: its phrases end in the same words
+    else:
+        accepts = bool(_ACCEPT.search(_NEGATED.sub(" ", window)))
+    walks_away = _may_walk_away(lower) and bool(_WALK_AWAY.search(window))
     return Reading(price=price, accepts=accepts, walks_away=walks_away, problem=problem)
+
+
+def _last_dollar_price(window: str) -> re.Match[str] | None:
+    """The last match of ``_PRICE`` in an ASCII ``window`` without "dollar", "bucks" or "usd".
+
+    Only the first branch of ``_PRICE`` can match such a text, and each of its matches holds exactly
+    one "$", starting there or at a "-" just before it (blanks between). A match never covers a later
+    "$" or the "-" before it (a number ends at anything but digits, commas, a point and an exponent), so
+    a left-to-right scan matches at every "$" where a match can start: the last match is the one at
+    the last such "$". Found from the right, in time proportional to the tail after it.
+    """
+    end = len(window)
+    while (dollar := window.rfind("$", 0, end)) >= 0:
+        start = dollar
+        while start > 0 and window[start - 1] in " \t":
+            start -= 1
+        start = start - 1 if start > 0 and window[start - 1] == "-" else dollar
+        match = _PRICE.match(window, start)
+        if match is not None:
+            return match
+        end = dollar
+    return None
+
+
+def _may_walk_away(lower: str | None) -> bool:
+    """False only when ``_WALK_AWAY`` cannot match an ASCII reply (``lower``, its lower case; None: not ASCII)."""
+    if lower is None or any(map(lower.__contains__, _WALK_AWAY_WORDS)):
+        return True
+    return "out" in lower and ("im" in lower or "i'm" in lower)  # "i'm out"
 
 
 def _fmt(value: float) -> str:

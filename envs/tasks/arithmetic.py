@@ -65,6 +65,7 @@ class ArithmeticTasks(ProceduralTaskSource):
     """
 
     name = "arithmetic"
+    scalar_draws = True
 
     def __init__(
         self, difficulty: int = 2, operations: str | Iterable[str] = _OPERATIONS, allow_negative: bool = False
@@ -98,7 +99,7 @@ class ArithmeticTasks(ProceduralTaskSource):
         for _ in range(n_operations):
             # Index draws: Generator.choice on a list costs ~10 us a call, which dominated reset.
             op = self.operations[int(rng.integers(len(self.operations)))]
-            divisors = [d for d in range(2, factor_max + 1) if value and value % d == 0]
+            divisors = [d for d in range(2, factor_max + 1) if value and value % d == 0] if op == "/" else []
             if op == "/" and not divisors:
                 others = [o for o in self.operations if o != "/"]
                 op = others[int(rng.integers(len(others)))]
@@ -161,6 +162,7 @@ class MultiplicationTasks(ProceduralTaskSource):
     """
 
     name = "multiplication"
+    scalar_draws = True
 
     def __init__(self, digits: int = 5, base: int = 10, operand_digits: str = "all") -> None:
         self.digits = require_int("digits", digits, 1, 12)

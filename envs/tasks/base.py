@@ -12,6 +12,8 @@ from typing import Any, NoReturn
 
 import numpy as np
 
+from feedbackgym.envs.core.draws import SeededDraws
+
 from ._checks import require_generator, require_one_of
 from .answers import (
     BASES,
@@ -44,8 +46,13 @@ class FrozenDict(dict):  # type: ignore[type-arg]
         return hash(frozenset(self.items()))
 
 
+_ATOMS = frozenset({str, int, float, bool, type(None)})  # exact types that are never containers
+
+
 def freeze(value: Any) -> Any:
     """Deep read-only copy: mappings become FrozenDict, lists and tuples become tuples."""
+    if type(value) in _ATOMS:
+        return value  # the common leaf, answered before the (slow) ABC check below
     if isinstance(value, Mapping):
         return FrozenDict({key: freeze(item) for key, item in value.items()})
     if isinstance(value, (list, tuple)):
@@ -193,13 +200,17 @@ class ProceduralTaskSource(TaskSource):
     """
 
     SEED_BOUND = 2**48  # wide enough that ids of a million tasks practically never collide
+    # True for a source whose _generate takes a few scalar draws: it then gets SeededDraws, the same
+    # stream as default_rng(seed) computed in Python (see feedbackgym.envs.core.draws), cheaper there.
+    scalar_draws: bool = False
 
     def sample(self, rng: np.random.Generator) -> Task:
         return self.from_seed(int(require_generator(rng).integers(self.SEED_BOUND)))
 
     def from_seed(self, seed: int) -> Task:
         """The task with this seed (the number after ``seed-`` in its id)."""
-        return self._generate(np.random.default_rng(seed), f"{self.name}/cfg-{self.fingerprint}/seed-{seed}")
+        rng = SeededDraws(seed) if self.scalar_draws else np.random.default_rng(seed)
+        return self._generate(rng, f"{self.name}/cfg-{self.fingerprint}/seed-{seed}")  # type: ignore[arg-type]
 
     @cached_property
     def fingerprint(self) -> str:

@@ -165,3 +165,36 @@ def test_a_buyer_that_ignores_feedback_barely_moves() -> None:
     ignoring, _ = series("critic", 40, coached="buyer", p_uptake=0.0)
     taking, _ = series("critic", 40, coached="buyer", p_uptake=0.9)
     assert abs(ignoring[1] - ignoring[0]) < 0.3 and taking[1] < taking[0] - 0.4
+
+
+def test_tip_and_price_target_reading_skips_patterns_only_when_they_cannot_match() -> None:
+    import random
+    import re
+
+    from feedbackgym.agents.scripted import negotiation_tips
+
+    assert negotiation_tips._branch_prefixes(r"\banchor|first concession") == ("anchor", "first concession")
+    assert negotiation_tips._branch_prefixes(r"smaller?|Big[ -]jumps") == ("smalle", "big")
+    assert negotiation_tips._branch_prefixes(r"(?:a|b)c") is None and negotiation_tips._branch_prefixes(r"x|\d+") is None
+    tip_texts = [text for tip in negotiation_tips.TIPS.values() for text in (tip.seller, tip.buyer)]
+    pieces = [*" ".join(tip_texts).split(), "WALK-AWAY", "walk away", "Higher than $16", "lower THAN $7.5", "than", "$", "16",
+              "ſoft", "\u212aeep", "İ", "FLEXIB", "Meet you halfway", "\n", ", ", "meet in the middle", "do  better"]
+    rng = random.Random(11)
+    texts = tip_texts + ["\n".join(tip_texts)]
+    texts += [" ".join(rng.choice(pieces) for _ in range(rng.randint(1, 12))) for _ in range(5000)]
+    found = 0
+    for text in texts:
+        expected = [tip_id for tip_id, pattern, _ in negotiation_tips._MATCHERS if pattern.search(text[:20_000])]
+        assert negotiation_tips.tips_in(text) == expected, text
+        match = re.search(r"(higher|lower) than \$(\d+(?:\.\d+)?)", text[-2000:], re.IGNORECASE)
+        assert negotiation_tips.price_target(text) == (float(match.group(2)) if match else None), text
+        found += bool(expected)
+    assert 1000 < found < len(texts)
+
+
+def test_the_critics_block_of_gumbel_draws_is_its_scalar_draws() -> None:
+    for seed in range(50):
+        one_by_one, block = np.random.default_rng(seed), np.random.default_rng(seed)
+        for size in (1, 3, 7, 8):
+            assert [float(one_by_one.gumbel()) for _ in range(size)] == block.gumbel(size=size).tolist()
+            assert one_by_one.random() == block.random()  # and the stream goes on alike

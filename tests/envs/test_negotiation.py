@@ -319,3 +319,60 @@ def test_pathological_replies_are_read_in_linear_time(text: str, time_limit) -> 
     step_as(env, SELLER, "I walk away.")
     with time_limit(1.0, "critic"):
         step_as(env, CRITIC, text)
+
+
+def _read_reply_by_patterns(text: str, absurd_above: float) -> Any:
+    """``read_reply`` as it was before its fast paths: every pattern run on every reply."""
+    import math
+
+    from feedbackgym.envs.negotiation import moves
+
+    window = text if len(text) <= 2 * moves._SCAN_CHARS else text[: moves._SCAN_CHARS] + "\n" + text[-moves._SCAN_CHARS :]
+    prices = list(moves._PRICE.finditer(window))
+    price = problem = None
+    if prices:
+        last = prices[-1]
+        raw = last.group("num") or last.group("num2")
+        negative = bool(last.group("neg") or last.group("neg2")) or raw.startswith("-")
+        try:
+            value = float(raw.replace(",", "").lstrip("-"))
+        except ValueError:
+            value = math.nan
+        if not math.isfinite(value):
+            problem = f"unreadable price {last.group(0).strip()!r}"
+        elif negative:
+            problem = f"negative price -${moves._fmt(value)}"
+        elif value > absurd_above:
+            problem = f"absurd price ${moves._fmt(value)}"
+        else:
+            price = value
+    elif moves._DOLLAR_WITHOUT_NUMBER.search(window):
+        problem = "a '$' with no number after it"
+    accepts = bool(moves._ACCEPT.search(moves._NEGATED.sub(" ", window)))
+    walks_away = bool(moves._WALK_AWAY.search(window))
+    return moves.Reading(price=price, accepts=accepts, walks_away=walks_away, problem=problem)
+
+
+# Pieces of replies, hostile ones included: signs, blanks and "$" next to numbers, exponents, every
+# word the patterns look for in several cases, and non-ASCII look-alikes that re's case folding matches
+# ("ſ" is "s", the Kelvin sign "k", "İ" "i") or that are digits to \d ("٣").
+_REPLY_PIECES = (
+    "$", "$", "-", "- ", " ", "  ", "\t", "\n", ".", ",", "!", "?", "'", "e", "E", "+", "1", "17", "15.5", "2,000", "1e3", "9" * 12,
+    "accept", "Accept", "ACCEPTED", "deal", "Deal", "it's a deal", "we have a deal", "agreed", "I agree", "sold", "Sold",
+    "i'll take it", "take it", "take", "it", "\x0c", "I", "we", "i'm", "I'm", "im", "out", "about", "walk", "walking", "away", "No", "no", "not",
+    "can't", "won't", "never", "give up", "end the negotiation", "dollars", "Dollar", "bucks", "USD", "usd", "how about",
+    "ſold", "\u212aeep", "İ", "ı", "٣", "＄", "é", "I'\u212a",
+)
+
+
+def test_read_reply_fast_paths_agree_with_the_patterns() -> None:
+    import random
+
+    rng = random.Random(20261130)
+    texts = ["", "$", "-$5", "$5-$6", "$5e-$6", "$5 - $6", "--$6", "$17 and $", "- \t$ 4", "How about $17?", "I'm out.", "I am out",
+             "I'll take\tit", "ill take\x0cit!", "I'll TAKE \n it"]
+    for _ in range(30_000):
+        texts.append("".join(rng.choice(_REPLY_PIECES) for _ in range(rng.randint(1, 14))))
+    for text in texts:
+        for absurd_above in (100.0, 1e12):
+            assert read_reply(text, absurd_above=absurd_above) == _read_reply_by_patterns(text, absurd_above), text

@@ -243,3 +243,48 @@ def test_registry_class_aliases_and_collisions() -> None:
 
 def test_registration_doctests() -> None:
     assert doctest.testmod(registration_module).failed == 0
+
+
+def test_fast_order_enforcing_keeps_pettingzoos_checks_and_answers(caplog) -> None:
+    """The wrapper make() adds behaves as PettingZoo's OrderEnforcingWrapper, only cheaper."""
+    from pettingzoo.utils.env_logger import EnvLogger
+
+    plain = OrderEnforcingWrapper(make("SolverFeedback-v0", order_enforcing=False, max_turns=2))
+    fast = make("SolverFeedback-v0", max_turns=2)
+    assert type(fast) is FastOrderEnforcing
+    for env in (plain, fast):
+        for name in ("agents", "agent_selection", "rewards", "terminations", "truncations", "infos", "num_agents"):
+            with pytest.raises(AttributeError, match=f"{name} cannot be accessed before reset"):
+                getattr(env, name)
+        with pytest.raises(Exception, match="reset"):
+            env.step("42")
+        with pytest.raises(Exception, match="reset"):
+            env.agent_iter()
+    plays = {}
+    for env in (plain, fast):
+        env.reset(seed=3)
+        seen = []
+        for agent in env.agent_iter():
+            observation, reward, terminated, truncated, info = env.last()
+            assert (env.agents, env.agent_selection, env.rewards, env.terminations, env.truncations, env.infos) == (
+                env.unwrapped.agents, agent, env.unwrapped.rewards, env.unwrapped.terminations, env.unwrapped.truncations, env.unwrapped.infos)
+            seen.append((agent, observation["text"], float(reward), terminated, truncated))
+            env.step(None if terminated or truncated else "\\boxed{-1}" if agent == "solver_0" else "incorrect")
+        plays[type(env)] = seen
+        assert env.agents == [] and env.num_agents == 0
+        EnvLogger.unsuppress_output()
+        caplog.clear()
+        env.step(None)  # after the end: PettingZoo's warning, not an error
+        assert "terminated or truncated" in caplog.text
+        env.reset(seed=3)
+        iterator = iter(env.agent_iter())
+        next(iterator)
+        with pytest.raises(AssertionError, match="need to call step"):
+            next(iterator)
+        env.reset(seed=3)
+        iterator = iter(env.agent_iter(max_iter=1))
+        next(iterator)
+        env.step("\\boxed{-1}")
+        with pytest.raises(StopIteration):
+            next(iterator)
+    assert plays[OrderEnforcingWrapper] == plays[FastOrderEnforcing]

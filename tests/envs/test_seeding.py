@@ -36,3 +36,21 @@ def test_an_envs_generator_held_by_a_user_is_not_reseeded_under_them() -> None:
     env.unwrapped.np_random = mine  # the user's generator: the next reset builds a new one
     env.reset(seed=4)
     assert env.unwrapped.np_random is not mine and mine.random() == np.random.default_rng(99).random()
+
+
+def test_streams_stay_exact_as_blocks_enter_and_leave_the_cache() -> None:
+    from feedbackgym.envs.core import seeding
+
+    reused = generator(7)
+    checked = 0
+    # More blocks than the cache holds, visited forwards and then back to the evicted ones.
+    firsts = [block * BLOCK for block in range(seeding._CACHED_BLOCKS + 3)]
+    for first in [*firsts, *reversed(firsts)]:
+        for seed in (first, first + 1, first + BLOCK - 1):
+            for one, episode in ((seed, True), (agent_seed(seed, 0), False), (agent_seed(seed, 3), False)):
+                reused = generator(one, reused, episode_seed=episode)
+                assert reused.integers(0, 2**62, size=2).tolist() == np.random.default_rng(one).integers(0, 2**62, size=2).tolist()
+                checked += 1
+    assert len(seeding._blocks) <= seeding._CACHED_BLOCKS
+    assert all(block.first in seeding._blocks for block, _ in seeding._derived_states.values())  # no evicted block is referenced
+    assert checked == 2 * len(firsts) * 9

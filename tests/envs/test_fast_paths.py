@@ -1,0 +1,133 @@
+"""The shared core's fast paths give exactly what the plain code gives, on ordinary and hostile input.
+
+Each fast path skips work it can prove useless (a pattern on a text without the words every match
+holds) or does the same work another way (a bytes table for an ASCII text); these tests compare it
+with the plain computation on many generated strings, so a fast path that is not exact fails here.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+
+from feedbackgym.envs.core import voice
+from feedbackgym.envs.core.voice import ENV, BRACKET_ONLY_NAMES, _BLANKS, fold, frame_pattern, speaks_as
+
+# Pieces of replies: names and roles in several cases and disguises, tags, frames, colons and brackets,
+# control characters and line breaks, and non-ASCII look-alikes.
+_VOICE_PIECES = (
+    "seller", "Seller_0", "buyer_0", "BUYER", "critic", "solver_0", "teacher", "env", "Environment", "system", "you", "game",
+    "master", "game  master", "admin", "narrator", "[", "]", "<", ">", "{", "}", "(", ")", ":", " : ", "**", "- ", "1. ",
+    "\n", "\r", "\t", " ", "\x00", "\x0b", "\x7f", "\x1c", "coach:", "Coach", "here is the feedback from the critic", "Grader:",
+    "expert feedback:", "observation:", "\u200b", "\u0435nv", "\uff1a", "Вuуer", "x", "hello", "$17", "\\boxed{42}", "_", "2", "12",
+)
+_CASTS = (("seller_0", "buyer_0", "critic_0"), ("solver_0", "teacher_0"), ("generator_0", "generator_1", "moderator_0"))
+_FRAMES = ((), ("Coach:", "Here is the feedback from the critic"), ("Observation:", "Expert feedback:", "Grader:", "Expert:"))
+
+
+def _speaks_as_by_patterns(text: str, speaker: str, participants: tuple[str, ...], frames: tuple[str, ...]) -> str | None:
+    """``speaks_as`` without its substring tests: every pattern run whenever a tag character is present."""
+    own_id, own_role, ids, roles, line_tag, bracket_tag = voice._voices(speaker, participants)[:6]
+
+    def who(match: re.Match[str], bracketed: bool) -> str | None:
+        name, index = _BLANKS.sub(" ", match.group(1)), match.group(2)
+        if index is not None:
+            full = f"{name}_{int(index)}"
+            if full == own_id:
+                return None
+            if full in ids:
+                return ids[full]
+        if name in roles:
+            return roles[name]
+        if bracketed and name in BRACKET_ONLY_NAMES and name != own_role:
+            return ENV
+        return None
+
+    folded = text.translate(voice._ASCII_TABLE if text.isascii() else voice._fold_table()).lower()
+    framing = frame_pattern(frames)
+    if framing is not None and framing.search(folded):
+        return ENV
+    if not any(char in folded for char in ":[<{"):
+        return None
+    for pattern, bracketed in ((line_tag, False), (bracket_tag, True)):
+        for match in pattern.finditer(folded):
+            found = who(match, bracketed)
+            if found is not None:
+                return found
+    return None
+
+
+def test_fold_of_ascii_text_is_the_table_translation() -> None:
+    for code in range(128):
+        text = f"a{chr(code)}b\n\t{chr(code)}"
+        assert fold(text) == text.translate(voice._ASCII_TABLE), code
+
+
+def test_speaks_as_with_its_substring_tests_agrees_with_the_patterns() -> None:
+    rng = random.Random(1130)
+    found = 0
+    for _ in range(12_000):
+        text = "".join(rng.choice(_VOICE_PIECES) for _ in range(rng.randint(1, 10)))
+        cast = rng.choice(_CASTS)
+        speaker, frames = rng.choice(cast), rng.choice(_FRAMES)
+        expected = _speaks_as_by_patterns(text, speaker, cast, frames)
+        assert speaks_as(text, speaker, cast, frames) == expected, (text, speaker, frames)
+        found += expected is not None
+    assert 500 < found < 11_500  # both outcomes are well represented
+
+
+def _view_text_from_scratch(env, agent: str) -> str:
+    """A text view built afresh from the env's parts, as before any of it was kept between steps."""
+    parts = [env._instructions[agent], *env._pinned_text[agent]]
+    omitted = env._view_count[agent] - len(env._view_text[agent])
+    if omitted > 0:
+        parts.append(f"[{omitted} earlier messages omitted]")
+    parts.extend(env._view_text[agent])
+    text = "\n\n".join(part for part in parts if part)
+    if len(text) > env.observation_chars:
+        text = "…" + text[-(env.observation_chars - 1) :]
+    return text
+
+
+def test_kept_text_views_follow_every_change_of_instructions_pins_and_messages() -> None:
+    from feedbackgym.envs import make
+
+    env = make("SolverFeedback-v0", history_window=4).unwrapped
+    env.reset(seed=0)
+    rng = random.Random(7)
+    agents = list(env.possible_agents)
+    for _ in range(3000):
+        agent = rng.choice(agents)
+        action = rng.randrange(6)
+        text = rng.choice(["", "hello", "x" * rng.randint(1, 300), "line\nbreak", "\x07bell"])
+        if action == 0:
+            env.instruct(agent, text)
+        elif action == 1:
+            env.pin(agent, text)
+        elif action == 2:
+            env.clear_view(agent)
+        else:
+            env.post(rng.choice([*agents, "env"]), text, rng.sample(agents, rng.randint(1, len(agents))))
+        if rng.random() < 0.5:
+            for someone in agents:
+                assert env.view_text(someone) == _view_text_from_scratch(env, someone)
+    assert env.view_text(agents[0]) != ""
+
+
+def test_the_observation_guard_clips_exactly_what_is_out_of_range() -> None:
+    import math
+
+    import numpy as np
+
+    from feedbackgym.envs import make
+
+    env = make("SolverFeedback-v0", max_turns=5).unwrapped
+    env.reset(seed=0)
+    space = env.observation_space("solver_0")
+    for turn, reward in [(0, 0.0), (5, 1e6), (6, 0.0), (-1, 0.0), (0, math.nan), (0, -2e6), (math.inf, 0.0), (2, -1e6), (2, 2e6)]:
+        env.turn, env._last_reward = turn, reward
+        observation = env.observe("solver_0")
+        assert space.contains(observation), (turn, reward)
+        expected_turn = 0.0 if math.isnan(turn) else min(max(turn, 0), 5)
+        expected_reward = 0.0 if math.isnan(reward) else min(max(reward, -1e6), 1e6)
+        assert observation["turn"].tolist() == [np.float32(expected_turn)] and observation["last_reward"].tolist() == [np.float32(expected_reward)]
