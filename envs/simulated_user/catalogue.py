@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from feedbackgym.envs.raw_draws import draws, uniform_normal_integers
+
 # category -> (lowest, highest) price in dollars
 CATEGORIES: dict[str, tuple[int, int]] = {
     "laptop": (400, 2000),
@@ -114,22 +116,33 @@ def make_catalogue(rng: np.random.Generator, n_items: int, n_categories: int) ->
     chosen = [names[int(i)] for i in rng.choice(len(names), size=n_categories, replace=False)]
     categories = [chosen[i % n_categories] for i in range(n_items)]
     rng.shuffle(categories)
+    # Per item: uniform (price), normal (rating), integers (brand, colour), all drawn in one pass.
+    drawn = uniform_normal_integers(rng, [CATEGORIES[category] for category in categories], 3.9, 0.6, (len(BRANDS), len(COLORS)))
     items = []
-    for index, category in enumerate(categories, start=1):
-        low, high = CATEGORIES[category]
-        price = int(round(float(rng.uniform(low, high)) / 10.0) * 10 - 1)
+    for index, (category, (price_draw, rating_draw, brand, color)) in enumerate(zip(categories, drawn), start=1):
+        price = int(round(price_draw / 10.0) * 10 - 1)
         # min/max, not np.clip: the same value for a finite draw, at a tenth of the cost per item.
-        rating = round(min(max(float(rng.normal(3.9, 0.6)), 1.0), 5.0), 1)
-        items.append(Item(f"#{index:02d}", category, BRANDS[int(rng.integers(len(BRANDS)))], COLORS[int(rng.integers(len(COLORS)))], price, rating))
+        rating = round(min(max(rating_draw, 1.0), 5.0), 1)
+        items.append(_item(f"#{index:02d}", category, BRANDS[brand], COLORS[color], price, rating))
     return items
+
+
+def _item(id: str, category: str, brand: str, color: str, price: int, rating: float) -> Item:
+    """``Item(...)`` without the frozen dataclass's checked ``__init__`` (half the cost; a catalogue makes dozens)."""
+    item = object.__new__(Item)
+    item.__dict__.update(id=id, category=category, brand=brand, color=color, price=price, rating=rating)
+    return item
 
 
 def make_taste(rng: np.random.Generator) -> Taste:
     weights = rng.dirichlet(np.full(4, 2.0))
+    with draws(rng, len(BRANDS) + len(COLORS)) as draw:
+        brand_affinity = {brand: draw.uniform() for brand in BRANDS}
+        color_affinity = {color: draw.uniform() for color in COLORS}
     return Taste(
         weights=dict(zip(("rating", "price", "brand", "color"), (float(w) for w in weights))),
-        brand_affinity={brand: float(rng.uniform()) for brand in BRANDS},
-        color_affinity={color: float(rng.uniform()) for color in COLORS},
+        brand_affinity=brand_affinity,
+        color_affinity=color_affinity,
     )
 
 
