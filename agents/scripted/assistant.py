@@ -37,6 +37,12 @@ _BUDGET = re.compile(r"\$\s*(\d[\d,]*)")
 _COLORS = ("black", "silver", "white", "blue", "red")
 _BRANDS = ("Aurora", "Birch", "Cobalt", "Delta", "Ember")
 _QUESTIONS = {"budget": "What is your budget?", "color": "Which colours would you accept?", "brand": "Is there a brand you want to avoid?"}
+# Compiled once: re's own cache lookup on every call costs more than these searches on short messages.
+_ITEM_ID = re.compile(r"#\d{2}")
+_BUDGET_WORDS = re.compile(r"budget|at most|under|afford")
+_COLOR_WORDS = re.compile(r"\bin\b|colou?r")
+_COLOR_PATTERNS = tuple((color, re.compile(rf"\b{color}\b")) for color in _COLORS)
+_AVOID_PATTERNS = tuple((brand, re.compile(rf"(?:nothing|not|no|avoid)\s+(?:from\s+)?{brand.lower()}")) for brand in _BRANDS)
 
 
 class StyleBandit:
@@ -182,7 +188,7 @@ class ScriptedAssistant(Agent):
             if message["role"] == "user" and self.np_random.random() < self.p_uptake:
                 self._learn(message["content"])
             if message["role"] == "assistant":
-                rejected = re.findall(r"#\d{2}", message["content"])
+                rejected = _ITEM_ID.findall(message["content"])
                 self.rejected.update(rejected)  # anything recommended before did not end the episode: it was not right
         self._read_messages = len(messages)
         for attribute in ("budget", "color", "brand")[: self.n_questions]:
@@ -200,15 +206,15 @@ class ScriptedAssistant(Agent):
     def _learn(self, text: str) -> None:
         """Read constraints out of a user's message (the scripted user's phrasing, and similar)."""
         lowered = text.lower()
-        if re.search(r"budget|at most|under|afford", lowered):
+        if _BUDGET_WORDS.search(lowered):
             amounts = _BUDGET.findall(text)
             if amounts:
                 self.known["budget"] = int(amounts[-1].replace(",", ""))
-        colors = [color for color in _COLORS if re.search(rf"\b{color}\b", lowered)]
-        if colors and re.search(r"\bin\b|colou?r", lowered):
+        colors = [color for color, pattern in _COLOR_PATTERNS if pattern.search(lowered)]
+        if colors and _COLOR_WORDS.search(lowered):
             self.known["colors"] = colors
-        for brand in _BRANDS:
-            if re.search(rf"(?:nothing|not|no|avoid)\s+(?:from\s+)?{brand.lower()}", lowered):
+        for brand, pattern in _AVOID_PATTERNS:
+            if pattern.search(lowered):
                 self.known["avoid_brand"] = brand
 
 

@@ -95,13 +95,14 @@ class Taste:
         low, high = CATEGORIES[item.category]
         cap = budget if budget is not None else high
         cheapness = 1.0 - min(max((item.price - low) / max(cap - low, 1), 0.0), 1.0)
-        parts = {
-            "rating": (item.rating - 1.0) / 4.0,
-            "price": cheapness,
-            "brand": self.brand_affinity.get(item.brand, 0.5),
-            "color": self.color_affinity.get(item.color, 0.5),
-        }
-        return sum(self.weights.get(key, 0.0) * value for key, value in parts.items())
+        weights = self.weights
+        # sum() over the four products in this order (rating, price, brand, colour), as ever: the same float.
+        return sum((
+            weights.get("rating", 0.0) * ((item.rating - 1.0) / 4.0),
+            weights.get("price", 0.0) * cheapness,
+            weights.get("brand", 0.0) * self.brand_affinity.get(item.brand, 0.5),
+            weights.get("color", 0.0) * self.color_affinity.get(item.color, 0.5),
+        ))
 
     def favourite_brand(self) -> str:
         return max(self.brand_affinity, key=self.brand_affinity.__getitem__)
@@ -165,11 +166,15 @@ def make_goal(rng: np.random.Generator, catalogue: Sequence[Item], n_constraints
     return Goal(ideal.category, budget, tuple(sorted(colors)) if colors else (), avoid)
 
 
-def utility(item: Item | None, goal: Goal, taste: Taste, catalogue: Sequence[Item]) -> float:
-    """The hidden utility of recommending ``item``: 0 if none or it breaks the goal, 1 for the best feasible item."""
+def utility(item: Item | None, goal: Goal, taste: Taste, catalogue: Sequence[Item], best_score: float | None = None) -> float:
+    """The hidden utility of recommending ``item``: 0 if none or it breaks the goal, 1 for the best feasible item.
+
+    ``best_score``, the taste score of :func:`best_item` (the highest feasible score), saves the scan
+    of the catalogue when the caller keeps it.
+    """
     if item is None or goal.violations(item):
         return 0.0
-    best = max(taste.score(other, goal.budget) for other in catalogue if not goal.violations(other))
+    best = max(taste.score(other, goal.budget) for other in catalogue if not goal.violations(other)) if best_score is None else best_score
     return taste.score(item, goal.budget) / best if best > 0 else 1.0
 
 

@@ -9,7 +9,7 @@ from feedbackgym.envs.core.base import ENV, MAX_TURNS, TurnBasedTextEnv
 from feedbackgym.envs.core.feedback import FeedbackEvent, FeedbackLevel, Verdict, render_binary, render_text
 from feedbackgym.envs.core.parsing import extract_answer, mask_gold, parse_verdict
 from feedbackgym.envs.negotiation.prompts import fill
-from feedbackgym.envs.simulated_user.catalogue import Item, best_item, make_catalogue, make_goal, make_taste, utility
+from feedbackgym.envs.simulated_user.catalogue import Goal, Item, best_item, make_catalogue, make_goal, make_taste, utility
 from feedbackgym.envs.simulated_user.prompts import (
     BINARY_FORM,
     CORRECT_SOLUTION,
@@ -276,8 +276,7 @@ class SimulatedUserEnv(TurnBasedTextEnv):
         taste = taste_text(self.taste.favourite_brand(), favourite_color)
         self.instruct(ASSISTANT, fill(PROMPTS["assistant"][self.mode], max_turns=self.max_turns, catalogue=listing))
         if self.mode == "interactive":
-            self.user_goal = make_goal(self.np_random, self.catalogue, self.n_constraints)
-            self.best = best_item(self.user_goal, self.taste, self.catalogue)
+            self._set_goal(make_goal(self.np_random, self.catalogue, self.n_constraints))
             form = BINARY_FORM if self.feedback_form == "binary" else ""
             gold = fill(GOLD_HINT, best=self.best.id) if self.with_gt else ""
             self.instruct(USER, fill(PROMPTS["user"]["interactive"], goal=self.user_goal.describe(), taste=taste, form=form, gold=gold))
@@ -286,10 +285,15 @@ class SimulatedUserEnv(TurnBasedTextEnv):
             self.instruct(USER, fill(PROMPTS["user"][self.mode], taste=taste))
             self._next_request()
 
+    def _set_goal(self, goal: Goal) -> None:
+        self.user_goal = goal
+        self.best = best_item(goal, self.taste, self.catalogue)
+        # The highest feasible score, which every utility of this goal divides by: computed once.
+        self._best_score = self.taste.score(self.best, goal.budget)
+
     def _next_request(self) -> None:
         """Reaction and preference modes: the user asks for an item, stating its hard constraints."""
-        self.user_goal = make_goal(self.np_random, self.catalogue, self.n_constraints)
-        self.best = best_item(self.user_goal, self.taste, self.catalogue)
+        self._set_goal(make_goal(self.np_random, self.catalogue, self.n_constraints))
         text = fill(REQUESTS[int(self.np_random.integers(len(REQUESTS)))], goal=self.user_goal.describe())
         self.post(USER, text, (ASSISTANT, USER), kind="prompt", data={"request": self.user_goal.to_dict()})
         self.agent_selection = ASSISTANT
@@ -330,7 +334,7 @@ class SimulatedUserEnv(TurnBasedTextEnv):
                 self.invalid_move(ASSISTANT, text, f"there is no item {unknown[0]} in the catalogue", f"'{RECOMMEND_FORMAT}' with an id from the catalogue (#01 to #{len(self.catalogue):02d})")
                 return
             recommended.append(ids[-1] if ids else None)
-        utilities = [utility(self.items.get(item_id or ""), self.user_goal, self.taste, self.catalogue) for item_id in recommended]
+        utilities = [utility(self.items.get(item_id or ""), self.user_goal, self.taste, self.catalogue, self._best_score) for item_id in recommended]
         styles = [style_of(part).to_dict() for part in parts]
         self.valid_move(ASSISTANT, recommended=recommended)
         self.turn += 1
