@@ -121,12 +121,15 @@ class ScriptedAssistant(Agent):
         check_kwargs(FrictionSolver, inner, "solver_kwargs (the inner friction_solver)")
         # The inner solver gets its own seed derived from ours, so an agent built with a seed is reproducible even before reset.
         self.solver = FrictionSolver(**{"seed": None if seed is None else int(seed) + 1, **inner})
+        self._solver_reset: tuple[int | None] | None = None  # (seed,) of a reset the inner solver still owes
         self.bandit = StyleBandit(FACTORS, exploration)
         self._clear()
 
     def reset(self, seed: int | None = None) -> None:
         super().reset(seed)
-        self.solver.reset(None if seed is None else seed + 1)
+        # The inner solver plays task (MINT) episodes only: it is reset when it first acts, not at every
+        # reset (seeding its generator costs as much as the rest of the reset).
+        self._solver_reset = (None if seed is None else seed + 1,)
         self._clear()
 
     def _clear(self) -> None:
@@ -140,6 +143,9 @@ class ScriptedAssistant(Agent):
 
     def act(self, observation: dict[str, Any], info: dict[str, Any]) -> str:
         if "task" in info:
+            if self._solver_reset is not None:
+                self.solver.reset(self._solver_reset[0])
+                self._solver_reset = None
             return self.solver.act(observation, info)
         mode = info.get("mode", "interactive")
         if mode == "interactive":
