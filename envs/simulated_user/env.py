@@ -259,6 +259,9 @@ class SimulatedUserEnv(TurnBasedTextEnv):
     def _start_task(self, options: dict[str, Any]) -> None:
         assert self.task_source is not None
         self.task = options.get("task") or self.task_source.sample(self.np_random)
+        # The same all episode: built once, shared by every info (read-only).
+        self._task_view = self.task.public_view()
+        self._gold = self.task.normalize(self.task.answer)
         self.answers: list[str | None] = []
         self.instruct(ASSISTANT, fill(PROMPTS["assistant"]["task"], max_turns=self.max_turns))
         self.pin(ASSISTANT, self.task.prompt)
@@ -401,7 +404,7 @@ class SimulatedUserEnv(TurnBasedTextEnv):
 
     def _grade(self, answer: str | None) -> None:
         assert self.task is not None
-        correct = answer is not None and answer == self.task.normalize(self.task.answer)
+        correct = answer is not None and answer == self._gold
         self.turn += 1
         self.answers.append(answer)
         self.records.append({"turn": self.turn, "answer": answer, "success": correct, "utility": [float(correct)], "signal": None})
@@ -584,17 +587,24 @@ class SimulatedUserEnv(TurnBasedTextEnv):
             cached = self._catalogue_cache = (self.catalogue, [item.to_dict() for item in self.catalogue])
         return cached[1]
 
+    def _latent_dicts(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        # The goal and the taste as dicts, built once per goal rather than at every info of the user (read-only).
+        cached = self.__dict__.get("_latent_cache")
+        if cached is None or cached[0] is not self.user_goal or cached[1] is not self.taste:
+            cached = self._latent_cache = (self.user_goal, self.taste, self.user_goal.to_dict(), self.taste.to_dict())
+        return cached[2], cached[3]
+
     def _extra_info(self, agent: str) -> dict[str, Any]:
         info: dict[str, Any] = {"mode": self.mode}
         if self.catalogue:
             info["catalogue"] = self._catalogue_dicts()
         if self.task is not None:
-            info["task"] = self.task.public_view()
+            info["task"] = self._task_view
         if agent == ASSISTANT:
             if self.goal == "task":
                 info["tried_answers"] = [a for a in self.answers if a is not None]
                 if self.expose_latent:
-                    info["latent"] = {"gold": self.task.normalize(self.task.answer)}
+                    info["latent"] = {"gold": self._gold}
             elif self.mode == "interactive":
                 info["request"] = {"category": self.user_goal.category}
             else:
@@ -603,8 +613,8 @@ class SimulatedUserEnv(TurnBasedTextEnv):
         if self._request is not None:
             info["request"] = dict(self._request)
         if self.goal == "catalogue":
-            info["latent"] = {"goal": self.user_goal.to_dict(), "taste": self.taste.to_dict(), "adversarial": self.adversarial,
-                              "best": self.best.id}
+            goal, taste = self._latent_dicts()
+            info["latent"] = {"goal": goal, "taste": taste, "adversarial": self.adversarial, "best": self.best.id}
         else:
             info["latent"] = {"gold": self.task.answer if self.with_gt else None}
         return info
