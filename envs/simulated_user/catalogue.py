@@ -28,6 +28,8 @@ CATEGORIES: dict[str, tuple[int, int]] = {
 BRANDS = ("Aurora", "Birch", "Cobalt", "Delta", "Ember")
 COLORS = ("black", "silver", "white", "blue", "red")
 CONSTRAINTS = ("category", "budget", "color", "brand")  # in the order a goal adds them
+MAX_ITEMS = 1000
+_ITEM_IDS = tuple(f"#{index:02d}" for index in range(1, MAX_ITEMS + 1))  # "#01", ..., "#1000"
 
 
 @dataclass(frozen=True)
@@ -112,7 +114,9 @@ class Taste:
 
 
 def make_catalogue(rng: np.random.Generator, n_items: int, n_categories: int) -> list[Item]:
-    """``n_items`` items over ``n_categories`` categories, each category with at least 3 items."""
+    """``n_items`` (at most 1000) items over ``n_categories`` categories, each category with at least 3 items."""
+    if not 1 <= n_items <= MAX_ITEMS:
+        raise ValueError(f"n_items must be 1 to {MAX_ITEMS}, got {n_items!r}")
     names = list(CATEGORIES)
     chosen = [names[int(i)] for i in rng.choice(len(names), size=n_categories, replace=False)]
     categories = [chosen[i % n_categories] for i in range(n_items)]
@@ -120,19 +124,17 @@ def make_catalogue(rng: np.random.Generator, n_items: int, n_categories: int) ->
     # Per item: uniform (price), normal (rating), integers (brand, colour), all drawn in one pass.
     drawn = uniform_normal_integers(rng, [CATEGORIES[category] for category in categories], 3.9, 0.6, (len(BRANDS), len(COLORS)))
     items = []
-    for index, (category, (price_draw, rating_draw, brand, color)) in enumerate(zip(categories, drawn), start=1):
-        price = int(round(price_draw / 10.0) * 10 - 1)
-        # min/max, not np.clip: the same value for a finite draw, at a tenth of the cost per item.
-        rating = round(min(max(rating_draw, 1.0), 5.0), 1)
-        items.append(_item(f"#{index:02d}", category, BRANDS[brand], COLORS[color], price, rating))
+    for item_id, category, (price_draw, rating_draw, brand, color) in zip(_ITEM_IDS, categories, drawn):
+        # Item(...) without the frozen dataclass's checked __init__: a third of the cost, dozens of times an episode.
+        item = object.__new__(Item)
+        item.__dict__.update(
+            id=item_id, category=category, brand=BRANDS[brand], color=COLORS[color],
+            price=int(round(price_draw / 10.0) * 10 - 1),
+            # min/max, not np.clip: the same value for a finite draw, at a tenth of the cost per item.
+            rating=round(min(max(rating_draw, 1.0), 5.0), 1),
+        )
+        items.append(item)
     return items
-
-
-def _item(id: str, category: str, brand: str, color: str, price: int, rating: float) -> Item:
-    """``Item(...)`` without the frozen dataclass's checked ``__init__`` (half the cost; a catalogue makes dozens)."""
-    item = object.__new__(Item)
-    item.__dict__.update(id=id, category=category, brand=brand, color=color, price=price, rating=rating)
-    return item
 
 
 def make_taste(rng: np.random.Generator) -> Taste:

@@ -9,7 +9,7 @@ from feedbackgym.envs.core.base import ENV, MAX_TURNS, TurnBasedTextEnv
 from feedbackgym.envs.core.feedback import FeedbackEvent, FeedbackLevel, Verdict, render_binary, render_text
 from feedbackgym.envs.core.parsing import extract_answer, mask_gold, parse_verdict
 from feedbackgym.envs.negotiation.prompts import fill
-from feedbackgym.envs.simulated_user.catalogue import Goal, Item, best_item, make_catalogue, make_goal, make_taste, utility
+from feedbackgym.envs.simulated_user.catalogue import MAX_ITEMS, Goal, Item, best_item, make_catalogue, make_goal, make_taste, utility
 from feedbackgym.envs.simulated_user.prompts import (
     BINARY_FORM,
     CORRECT_SOLUTION,
@@ -44,7 +44,6 @@ FEEDBACK_FORMS = ("textual", "binary")
 DEFAULT_TURNS = {"interactive": 5, "reaction": 20, "preference": 20}
 OBJECTIVES = ("signal", "utility")
 MAX_ANSWER_CHARS = 1000
-MAX_ITEMS = 1000  # the whole catalogue is in the assistant's instructions
 MAX_WEIGHT = 1e6
 
 
