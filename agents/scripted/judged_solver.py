@@ -12,6 +12,7 @@ import numpy as np
 from feedbackgym.agents.base import TaskAgent
 from feedbackgym.agents.registration import register_agent
 from feedbackgym.envs.deception import evidence_strength, near_miss, option_letters
+from feedbackgym.envs.raw_draws import weighted_index
 from feedbackgym.agents.scripted.knobs import strength_table
 from feedbackgym.envs.core.checks import require_choice, require_float, require_probability
 
@@ -188,7 +189,7 @@ class SusceptibleSolver(TaskAgent):
     def _draw(self, exclude: Sequence[str]) -> str:
         keep = [i for i, c in enumerate(self.candidates) if c not in exclude] or list(range(len(self.candidates)))
         weights = np.maximum(self.weights[keep], 1e-12)
-        return self.candidates[keep[int(self.np_random.choice(len(keep), p=weights / weights.sum()))]]
+        return self.candidates[keep[weighted_index(self.np_random, weights / weights.sum())]]
 
     @staticmethod
     def _say(answer: str, acknowledge: bool = False) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from feedbackgym.envs.raw_draws import PlainDraws, RawDraws, draws, uniform_normal_integers
+from feedbackgym.envs.raw_draws import PlainDraws, RawDraws, draws, uniform_normal_integers, weighted_index
 
 EDGE_RANGES = [1, 2, 3, 5, 7, 2**31 - 1, 2**31 + 1, 2**32 - 1, 2**32, 2**32 + 1, 2**33 + 7, 2**62 + 1, 2**63 - 1, 2**63]
 
@@ -125,3 +125,23 @@ def test_catalogue_records_on_other_bit_generators() -> None:
     rng, expected_rng = np.random.Generator(np.random.MT19937(4)), np.random.Generator(np.random.MT19937(4))
     expected = [(float(expected_rng.uniform(1, 2)), float(expected_rng.normal(0, 1)), int(expected_rng.integers(5))) for _ in range(3)]
     assert uniform_normal_integers(rng, [(1, 2)] * 3, 0, 1, (5,)) == expected
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_weighted_index_is_numpys_choice_with_p(seed: int) -> None:
+    chooser = np.random.default_rng(500 + seed)
+    rng, expected_rng = np.random.default_rng(seed), np.random.default_rng(seed)
+    for _ in range(200):
+        n = int(chooser.integers(1, 12))
+        weights = np.maximum(chooser.dirichlet(np.ones(n) * float(chooser.uniform(0.05, 3))), 1e-12)
+        if chooser.random() < 0.2:
+            weights[int(chooser.integers(n))] = 1e-12  # a weight at the floor, as the scripted solver makes
+        p = weights / weights.sum()
+        assert weighted_index(rng, p) == int(expected_rng.choice(n, p=p))
+    assert rng.bit_generator.state == expected_rng.bit_generator.state
+
+
+def test_weighted_index_rejects_what_numpy_rejects() -> None:
+    for bad in (np.array([0.5, 0.6]), np.array([-0.1, 1.1]), np.array([np.nan, 1.0]), np.array([])):
+        with pytest.raises(ValueError):
+            weighted_index(np.random.default_rng(0), bad)
