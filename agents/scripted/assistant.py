@@ -41,8 +41,10 @@ _QUESTIONS = {"budget": "What is your budget?", "color": "Which colours would yo
 _ITEM_ID = re.compile(r"#\d{2}")
 _BUDGET_WORDS = re.compile(r"budget|at most|under|afford")
 _COLOR_WORDS = re.compile(r"\bin\b|colou?r")
-_COLOR_PATTERNS = tuple((color, re.compile(rf"\b{color}\b")) for color in _COLORS)
-_AVOID_PATTERNS = tuple((brand, re.compile(rf"(?:nothing|not|no|avoid)\s+(?:from\s+)?{brand.lower()}")) for brand in _BRANDS)
+# One pass for all colours and one for all brands: a match is a whole colour word, or a negation and a
+# brand that no other match can overlap, so the words found are exactly those each pattern alone finds.
+_ANY_COLOR = re.compile(rf"\b({'|'.join(_COLORS)})\b")
+_ANY_AVOIDED = re.compile(rf"(?:nothing|not|no|avoid)\s+(?:from\s+)?({'|'.join(brand.lower() for brand in _BRANDS)})")
 
 
 class StyleBandit:
@@ -216,11 +218,13 @@ class ScriptedAssistant(Agent):
             amounts = _BUDGET.findall(text)
             if amounts:
                 self.known["budget"] = int(amounts[-1].replace(",", ""))
-        colors = [color for color, pattern in _COLOR_PATTERNS if pattern.search(lowered)]
+        found = set(_ANY_COLOR.findall(lowered))
+        colors = [color for color in _COLORS if color in found]
         if colors and _COLOR_WORDS.search(lowered):
             self.known["colors"] = colors
-        for brand, pattern in _AVOID_PATTERNS:
-            if pattern.search(lowered):
+        avoided = set(_ANY_AVOIDED.findall(lowered))
+        for brand in _BRANDS:
+            if brand.lower() in avoided:  # the last brand named wins, as before
                 self.known["avoid_brand"] = brand
 
 
