@@ -44,6 +44,7 @@ _COLOR_WORDS = re.compile(r"\bin\b|colou?r")
 # One pass for all colours and one for all brands: a match is a whole colour word, or a negation and a
 # brand that no other match can overlap, so the words found are exactly those each pattern alone finds.
 _ANY_COLOR = re.compile(rf"\b({'|'.join(_COLORS)})\b")
+_BRANDS_LOWERED = tuple((brand, brand.lower()) for brand in _BRANDS)
 _ANY_AVOIDED = re.compile(rf"(?:nothing|not|no|avoid)\s+(?:from\s+)?({'|'.join(brand.lower() for brand in _BRANDS)})")
 
 
@@ -223,8 +224,8 @@ class ScriptedAssistant(Agent):
         if colors and _COLOR_WORDS.search(lowered):
             self.known["colors"] = colors
         avoided = set(_ANY_AVOIDED.findall(lowered))
-        for brand in _BRANDS:
-            if brand.lower() in avoided:  # the last brand named wins, as before
+        for brand, lowered_brand in _BRANDS_LOWERED:
+            if lowered_brand in avoided:  # the last brand named wins, as before
                 self.known["avoid_brand"] = brand
 
 
