@@ -145,3 +145,16 @@ def test_weighted_index_rejects_what_numpy_rejects() -> None:
     for bad in (np.array([0.5, 0.6]), np.array([-0.1, 1.1]), np.array([np.nan, 1.0]), np.array([])):
         with pytest.raises(ValueError):
             weighted_index(np.random.default_rng(0), bad)
+
+
+def test_bad_arguments_raise_as_numpy_does() -> None:
+    rng = np.random.default_rng(0)
+    with RawDraws(rng, 0) as drawn:
+        with pytest.raises(ValueError, match="scale < 0"):
+            drawn.normal(0.0, -1.0)
+        with pytest.raises(OverflowError):
+            drawn.uniform(-1e308, 1e308)
+    with pytest.raises(ValueError, match="scale < 0"):
+        uniform_normal_integers(rng, [(0.0, 1.0)], 0.0, -0.5, (5, 5))
+    with pytest.raises(ValueError, match="scale < 0"):
+        np.random.default_rng(0).normal(0.0, -0.5)  # the same message from numpy itself
