@@ -10,7 +10,7 @@ follow are unchanged:
 - ``random()`` is ``(raw >> 11) * 2**-53``; ``uniform(a, b)`` is ``a + (b - a) * random()``;
 - ``integers(n)`` below 2**32 is Lemire's method on 32-bit halves, which PCG64 hands out low half
   first and buffers the high half (shared with every later 32-bit draw); 2**32 exactly is one half
-  as is; above it, Lemire's method on whole 64-bit outputs (2**64 one output as is); 1 draws nothing;
+  as is; above it (up to 2**63), Lemire's method on whole 64-bit outputs; 1 draws nothing;
 - ``standard_normal()`` is the ziggurat: in 99% of draws one output picks a layer (8 bits), a sign
   (1 bit) and a magnitude (52 bits), and the value is magnitude * layer width. The layer tables are
   numpy's, read from numpy itself once per process (:func:`_ziggurat_tables`); a draw outside the
@@ -18,6 +18,8 @@ follow are unchanged:
 
 Only PCG64 (``default_rng``'s bit generator) is emulated; any other bit generator gets the plain
 numpy calls (:class:`PlainDraws`), so the values never depend on which path ran.
+:func:`uniform_normal_integers` draws a catalogue's records with the common case inlined, and
+:func:`weighted_index` is ``rng.choice(n, p=p)`` in plain Python.
 """
 
 from __future__ import annotations
@@ -26,7 +28,6 @@ import bisect
 import functools
 import itertools
 import math
-import sys
 from typing import Any
 
 import numpy as np
@@ -163,6 +164,36 @@ class RawDraws(PlainDraws):
         self._resume(self._expected_left - index - 1)  # the draw itself took one output at least
         return value
 
+    def records(self, bounds: list[tuple[float, float]], loc: float, scale: float, ranges: tuple[int, ...]) -> list[tuple[Any, ...]]:
+        """:func:`uniform_normal_integers`: the common case inlined (a uniform and a fast-path normal from
+        two outputs, Lemire's method on 32-bit halves), anything else through the methods above."""
+        fast_limit, width = _ziggurat_tables()
+        inline = all(type(n) is int and 2 <= n <= _MASK32 for n in ranges)
+        out: list[tuple[Any, ...]] = []
+        for low, high in bounds:
+            low, high = float(low), float(high)
+            raw, index = self._raw, self._next
+            if inline and index + 2 <= len(raw):
+                normal_raw = raw[index + 1]
+                layer = normal_raw & 0xFF
+                magnitude = (normal_raw >> 9) & 0xFFFFFFFFFFFFF
+                if magnitude < fast_limit[layer]:
+                    self._next = index + 2
+                    value = magnitude * width[layer]
+                    record: list[Any] = [low + (high - low) * ((raw[index] >> 11) * _DOUBLE_UNIT),
+                                         loc + scale * (-value if normal_raw & 0x100 else value)]
+                    for n in ranges:  # integers(n): Lemire's method, as in integers() above
+                        m = self._next32() * n
+                        if m & _MASK32 < n:
+                            threshold = ((1 << 32) - n) % n
+                            while m & _MASK32 < threshold:
+                                m = self._next32() * n
+                        record.append(m >> 32)
+                    out.append(tuple(record))
+                    continue
+            out.append((self.uniform(low, high), self.normal(loc, scale), *(self.integers(n) for n in ranges)))
+        return out
+
     # ----------------------------------------------------------------------------- position
     def _rewind_to(self, index: int) -> None:
         """Put the bit generator where the draws stand, just before output ``index`` of the block."""
@@ -204,95 +235,28 @@ class RawDraws(PlainDraws):
         return self
 
 
+def draws(rng: np.random.Generator, expected: int) -> PlainDraws:
+    """Scalar draws of ``rng``: from one raw block when its bit generator is PCG64, else numpy's own calls."""
+    if type(rng.bit_generator) is np.random.PCG64:
+        return RawDraws(rng, expected)
+    return PlainDraws(rng)
+
+
 def uniform_normal_integers(
     rng: np.random.Generator, bounds: list[tuple[float, float]], loc: float, scale: float, ranges: tuple[int, ...]
 ) -> list[tuple[Any, ...]]:
     """For each ``(low, high)`` of ``bounds`` in turn: ``rng.uniform(low, high)``, ``rng.normal(loc, scale)``,
     then ``rng.integers(n)`` for each ``n`` of ``ranges``, as a tuple of floats and ints.
 
-    The record-per-item pattern of a generated catalogue. With an even number of ranges (each
-    2 to 2**32 - 1) every record takes the same outputs: 1 for the uniform, 1 for the normal, one
-    per two integers (PCG64's two 32-bit halves), so a block of records is computed with numpy's
-    vector arithmetic, the same operations in the same order as numpy's scalar code, hence the same
-    values. A record off that common path (an integer that may be rejected, the ziggurat's slow
-    path: about one in eighty) is drawn by :class:`RawDraws`, which handles every case, and the
-    vector pass resumes after it. Other patterns and bit generators take :class:`RawDraws` throughout.
+    The record-per-item pattern of a generated catalogue, from one raw block (:meth:`RawDraws.records`).
     """
     for low, high in bounds:
         _check_uniform(float(low), float(high))
     _check_scale(float(scale))
-    even = len(ranges) % 2 == 0 and all(type(n) is int and 2 <= n <= _MASK32 for n in ranges)
-    if not even or sys.byteorder != "little" or type(rng.bit_generator) is not np.random.PCG64:
-        return _records_by_draws(draws(rng, len(bounds) * 2), bounds, loc, scale, ranges)
-    out: list[tuple[Any, ...]] = []
-    done = 0
-    while done < len(bounds):
-        done += _vector_records(rng.bit_generator, bounds[done:], float(loc), float(scale), ranges, out)
-        if done < len(bounds):  # this record is off the common path
-            out.extend(_records_by_draws(RawDraws(rng, 2 + len(ranges) // 2), bounds[done : done + 1], loc, scale, ranges))
-            done += 1
-    return out
-
-
-_U8, _U9, _U11, _U32 = np.uint64(0xFF), np.uint64(9), np.uint64(11), np.uint64(32)
-_LOW32, _LOW52, _SIGN = np.uint64(_MASK32), np.uint64(0xFFFFFFFFFFFFF), np.uint64(0x100)
-
-
-def _vector_records(bit_generator: np.random.BitGenerator, bounds: list[tuple[float, float]], loc: float, scale: float,
-                    ranges: tuple[int, ...], out: list[tuple[Any, ...]]) -> int:
-    """Append the records of ``bounds`` up to the first one off the common path; return how many,
-    with the bit generator just past them (and so just before the one off the path)."""
-    state = bit_generator.state
-    has_half, half = int(state["has_uint32"]), int(state["uinteger"])
-    n_records, n_words = len(bounds), len(ranges) // 2
-    per_record = 2 + n_words
-    block = bit_generator.random_raw(n_records * per_record).reshape(n_records, per_record)
-    fast_limit, width = _ziggurat_arrays()
-    wanted = np.array(ranges, dtype=np.uint64)
-    normal_raw = block[:, 1]
-    layer = (normal_raw & _U8).astype(np.intp)
-    magnitude = (normal_raw >> _U9) & _LOW52
-    # The 32-bit halves in the order numpy takes them: each output's low half, then its high half
-    # (a little-endian uint32 view), after the buffered half if there is one.
-    halves = block[:, 2:].copy().view(np.uint32)
-    if has_half:
-        halves = np.concatenate((np.array([half], dtype=np.uint32), halves.reshape(-1)[:-1])).reshape(n_records, len(ranges))
-    product = halves * wanted  # uint64: below 2**64, no overflow
-    # Lemire's method rejects only when the low word is below the range: those records go the general way.
-    common = (magnitude < fast_limit[layer]) & ((product & _LOW32) >= wanted).all(axis=1)
-    good = n_records if common.all() else int(common.argmin())
-    if good:
-        lows, highs = np.array(bounds[:good], dtype=np.float64).T
-        uniforms = lows + (highs - lows) * ((block[:good, 0] >> _U11) * _DOUBLE_UNIT)
-        value = magnitude[:good].astype(np.float64) * width[layer[:good]]
-        normals = loc + scale * np.where(normal_raw[:good] & _SIGN, -value, value)
-        out.extend(zip(uniforms.tolist(), normals.tolist(), *(product[:good] >> _U32).T.tolist()))
-    # An even count of halves per record: a half is buffered after them as before, and numpy's buffer
-    # slot holds the high half of the last output taken for integers, used or not.
-    new_half = int(block[good - 1, -1] >> _U32) if good and n_words else half
-    if good < n_records:
-        bit_generator.advance(-(n_records - good) * per_record)
-        state = bit_generator.state
-        state["has_uint32"], state["uinteger"] = has_half, new_half
-        bit_generator.state = state
-    elif new_half != half:
-        state["state"] = bit_generator.state["state"]
-        state["uinteger"] = new_half
-        bit_generator.state = state
-    return good
-
-
-def _records_by_draws(drawn: PlainDraws, bounds: list[tuple[float, float]], loc: float, scale: float,
-                      ranges: tuple[int, ...]) -> list[tuple[float, float, int, ...]]:
-    with drawn:
+    with draws(rng, len(bounds) * (2 + len(ranges) // 2)) as drawn:  # the fewest outputs the records take
+        if isinstance(drawn, RawDraws):
+            return drawn.records(bounds, float(loc), float(scale), ranges)
         return [(drawn.uniform(low, high), drawn.normal(loc, scale), *(drawn.integers(n) for n in ranges)) for low, high in bounds]
-
-
-def draws(rng: np.random.Generator, expected: int) -> PlainDraws:
-    """Scalar draws of ``rng``: from one raw block when its bit generator is PCG64, else numpy's own calls."""
-    if type(rng.bit_generator) is np.random.PCG64:
-        return RawDraws(rng, expected)
-    return PlainDraws(rng)
 
 
 # ------------------------------------------------------------------------- the ziggurat tables
@@ -347,13 +311,6 @@ def _ziggurat_tables() -> tuple[tuple[int, ...], tuple[float, ...]]:
         limits.append(low + 1 if low == high else high)
         widths.append(width)
     return tuple(limits), tuple(widths)
-
-
-@functools.cache
-def _ziggurat_arrays() -> tuple[np.ndarray, np.ndarray]:
-    """:func:`_ziggurat_tables` as numpy arrays (uint64 limits, float64 widths), for vector draws."""
-    limits, widths = _ziggurat_tables()
-    return np.array([min(limit, 1 << 52) for limit in limits], dtype=np.uint64), np.array(widths, dtype=np.float64)
 
 
 def _forced_after(output: int) -> int:

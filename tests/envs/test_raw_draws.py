@@ -110,7 +110,7 @@ def test_catalogue_records_match_numpys_scalar_draws(seed: int) -> None:
     n = int(chooser.integers(1, 60))
     bounds = [(float(chooser.integers(0, 500)), float(chooser.integers(500, 3000))) for _ in range(n)]
     # Ranges just above a power of two reject half the time: the general path must take over exactly.
-    ranges = [(5, 5), (5,), (2**31 + 1,), (7, 2**32 - 1, 3), (2, 3, 4, 5)][seed % 5]
+    ranges = [(5, 5), (5,), (2**31 + 1,), (7, 2**32 - 1, 3), (2, 3, 4, 5), (2**33 + 7, 5)][seed % 6]
     rng, expected_rng = np.random.default_rng(seed), np.random.default_rng(seed)
     if seed % 3 == 0:  # a buffered 32-bit half at the start
         rng.integers(9), expected_rng.integers(9)
