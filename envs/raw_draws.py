@@ -236,10 +236,36 @@ class RawDraws(PlainDraws):
 
 
 def draws(rng: np.random.Generator, expected: int) -> PlainDraws:
-    """Scalar draws of ``rng``: from one raw block when its bit generator is PCG64, else numpy's own calls."""
-    if type(rng.bit_generator) is np.random.PCG64:
+    """Scalar draws of ``rng``: from one raw block when its bit generator is PCG64 (and the emulation
+    matches this numpy, :func:`emulation_matches_numpy`), else numpy's own calls."""
+    if type(rng.bit_generator) is np.random.PCG64 and emulation_matches_numpy():
         return RawDraws(rng, expected)
     return PlainDraws(rng)
+
+
+@functools.cache
+def emulation_matches_numpy() -> bool:
+    """Whether the emulated draws are this numpy's, checked once per process on a few hundred draws of
+    every kind (slow-path normals, rejected integers, weighted choices included). The algorithms have
+    been numpy's since 1.17; should a release change one, every draw goes back to numpy's own calls."""
+    program = np.random.default_rng(20_240_607)
+    rng, expected_rng = np.random.default_rng(11), np.random.default_rng(11)
+    with RawDraws(rng, 0) as drawn:
+        for _ in range(400):
+            kind = int(program.integers(4))
+            if kind == 0:
+                same = drawn.uniform(-3.0, 5.0) == float(expected_rng.uniform(-3.0, 5.0))
+            elif kind == 1:
+                same = drawn.normal(1.5, 2.0) == float(expected_rng.normal(1.5, 2.0))
+            else:
+                n = [5, 2**31 + 1, 2**40 + 3, 7][int(program.integers(4))]
+                same = drawn.integers(n) == int(expected_rng.integers(n))
+            if not same:
+                return False
+    if rng.bit_generator.state != expected_rng.bit_generator.state:
+        return False
+    weights = np.array([0.5, 0.2, 0.2, 0.1])
+    return all(_weighted_index(rng, weights) == int(expected_rng.choice(4, p=weights)) for _ in range(100))
 
 
 def uniform_normal_integers(
@@ -277,8 +303,10 @@ def _ziggurat_tables() -> tuple[tuple[int, ...], tuple[float, ...]]:
     """numpy's ziggurat layers for doubles, read from numpy: (fast-path limit, width) per layer.
 
     A draw with layer ``i`` and magnitude ``k`` takes the fast path when ``k < limit[i]`` and is then
-    ``k * width[i]``. The width is the value of magnitude 1; the limit is found by bisection on
-    whether numpy's draw used one output or more. About 14 000 probes, some 50 ms, once per process.
+    ``k * width[i]``. The width is the value of magnitude 1; the limit is found by search on whether
+    numpy's draw used one output or more, starting from the ratio of the widths of the layer below
+    and this one (the ziggurat's construction puts the limit within a unit of it). About 1 500
+    probes, a few milliseconds, once per process.
     """
     bit_generator = np.random.PCG64(0)
     rng = np.random.Generator(bit_generator)
@@ -294,23 +322,51 @@ def _ziggurat_tables() -> tuple[tuple[int, ...], tuple[float, ...]]:
     limits: list[int] = []
     widths: list[float] = []
     for layer in range(256):
-        width, fast = probe(layer, 1)
-        if not fast:
+        width, is_fast = probe(layer, 1)
+        if not is_fast:
             limits.append(0)  # no fast path at all in this layer
             widths.append(0.0)
             continue
-        low, high = 1, 1 << 52  # fast at low; the limit is in (low, high]
-        if probe(layer, high - 1)[1]:
-            low = high
-        while high - low > 1:
-            middle = (low + high) // 2
-            if probe(layer, middle)[1]:
-                low = middle
-            else:
-                high = middle
-        limits.append(low + 1 if low == high else high)
+        below = widths[layer - 1] if layer else 0.0
+        guess = min(max(int(below / width * 2**52), 2), 1 << 52) if below else 1 << 51
+        limits.append(_first_slow(lambda magnitude: probe(layer, magnitude)[1], guess))
         widths.append(width)
     return tuple(limits), tuple(widths)
+
+
+def _first_slow(fast: Any, guess: int) -> int:
+    """The smallest magnitude in 2 .. 2**52 whose draw is not on the fast path (2**52 when all are),
+    for a predicate true below some limit and false from it on (magnitude 1 is known fast);
+    galloping out from ``guess``, then bisecting."""
+    top = 1 << 52
+    guess = min(max(guess, 2), top)
+    if fast(guess - 1):
+        low, step = guess - 1, 1  # fast at low
+        while True:
+            high = low + step
+            if high >= top:
+                high = top
+                break
+            if not fast(high):
+                break
+            low, step = high, step * 2
+    else:
+        high, step = guess - 1, 1  # slow at high
+        while True:
+            low = high - step
+            if low <= 1:
+                low = 1
+                break
+            if fast(low):
+                break
+            high, step = low, step * 2
+    while high - low > 1:  # fast at low, slow at high (or high is the top)
+        middle = (low + high) // 2
+        if fast(middle):
+            low = middle
+        else:
+            high = middle
+    return high
 
 
 def _forced_after(output: int) -> int:
@@ -329,6 +385,12 @@ def weighted_index(rng: np.random.Generator, p: np.ndarray) -> int:
     first running sum above one ``rng.random()``) in plain Python, a fifth of the cost for a handful
     of weights. Anything numpy might reject (negative, non-finite, not summing to 1) goes to numpy
     itself, which raises as it always has."""
+    if not emulation_matches_numpy():
+        return int(rng.choice(len(p), p=p))
+    return _weighted_index(rng, p)
+
+
+def _weighted_index(rng: np.random.Generator, p: np.ndarray) -> int:
     weights = p.tolist() if isinstance(p, np.ndarray) and p.ndim == 1 and p.dtype == np.float64 else None
     if not weights or not all(0.0 <= w < math.inf for w in weights) or abs(math.fsum(weights) - 1.0) > _CHOICE_TOLERANCE:
         return int(rng.choice(len(p), p=p))

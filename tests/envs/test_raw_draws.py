@@ -158,3 +158,32 @@ def test_bad_arguments_raise_as_numpy_does() -> None:
         uniform_normal_integers(rng, [(0.0, 1.0)], 0.0, -0.5, (5, 5))
     with pytest.raises(ValueError, match="scale < 0"):
         np.random.default_rng(0).normal(0.0, -0.5)  # the same message from numpy itself
+
+
+def test_the_emulation_checks_itself_against_this_numpy() -> None:
+    from feedbackgym.envs.raw_draws import emulation_matches_numpy
+
+    assert emulation_matches_numpy()  # else every draw silently goes back to numpy's own calls
+
+
+def test_when_the_check_fails_every_draw_is_numpys_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    import feedbackgym.envs.raw_draws as raw_draws
+
+    monkeypatch.setattr(raw_draws, "emulation_matches_numpy", lambda: False)
+    rng = np.random.default_rng(0)
+    assert type(raw_draws.draws(rng, 5)) is PlainDraws
+    expected_rng = np.random.default_rng(0)
+    assert raw_draws.uniform_normal_integers(rng, [(1.0, 2.0)] * 3, 0.0, 1.0, (5, 5)) == [
+        (float(expected_rng.uniform(1.0, 2.0)), float(expected_rng.normal(0.0, 1.0)), int(expected_rng.integers(5)), int(expected_rng.integers(5)))
+        for _ in range(3)]
+    p = np.array([0.25, 0.75])
+    assert weighted_index(rng, p) == int(expected_rng.choice(2, p=p))
+
+
+def test_the_ziggurat_limit_search_finds_the_first_slow_magnitude_from_any_guess() -> None:
+    from feedbackgym.envs.raw_draws import _first_slow
+
+    top = 1 << 52
+    for limit in (2, 3, 17, 1000, 2**40 + 5, top - 1, top):
+        for guess in {2, 3, max(limit - 1, 2), limit, limit + 1, 2**51, top}:
+            assert _first_slow(lambda magnitude: magnitude < limit, min(guess, top)) == min(limit, top), (limit, guess)
