@@ -28,6 +28,7 @@ REWARD_SCHEMES = ("stage1", "stage2", "refcritic")
 RF_MODES = ("r_refine", "r_delta", "r_correct")
 VERDICT_REGEX = r"Correctness of the final answer: (Correct|Wrong)"
 STEP_REGEX = r"Correctness of the step:\s*\[?(Correct|Wrong)"
+_STEP = re.compile(STEP_REGEX)
 
 # Critique-RL's own templates (WooooDyy/Critique-RL, RL/Critique-RL/data/build_data.py), verbatim.
 PROMPTS: dict[str, dict[str, str]] = {
@@ -285,6 +286,8 @@ class CriticEnv(TurnBasedTextEnv):
     def _start_episode(self, options: dict[str, Any]) -> None:
         self.task: Task = episode_task(self.task_source, options, self.np_random)
         self.gold = self.task.normalize(self.task.answer)
+        # The task's public view is the same all episode: built once, shared by every info (read-only).
+        self._task_view = self.task.public_view()
         correct = bool(options["attempt_correct"]) if "attempt_correct" in options else bool(self.np_random.random() < self.actor_pool_correct_frac)
         self.attempt = make_attempt(self.task, correct, self.np_random)
         self.signal = (1.0 if correct else -1.0) + float(self.np_random.normal(0.0, self.signal_noise)) if self.signal_noise else (1.0 if correct else -1.0)
@@ -324,7 +327,7 @@ class CriticEnv(TurnBasedTextEnv):
         last = verdicts[-1] if isinstance(verdicts[-1], str) else verdicts[-1][0]
         verdict = "correct" if last.strip().lower() == "correct" else "wrong"
         # Verdicts past the attempt's last step judge no step: they cannot flag one (and flagged_step stays in its Box).
-        steps = [s.lower() for s in re.findall(STEP_REGEX, text)][: len(self.attempt.steps)]
+        steps = [s.lower() for s in _STEP.findall(text)][: len(self.attempt.steps)]
         flagged = next((i + 1 for i, s in enumerate(steps) if s == "wrong"), None)
         self.valid_move(CRITIC, verdict=verdict, flagged_step=flagged)
         self.post(CRITIC, text, (CRITIC,), data={"verdict": verdict})
@@ -421,7 +424,7 @@ class CriticEnv(TurnBasedTextEnv):
         return self.flagged_step == self.attempt.error_step
 
     def _extra_info(self, agent: str) -> dict[str, Any]:
-        info: dict[str, Any] = {"task": self.task.public_view()}
+        info: dict[str, Any] = {"task": self._task_view}
         if agent == CRITIC and self.verdict is None and not self.episode_metrics:
             info["request"] = {"question": self.task.prompt, "steps": list(self.attempt.steps), "answer": self.attempt.answer}
         if agent == ACTOR:

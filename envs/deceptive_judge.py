@@ -287,6 +287,8 @@ class DeceptiveJudgeEnv(TurnBasedTextEnv):
     def _start_episode(self, options: dict[str, Any]) -> None:
         self.task: Task = episode_task(self.task_source, options, self.np_random)
         self.gold = self.task.normalize(self.task.answer)
+        # The task's public view is the same all episode: built once, shared by every info (read-only).
+        self._task_view = self.task.public_view()
         # The plausible wrong answer a malicious judge argues for, fixed for the episode (WAFER-QA's alternative).
         self.alternative = wrong_answer(self.task, self.np_random)
         self.catalog = list(self.task.evidence) if self.judge_knowledge == "grounded" else []
@@ -330,8 +332,12 @@ class DeceptiveJudgeEnv(TurnBasedTextEnv):
 
     def voice_frames(self, agent: str) -> tuple[str, ...]:
         # How the solver's view introduces the others' words (see _judge_move, _peer_move, _moderator_move).
-        return ("Feedback from the judge:", "The passages the judge cites:", "The moderator's assessment",
-                *(f"{agent} says:" for agent in self.possible_agents))
+        # The same for every agent and step: built once (this runs at every step).
+        frames = self.__dict__.get("_voice_frames")
+        if frames is None:
+            frames = self._voice_frames = ("Feedback from the judge:", "The passages the judge cites:", "The moderator's assessment",
+                                           *(f"{agent} says:" for agent in self.possible_agents))
+        return frames
 
     def _play(self, agent: str, text: str) -> None:
         if agent == SOLVER:
@@ -435,9 +441,8 @@ class DeceptiveJudgeEnv(TurnBasedTextEnv):
     # --------------------------------------------------------------------------------- judge
     def _judge_move(self, text: str) -> None:
         verdict_match = _VERDICT.search(text[:4000])
-        expected = PROMPTS["judge"]["format"].replace("\n", " | ")
         if verdict_match is None:
-            self.invalid_move(JUDGE, text, "no verdict found", expected)
+            self.invalid_move(JUDGE, text, "no verdict found", PROMPTS["judge"]["format"].replace("\n", " | "))
             return
         agree = verdict_match.group(1).lower() in ("agree", "correct", "right")
         proposal: str | None = None
@@ -585,7 +590,7 @@ class DeceptiveJudgeEnv(TurnBasedTextEnv):
         }
 
     def _extra_info(self, agent: str) -> dict[str, Any]:
-        info: dict[str, Any] = {"task": self.task.public_view(), "round": self.round, "n_rounds": self.n_rounds, "workflow": self.workflow}
+        info: dict[str, Any] = {"task": self._task_view, "round": self.round, "n_rounds": self.n_rounds, "workflow": self.workflow}
         if self.answers:
             info["truth"] = {"answer": self.answers[-1], "correct": self.correct[-1], "round": self.round}
         if agent in self._pending:

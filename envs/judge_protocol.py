@@ -201,6 +201,9 @@ class JudgeProtocolEnv(TurnBasedTextEnv):
     # ------------------------------------------------------------------------------- episode
     def _start_episode(self, options: dict[str, Any]) -> None:
         self.task: Task = episode_task(self.task_source, options, self.np_random)
+        # The same all episode: built once, shared by every info (read-only).
+        self._task_view = self.task.public_view()
+        self._gold = self.task.normalize(self.task.answer)
         rng = self.np_random
         if rng.random() < self.p_equal:
             quality = int(rng.integers(2, 10))
@@ -393,8 +396,8 @@ class JudgeProtocolEnv(TurnBasedTextEnv):
         }
 
     def _extra_info(self, agent: str) -> dict[str, Any]:
-        info: dict[str, Any] = {"task": self.task.public_view()}
-        latent: dict[str, Any] = {"gold": self.task.normalize(self.task.answer)}
+        info: dict[str, Any] = {"task": self._task_view}
+        latent: dict[str, Any] = {"gold": self._gold}
         if agent in GENERATORS:
             if agent not in self.responses:
                 info["request"] = {"quality": self.qualities[agent], "band": quality_band(self.qualities[agent])}

@@ -37,6 +37,15 @@ _BUDGET = re.compile(r"\$\s*(\d[\d,]*)")
 _COLORS = ("black", "silver", "white", "blue", "red")
 _BRANDS = ("Aurora", "Birch", "Cobalt", "Delta", "Ember")
 _QUESTIONS = {"budget": "What is your budget?", "color": "Which colours would you accept?", "brand": "Is there a brand you want to avoid?"}
+# Compiled once: re's own cache lookup on every call costs more than these searches on short messages.
+_ITEM_ID = re.compile(r"#\d{2}")
+_BUDGET_WORDS = re.compile(r"budget|at most|under|afford")
+_COLOR_WORDS = re.compile(r"\bin\b|colou?r")
+# One pass for all colours and one for all brands: a match is a whole colour word, or a negation and a
+# brand that no other match can overlap, so the words found are exactly those each pattern alone finds.
+_ANY_COLOR = re.compile(rf"\b({'|'.join(_COLORS)})\b")
+_BRANDS_LOWERED = tuple((brand, brand.lower()) for brand in _BRANDS)
+_ANY_AVOIDED = re.compile(rf"(?:nothing|not|no|avoid)\s+(?:from\s+)?({'|'.join(brand.lower() for brand in _BRANDS)})")
 
 
 class StyleBandit:
@@ -115,12 +124,15 @@ class ScriptedAssistant(Agent):
         check_kwargs(FrictionSolver, inner, "solver_kwargs (the inner friction_solver)")
         # The inner solver gets its own seed derived from ours, so an agent built with a seed is reproducible even before reset.
         self.solver = FrictionSolver(**{"seed": None if seed is None else int(seed) + 1, **inner})
+        self._solver_reset: tuple[int | None] | None = None  # (seed,) of a reset the inner solver still owes
         self.bandit = StyleBandit(FACTORS, exploration)
         self._clear()
 
     def reset(self, seed: int | None = None) -> None:
         super().reset(seed)
-        self.solver.reset(None if seed is None else seed + 1)
+        # The inner solver plays task (MINT) episodes only: it is reset when it first acts, not at every
+        # reset (seeding its generator costs as much as the rest of the reset).
+        self._solver_reset = (None if seed is None else seed + 1,)
         self._clear()
 
     def _clear(self) -> None:
@@ -134,6 +146,9 @@ class ScriptedAssistant(Agent):
 
     def act(self, observation: dict[str, Any], info: dict[str, Any]) -> str:
         if "task" in info:
+            if self._solver_reset is not None:
+                self.solver.reset(self._solver_reset[0])
+                self._solver_reset = None
             return self.solver.act(observation, info)
         mode = info.get("mode", "interactive")
         if mode == "interactive":
@@ -182,7 +197,7 @@ class ScriptedAssistant(Agent):
             if message["role"] == "user" and self.np_random.random() < self.p_uptake:
                 self._learn(message["content"])
             if message["role"] == "assistant":
-                rejected = re.findall(r"#\d{2}", message["content"])
+                rejected = _ITEM_ID.findall(message["content"])
                 self.rejected.update(rejected)  # anything recommended before did not end the episode: it was not right
         self._read_messages = len(messages)
         for attribute in ("budget", "color", "brand")[: self.n_questions]:
@@ -200,15 +215,17 @@ class ScriptedAssistant(Agent):
     def _learn(self, text: str) -> None:
         """Read constraints out of a user's message (the scripted user's phrasing, and similar)."""
         lowered = text.lower()
-        if re.search(r"budget|at most|under|afford", lowered):
+        if _BUDGET_WORDS.search(lowered):
             amounts = _BUDGET.findall(text)
             if amounts:
                 self.known["budget"] = int(amounts[-1].replace(",", ""))
-        colors = [color for color in _COLORS if re.search(rf"\b{color}\b", lowered)]
-        if colors and re.search(r"\bin\b|colou?r", lowered):
+        found = set(_ANY_COLOR.findall(lowered))
+        colors = [color for color in _COLORS if color in found]
+        if colors and _COLOR_WORDS.search(lowered):
             self.known["colors"] = colors
-        for brand in _BRANDS:
-            if re.search(rf"(?:nothing|not|no|avoid)\s+(?:from\s+)?{brand.lower()}", lowered):
+        avoided = set(_ANY_AVOIDED.findall(lowered))
+        for brand, lowered_brand in _BRANDS_LOWERED:
+            if lowered_brand in avoided:  # the last brand named wins, as before
                 self.known["avoid_brand"] = brand
 
 

@@ -12,6 +12,7 @@ import numpy as np
 from feedbackgym.agents.base import TaskAgent
 from feedbackgym.agents.registration import register_agent
 from feedbackgym.envs.deception import evidence_strength, near_miss, option_letters
+from feedbackgym.envs.raw_draws import weighted_index
 from feedbackgym.agents.scripted.knobs import strength_table
 from feedbackgym.envs.core.checks import require_choice, require_float, require_probability
 
@@ -179,16 +180,17 @@ class SusceptibleSolver(TaskAgent):
         self.candidates: list[str] = ([self.gold] if self.gold is not None else []) + wrong
         gold_weight = [c] if self.gold is not None else []
         self.weights = np.asarray(gold_weight + list((1.0 - sum(gold_weight)) * shares), dtype=float)
+        self._belief_of = dict(zip(reversed(self.candidates), reversed(self.weights.tolist())))  # the first weight of a repeated answer wins, as with list.index
         self.switches = 0
         self.abandoned: set[str] = set()
 
     def _belief(self, answer: str) -> float:
-        return float(self.weights[self.candidates.index(answer)]) if answer in self.candidates else 0.0
+        return self._belief_of.get(answer, 0.0)
 
     def _draw(self, exclude: Sequence[str]) -> str:
         keep = [i for i, c in enumerate(self.candidates) if c not in exclude] or list(range(len(self.candidates)))
         weights = np.maximum(self.weights[keep], 1e-12)
-        return self.candidates[keep[int(self.np_random.choice(len(keep), p=weights / weights.sum()))]]
+        return self.candidates[keep[weighted_index(self.np_random, weights / weights.sum())]]
 
     @staticmethod
     def _say(answer: str, acknowledge: bool = False) -> str:

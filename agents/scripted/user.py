@@ -147,10 +147,13 @@ class SimulatedUserAgent(Agent):
         self.pool = AnnotatorPool(pool_size, p_label_flip, 1.0, annotator_length_bias, annotator_positivity_bias,
                                   annotator_position_bias, annotator_noise, pool_seed)
         self.teacher = ScriptedTeacher(p_wrong_feedback=p_wrong_feedback, p_leak=0.0, seed=None if seed is None else int(seed) + 1)
+        self._teacher_reset: tuple[int | None] | None = None  # (seed,) of a reset the inner teacher still owes
 
     def reset(self, seed: int | None = None) -> None:
         super().reset(seed)
-        self.teacher.reset(None if seed is None else seed + 1)
+        # The inner teacher gives feedback in task (MINT) episodes only: it is reset when it first acts,
+        # not at every reset (seeding its generator costs as much as the rest of the reset).
+        self._teacher_reset = (None if seed is None else seed + 1,)
 
     def act(self, observation: dict[str, Any], info: dict[str, Any]) -> str:
         request = info.get("request") or {}
@@ -161,6 +164,9 @@ class SimulatedUserAgent(Agent):
         if kind == "reaction":
             return self._react(request, bool(latent.get("adversarial")))
         if kind == "feedback" and "task" in info:
+            if self._teacher_reset is not None:
+                self.teacher.reset(self._teacher_reset[0])
+                self._teacher_reset = None
             text = self.teacher.act(observation, {"request": request, "task": info["task"]})
             if request.get("form") == "binary":
                 return "This is BAD." if "incorrect" in text else "This is GOOD."

@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from feedbackgym.envs.raw_draws import draws, uniform_normal_integers
+
 # category -> (lowest, highest) price in dollars
 CATEGORIES: dict[str, tuple[int, int]] = {
     "laptop": (400, 2000),
@@ -26,6 +28,8 @@ CATEGORIES: dict[str, tuple[int, int]] = {
 BRANDS = ("Aurora", "Birch", "Cobalt", "Delta", "Ember")
 COLORS = ("black", "silver", "white", "blue", "red")
 CONSTRAINTS = ("category", "budget", "color", "brand")  # in the order a goal adds them
+MAX_ITEMS = 1000
+_ITEM_IDS = tuple(f"#{index:02d}" for index in range(1, MAX_ITEMS + 1))  # "#01", ..., "#1000"
 
 
 @dataclass(frozen=True)
@@ -41,7 +45,8 @@ class Item:
         return f"{self.id} {self.category}, {self.brand}, {self.color}, ${self.price}, rated {self.rating:.1f}"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "category": self.category, "brand": self.brand, "color": self.color, "price": self.price, "rating": self.rating}
+        # The instance dict holds exactly the fields, in order (a frozen dataclass without slots): a third of the cost.
+        return self.__dict__.copy()
 
 
 @dataclass(frozen=True)
@@ -64,6 +69,11 @@ class Goal:
         if self.avoid_brand is not None and item.brand == self.avoid_brand:
             found.append("brand")
         return found
+
+    def admits(self, item: Item) -> bool:
+        """``not self.violations(item)``, without listing them."""
+        return (item.category == self.category and (self.budget is None or item.price <= self.budget)
+                and (not self.colors or item.color in self.colors) and (self.avoid_brand is None or item.brand != self.avoid_brand))
 
     def to_dict(self) -> dict[str, Any]:
         return {"category": self.category, "budget": self.budget, "colors": list(self.colors), "avoid_brand": self.avoid_brand}
@@ -93,13 +103,14 @@ class Taste:
         low, high = CATEGORIES[item.category]
         cap = budget if budget is not None else high
         cheapness = 1.0 - min(max((item.price - low) / max(cap - low, 1), 0.0), 1.0)
-        parts = {
-            "rating": (item.rating - 1.0) / 4.0,
-            "price": cheapness,
-            "brand": self.brand_affinity.get(item.brand, 0.5),
-            "color": self.color_affinity.get(item.color, 0.5),
-        }
-        return sum(self.weights.get(key, 0.0) * value for key, value in parts.items())
+        weights = self.weights
+        # sum() over the four products in this order (rating, price, brand, colour), as ever: the same float.
+        return sum((
+            weights.get("rating", 0.0) * ((item.rating - 1.0) / 4.0),
+            weights.get("price", 0.0) * cheapness,
+            weights.get("brand", 0.0) * self.brand_affinity.get(item.brand, 0.5),
+            weights.get("color", 0.0) * self.color_affinity.get(item.color, 0.5),
+        ))
 
     def favourite_brand(self) -> str:
         return max(self.brand_affinity, key=self.brand_affinity.__getitem__)
@@ -109,27 +120,38 @@ class Taste:
 
 
 def make_catalogue(rng: np.random.Generator, n_items: int, n_categories: int) -> list[Item]:
-    """``n_items`` items over ``n_categories`` categories, each category with at least 3 items."""
+    """``n_items`` (at most 1000) items over ``n_categories`` categories, each category with at least 3 items."""
+    if not 1 <= n_items <= MAX_ITEMS:
+        raise ValueError(f"n_items must be 1 to {MAX_ITEMS}, got {n_items!r}")
     names = list(CATEGORIES)
     chosen = [names[int(i)] for i in rng.choice(len(names), size=n_categories, replace=False)]
     categories = [chosen[i % n_categories] for i in range(n_items)]
     rng.shuffle(categories)
+    # Per item: uniform (price), normal (rating), integers (brand, colour), all drawn in one pass.
+    drawn = uniform_normal_integers(rng, [CATEGORIES[category] for category in categories], 3.9, 0.6, (len(BRANDS), len(COLORS)))
     items = []
-    for index, category in enumerate(categories, start=1):
-        low, high = CATEGORIES[category]
-        price = int(round(float(rng.uniform(low, high)) / 10.0) * 10 - 1)
-        # min/max, not np.clip: the same value for a finite draw, at a tenth of the cost per item.
-        rating = round(min(max(float(rng.normal(3.9, 0.6)), 1.0), 5.0), 1)
-        items.append(Item(f"#{index:02d}", category, BRANDS[int(rng.integers(len(BRANDS)))], COLORS[int(rng.integers(len(COLORS)))], price, rating))
+    for item_id, category, (price_draw, rating_draw, brand, color) in zip(_ITEM_IDS, categories, drawn):
+        # Item(...) without the frozen dataclass's checked __init__: a third of the cost, dozens of times an episode.
+        item = object.__new__(Item)
+        item.__dict__.update(
+            id=item_id, category=category, brand=BRANDS[brand], color=COLORS[color],
+            price=int(round(price_draw / 10.0) * 10 - 1),
+            # min/max, not np.clip: the same value for a finite draw, at a tenth of the cost per item.
+            rating=round(min(max(rating_draw, 1.0), 5.0), 1),
+        )
+        items.append(item)
     return items
 
 
 def make_taste(rng: np.random.Generator) -> Taste:
     weights = rng.dirichlet(np.full(4, 2.0))
+    with draws(rng, len(BRANDS) + len(COLORS)) as draw:
+        brand_affinity = {brand: draw.uniform() for brand in BRANDS}
+        color_affinity = {color: draw.uniform() for color in COLORS}
     return Taste(
         weights=dict(zip(("rating", "price", "brand", "color"), (float(w) for w in weights))),
-        brand_affinity={brand: float(rng.uniform()) for brand in BRANDS},
-        color_affinity={color: float(rng.uniform()) for color in COLORS},
+        brand_affinity=brand_affinity,
+        color_affinity=color_affinity,
     )
 
 
@@ -152,14 +174,18 @@ def make_goal(rng: np.random.Generator, catalogue: Sequence[Item], n_constraints
     return Goal(ideal.category, budget, tuple(sorted(colors)) if colors else (), avoid)
 
 
-def utility(item: Item | None, goal: Goal, taste: Taste, catalogue: Sequence[Item]) -> float:
-    """The hidden utility of recommending ``item``: 0 if none or it breaks the goal, 1 for the best feasible item."""
+def utility(item: Item | None, goal: Goal, taste: Taste, catalogue: Sequence[Item], best_score: float | None = None) -> float:
+    """The hidden utility of recommending ``item``: 0 if none or it breaks the goal, 1 for the best feasible item.
+
+    ``best_score``, the taste score of :func:`best_item` (the highest feasible score), saves the scan
+    of the catalogue when the caller keeps it.
+    """
     if item is None or goal.violations(item):
         return 0.0
-    best = max(taste.score(other, goal.budget) for other in catalogue if not goal.violations(other))
+    best = max(taste.score(other, goal.budget) for other in catalogue if goal.admits(other)) if best_score is None else best_score
     return taste.score(item, goal.budget) / best if best > 0 else 1.0
 
 
 def best_item(goal: Goal, taste: Taste, catalogue: Sequence[Item]) -> Item:
-    feasible = [item for item in catalogue if not goal.violations(item)]
+    feasible = [item for item in catalogue if goal.admits(item)]
     return max(feasible, key=lambda item: taste.score(item, goal.budget))

@@ -9,7 +9,7 @@ from feedbackgym.envs.core.base import ENV, MAX_TURNS, TurnBasedTextEnv
 from feedbackgym.envs.core.feedback import FeedbackEvent, FeedbackLevel, Verdict, render_binary, render_text
 from feedbackgym.envs.core.parsing import extract_answer, mask_gold, parse_verdict
 from feedbackgym.envs.negotiation.prompts import fill
-from feedbackgym.envs.simulated_user.catalogue import Item, best_item, make_catalogue, make_goal, make_taste, utility
+from feedbackgym.envs.simulated_user.catalogue import MAX_ITEMS, Goal, Item, best_item, make_catalogue, make_goal, make_taste, utility
 from feedbackgym.envs.simulated_user.prompts import (
     BINARY_FORM,
     CORRECT_SOLUTION,
@@ -44,7 +44,6 @@ FEEDBACK_FORMS = ("textual", "binary")
 DEFAULT_TURNS = {"interactive": 5, "reaction": 20, "preference": 20}
 OBJECTIVES = ("signal", "utility")
 MAX_ANSWER_CHARS = 1000
-MAX_ITEMS = 1000  # the whole catalogue is in the assistant's instructions
 MAX_WEIGHT = 1e6
 
 
@@ -259,6 +258,9 @@ class SimulatedUserEnv(TurnBasedTextEnv):
     def _start_task(self, options: dict[str, Any]) -> None:
         assert self.task_source is not None
         self.task = options.get("task") or self.task_source.sample(self.np_random)
+        # The same all episode: built once, shared by every info (read-only).
+        self._task_view = self.task.public_view()
+        self._gold = self.task.normalize(self.task.answer)
         self.answers: list[str | None] = []
         self.instruct(ASSISTANT, fill(PROMPTS["assistant"]["task"], max_turns=self.max_turns))
         self.pin(ASSISTANT, self.task.prompt)
@@ -276,8 +278,7 @@ class SimulatedUserEnv(TurnBasedTextEnv):
         taste = taste_text(self.taste.favourite_brand(), favourite_color)
         self.instruct(ASSISTANT, fill(PROMPTS["assistant"][self.mode], max_turns=self.max_turns, catalogue=listing))
         if self.mode == "interactive":
-            self.user_goal = make_goal(self.np_random, self.catalogue, self.n_constraints)
-            self.best = best_item(self.user_goal, self.taste, self.catalogue)
+            self._set_goal(make_goal(self.np_random, self.catalogue, self.n_constraints))
             form = BINARY_FORM if self.feedback_form == "binary" else ""
             gold = fill(GOLD_HINT, best=self.best.id) if self.with_gt else ""
             self.instruct(USER, fill(PROMPTS["user"]["interactive"], goal=self.user_goal.describe(), taste=taste, form=form, gold=gold))
@@ -286,10 +287,15 @@ class SimulatedUserEnv(TurnBasedTextEnv):
             self.instruct(USER, fill(PROMPTS["user"][self.mode], taste=taste))
             self._next_request()
 
+    def _set_goal(self, goal: Goal) -> None:
+        self.user_goal = goal
+        self.best = best_item(goal, self.taste, self.catalogue)
+        # The highest feasible score, which every utility of this goal divides by: computed once.
+        self._best_score = self.taste.score(self.best, goal.budget)
+
     def _next_request(self) -> None:
         """Reaction and preference modes: the user asks for an item, stating its hard constraints."""
-        self.user_goal = make_goal(self.np_random, self.catalogue, self.n_constraints)
-        self.best = best_item(self.user_goal, self.taste, self.catalogue)
+        self._set_goal(make_goal(self.np_random, self.catalogue, self.n_constraints))
         text = fill(REQUESTS[int(self.np_random.integers(len(REQUESTS)))], goal=self.user_goal.describe())
         self.post(USER, text, (ASSISTANT, USER), kind="prompt", data={"request": self.user_goal.to_dict()})
         self.agent_selection = ASSISTANT
@@ -330,7 +336,7 @@ class SimulatedUserEnv(TurnBasedTextEnv):
                 self.invalid_move(ASSISTANT, text, f"there is no item {unknown[0]} in the catalogue", f"'{RECOMMEND_FORMAT}' with an id from the catalogue (#01 to #{len(self.catalogue):02d})")
                 return
             recommended.append(ids[-1] if ids else None)
-        utilities = [utility(self.items.get(item_id or ""), self.user_goal, self.taste, self.catalogue) for item_id in recommended]
+        utilities = [utility(self.items.get(item_id or ""), self.user_goal, self.taste, self.catalogue, self._best_score) for item_id in recommended]
         styles = [style_of(part).to_dict() for part in parts]
         self.valid_move(ASSISTANT, recommended=recommended)
         self.turn += 1
@@ -397,7 +403,7 @@ class SimulatedUserEnv(TurnBasedTextEnv):
 
     def _grade(self, answer: str | None) -> None:
         assert self.task is not None
-        correct = answer is not None and answer == self.task.normalize(self.task.answer)
+        correct = answer is not None and answer == self._gold
         self.turn += 1
         self.answers.append(answer)
         self.records.append({"turn": self.turn, "answer": answer, "success": correct, "utility": [float(correct)], "signal": None})
@@ -580,17 +586,24 @@ class SimulatedUserEnv(TurnBasedTextEnv):
             cached = self._catalogue_cache = (self.catalogue, [item.to_dict() for item in self.catalogue])
         return cached[1]
 
+    def _latent_dicts(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        # The goal and the taste as dicts, built once per goal rather than at every info of the user (read-only).
+        cached = self.__dict__.get("_latent_cache")
+        if cached is None or cached[0] is not self.user_goal or cached[1] is not self.taste:
+            cached = self._latent_cache = (self.user_goal, self.taste, self.user_goal.to_dict(), self.taste.to_dict())
+        return cached[2], cached[3]
+
     def _extra_info(self, agent: str) -> dict[str, Any]:
         info: dict[str, Any] = {"mode": self.mode}
         if self.catalogue:
             info["catalogue"] = self._catalogue_dicts()
         if self.task is not None:
-            info["task"] = self.task.public_view()
+            info["task"] = self._task_view
         if agent == ASSISTANT:
             if self.goal == "task":
                 info["tried_answers"] = [a for a in self.answers if a is not None]
                 if self.expose_latent:
-                    info["latent"] = {"gold": self.task.normalize(self.task.answer)}
+                    info["latent"] = {"gold": self._gold}
             elif self.mode == "interactive":
                 info["request"] = {"category": self.user_goal.category}
             else:
@@ -599,8 +612,8 @@ class SimulatedUserEnv(TurnBasedTextEnv):
         if self._request is not None:
             info["request"] = dict(self._request)
         if self.goal == "catalogue":
-            info["latent"] = {"goal": self.user_goal.to_dict(), "taste": self.taste.to_dict(), "adversarial": self.adversarial,
-                              "best": self.best.id}
+            goal, taste = self._latent_dicts()
+            info["latent"] = {"goal": goal, "taste": taste, "adversarial": self.adversarial, "best": self.best.id}
         else:
             info["latent"] = {"gold": self.task.answer if self.with_gt else None}
         return info

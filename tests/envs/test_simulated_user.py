@@ -309,3 +309,20 @@ def test_pathological_replies_are_read_in_linear_time(env_id: str, time_limit) -
             if env.unwrapped.agents:
                 with time_limit(1.0, f"{env.agent_selection} stepping {text[:20]!r}"):
                     env.step(text)
+
+
+def test_goal_admits_exactly_the_items_without_violations_and_item_dicts_are_the_fields() -> None:
+    import dataclasses
+
+    import numpy as np
+
+    from feedbackgym.envs.simulated_user.catalogue import make_catalogue, make_goal
+
+    for seed in range(40):
+        rng = np.random.default_rng(seed)
+        catalogue = make_catalogue(rng, 30, 5)
+        for n_constraints in (1, 2, 3, 4):
+            goal = make_goal(rng, catalogue, n_constraints)
+            assert [goal.admits(item) for item in catalogue] == [not goal.violations(item) for item in catalogue]
+        for item in catalogue:
+            assert item.to_dict() == dataclasses.asdict(item) and list(item.to_dict()) == [f.name for f in dataclasses.fields(item)]
