@@ -12,7 +12,7 @@ import numpy as np
 from feedbackgym.agents.base import TaskAgent
 from feedbackgym.agents.registration import register_agent
 from feedbackgym.envs.deception import evidence_strength, near_miss, option_letters
-from feedbackgym.envs.raw_draws import weighted_index
+from feedbackgym.envs.core.draws import weighted_index
 from feedbackgym.agents.scripted.knobs import strength_table
 from feedbackgym.envs.core.checks import require_choice, require_float, require_probability
 

@@ -27,7 +27,7 @@ _CACHED_BLOCKS = 8  # the last 2048 episode seeds
 _INIT_A, _MULT_A, _INIT_B, _MULT_B = 0x43B0D7E5, 0x931E8875, 0x8B51F9DD, 0x58F38DED
 _MIX_L, _MIX_R = 0xCA01F9DD, 0x4973F715
 _MASK32, _MASK128 = 0xFFFFFFFF, (1 << 128) - 1
-_PCG_MULT = 0x2360ED051FC65DA44385DF649FCCF645  # PCG64's 128-bit multiplier
+PCG64_MULTIPLIER = 0x2360ED051FC65DA44385DF649FCCF645  # PCG64's 128-bit LCG multiplier
 
 
 def _pools(words: list[np.ndarray]) -> list[np.ndarray]:
@@ -110,7 +110,12 @@ def pcg64_state(words: list[int]) -> tuple[int, int]:
     initseq = ((w[5] << 32 | w[4]) << 64) | (w[7] << 32 | w[6])
     increment = ((initseq << 1) | 1) & _MASK128
     state = (increment + initstate) & _MASK128
-    return (state * _PCG_MULT + increment) & _MASK128, increment
+    return pcg64_step(state, increment), increment
+
+
+def pcg64_step(state: int, increment: int) -> int:
+    """PCG64's next 128-bit state: one step of its linear congruential generator."""
+    return (state * PCG64_MULTIPLIER + increment) & _MASK128
 
 
 class _Block:

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from feedbackgym.envs.raw_draws import draws, uniform_normal_integers
+from feedbackgym.envs.core.draws import draws, uniform_normal_integers
 
 # category -> (lowest, highest) price in dollars
 CATEGORIES: dict[str, tuple[int, int]] = {

@@ -1,4 +1,8 @@
-"""SeededDraws gives exactly np.random.default_rng(seed)'s draws and state, whatever is asked of it."""
+"""The draws of envs.core.draws are numpy's, bit for bit, and leave the stream where numpy would.
+
+SeededDraws is exactly np.random.default_rng(seed)'s draws and state, whatever is asked of it; RawDraws
+reproduces a live generator's scalar draws from raw blocks (PlainDraws: numpy's own calls elsewhere).
+"""
 
 from __future__ import annotations
 
@@ -7,12 +11,26 @@ import random
 import numpy as np
 import pytest
 
-from feedbackgym.envs.core.draws import SeededDraws
+import feedbackgym.envs.core.draws as draws_module
+from feedbackgym.envs.core.draws import (
+    PlainDraws,
+    RawDraws,
+    SeededDraws,
+    _first_slow,
+    draws,
+    emulation_matches_numpy,
+    uniform_normal_integers,
+    weighted_index,
+)
 from feedbackgym.envs.core.seeding import seed_state_words
 
-EDGE_HIGHS = (1, 2, 3, 7, 10, 2**31, 2**32 - 1, 2**32, 2**32 + 1, 2**33, 2**48, 2**62, 2**63 - 1, 2**63)
+# Edge counts of values (high - low): the 32/64-bit switches, ranges that reject often (just above a
+# power of two), and the int64 limit.
+EDGE_RANGES = sorted({1, 2, 3, 5, 7, 10, 2**31 - 1, 2**31, 2**31 + 1, 2**32 - 1, 2**32, 2**32 + 1, 2**33, 2**33 + 7,
+                      2**48, 2**62, 2**62 + 1, 2**63 - 1, 2**63})
 
 
+# ----------------------------------------------------------------------- SeededDraws: default_rng(seed)
 def test_seed_state_words_are_seed_sequences() -> None:
     rng = random.Random(3)
     seeds = [0, 1, 2**32 - 1, 2**32, 2**48 - 1, 2**64, 2**96 + 5, 2**128 - 1] + [rng.randrange(2**rng.choice((8, 32, 48, 128))) for _ in range(400)]
@@ -29,7 +47,7 @@ def test_scalar_draws_are_bit_exact_over_random_and_edge_ranges() -> None:
             if rng.random() < 0.3:
                 assert ours.random() == numpy_rng.random()
                 continue
-            high = rng.choice([*EDGE_HIGHS, rng.randrange(1, 2**63)])
+            high = rng.choice([*EDGE_RANGES, rng.randrange(1, 2**63)])
             low = min(rng.choice([0, 0, 1, -5, -(2**63), rng.randrange(-(2**62), 0)]), high - 1)
             if rng.random() < 0.2 and low == 0:
                 mine, theirs = ours.integers(high), numpy_rng.integers(high)
@@ -78,3 +96,188 @@ def test_bad_bounds_and_seeds_raise_numpys_errors() -> None:
     with pytest.raises(ValueError):
         SeededDraws(-1)
     assert SeededDraws(2**130).random() == np.random.default_rng(2**130).random()  # a long seed: numpy's own seeding
+
+
+# ------------------------------------------------------ RawDraws: a live Generator, from raw blocks
+def _program(seed: int, length: int) -> list[tuple[str, tuple]]:
+    """A random mix of draws, with ranges that reject often (just above a power of two) and edge ranges."""
+    chooser = np.random.default_rng(10_000 + seed)
+    steps: list[tuple[str, tuple]] = []
+    for _ in range(length):
+        kind = chooser.integers(5)
+        if kind == 0:
+            steps.append(("random", ()))
+        elif kind == 1:
+            low = float(chooser.integers(-1000, 1000))
+            steps.append(("uniform", (low, low + float(chooser.integers(1, 2000)) * float(chooser.random()))))
+        elif kind == 2:
+            bits = int(chooser.integers(1, 64))
+            n = EDGE_RANGES[int(chooser.integers(len(EDGE_RANGES)))] if chooser.random() < 0.4 else (1 << bits) + int(chooser.integers(0, 3))
+            steps.append(("integers", (min(n, 2**63),)))
+        else:
+            steps.append(("normal", (float(chooser.normal(0, 5)), float(chooser.uniform(0.01, 3)))))
+    return steps
+
+
+def _numpy_value(rng: np.random.Generator, name: str, args: tuple) -> float | int:
+    value = getattr(rng, name)(*args)
+    return int(value) if name == "integers" else float(value)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_mixed_draws_match_numpy_and_leave_the_stream_where_numpy_does(seed: int) -> None:
+    program = _program(seed, 150)
+    expected_rng = np.random.default_rng(seed)
+    if seed % 2:  # start with a buffered 32-bit half
+        expected_rng.integers(7)
+    rng = np.random.default_rng(seed)
+    if seed % 2:
+        rng.integers(7)
+    expected = [_numpy_value(expected_rng, name, args) for name, args in program]
+    block = [0, 1, 10, 60][seed % 4]  # at most the outputs the program will take
+    with RawDraws(rng, block) as drawn:
+        got = [getattr(drawn, name)(*args) for name, args in program]
+    assert got == expected
+    assert rng.bit_generator.state == expected_rng.bit_generator.state
+    assert rng.integers(2**40, size=3).tolist() == expected_rng.integers(2**40, size=3).tolist()
+    assert rng.integers(3) == expected_rng.integers(3)  # the buffered half, if any, is the same
+
+
+@pytest.mark.parametrize("n", EDGE_RANGES)
+def test_integers_over_edge_ranges(n: int) -> None:
+    for seed in range(30):
+        expected_rng, rng = np.random.default_rng(seed), np.random.default_rng(seed)
+        expected = [int(expected_rng.integers(n)) for _ in range(25)]
+        with RawDraws(rng, 0) as drawn:
+            assert [drawn.integers(n) for _ in range(25)] == expected
+        assert rng.bit_generator.state == expected_rng.bit_generator.state
+
+
+def test_normal_draws_cover_the_slow_path_and_match() -> None:
+    class Counting(RawDraws):
+        slow = 0
+
+        def _rewind_to(self, index: int) -> None:
+            Counting.slow += 1
+            super()._rewind_to(index)
+
+    rng, expected_rng = np.random.default_rng(5), np.random.default_rng(5)
+    expected = [float(expected_rng.normal(3.9, 0.6)) for _ in range(5000)]
+    with Counting(rng, 5000) as drawn:
+        got = [drawn.normal(3.9, 0.6) for _ in range(5000)]
+    assert Counting.slow > 10  # the slow path (numpy's own draw) really ran
+    assert got == expected
+    assert rng.bit_generator.state == expected_rng.bit_generator.state
+
+
+def test_a_block_larger_than_used_is_handed_back() -> None:
+    rng, expected_rng = np.random.default_rng(1), np.random.default_rng(1)
+    with RawDraws(rng, 50) as drawn:
+        assert drawn.integers(10) == expected_rng.integers(10)
+    assert rng.bit_generator.state == expected_rng.bit_generator.state
+
+
+def test_other_bit_generators_get_numpys_own_calls() -> None:
+    rng = np.random.Generator(np.random.MT19937(3))
+    expected_rng = np.random.Generator(np.random.MT19937(3))
+    with draws(rng, 10) as drawn:
+        assert isinstance(drawn, PlainDraws) and not isinstance(drawn, RawDraws)
+        assert [drawn.integers(6), drawn.uniform(1, 2), drawn.normal(), drawn.random()] == [
+            int(expected_rng.integers(6)), float(expected_rng.uniform(1, 2)), float(expected_rng.normal()), float(expected_rng.random())]
+
+
+def test_bad_range_is_refused() -> None:
+    with RawDraws(np.random.default_rng(0), 0) as drawn:
+        for bad in (0, -3, 2**63 + 1, 2.0):
+            with pytest.raises(ValueError, match="n must be"):
+                drawn.integers(bad)
+
+
+@pytest.mark.parametrize("seed", range(60))
+def test_catalogue_records_match_numpys_scalar_draws(seed: int) -> None:
+    chooser = np.random.default_rng(seed)
+    n = int(chooser.integers(1, 60))
+    bounds = [(float(chooser.integers(0, 500)), float(chooser.integers(500, 3000))) for _ in range(n)]
+    # Ranges just above a power of two reject half the time: the general path must take over exactly.
+    ranges = [(5, 5), (5,), (2**31 + 1,), (7, 2**32 - 1, 3), (2, 3, 4, 5), (2**33 + 7, 5)][seed % 6]
+    rng, expected_rng = np.random.default_rng(seed), np.random.default_rng(seed)
+    if seed % 3 == 0:  # a buffered 32-bit half at the start
+        rng.integers(9), expected_rng.integers(9)
+    expected = [(float(expected_rng.uniform(low, high)), float(expected_rng.normal(3.9, 0.6)), *(int(expected_rng.integers(r)) for r in ranges))
+                for low, high in bounds]
+    assert uniform_normal_integers(rng, bounds, 3.9, 0.6, ranges) == expected
+    assert rng.bit_generator.state == expected_rng.bit_generator.state
+    assert rng.integers(5, size=3).tolist() == expected_rng.integers(5, size=3).tolist()
+
+
+def test_catalogue_records_on_other_bit_generators() -> None:
+    rng, expected_rng = np.random.Generator(np.random.MT19937(4)), np.random.Generator(np.random.MT19937(4))
+    expected = [(float(expected_rng.uniform(1, 2)), float(expected_rng.normal(0, 1)), int(expected_rng.integers(5))) for _ in range(3)]
+    assert uniform_normal_integers(rng, [(1, 2)] * 3, 0, 1, (5,)) == expected
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_weighted_index_is_numpys_choice_with_p(seed: int) -> None:
+    chooser = np.random.default_rng(500 + seed)
+    rng, expected_rng = np.random.default_rng(seed), np.random.default_rng(seed)
+    for _ in range(200):
+        n = int(chooser.integers(1, 12))
+        weights = np.maximum(chooser.dirichlet(np.ones(n) * float(chooser.uniform(0.05, 3))), 1e-12)
+        if chooser.random() < 0.2:
+            weights[int(chooser.integers(n))] = 1e-12  # a weight at the floor, as the scripted solver makes
+        p = weights / weights.sum()
+        assert weighted_index(rng, p) == int(expected_rng.choice(n, p=p))
+    assert rng.bit_generator.state == expected_rng.bit_generator.state
+
+
+def test_weighted_index_rejects_what_numpy_rejects() -> None:
+    for bad in (np.array([0.5, 0.6]), np.array([-0.1, 1.1]), np.array([np.nan, 1.0]), np.array([])):
+        with pytest.raises(ValueError):
+            weighted_index(np.random.default_rng(0), bad)
+
+
+def test_bad_arguments_raise_as_numpy_does() -> None:
+    rng = np.random.default_rng(0)
+    with RawDraws(rng, 0) as drawn:
+        with pytest.raises(ValueError, match="scale < 0"):
+            drawn.normal(0.0, -1.0)
+        with pytest.raises(OverflowError):
+            drawn.uniform(-1e308, 1e308)
+    with pytest.raises(ValueError, match="scale < 0"):
+        uniform_normal_integers(rng, [(0.0, 1.0)], 0.0, -0.5, (5, 5))
+    with pytest.raises(ValueError, match="scale < 0"):
+        np.random.default_rng(0).normal(0.0, -0.5)  # the same message from numpy itself
+
+
+def test_the_emulation_checks_itself_against_this_numpy() -> None:
+    assert emulation_matches_numpy()  # else every draw silently goes back to numpy's own calls
+
+
+def test_when_the_check_fails_every_draw_is_numpys_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(draws_module, "emulation_matches_numpy", lambda: False)
+    rng = np.random.default_rng(0)
+    assert type(draws_module.draws(rng, 5)) is PlainDraws
+    expected_rng = np.random.default_rng(0)
+    assert draws_module.uniform_normal_integers(rng, [(1.0, 2.0)] * 3, 0.0, 1.0, (5, 5)) == [
+        (float(expected_rng.uniform(1.0, 2.0)), float(expected_rng.normal(0.0, 1.0)), int(expected_rng.integers(5)), int(expected_rng.integers(5)))
+        for _ in range(3)]
+    p = np.array([0.25, 0.75])
+    assert weighted_index(rng, p) == int(expected_rng.choice(2, p=p))
+
+
+def test_the_ziggurat_limit_search_finds_the_first_slow_magnitude_from_any_guess() -> None:
+    top = 1 << 52
+    for limit in (2, 3, 17, 1000, 2**40 + 5, top - 1, top):
+        for guess in {2, 3, max(limit - 1, 2), limit, limit + 1, 2**51, top}:
+            assert _first_slow(lambda magnitude: magnitude < limit, min(guess, top)) == min(limit, top), (limit, guess)
+
+
+@pytest.mark.parametrize("seed", [0, 7, 2**40 + 3])
+def test_seeded_and_raw_draws_step_the_same_stream(seed: int) -> None:
+    """Both reproduce default_rng(seed)'s stream: from the seed, and from a live generator's raw block."""
+    seeded, rng = SeededDraws(seed), np.random.default_rng(seed)
+    with RawDraws(rng, 4) as raw:
+        for n in (5, 2**32, 2**40 + 3, 1, 7):
+            assert int(seeded.integers(n)) == raw.integers(n)
+        assert seeded.random() == raw.random()
+    assert seeded.generator().bit_generator.state == rng.bit_generator.state
