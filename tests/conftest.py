@@ -18,6 +18,18 @@ import pytest
 from feedbackgym.agents.base import Agent
 
 SOLVER, TEACHER = "solver_0", "teacher_0"
+
+
+@pytest.fixture(autouse=True)
+def _secrets_stay_in_their_test() -> Iterator[None]:
+    """The process-wide set of known secrets, as it was before each test: a key one test registers (a
+    hostile knob of ``x`` characters) must not redact another test's text."""
+    from feedbackgym.agents import secrets
+
+    before = set(secrets._known)
+    yield
+    secrets._known.clear()
+    secrets._known.update(before)
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 
