@@ -31,7 +31,9 @@ Two or more learning roles train in one run: with ``share_policy`` (default) the
 (each role has its own prompt, from the environment and from its ``hf`` agent arguments); without it,
 each role trains its own copy (with ``lora``, each its own adapter on its own copy of the base).
 
-float32 on CPU, bfloat16 on a GPU (``dtype="auto"``); optional LoRA through peft (``pip install
+float32 on CPU, bfloat16 on a GPU (``dtype="auto"``): with a half-precision dtype the trained weights and
+the optimizer's state are float32 copies and every forward pass runs in the half dtype under autocast
+(``master_weights``, on by default; a bfloat16 weight would round away updates of lr * gradient); optional LoRA through peft (``pip install
 'feedbackgym[lora]'``). Runs are reproducible from ``seed`` (in one process, on one device; the
 generation batching caveat of :mod:`feedbackgym.agents.hf.generation` applies to ``concurrency > 1``).
 
@@ -80,6 +82,11 @@ class Args:
     """auto (CUDA when available) | cpu | cuda | cuda:<i>"""
     dtype: str = "auto"
     """auto (float32 on CPU, bfloat16 on a GPU) | float32 | bfloat16 | float16"""
+    master_weights: bool = True
+    """with a half-precision dtype: train float32 copies of the weights (and keep the optimizer's state
+    in float32) and run every forward pass, generation included, in the half dtype under autocast
+    (mixed precision; updates of lr * gradient are too small to change a bfloat16 weight). False:
+    train the half-precision weights themselves. float16 gets no loss scaling: prefer bfloat16."""
     lora: bool = False
     """train LoRA adapters (peft) instead of every weight"""
     lora_r: int = 16
@@ -309,11 +316,19 @@ class LMTrainer:
         self.reference = None
         if args.kl_coef > 0 and not args.lora:
             self.reference = copy.deepcopy(model).eval().requires_grad_(False)
+        # Mixed precision: the trained weights in float32, the forward passes in the model's half dtype.
+        loaded_dtype = next(model.parameters()).dtype
+        self.autocast_dtype = loaded_dtype if args.master_weights and loaded_dtype in (torch.bfloat16, torch.float16) else None
+        if self.autocast_dtype is not None:
+            model = model.float()
+            model.feedbackgym_autocast = self.autocast_dtype  # read by generation (agents.hf.generation)
         self.policies: dict[str, Any] = {}
         for index, name in enumerate(names):
             network = model if index == len(names) - 1 else copy.deepcopy(model)
             if args.lora:
                 network = _with_lora(network, args)
+            if self.autocast_dtype is not None:
+                network.feedbackgym_autocast = self.autocast_dtype
             network.eval()  # no dropout in generation; train() only around the loss when LoRA dropout is on
             self.policies[name] = network
         self.optimizers = {
@@ -402,7 +417,8 @@ class LMTrainer:
                     optimizer.zero_grad(set_to_none=True)
                     for start in range(0, len(minibatch), args.micro_batch_size):
                         batch = _pad(minibatch[start : start + args.micro_batch_size], self.pad_id, self.device)
-                        new, entropy = token_logprobs(network, batch["ids"], batch["attention"], args.temperature, batch["start"])
+                        with self._autocast():
+                            new, entropy = token_logprobs(network, batch["ids"], batch["attention"], args.temperature, batch["start"])
                         mask = batch["mask"]
                         pg_sum, ratio, log_ratio = clipped_policy_loss(new, batch["old"], batch["advantages"], mask, low, high)
                         loss_sum = pg_sum
@@ -435,10 +451,20 @@ class LMTrainer:
             stats["kl_ref"] = math.nan
         return stats
 
+    def _autocast(self) -> Any:
+        """Mixed precision's forward passes (``master_weights`` with a half dtype), else nothing."""
+        import contextlib
+
+        import torch
+
+        if self.autocast_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=self.device.type, dtype=self.autocast_dtype)
+
     def _reference_logprobs(self, network: Any, batch: Mapping[str, Any]) -> Any:
         import torch
 
-        with torch.no_grad():
+        with torch.no_grad(), self._autocast():
             if self.reference is not None:
                 return token_logprobs(self.reference, batch["ids"], batch["attention"], self.args.temperature, batch["start"])[0]
             with network.disable_adapter():  # LoRA: the base model is the reference
@@ -547,6 +573,9 @@ def check_args(args: Args) -> None:
         raise ValueError(f"lm.clip_eps_high must be >= 0 or null, got {args.clip_eps_high!r}")
     if not isinstance(args.temperature, (int, float)) or args.temperature <= 0:
         raise ValueError(f"lm.temperature must be > 0 for training (sampling), got {args.temperature!r}")
+    for name in ("lora", "share_policy", "scale_rewards", "master_weights"):
+        if not isinstance(getattr(args, name), bool):
+            raise ValueError(f"lm.{name} must be true or false, got {getattr(args, name)!r}")
 
 
 def args_from(values: Mapping[str, Any]) -> Args:

@@ -31,11 +31,16 @@ position is its true position in the row's context, so a row computes what it wo
 last-bit arithmetic above). With ``keep_cache`` the output carries the row's cache for the next turn:
 its prompt and every generated token fed back (all but the last, which no forward pass has seen).
 Models whose cache is not one plain growing tensor per layer (sliding-window layers) never reuse.
+
+A model with a ``feedbackgym_autocast`` attribute (a torch dtype; the language-model trainer sets it
+when it keeps float32 master weights of a half-precision model) runs its forward passes under
+``torch.autocast`` in that dtype.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -135,6 +140,8 @@ def generate_batch(model: Any, requests: list[GenerationRequest], pad_id: int) -
     extra = {"logits_to_keep": 1} if "logits_to_keep" in parameters else {}  # only the last position's logits are needed
     # transformers 5.x names the key-value cache `cache` (`past_key_values` is deprecated there).
     cache_argument = "cache" if "cache" in parameters else "past_key_values"
+    autocast = getattr(model, "feedbackgym_autocast", None)
+    precision = torch.autocast(device_type=device.type, dtype=autocast) if autocast is not None else contextlib.nullcontext()
     outputs = [GenerationOutput(reused=n) for n in reused]
     done = [request.max_new_tokens <= 0 for request in requests]
     longest = max(r.max_new_tokens for r in requests)
@@ -142,7 +149,8 @@ def generate_batch(model: Any, requests: list[GenerationRequest], pad_id: int) -
     for _ in range(longest):
         if all(done):
             break
-        result = model(input_ids=step_input, attention_mask=attention, position_ids=step_positions, use_cache=True, **{cache_argument: cache}, **extra)
+        with precision:
+            result = model(input_ids=step_input, attention_mask=attention, position_ids=step_positions, use_cache=True, **{cache_argument: cache}, **extra)
         logits = result.logits[:, -1, :].float().cpu()
         next_tokens = torch.full((rows, 1), pad_id, dtype=torch.long)
         for row, request in enumerate(requests):

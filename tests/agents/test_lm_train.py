@@ -21,6 +21,7 @@ from feedbackgym.experiments.lm_train import (  # noqa: E402
     _pad,
     clipped_policy_loss,
     args_from,
+    check_args,
     group_advantages,
     sequences_of,
     token_logprobs,
@@ -146,6 +147,48 @@ def test_a_few_updates_raise_the_probability_of_the_rewarded_reply(tiny_lm):
     assert 0.02 < before < 0.9
     assert after > before + 0.3, (before, after, [row["reward"] for row in history])
     assert history[-1]["model_tokens"] > 0 and np.isfinite(history[-1]["entropy"])
+
+
+def test_half_precision_models_train_float32_master_weights_under_autocast(tiny_lm):
+    model, tokenizer = fresh(tiny_lm)
+    trainer = LMTrainer(small_args(updates=15, group_size=8, learning_rate=0.1), PickEnv, {"speaker_0": {}},
+                        model=model.to(torch.bfloat16), tokenizer=tokenizer)
+    policy = trainer.policies["shared"]
+    # the weights and the optimizer's state are float32; generation and the loss run in bfloat16
+    assert {p.dtype for p in policy.parameters()} == {torch.float32} and policy.feedbackgym_autocast is torch.bfloat16
+    records = trainer.play([0], 1, temperature=1.0, sample_base=0)
+    context = records[0]["tokens"]["speaker_0"].turns[0].context_ids
+    before = rewarded_mass(policy, tokenizer, context)
+    history = trainer.train()
+    after = rewarded_mass(policy, tokenizer, context)
+    assert {p.dtype for p in policy.parameters()} == {torch.float32}
+    assert next(iter(trainer.optimizers["shared"].state.values()))["exp_avg"].dtype is torch.float32
+    assert after > before + 0.3, (before, after, [row["reward"] for row in history])
+
+
+@pytest.mark.parametrize("master_weights", [True, False])
+def test_small_updates_survive_only_with_master_weights(tiny_lm, master_weights):
+    # Adam moves every weight by about the learning rate: 1e-5 is far below a bfloat16 weight's last
+    # bit (about 1e-4 for a weight of 0.02), so without float32 master weights the update is lost.
+    model, tokenizer = fresh(tiny_lm)
+    trainer = LMTrainer(small_args(updates=2, group_size=8, learning_rate=1e-5, master_weights=master_weights), PickEnv, {"speaker_0": {}},
+                        model=model.to(torch.bfloat16), tokenizer=tokenizer)
+    policy = trainer.policies["shared"]
+    start = [p.detach().float().clone() for p in policy.parameters()]
+    history = trainer.train()
+    assert sum(row["optimizer_steps"] for row in history) >= 1 and any(row["grad_norm"] > 0 for row in history)
+    changed = sum(int((p.detach().float() != q).sum()) for p, q in zip(policy.parameters(), start))
+    total = sum(q.numel() for q in start)
+    if master_weights:
+        assert changed > total // 2
+    else:
+        assert {p.dtype for p in policy.parameters()} == {torch.bfloat16} and not hasattr(policy, "feedbackgym_autocast")
+        assert changed < total // 10  # the few that move are weights near zero, where bfloat16 is fine-grained
+
+
+def test_bool_knobs_must_be_bools():
+    with pytest.raises(ValueError, match="lm.master_weights must be true or false"):
+        check_args(Args(master_weights="yes"))
 
 
 def test_environment_tokens_get_no_gradient(tiny_lm):
