@@ -59,17 +59,22 @@ class RateLimiter:
             self._tokens.append((time.monotonic(), tokens))
 
 
-_shared: dict[tuple[str, str | None, float | None, float | None, int], RateLimiter] = {}
+# Per event loop (its lock and sleeps belong to that loop), held weakly: a finished loop's limiters go
+# with it, and a new loop never inherits them (keying by id() did, once a dead loop's id was reused).
+_shared: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, str | None, float | None, float | None], RateLimiter]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def shared_limiter(model: str, api_base: str | None, rpm: float | None, tpm: float | None) -> RateLimiter | None:
     """The limiter of one endpoint in this event loop, shared across agents and episodes."""
     if rpm is None and tpm is None:
         return None
-    key = (model, api_base, rpm, tpm, id(asyncio.get_running_loop()))
-    if key not in _shared:
-        _shared[key] = RateLimiter(rpm, tpm)
-    return _shared[key]
+    limiters = _shared.setdefault(asyncio.get_running_loop(), {})
+    key = (model, api_base, rpm, tpm)
+    if key not in limiters:
+        limiters[key] = RateLimiter(rpm, tpm)
+    return limiters[key]
 
 
 # ------------------------------------------------------------------------------ requests in flight

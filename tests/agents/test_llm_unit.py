@@ -186,6 +186,28 @@ def test_rate_limiter_waits_for_the_window() -> None:
     assert asyncio.run(run()) >= 0.19
 
 
+def test_rate_limiters_are_shared_within_a_loop_and_never_inherited_by_another() -> None:
+    import gc
+
+    from feedbackgym.agents.llm import limits
+
+    async def two() -> tuple[RateLimiter, RateLimiter, RateLimiter]:
+        return (limits.shared_limiter("m", "http://x", 5, None), limits.shared_limiter("m", "http://x", 5, None),
+                limits.shared_limiter("m", "http://y", 5, None))
+
+    first, same, other = asyncio.run(two())
+    assert first is same and first is not other
+    gc.collect()
+    assert len(limits._shared) == 0  # the finished loop took its limiters with it
+    # many loops in a row (ids of dead loops get reused): each starts with a fresh limiter
+    seen = []
+    for _ in range(20):
+        seen.append(asyncio.run(two())[0])
+        gc.collect()
+    assert all(limiter is not first for limiter in seen)
+    assert all(a is not b for a, b in zip(seen, seen[1:]))
+
+
 def test_api_key_never_reaches_outputs(monkeypatch: pytest.MonkeyPatch) -> None:
     secret = "sk-test-0123456789abcdefSECRET"
     agents = solver_and_teacher("My key is sk-test-0123456789abcdefSECRET \\boxed{1}", api_key=secret)
