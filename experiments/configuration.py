@@ -7,10 +7,13 @@ Every check raises :class:`ConfigError` with the config path of the field and wh
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
+
+from feedbackgym.envs.core import checks
+from feedbackgym.envs.core.checks import ArgumentError
 
 
 class ConfigError(ValueError):
@@ -18,41 +21,34 @@ class ConfigError(ValueError):
 
 
 # ------------------------------------------------------------------------------- typed options
+# The same checks as every environment, wrapper and agent knob (feedbackgym.envs.core.checks), with
+# the config path of the field as its name, raised as ConfigError.
+def _as_config_error(check: Callable[[], Any]) -> Any:
+    try:
+        return check()
+    except ArgumentError as error:
+        raise ConfigError(str(error)) from None
+
+
 def require_int(value: Any, field: str, *, minimum: int | None = None) -> int:
-    """``value`` as an int; a bool, a fraction or text is an error naming ``field``."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        if isinstance(value, float) and value.is_integer() and math.isfinite(value):
-            value = int(value)
-        else:
-            bound = f" >= {minimum}" if minimum is not None else ""
-            raise ConfigError(f"{field} must be an integer{bound}, got {value!r}")
-    if minimum is not None and value < minimum:
-        raise ConfigError(f"{field} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
+    """``value`` as an int (an integral float such as ``2.0`` too); a bool, a fraction or text is an error naming ``field``."""
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        value = int(value)
+    return _as_config_error(lambda: checks.require_int(field, value, minimum))
 
 
 def require_bool(value: Any, field: str) -> bool:
     """``value`` as a bool: only true or false (Hydra parses ``true``/``false`` on the command line)."""
-    if not isinstance(value, bool):
-        raise ConfigError(f"{field} must be true or false, got {value!r}")
-    return value
+    return _as_config_error(lambda: checks.require_bool(field, value))
 
 
 def require_number(value: Any, field: str, *, minimum: float | None = None, maximum: float | None = None) -> float:
     """``value`` as a finite float within the bounds."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ConfigError(f"{field} must be a finite number, got {value!r}")
-    if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
-        low = "-inf" if minimum is None else minimum
-        high = "inf" if maximum is None else maximum
-        raise ConfigError(f"{field} must be in [{low}, {high}], got {value!r}")
-    return float(value)
+    return _as_config_error(lambda: checks.require_float(field, value, minimum, maximum))
 
 
 def require_choice(value: Any, field: str, choices: Sequence[str]) -> str:
-    if value not in choices:
-        raise ConfigError(f"{field} must be one of {', '.join(choices)}, got {value!r}")
-    return str(value)
+    return str(_as_config_error(lambda: checks.require_choice(field, value, choices)))
 
 
 def check_known(options: Mapping[str, Any], allowed: Iterable[str], where: str) -> None:

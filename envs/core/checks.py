@@ -71,7 +71,7 @@ def require_bool(name: str, value: Any) -> bool:
     """``value`` if it is a real bool (or numpy bool); ``"false"``, 0 and None are errors, not False."""
     if isinstance(value, (bool, np.bool_)):
         return bool(value)
-    raise fail(name, "a bool (true or false)", value)
+    raise fail(name, "true or false", value)
 
 
 def is_int(value: Any) -> bool:

@@ -383,10 +383,10 @@ def test_hostile_values(target: tuple[str, str], base: dict[tuple[str, str], dic
 @pytest.mark.parametrize(
     ("env_id", "kwargs", "knob", "allowed"),
     [
-        ("SolverFeedback-v0", {"terminate_on_success": "false"}, "terminate_on_success", "a bool"),
-        ("SolverFeedback-v0", {"show_reward": "maybe"}, "show_reward", "a bool"),
-        ("SimulatedUser-v0", {"with_gt": 1}, "with_gt", "a bool"),
-        ("Negotiation-v0", {"fixed_openings": "no"}, "fixed_openings", "a bool"),
+        ("SolverFeedback-v0", {"terminate_on_success": "false"}, "terminate_on_success", "true or false"),
+        ("SolverFeedback-v0", {"show_reward": "maybe"}, "show_reward", "true or false"),
+        ("SimulatedUser-v0", {"with_gt": 1}, "with_gt", "true or false"),
+        ("Negotiation-v0", {"fixed_openings": "no"}, "fixed_openings", "true or false"),
         ("SolverFeedback-v0", {"invalid_move_penalty": float("nan")}, "invalid_move_penalty", "a finite number"),
         ("Negotiation-v0", {"price_tolerance": float("inf")}, "price_tolerance", "a finite number in [0, 10]"),
         ("Negotiation-v0", {"price_tolerance": 50.0}, "price_tolerance", "a finite number in [0, 10]"),
