@@ -318,17 +318,16 @@ class LMTrainer:
             self.reference = copy.deepcopy(model).eval().requires_grad_(False)
         # Mixed precision: the trained weights in float32, the forward passes in the model's half dtype.
         loaded_dtype = next(model.parameters()).dtype
-        self.autocast_dtype = loaded_dtype if args.master_weights and loaded_dtype in (torch.bfloat16, torch.float16) else None
-        if self.autocast_dtype is not None:
+        autocast_dtype = loaded_dtype if args.master_weights and loaded_dtype in (torch.bfloat16, torch.float16) else None
+        if autocast_dtype is not None:
             model = model.float()
-            model.feedbackgym_autocast = self.autocast_dtype  # read by generation (agents.hf.generation)
         self.policies: dict[str, Any] = {}
         for index, name in enumerate(names):
             network = model if index == len(names) - 1 else copy.deepcopy(model)
             if args.lora:
                 network = _with_lora(network, args)
-            if self.autocast_dtype is not None:
-                network.feedbackgym_autocast = self.autocast_dtype
+            if autocast_dtype is not None:  # read by every forward pass (agents.hf.generation.forward_precision)
+                network.feedbackgym_autocast = autocast_dtype
             network.eval()  # no dropout in generation; train() only around the loss when LoRA dropout is on
             self.policies[name] = network
         self.optimizers = {
@@ -398,6 +397,8 @@ class LMTrainer:
         """``epochs`` passes of clipped, token-normalised updates over ``sequences``; returns the statistics."""
         import torch
 
+        from feedbackgym.agents.hf.generation import forward_precision
+
         args = self.args
         low, high = args.clip_eps, args.clip_eps if args.clip_eps_high is None else args.clip_eps_high
         totals: dict[str, float] = {"loss": 0.0, "pg_loss": 0.0, "kl_ref": 0.0, "approx_kl": 0.0, "clip_frac": 0.0, "entropy": 0.0, "grad_norm": 0.0}
@@ -417,7 +418,7 @@ class LMTrainer:
                     optimizer.zero_grad(set_to_none=True)
                     for start in range(0, len(minibatch), args.micro_batch_size):
                         batch = _pad(minibatch[start : start + args.micro_batch_size], self.pad_id, self.device)
-                        with self._autocast():
+                        with forward_precision(network):
                             new, entropy = token_logprobs(network, batch["ids"], batch["attention"], args.temperature, batch["start"])
                         mask = batch["mask"]
                         pg_sum, ratio, log_ratio = clipped_policy_loss(new, batch["old"], batch["advantages"], mask, low, high)
@@ -451,20 +452,12 @@ class LMTrainer:
             stats["kl_ref"] = math.nan
         return stats
 
-    def _autocast(self) -> Any:
-        """Mixed precision's forward passes (``master_weights`` with a half dtype), else nothing."""
-        import contextlib
-
-        import torch
-
-        if self.autocast_dtype is None:
-            return contextlib.nullcontext()
-        return torch.autocast(device_type=self.device.type, dtype=self.autocast_dtype)
-
     def _reference_logprobs(self, network: Any, batch: Mapping[str, Any]) -> Any:
         import torch
 
-        with torch.no_grad(), self._autocast():
+        from feedbackgym.agents.hf.generation import forward_precision
+
+        with torch.no_grad(), forward_precision(network):
             if self.reference is not None:
                 return token_logprobs(self.reference, batch["ids"], batch["attention"], self.args.temperature, batch["start"])[0]
             with network.disable_adapter():  # LoRA: the base model is the reference

@@ -14,7 +14,7 @@ import torch
 from feedbackgym.agents.base import Agent
 from feedbackgym.envs.core.checks import require_bool, require_float, require_int, require_text
 from feedbackgym.agents.hf.context import TokenContext
-from feedbackgym.agents.hf.generation import GenerationQueue, GenerationRequest, generate_batch
+from feedbackgym.agents.hf.generation import GenerationOutput, GenerationQueue, GenerationRequest, generate_batch
 from feedbackgym.agents.hf.loading import LoadedModel, load_model, wrap_model
 from feedbackgym.agents.hf.records import EpisodeTokens, TurnRecord
 from feedbackgym.agents.llm.agent import LLMAgent
@@ -196,7 +196,7 @@ class HFAgent(Agent):
         )
         return request, rebuilt
 
-    def _finish(self, request: GenerationRequest, output: Any, rebuilt: str | None, info: Mapping[str, Any]) -> str:
+    def _finish(self, request: GenerationRequest, output: GenerationOutput, rebuilt: str | None, info: Mapping[str, Any]) -> str:
         completion = list(output.token_ids)
         text = self.context.reply_prefix + self.loaded.tokenizer.decode(completion, skip_special_tokens=True)
         if self.record_tokens:
@@ -215,8 +215,8 @@ class HFAgent(Agent):
                     text=text,
                 )
             )
-        self._calls.append((len(request.prompt_ids), len(completion), rebuilt is not None, int(getattr(output, "reused", 0))))
-        if getattr(output, "cache", None) is not None:
+        self._calls.append((len(request.prompt_ids), len(completion), rebuilt is not None, output.reused))
+        if output.cache is not None:
             self._past = output.cache
             self._past_ids = list(request.prompt_ids) + completion[: output.cache_length - len(request.prompt_ids)]
         else:

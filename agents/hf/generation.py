@@ -101,6 +101,15 @@ def _choose(logits: torch.Tensor, request: GenerationRequest) -> tuple[int, floa
     return token, float(logp[token])
 
 
+def forward_precision(model: Any) -> contextlib.AbstractContextManager[Any]:
+    """``torch.autocast`` in the model's ``feedbackgym_autocast`` dtype (the trainer's float32 master
+    weights of a half-precision model), for one forward pass; nothing for any other model."""
+    dtype = getattr(model, "feedbackgym_autocast", None)
+    if dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=next(model.parameters()).device.type, dtype=dtype)
+
+
 def _reusable(cache: Any) -> bool:
     """Whether every layer of ``cache`` is one plain growing key/value tensor (rows can be cut out and joined)."""
     layers = getattr(cache, "layers", None)
@@ -140,8 +149,6 @@ def generate_batch(model: Any, requests: list[GenerationRequest], pad_id: int) -
     extra = {"logits_to_keep": 1} if "logits_to_keep" in parameters else {}  # only the last position's logits are needed
     # transformers 5.x names the key-value cache `cache` (`past_key_values` is deprecated there).
     cache_argument = "cache" if "cache" in parameters else "past_key_values"
-    autocast = getattr(model, "feedbackgym_autocast", None)
-    precision = torch.autocast(device_type=device.type, dtype=autocast) if autocast is not None else contextlib.nullcontext()
     outputs = [GenerationOutput(reused=n) for n in reused]
     done = [request.max_new_tokens <= 0 for request in requests]
     longest = max(r.max_new_tokens for r in requests)
@@ -149,7 +156,7 @@ def generate_batch(model: Any, requests: list[GenerationRequest], pad_id: int) -
     for _ in range(longest):
         if all(done):
             break
-        with precision:
+        with forward_precision(model):
             result = model(input_ids=step_input, attention_mask=attention, position_ids=step_positions, use_cache=True, **{cache_argument: cache}, **extra)
         logits = result.logits[:, -1, :].float().cpu()
         next_tokens = torch.full((rows, 1), pad_id, dtype=torch.long)
