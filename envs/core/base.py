@@ -21,7 +21,7 @@ from pettingzoo import AECEnv
 from feedbackgym.envs.core.checks import require_choice, require_float, require_int
 from feedbackgym.envs.core.feedback import FeedbackEvent
 from feedbackgym.envs.core.seeding import generator
-from feedbackgym.envs.core.spaces import PrintableText, observation_space
+from feedbackgym.envs.core.spaces import PrintableText, is_printable_text, observation_space
 from feedbackgym.envs.core.text import for_view
 from feedbackgym.envs.core.voice import ENV, speaks_as
 
@@ -38,7 +38,7 @@ MAX_TURNS = 10_000  # the cap on every environment's turn, round and game counts
 FeedbackTransform = Callable[[FeedbackEvent], FeedbackEvent]
 
 
-@dataclass
+@dataclass(slots=True)
 class Message:
     """One entry of the transcript, kept whole; observations show a bounded, printable copy."""
 
@@ -155,32 +155,36 @@ class TurnBasedTextEnv(AECEnv):
         elif seed is not None or not self._initialised:
             self.np_random, self.np_random_seed = seeding.np_random(seed)
         self._initialised = True
-        self.agents = list(self.possible_agents)
-        self.rewards = {agent: 0.0 for agent in self.agents}
-        self._cumulative_rewards = {agent: 0.0 for agent in self.agents}
-        self.terminations = {agent: False for agent in self.agents}
-        self.truncations = {agent: False for agent in self.agents}
-        self.infos: dict[str, dict[str, Any]] = {agent: {} for agent in self.agents}
+        agents = self.agents = list(self.possible_agents)
+        # dict.fromkeys for the immutable starting values: a third of a comprehension's cost, at every reset.
+        self.rewards = dict.fromkeys(agents, 0.0)
+        self._cumulative_rewards = dict.fromkeys(agents, 0.0)
+        self.terminations = dict.fromkeys(agents, False)
+        self.truncations = dict.fromkeys(agents, False)
+        self.infos: dict[str, dict[str, Any]] = {agent: {} for agent in agents}
         self.transcript: list[Message] = []
         self.turn = 0
         self.end_reason: str | None = None
         self.episode_metrics: dict[str, Any] = {}
-        self.invalid_moves = {agent: 0 for agent in self.agents}
-        self.impersonation_attempts = {agent: 0 for agent in self.agents}
-        self._retries = {agent: 0 for agent in self.agents}
-        self._instructions: dict[str, str] = {agent: "" for agent in self.agents}
-        self._pinned_text: dict[str, list[str]] = {agent: [] for agent in self.agents}
-        self._pinned_chat: dict[str, list[dict[str, str]]] = {agent: [] for agent in self.agents}
+        self.invalid_moves = dict.fromkeys(agents, 0)
+        self.impersonation_attempts = dict.fromkeys(agents, 0)
+        self._retries = dict.fromkeys(agents, 0)
+        self._instructions: dict[str, str] = dict.fromkeys(agents, "")
+        self._pinned_text: dict[str, list[str]] = {agent: [] for agent in agents}
+        self._pinned_chat: dict[str, list[dict[str, str]]] = {agent: [] for agent in agents}
         # Each agent's view is a bounded window, so a step costs the same at turn 1000 as at turn 10.
-        self._view_text: dict[str, deque[str]] = {a: deque(maxlen=self.history_window) for a in self.agents}
-        self._view_chat: dict[str, deque[dict[str, str]]] = {a: deque(maxlen=self.history_window) for a in self.agents}
-        self._view_count = {agent: 0 for agent in self.agents}
+        window = self.history_window
+        self._view_text: dict[str, deque[str]] = {agent: deque(maxlen=window) for agent in agents}
+        self._view_chat: dict[str, deque[dict[str, str]]] = {agent: deque(maxlen=window) for agent in agents}
+        self._view_count = dict.fromkeys(agents, 0)
         # The text view of an agent changes only when a message reaches it: kept until then. Its head
         # (instructions and pinned messages) changes more rarely still, and is kept on its own.
-        self._view_cache: dict[str, str | None] = {agent: None for agent in self.agents}
-        self._view_head: dict[str, str | None] = {agent: None for agent in self.agents}
-        self._last_feedback: dict[str, dict[str, Any] | None] = {agent: None for agent in self.agents}
-        self._last_move: dict[str, dict[str, Any] | None] = {agent: None for agent in self.agents}
+        self._view_cache: dict[str, str | None] = dict.fromkeys(agents)
+        self._view_head: dict[str, str | None] = dict.fromkeys(agents)
+        # The chat view likewise, as the list it was last built as (handed out as a copy).
+        self._chat_cache: dict[str, list[dict[str, str]] | None] = dict.fromkeys(agents)
+        self._last_feedback: dict[str, dict[str, Any] | None] = dict.fromkeys(agents)
+        self._last_move: dict[str, dict[str, Any] | None] = dict.fromkeys(agents)
         self._start_episode(options or {})
         for agent in self.agents:
             self._refresh_info(agent)
@@ -193,8 +197,9 @@ class TurnBasedTextEnv(AECEnv):
             return
         text = action if type(action) is str else _as_text(action)
         self._cumulative_rewards[agent] = 0.0
+        rewards = self.rewards
         for other in self.agents:
-            self.rewards[other] = 0.0
+            rewards[other] = 0.0
         voice = speaks_as(text, agent, self.possible_agents, self.voice_frames(agent)) if self.voice_check else None
         if voice is None:
             self._play(agent, text)
@@ -202,9 +207,25 @@ class TurnBasedTextEnv(AECEnv):
             self.impersonation_attempts[agent] += 1
             shown = "the environment" if voice == ENV else voice
             self.invalid_move(agent, text, f"the reply speaks as {shown}", OWN_VOICE)
-        self._accumulate_rewards()
-        if self.agents and not (self.terminations[self.agent_selection] or self.truncations[self.agent_selection]):
-            self._refresh_info(self.agent_selection)
+        cumulative = self._cumulative_rewards
+        for other, reward in rewards.items():
+            cumulative[other] += reward
+        if self.agents:
+            selected = self.agent_selection
+            if not (self.terminations[selected] or self.truncations[selected]):
+                self._refresh_info(selected)
+
+    def last(self, observe: bool = True) -> tuple[dict[str, Any] | None, float, bool, bool, dict[str, Any]]:
+        """PettingZoo's ``last``: the observation, cumulative reward, flags and info of the agent to move."""
+        agent = self.agent_selection
+        assert agent is not None
+        return (
+            self.observe(agent) if observe else None,
+            self._cumulative_rewards[agent],
+            self.terminations[agent],
+            self.truncations[agent],
+            self.infos[agent],
+        )
 
     def voice_frames(self, agent: str) -> tuple[str, ...]:
         """Phrases with which this environment introduces others' text or its own verdicts in what
@@ -216,14 +237,14 @@ class TurnBasedTextEnv(AECEnv):
     def instruct(self, agent: str, text: str) -> None:
         """Set ``agent``'s standing instructions (the system message of its chat view)."""
         self._instructions[agent] = text
-        self._view_cache[agent] = self._view_head[agent] = None
+        self._view_cache[agent] = self._view_head[agent] = self._chat_cache[agent] = None
 
     def pin(self, agent: str, text: str, *, sender: str = ENV, kind: str = "prompt") -> Message:
         """Post a message that stays at the top of ``agent``'s view however long the episode runs."""
         message = self._record(sender, text, (agent,), kind, {})
         self._pinned_text[agent].append(for_view(text, self.message_view_chars))
         self._pinned_chat[agent].append({"role": "user", "content": text})
-        self._view_cache[agent] = self._view_head[agent] = None
+        self._view_cache[agent] = self._view_head[agent] = self._chat_cache[agent] = None
         return message
 
     def post(
@@ -236,15 +257,27 @@ class TurnBasedTextEnv(AECEnv):
         data: dict[str, Any] | None = None,
     ) -> Message:
         """Append a message to the transcript and to the views of the agents that see it."""
-        visible = tuple(visible_to)
-        message = self._record(sender, text, visible, kind, data or {})
-        shown = for_view(text, self.message_view_chars)
+        visible = visible_to if type(visible_to) is tuple else tuple(visible_to)
+        transcript = self.transcript
+        message = Message(len(transcript), self.turn, sender, text, visible, kind, data or {})
+        transcript.append(message)
+        # for_view's common case inline: short enough and printable (a newline or tab is fine).
+        if len(text) <= self.message_view_chars and (text.isprintable() or is_printable_text(text)):
+            shown = text
+        else:
+            shown = for_view(text, self.message_view_chars)
+        tagged = f"[{sender}] {shown}"
+        view_text, view_chat, view_count, view_cache = self._view_text, self._view_chat, self._view_count, self._view_cache
         for agent in visible:
-            who = "you" if agent == sender else sender
-            self._view_text[agent].append(f"[{who}] {shown}")
-            self._view_chat[agent].append({"role": "assistant" if agent == sender else "user", "content": text})
-            self._view_count[agent] += 1
-            self._view_cache[agent] = None
+            if agent == sender:
+                view_text[agent].append(f"[you] {shown}")
+                view_chat[agent].append({"role": "assistant", "content": text})
+            else:
+                view_text[agent].append(tagged)
+                view_chat[agent].append({"role": "user", "content": text})
+            view_count[agent] += 1
+            view_cache[agent] = None
+            self._chat_cache[agent] = None
         return message
 
     def _record(self, sender: str, text: str, visible: tuple[str, ...], kind: str, data: dict[str, Any]) -> Message:
@@ -280,7 +313,7 @@ class TurnBasedTextEnv(AECEnv):
         self._view_text[agent].clear()
         self._view_chat[agent].clear()
         self._view_count[agent] = 0
-        self._view_cache[agent] = None
+        self._view_cache[agent] = self._chat_cache[agent] = None
 
     def view_text(self, agent: str) -> str:
         """The text observation of ``agent``: instructions, pinned messages, then the recent window."""
@@ -304,16 +337,22 @@ class TurnBasedTextEnv(AECEnv):
         return text
 
     def chat_messages(self, agent: str) -> list[dict[str, str]]:
-        """``agent``'s view as chat messages for an LLM: system, pinned, then the recent window."""
-        messages: list[dict[str, str]] = []
-        if self._instructions[agent]:
-            messages.append({"role": "system", "content": self._instructions[agent]})
-        messages.extend(self._pinned_chat[agent])
-        omitted = self._view_count[agent] - len(self._view_chat[agent])
-        if omitted > 0:
-            messages.append({"role": "user", "content": f"[{omitted} earlier messages omitted]"})
-        messages.extend(self._view_chat[agent])
-        return messages
+        """``agent``'s view as chat messages for an LLM: system, pinned, then the recent window.
+
+        A new list each call (the messages in it are shared with the view: read them, don't change them).
+        """
+        cached = self._chat_cache[agent]
+        if cached is None:
+            cached = []
+            if self._instructions[agent]:
+                cached.append({"role": "system", "content": self._instructions[agent]})
+            cached.extend(self._pinned_chat[agent])
+            omitted = self._view_count[agent] - len(self._view_chat[agent])
+            if omitted > 0:
+                cached.append({"role": "user", "content": f"[{omitted} earlier messages omitted]"})
+            cached.extend(self._view_chat[agent])
+            self._chat_cache[agent] = cached
+        return cached.copy()
 
     # ------------------------------------------------------------------------ observations, info
     def observe(self, agent: str) -> dict[str, Any]:
@@ -357,8 +396,8 @@ class TurnBasedTextEnv(AECEnv):
             "feedback": self._last_feedback[agent],
             "last_move": self._last_move[agent],
             "invalid_moves": self.invalid_moves[agent],
-            **self._extra_info(agent),
         }
+        info.update(self._extra_info(agent))
         if self.episode_metrics:
             info["episode"] = self.episode_metrics
             info["end_reason"] = self.end_reason
