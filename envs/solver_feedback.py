@@ -296,8 +296,8 @@ class SolverFeedbackEnv(TurnBasedTextEnv):
         if self.feedback_level is FeedbackLevel.NONE:
             self._ask_again()
             return
-        verdict = Verdict.CORRECT if correct else Verdict.INCORRECT
-        self._teacher_request = {"level": _LEVEL_NAME[self.feedback_level], "verdict": verdict.value, "answer": answer}
+        verdict_value = "correct" if correct else "incorrect"  # Verdict's values: .value is a slow enum property
+        self._teacher_request = {"level": _LEVEL_NAME[self.feedback_level], "verdict": verdict_value, "answer": answer}
         if self.feedback_level >= FeedbackLevel.CRITIQUE_WITH_ANSWER:
             self._teacher_request["gold"] = self.task.answer
         if self.feedback_level >= FeedbackLevel.CRITIQUE_WITH_SOLUTION:
@@ -305,7 +305,7 @@ class SolverFeedbackEnv(TurnBasedTextEnv):
         shown_answer = answer if answer is not None else "(no readable answer)"
         self.post(
             ENV,
-            f"Most recent answer: {shown_answer}\nThe grader marked it {verdict.value}. {TEACHER_REQUESTS[self.feedback_level]}",
+            f"Most recent answer: {shown_answer}\nThe grader marked it {verdict_value}. {TEACHER_REQUESTS[self.feedback_level]}",
             (TEACHER,),
             kind="notice",
         )
@@ -331,8 +331,9 @@ class SolverFeedbackEnv(TurnBasedTextEnv):
         # At the verdict levels the teacher's verdict is the feedback (and may be wrong); a critique is
         # framed by the grader's verdict, as Feedback Friction's template does.
         verdict = stated if stated is not None and self.feedback_level <= FeedbackLevel.BINARY else grader_verdict
-        self.valid_move(TEACHER, verdict=verdict.value, leaked_gold=leaked)
-        self.post(TEACHER, text, (TEACHER,), data={"verdict": verdict.value})
+        verdict_value = verdict._value_  # what .value returns, without the enum property's cost
+        self.valid_move(TEACHER, verdict=verdict_value, leaked_gold=leaked)
+        self.post(TEACHER, text, (TEACHER,), data={"verdict": verdict_value})
         body = content if self.feedback_level > FeedbackLevel.BINARY else ""
         event = FeedbackEvent(
             giver=TEACHER,

@@ -23,7 +23,7 @@ from feedbackgym.envs.core.feedback import FeedbackEvent
 from feedbackgym.envs.core.seeding import generator
 from feedbackgym.envs.core.spaces import PrintableText, is_printable_text, observation_space
 from feedbackgym.envs.core.text import for_view
-from feedbackgym.envs.core.voice import ENV, speaks_as
+from feedbackgym.envs.core.voice import ENV, voice_checker
 
 OWN_VOICE = "your own words only: no line that starts with another participant's name and a colon, no [name] tags"
 
@@ -137,6 +137,7 @@ class TurnBasedTextEnv(AECEnv):
         self.np_random, self.np_random_seed = seeding.np_random(None)
         self._own_random: np.random.Generator | None = None
         self._initialised = False
+        self._voice_checks: dict[str, tuple[tuple[str, ...], Callable[[str], str | None]]] = {}
 
     # ----------------------------------------------------------------------------------- spaces
     def observation_space(self, agent: str) -> gymnasium.spaces.Space:
@@ -200,7 +201,7 @@ class TurnBasedTextEnv(AECEnv):
         rewards = self.rewards
         for other in self.agents:
             rewards[other] = 0.0
-        voice = speaks_as(text, agent, self.possible_agents, self.voice_frames(agent)) if self.voice_check else None
+        voice = self._speaks_as(agent, text) if self.voice_check else None
         if voice is None:
             self._play(agent, text)
         else:
@@ -226,6 +227,14 @@ class TurnBasedTextEnv(AECEnv):
             self.truncations[agent],
             self.infos[agent],
         )
+
+    def _speaks_as(self, agent: str, text: str) -> str | None:
+        """:func:`~feedbackgym.envs.core.voice.speaks_as` for ``agent``'s reply, its checker kept per agent and frames."""
+        frames = self.voice_frames(agent)
+        kept = self._voice_checks.get(agent)
+        if kept is None or (kept[0] is not frames and kept[0] != frames):
+            kept = self._voice_checks[agent] = (frames, voice_checker(agent, tuple(self.possible_agents), tuple(frames)))
+        return kept[1](text)
 
     def voice_frames(self, agent: str) -> tuple[str, ...]:
         """Phrases with which this environment introduces others' text or its own verdicts in what
@@ -361,7 +370,7 @@ class TurnBasedTextEnv(AECEnv):
         if numeric:
             # One float32 array, handed out as (1,)-shaped rows: a fifth of the allocations.
             given = list(numeric.values())
-            rows = np.array(given, dtype=np.float32).reshape(-1, 1)
+            rows = np.array(given, dtype=np.float32)[:, None]  # indexing: cheaper than reshape
             names = tuple(numeric)
             # A last guard (each env keeps its values in range): the observation stays in its space. Checked
             # in Python, both comparisons of every value in C (map over operator.le); a NaN fails them as it

@@ -75,7 +75,7 @@ class FeedbackEvent:
             "receiver": self.receiver,
             "text": self.text,
             "content": self.content,
-            "verdict": self.verdict.value,
+            "verdict": self.verdict._value_,  # .value, without the enum property's cost
             "level": _LEVEL_NAMES[self.level] if type(self.level) is FeedbackLevel else self.level.name.lower(),
             "level_value": int(self.level),
             "turn": self.turn,

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import cache
 
 ENV = "env"  # the id returned for text that speaks as the environment
@@ -186,7 +186,18 @@ def speaks_as(text: str, speaker: str, participants: Iterable[str], frames: tupl
     >>> speaks_as("Note: it is a good balloon.", "seller_0", ["buyer_0", "seller_0"]) is None
     True
     """
-    own_id, own_role, ids, roles, line_tag, bracket_tag, name_words = _voices(speaker, tuple(participants))
+    return voice_checker(speaker, tuple(participants), tuple(frames))(text)
+
+
+@cache
+def voice_checker(speaker: str, participants: tuple[str, ...], frames: tuple[str, ...] = ()) -> Callable[[str], str | None]:
+    """:func:`speaks_as` for one speaker, cast and frames, with all it needs built once: ``check(text)``.
+
+    Environments keep one per agent, so a step pays only for reading the text.
+    """
+    own_id, own_role, ids, roles, line_tag, bracket_tag, name_words = _voices(speaker, participants)
+    framing, lowered_frames = _framing(frames)
+    searches = ((line_tag.finditer, False), (bracket_tag.finditer, True))
 
     def who(match: re.Match[str], bracketed: bool) -> str | None:
         name, index = _BLANKS.sub(" ", match.group(1)), match.group(2)
@@ -202,19 +213,21 @@ def speaks_as(text: str, speaker: str, participants: Iterable[str], frames: tupl
             return ENV
         return None
 
-    folded = fold(text).lower()
-    # Each pattern runs only when the text holds what every match of it must (a frame, a name and a
-    # colon or bracket): plain substring tests, far cheaper than a pattern tried at every position.
-    framing, lowered_frames = _framing(tuple(frames))
-    if framing is not None and any(map(folded.__contains__, lowered_frames)) and framing.search(folded):
-        return ENV
-    if ":" not in folded and "[" not in folded and "<" not in folded and "{" not in folded:
-        return None  # no tag can be there: most replies end here
-    if not any(map(folded.__contains__, name_words)):
+    def check(text: str) -> str | None:
+        folded = fold(text).lower()
+        # Each pattern runs only when the text holds what every match of it must (a frame, a name and a
+        # colon or bracket): plain substring tests, far cheaper than a pattern tried at every position.
+        if framing is not None and any(map(folded.__contains__, lowered_frames)) and framing.search(folded):
+            return ENV
+        if ":" not in folded and "[" not in folded and "<" not in folded and "{" not in folded:
+            return None  # no tag can be there: most replies end here
+        if not any(map(folded.__contains__, name_words)):
+            return None
+        for finditer, bracketed in searches:
+            for match in finditer(folded):
+                found = who(match, bracketed)
+                if found is not None:
+                    return found
         return None
-    for pattern, bracketed in ((line_tag, False), (bracket_tag, True)):
-        for match in pattern.finditer(folded):
-            found = who(match, bracketed)
-            if found is not None:
-                return found
-    return None
+
+    return check
