@@ -111,7 +111,78 @@ def test_kept_text_views_follow_every_change_of_instructions_pins_and_messages()
         if rng.random() < 0.5:
             for someone in agents:
                 assert env.view_text(someone) == _view_text_from_scratch(env, someone)
+                chat = env.chat_messages(someone)
+                assert chat == _chat_from_scratch(env, someone)
+                chat.append({"role": "user", "content": "a reader's own edit"})  # a copy: the kept view is untouched
+                assert env.chat_messages(someone) == _chat_from_scratch(env, someone)
     assert env.view_text(agents[0]) != ""
+
+
+def _chat_from_scratch(env, agent: str) -> list[dict[str, str]]:
+    """The chat view built afresh from the env's parts, as before it was kept between steps."""
+    messages = [{"role": "system", "content": env._instructions[agent]}] if env._instructions[agent] else []
+    messages.extend(env._pinned_chat[agent])
+    omitted = env._view_count[agent] - len(env._view_chat[agent])
+    if omitted > 0:
+        messages.append({"role": "user", "content": f"[{omitted} earlier messages omitted]"})
+    messages.extend(env._view_chat[agent])
+    return messages
+
+
+def test_views_of_hostile_messages_are_bounded_printable_copies_and_the_chat_keeps_them_whole() -> None:
+    from feedbackgym.envs import make
+    from feedbackgym.envs.core.text import for_view
+
+    env = make("SolverFeedback-v0", history_window=3).unwrapped
+    env.message_view_chars = 100  # no constructor argument of this env: set as a subclass would
+    env.reset(seed=0)
+    rng = random.Random(11)
+    alphabet = "ab \n\t\x00\x07\x1b\u200b\u202e\ud800é€😀:[]"
+    for _ in range(2000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.choice([0, 1, 5, 99, 100, 101, 250])))
+        sender = rng.choice(["solver_0", "teacher_0", "env"])
+        env.post(sender, text, ("solver_0", "teacher_0"))
+        for agent in ("solver_0", "teacher_0"):
+            who = "you" if agent == sender else sender
+            assert env._view_text[agent][-1] == f"[{who}] {for_view(text, 100)}"
+            assert env.chat_messages(agent)[-1] == {"role": "assistant" if agent == sender else "user", "content": text}
+            assert env.observation_space(agent)["text"].contains(env.view_text(agent))
+
+
+def test_the_voice_check_follows_frames_that_change_during_an_episode() -> None:
+    from feedbackgym.envs import make
+    from feedbackgym.envs.core.base import TurnBasedTextEnv
+
+    env = make("SolverFeedback-v0").unwrapped
+    frames = {"value": ("Grader:",)}
+    env.voice_frames = lambda agent: frames["value"]  # an env whose frames depend on its state
+    env.reset(seed=0)
+    assert TurnBasedTextEnv._speaks_as(env, "solver_0", "Grader: correct") == ENV
+    assert TurnBasedTextEnv._speaks_as(env, "solver_0", "Referee notes: fine") is None
+    frames["value"] = ("Referee notes:",)
+    assert TurnBasedTextEnv._speaks_as(env, "solver_0", "Grader: correct") is None
+    assert TurnBasedTextEnv._speaks_as(env, "solver_0", "Referee notes: fine") == ENV
+    frames["value"] = ["Grader:"]  # a list, not a tuple: still read
+    assert TurnBasedTextEnv._speaks_as(env, "solver_0", "Grader: correct") == ENV
+
+
+def test_last_is_pettingzoos_last() -> None:
+    from pettingzoo import AECEnv
+
+    from feedbackgym.agents.scripted.casts import scripted_cast
+    from feedbackgym.envs import make, registered_envs
+
+    for env_id in registered_envs():
+        env = make(env_id)
+        base, agents = env.unwrapped, scripted_cast(env)
+        env.reset(seed=3)
+        for agent in env.agent_iter(max_iter=60):
+            mine, theirs = base.last(), AECEnv.last(base)
+            assert mine[1:] == theirs[1:] and mine[0].keys() == theirs[0].keys(), env_id
+            assert all(str(mine[0][key]) == str(theirs[0][key]) for key in mine[0]), env_id
+            assert base.last(observe=False)[0] is None
+            observation, _, terminated, truncated, info = mine
+            env.step(None if terminated or truncated else agents[agent].act(observation, info))
 
 
 def test_the_observation_guard_clips_exactly_what_is_out_of_range() -> None:
