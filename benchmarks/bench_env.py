@@ -16,12 +16,19 @@ Two figures, printed as a table (nothing is written unless ``--out`` is given):
     solver that always answers ``\\boxed{-1}``, a teacher that always says "incorrect"), each the
     median over ``--reps`` episodes. Goal: <= 1.2.
 
+(c) where the time goes (CPU time, ``time.process_time``, best of ``--split-reps``): per agent-step of each
+    environment's loop above over ``--split-episodes`` fixed seeds, the same episodes with the environment
+    alone (replaying the actions recorded from its cast, so the agents' work is left out), and the
+    difference, the scripted agents' share (their ``reset`` and ``act``); rps's loop is timed alike.
+    Informative, no goal.
+
 An agent-step is one ``env.step`` with an action (the ``None`` steps of dead agents are timed but not
 counted). Resets, and the agents' per-episode reseeding, are inside the timed loop in (a).
 
     python benchmarks/bench_env.py
     python benchmarks/bench_env.py --rounds 7 --seconds 2 --out bench.json
     python benchmarks/bench_env.py --profile 3      # also cProfile the feedbackgym loop for 3 s
+    python benchmarks/bench_env.py --skip throughput --skip slowdown   # only (c)
 """
 
 from __future__ import annotations
@@ -182,6 +189,66 @@ def measure_throughput(rounds: int, seconds: float, seed: int, families: tuple[t
     }
 
 
+# ------------------------------------------------------------------------- where the time goes
+def measure_split(families: tuple[tuple[str, dict[str, Any]], ...], episodes: int, reps: int, seed: int) -> dict[str, Any]:
+    """CPU µs per agent-step: the whole loop, the environment alone replaying recorded actions, and the agents' share."""
+
+    def best_of(run: Any) -> float:
+        best = float("inf")
+        for _ in range(reps):
+            start = time.process_time()
+            run()
+            best = min(best, time.process_time() - start)
+        return best
+
+    by_env: dict[str, Any] = {}
+    for env_id, kwargs in families:
+        loop = FeedbackgymLoop(seed, env_id, kwargs)
+        env, agents = loop.env, loop.agents
+        # Long episodes (a negotiation series) get fewer of them, for about the same number of steps.
+        count = max(4, episodes // 20) if env_id.startswith("Negotiation") else episodes
+        recorded: list[list[Any]] = []
+
+        def whole(record: bool = False) -> None:
+            for episode_seed in range(seed, seed + count):
+                env.reset(seed=episode_seed)
+                for index, agent_id in enumerate(env.possible_agents):
+                    agents[agent_id].reset(seed=agent_seed(episode_seed, index))
+                actions = []
+                for agent in env.agent_iter():
+                    observation, _, terminated, truncated, info = env.last()
+                    action = None if terminated or truncated else agents[agent].act(observation, info)
+                    actions.append(action)
+                    env.step(action)
+                if record:
+                    recorded.append(actions)
+
+        def replay() -> None:
+            for episode_seed, actions in zip(range(seed, seed + count), recorded):
+                env.reset(seed=episode_seed)
+                moves = iter(actions)
+                for _agent in env.agent_iter():
+                    _, _, terminated, truncated, _ = env.last()
+                    action = next(moves, StopIteration)
+                    if action is StopIteration or (action is not None and (terminated or truncated)):
+                        raise RuntimeError(f"{env_id} seed {episode_seed}: the replayed episode differs from the recorded one")
+                    env.step(action)
+                if next(moves, StopIteration) is not StopIteration:
+                    raise RuntimeError(f"{env_id} seed {episode_seed}: the replayed episode ended early; it differs from the recorded one")
+
+        whole(record=True)
+        steps = sum(action is not None for actions in recorded for action in actions)
+        full_us = best_of(whole) / steps * 1e6
+        env_us = best_of(replay) / steps * 1e6
+        by_env[env_id] = {"episodes": count, "agent_steps": steps, "full_us": full_us, "env_us": env_us, "agents_us": full_us - env_us}
+    rps = RpsLoop(seed)
+    rps.run(0.1)
+    start = time.process_time()
+    steps, _, _ = rps.run(1.0)
+    rps_us = (time.process_time() - start) / steps * 1e6
+    return {"by_env": by_env, "rps_us": rps_us}
+
+
 # ------------------------------------------------------------------------------ long episodes
 class Constant:
     """A trivial agent: always the same reply, so the measured cost is the environment's."""
@@ -296,7 +363,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--top", type=int, default=25, help="functions shown by --profile")
     parser.add_argument("--profile-env", default="SolverFeedback-v0", choices=[env_id for env_id, _ in FAMILIES], help="the loop --profile profiles")
     parser.add_argument("--only", choices=[env_id for env_id, _ in FAMILIES], action="append", help="measure only these environments (repeatable)")
-    parser.add_argument("--skip", choices=("throughput", "slowdown"), action="append", default=[])
+    parser.add_argument("--split-episodes", type=int, default=300, help="episodes per environment for (c)")
+    parser.add_argument("--split-reps", type=int, default=3, help="(c) keeps the best of this many passes")
+    parser.add_argument("--skip", choices=("throughput", "slowdown", "split"), action="append", default=[])
     parser.add_argument("--out", type=Path, help="write the results as JSON here")
     args = parser.parse_args(argv)
 
@@ -335,6 +404,15 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(("    same, fastest window over fastest window", f"{slowdown['slowdown_of_minimums']:.3f}", "", ""))
         rows.append((f"    ns per agent-step at turn {args.early_turn} (median)", f"{slowdown['early_ns_per_step']:,.0f}", "", ""))
         rows.append((f"    ns per agent-step at turn {args.late_turn} (median)", f"{slowdown['late_ns_per_step']:,.0f}", "", ""))
+    if "split" not in args.skip:
+        families = tuple(family for family in FAMILIES if not args.only or family[0] in args.only)
+        split = measure_split(families, args.split_episodes, args.split_reps, args.seed)
+        results["split"] = split
+        print(f"\n(c) CPU µs per agent-step, best of {args.split_reps}: whole loop = environment alone + scripted agents")
+        print(f"    {'environment':<20}  {'episodes':>8}  {'agent-steps':>11}  {'whole':>7}  {'env':>7}  {'agents':>7}")
+        for env_id, figures in split["by_env"].items():
+            print(f"    {env_id:<20}  {figures['episodes']:>8}  {figures['agent_steps']:>11}  {figures['full_us']:>7.1f}  {figures['env_us']:>7.1f}  {figures['agents_us']:>7.1f}")
+        print(f"    {'rps (random actions)':<20}  {'':>8}  {'':>11}  {split['rps_us']:>7.1f}")
     print()
     print(table(rows))
     if stubbed:
