@@ -202,3 +202,19 @@ def test_the_observation_guard_clips_exactly_what_is_out_of_range() -> None:
         expected_turn = 0.0 if math.isnan(turn) else min(max(turn, 0), 5)
         expected_reward = 0.0 if math.isnan(reward) else min(max(reward, -1e6), 1e6)
         assert observation["turn"].tolist() == [np.float32(expected_turn)] and observation["last_reward"].tolist() == [np.float32(expected_reward)]
+
+
+def test_is_printable_text_agrees_with_the_plain_definition_on_every_code_point() -> None:
+    from feedbackgym.envs.core.spaces import is_printable_text
+
+    def plain(text: str) -> bool:
+        return text.replace("\n", " ").replace("\t", " ").isprintable()
+
+    for code in range(0x110000):
+        for text in (chr(code), f"ab\n{chr(code)}\tz"):
+            assert is_printable_text(text) == plain(text), hex(code)
+    rng = random.Random(5)
+    pieces = [chr(code) for code in range(0x80)] + ["é", "\u200b", "\u2028", "😀", "\ud800", "\x85", "text", "\n\n"]
+    for _ in range(20_000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 12)))
+        assert is_printable_text(text) == plain(text), repr(text)
