@@ -218,3 +218,27 @@ def test_is_printable_text_agrees_with_the_plain_definition_on_every_code_point(
     for _ in range(20_000):
         text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 12)))
         assert is_printable_text(text) == plain(text), repr(text)
+
+
+def test_feedback_events_are_built_as_their_fields_say() -> None:
+    import dataclasses
+    import inspect
+
+    import pytest
+
+    from feedbackgym.envs.core.feedback import FeedbackEvent, FeedbackLevel, Verdict
+
+    parameters = list(inspect.signature(FeedbackEvent.__init__).parameters.values())[1:]
+    fields = dataclasses.fields(FeedbackEvent)
+    assert [p.name for p in parameters] == [f.name for f in fields]
+    for parameter, field in zip(parameters, fields):
+        assert parameter.default == (inspect.Parameter.empty if field.default is dataclasses.MISSING else field.default), field.name
+    event = FeedbackEvent("teacher_0", "solver_0", "text", verdict=Verdict.CORRECT, level=FeedbackLevel.BINARY, turn=3)
+    assert vars(event) == {f.name: getattr(event, f.name) for f in fields} and event.turn == 3 and event.content == ""
+    assert event == FeedbackEvent(giver="teacher_0", receiver="solver_0", text="text", verdict=Verdict.CORRECT, level=FeedbackLevel.BINARY, turn=3)
+    assert hash(event) == hash(dataclasses.replace(event))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        event.text = "changed"  # type: ignore[misc]
+    assert event.replace(text="other").text == "other" and event.text == "text"
+    with pytest.raises(TypeError):
+        FeedbackEvent("teacher_0", "solver_0")  # type: ignore[call-arg]
