@@ -12,7 +12,7 @@ import numpy as np
 from feedbackgym.envs.core.base import MAX_PENALTY, TurnBasedTextEnv
 from feedbackgym.envs.core.feedback import FeedbackEvent, FeedbackLevel, Verdict
 from feedbackgym.envs.core.parsing import extract_answer
-from feedbackgym.envs.deception import AnswerReader, alternative_answer, answer_label, check_choice, near_miss, passages_for
+from feedbackgym.envs.deception import alternative_answer, answer_label, check_choice, near_miss, passages_for
 from feedbackgym.envs.tasks import Task, TaskSource, episode_task, resolve_task_source
 from feedbackgym.envs.core.checks import (
     ArgumentError,
@@ -334,8 +334,7 @@ class CriticEnv(TurnBasedTextEnv):
     # ------------------------------------------------------------------------------- episode
     def _start_episode(self, options: dict[str, Any]) -> None:
         self.task: Task = episode_task(self.task_source, options, self.np_random)
-        self._read_answer = AnswerReader(self.task)  # the task's normalize, remembered for the episode
-        self.gold = self._read_answer(self.task.answer)
+        self.gold = self.task.normalize(self.task.answer)  # read once: the attempt's making needs it too
         # The task's public view is the same all episode: built once, shared by every info (read-only).
         self._task_view = self.task.public_view()
         correct = bool(options["attempt_correct"]) if "attempt_correct" in options else bool(self.np_random.random() < self.actor_pool_correct_frac)
@@ -427,7 +426,7 @@ class CriticEnv(TurnBasedTextEnv):
             return None
         for candidate in (raw, raw.strip().strip("[]").strip()):
             try:
-                answer = self._read_answer(candidate)
+                answer = self.task.normalize(candidate)
             except (ValueError, ArithmeticError):
                 answer = None
             if answer is not None:

@@ -581,21 +581,21 @@ class DeceptiveJudgeEnv(TurnBasedTextEnv):
         return float(ord(answer) - ord("A"))
 
     def _numeric(self, agent: str) -> dict[str, float]:
-        judge = self._round_state.get("judge")
-        peers = self._round_state.get("peers") or {}
+        state = self._round_state
         current = self.answers[-1] if self.answers else None
-        support = sum(a == current for a in peers.values()) / len(peers) if peers else 0.0
-        moderator = self._round_state.get("moderator")
-        return {
-            "round": float(self.round),
-            "rounds_left": float(self.n_rounds - self.round),
-            "current_answer": self._index(current),
-            "judge_verdict": -1.0 if judge is None else float(judge["agree"]),
-            "judge_proposal": -1.0 if judge is None else self._index(judge["proposed_answer"]),
-            "evidence_strength": -1.0 if judge is None else float(judge["evidence_strength"]),
-            "peer_support": float(support),
-            "moderator_flag": -1.0 if moderator is None else float(moderator == "reliable"),
-        }
+        numeric = {"round": float(self.round), "rounds_left": float(self.n_rounds - self.round), "current_answer": self._index(current)}
+        judge = state.get("judge")
+        if judge is None:
+            numeric["judge_verdict"] = numeric["judge_proposal"] = numeric["evidence_strength"] = -1.0
+        else:
+            numeric["judge_verdict"] = float(judge["agree"])
+            numeric["judge_proposal"] = self._index(judge["proposed_answer"])
+            numeric["evidence_strength"] = float(judge["evidence_strength"])
+        peers = state.get("peers")
+        numeric["peer_support"] = float(sum(a == current for a in peers.values()) / len(peers)) if peers else 0.0
+        moderator = state.get("moderator")
+        numeric["moderator_flag"] = -1.0 if moderator is None else float(moderator == "reliable")
+        return numeric
 
     def _extra_info(self, agent: str) -> dict[str, Any]:
         info: dict[str, Any] = {"task": self._task_view, "round": self.round, "n_rounds": self.n_rounds, "workflow": self.workflow}
@@ -609,7 +609,8 @@ class DeceptiveJudgeEnv(TurnBasedTextEnv):
             info["tried_answers"] = [a for a in self.answers if a is not None]
             info["current_answer"] = self.answers[-1] if self.answers else None
             info["round_feedback"] = list(self._round_events)
-            info["round_state"] = {k: (dict(v) if isinstance(v, dict) else v) for k, v in self._round_state.items()}
+            # a copy, one level deep (its values are None, a string or a dict)
+            info["round_state"] = {key: (dict(value) if type(value) is dict else value) for key, value in self._round_state.items()}
         if self.expose_latent:
             latent: dict[str, Any] = {"gold": self.gold}
             if agent == MODERATOR:
