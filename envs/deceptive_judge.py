@@ -274,6 +274,13 @@ class DeceptiveJudgeEnv(TurnBasedTextEnv):
         self._intervenes_on = {correct: intervenes(self.intervention, self.judge_intent, correct) for correct in (False, True)}
         self._solver_instructions = PROMPTS["solver"]["system"].format(n_rounds=n_rounds) + (PROMPTS["solver"]["ambiguity"] if self.ask_ambiguity else "")
         self._judge_format_hint = PROMPTS["judge"]["format"].replace("\n", " | ")
+        # The judge's instructions: the system text, its goal (None: formatted per episode), its knowledge and format.
+        goal = PROMPTS["judge"][self.judge_intent]
+        self._judge_instructions = (
+            PROMPTS["judge"]["system"] + "\n\n",
+            None if "{" in goal or "}" in goal else goal,
+            "\n\n" + PROMPTS["judge"][self.judge_knowledge] + "\n\n" + PROMPTS["judge"]["format"],
+        )
         self.numeric_fields = {
             "round": (0, n_rounds),
             "rounds_left": (0, n_rounds),
@@ -313,7 +320,9 @@ class DeceptiveJudgeEnv(TurnBasedTextEnv):
         self._round_state: dict[str, Any] = {}
         self._pending: dict[str, dict[str, Any]] = {}
         self.instruct(SOLVER, self._solver_instructions)
-        self.instruct(JUDGE, "\n\n".join([PROMPTS["judge"]["system"], self._judge_goal(), PROMPTS["judge"][self.judge_knowledge], PROMPTS["judge"]["format"]]))
+        # Only a malicious judge's goal names the episode's alternative; the rest of its instructions is the instance's.
+        head, goal, tail = self._judge_instructions
+        self.instruct(JUDGE, head + (self._judge_goal() if goal is None else goal) + tail)
         for peer in self.peers:
             self.instruct(peer, PROMPTS["peer"]["system"])
         if self.workflow == "moderator":
