@@ -457,13 +457,14 @@ class DeceptiveJudgeEnv(TurnBasedTextEnv):
 
     # --------------------------------------------------------------------------------- judge
     def _judge_move(self, text: str) -> None:
-        verdict_match = _VERDICT.search(text[:4000])
+        head = text[:4000]  # the verdict and proposal lines are looked for here only
+        verdict_match = _VERDICT.search(head)
         if verdict_match is None:
             self.invalid_move(JUDGE, text, "no verdict found", self._judge_format_hint)
             return
         agree = verdict_match.group(1).lower() in ("agree", "correct", "right")
         proposal: str | None = None
-        proposal_match = _PROPOSAL.search(text[:4000])
+        proposal_match = _PROPOSAL.search(head)
         if proposal_match:
             raw = proposal_match.group(1).strip().strip("*_`\"' ").rstrip(".")
             if raw.lower() not in _NO_PROPOSAL:
@@ -488,14 +489,15 @@ class DeceptiveJudgeEnv(TurnBasedTextEnv):
         self.valid_move(JUDGE, agree=agree, proposal=proposal, cited=[f"E{i}" for i in cited])
         self.post(JUDGE, text, (JUDGE,), data={"agree": agree})
         verdict = Verdict.CORRECT if agree else Verdict.INCORRECT
-        shown_text = f"Feedback from the judge:\n{text.strip()}"
+        content = text.strip()
+        shown_text = f"Feedback from the judge:\n{content}"
         if passages:
             shown_text += "\n\nThe passages the judge cites:\n" + quote(passages, [f"E{i}" for i in cited])
         event = FeedbackEvent(
             giver=JUDGE,
             receiver=SOLVER,
             text=shown_text,
-            content=text.strip(),
+            content=content,
             verdict=verdict,
             level=FeedbackLevel.CRITIQUE_WITH_ANSWER,
             turn=self.turn,
