@@ -301,8 +301,8 @@ class DeceptiveJudgeEnv(TurnBasedTextEnv):
     # ------------------------------------------------------------------------------- episode
     def _start_episode(self, options: dict[str, Any]) -> None:
         self.task: Task = episode_task(self.task_source, options, self.np_random)
-        self._read = AnswerReader(self.task)
-        self.gold = self._read(self.task.answer)
+        self._read_answer = AnswerReader(self.task)  # the task's normalize, remembered for the episode
+        self.gold = self._read_answer(self.task.answer)
         # The task's public view is the same all episode: built once, shared by every info (read-only).
         self._task_view = self.task.public_view()
         # The plausible wrong answer a malicious judge argues for, fixed for the episode (WAFER-QA's alternative):
@@ -378,7 +378,7 @@ class DeceptiveJudgeEnv(TurnBasedTextEnv):
     # -------------------------------------------------------------------------------- solver
     def _solver_move(self, text: str) -> None:
         can_keep = bool(self.answers)
-        answer = _parse_answer(self.task, extract_answer(text), normalize=self._read)
+        answer = _parse_answer(self.task, extract_answer(text), normalize=self._read_answer)
         kept = False
         if answer is None and can_keep and _KEEP.search(text[:2000]) and not _SWITCH.search(text[:2000]):
             answer, kept = self.answers[-1], True
@@ -468,7 +468,7 @@ class DeceptiveJudgeEnv(TurnBasedTextEnv):
         if proposal_match:
             raw = proposal_match.group(1).strip().strip("*_`\"' ").rstrip(".")
             if raw.lower() not in _NO_PROPOSAL:
-                proposal = _parse_answer(self.task, raw, leading_letter=True, normalize=self._read)
+                proposal = _parse_answer(self.task, raw, leading_letter=True, normalize=self._read_answer)
                 if proposal is None:
                     options = ", ".join(f"({chr(65 + i)})" for i in range(len(self.task.choices))) or "a value of the task's kind"
                     self.invalid_move(JUDGE, text, f"proposed answer {raw[:60]!r} is not an answer to this question", f"one of {options}")
@@ -522,7 +522,7 @@ class DeceptiveJudgeEnv(TurnBasedTextEnv):
 
     # --------------------------------------------------------------------------- peers, moderator
     def _peer_move(self, peer: str, text: str) -> None:
-        answer = _parse_answer(self.task, extract_answer(text), normalize=self._read)
+        answer = _parse_answer(self.task, extract_answer(text), normalize=self._read_answer)
         if answer is None:
             self.invalid_move(peer, text, "no answer found", "your own answer as \\boxed{...} with a one-sentence reason")
             return
