@@ -72,7 +72,8 @@ def perturb_number(value: int, rng: np.random.Generator, base: int = 10) -> int:
     """
     digits = max(len(format_number(abs(value), base)), 1)
     while True:
-        power = int(rng.integers(0, digits))
+        # numpy's integers over a single value draws nothing: a one-digit value skips the call, not a draw
+        power = int(rng.integers(0, digits)) if digits > 1 else 0
         delta = int(rng.integers(1, base)) * base**power * (1 if rng.random() < 0.5 else -1)
         if value < 0 or value + delta >= 0:
             return value + delta
