@@ -122,6 +122,9 @@ def wrong_answer(task: Task, rng: np.random.Generator, exclude: Sequence[str | N
     return alternative_answer(rng, task.normalize(task.answer), task.choices, task.base, exclude)
 
 
+_BARE_LETTERS = [{chr(65 + i): chr(65 + i) for i in range(n)} for n in range(27)]  # n options -> their letters, each read as itself
+
+
 class AnswerReader:
     """``task.normalize``, remembered for one episode's task.
 
@@ -136,7 +139,10 @@ class AnswerReader:
 
     def __init__(self, task: Task) -> None:
         self.task = task
-        self._known: dict[str, str | None] = {}
+        # A choice task reads a bare option letter as itself ("B" -> "B": Task.normalize's rule for choice
+        # answers), the answer agents give most: known from the start. Only for Task itself, whose rule it is.
+        letters = len(task.choices) or 26
+        self._known: dict[str, str | None] = dict(_BARE_LETTERS[letters]) if type(task) is Task and task.kind == "choice" and letters <= 26 else {}
 
     def __call__(self, text: str) -> str | None:
         known = self._known

@@ -58,3 +58,22 @@ def test_an_error_of_the_task_is_raised_and_not_remembered() -> None:
         with pytest.raises(ArithmeticError):
             read("boom")
     assert read("7") == "7"
+
+
+@pytest.mark.parametrize("n_choices", [0, 1, 2, 4, 26])
+def test_bare_option_letters_known_from_the_start_read_as_the_task_reads_them(n_choices: int) -> None:
+    choices = tuple(f"option {i}" for i in range(n_choices))
+    task = Task(id="c", prompt="Pick.", answer="A", kind="choice", choices=choices)
+    read = AnswerReader(task)
+    assert len(read._known) == (n_choices or 26)  # known without a call to normalize
+    for code in range(ord("A"), ord("Z") + 1):
+        for text in (chr(code), chr(code).lower(), f"({chr(code)})"):
+            assert read(text) == task.normalize(text)
+
+
+def test_no_letter_is_assumed_beyond_the_plain_task() -> None:
+    many = Task(id="m", prompt="Pick.", answer="A", kind="choice", choices=("x",))
+    object.__setattr__(many, "choices", tuple(f"o{i}" for i in range(27)))  # past the 26 letters: normalize raises
+    with pytest.raises(ValueError):
+        AnswerReader(many)("A")
+    assert AnswerReader(CountingTask(**dataclasses.asdict(CHOICE)))._known == {}  # a subclass may read letters its own way
