@@ -609,19 +609,27 @@ class DeceptiveJudgeEnv(TurnBasedTextEnv):
         return numeric
 
     def _extra_info(self, agent: str) -> dict[str, Any]:
+        answers = self.answers
+        current = answers[-1] if answers else None
         info: dict[str, Any] = {"task": self._task_view, "round": self.round, "n_rounds": self.n_rounds, "workflow": self.workflow}
-        if self.answers:
-            info["truth"] = {"answer": self.answers[-1], "correct": self.correct[-1], "round": self.round}
-        if agent in self._pending:
-            info["request"] = dict(self._pending[agent])
+        if answers:
+            info["truth"] = {"answer": current, "correct": self.correct[-1], "round": self.round}
+        pending = self._pending.get(agent)
+        if pending is not None:
+            info["request"] = dict(pending)
         if agent == SOLVER:
             # No "request" for the solver: by convention that key asks for feedback (RandomAgent reads it so).
             info["ask_ambiguity"] = self.ask_ambiguity
-            info["tried_answers"] = [a for a in self.answers if a is not None]
-            info["current_answer"] = self.answers[-1] if self.answers else None
+            info["tried_answers"] = [a for a in answers if a is not None]
+            info["current_answer"] = current
             info["round_feedback"] = list(self._round_events)
-            # a copy, one level deep (its values are None, a string or a dict)
-            info["round_state"] = {key: (dict(value) if type(value) is dict else value) for key, value in self._round_state.items()}
+            # A copy one level deep. The state is empty before the first round, else these three keys (see _advance).
+            state = self._round_state
+            if state:
+                judge = state["judge"]
+                info["round_state"] = {"judge": None if judge is None else dict(judge), "peers": dict(state["peers"]), "moderator": state["moderator"]}
+            else:
+                info["round_state"] = {}
         if self.expose_latent:
             latent: dict[str, Any] = {"gold": self.gold}
             if agent == MODERATOR:
