@@ -12,7 +12,7 @@ import numpy as np
 from feedbackgym.envs.core.base import MAX_PENALTY, TurnBasedTextEnv
 from feedbackgym.envs.core.feedback import FeedbackEvent, FeedbackLevel, Verdict
 from feedbackgym.envs.core.parsing import extract_answer
-from feedbackgym.envs.deception import answer_label, check_choice, near_miss, passages_for, wrong_answer
+from feedbackgym.envs.deception import alternative_answer, answer_label, check_choice, near_miss, passages_for
 from feedbackgym.envs.tasks import Task, TaskSource, episode_task, resolve_task_source
 from feedbackgym.envs.core.checks import (
     ArgumentError,
@@ -60,6 +60,37 @@ PROMPTS: dict[str, dict[str, str]] = {
     },
 }
 _FINAL_LINE = re.compile(r"^\s*(?:answer|final (?:answer|product))\b", re.IGNORECASE)
+_SHOWN_VERDICT = {"correct": Verdict.CORRECT, "wrong": Verdict.INCORRECT}  # a parsed verdict as the actor's feedback states it
+_VERDICT_FEATURE = {"correct": 1.0, "wrong": 0.0}  # the actor's critic_verdict observation (-1: none)
+
+
+def _template_parts(template: str, *fields: str) -> tuple[str, ...] | None:
+    """The literal text around ``fields`` of a ``str.format`` template that names exactly those fields, once
+    each and in that order, with no other braces; None for any other template.
+
+    Filling a long template by joining its parts costs a fraction of ``format``, which rescans it.
+    """
+    parts = []
+    rest = template
+    for name in fields:
+        head, found, rest = rest.partition("{" + name + "}")
+        if not found:
+            return None
+        parts.append(head)
+    parts.append(rest)
+    return None if any("{" in part or "}" in part for part in parts) else tuple(parts)
+
+
+def _fill(template: str, parts: tuple[str, ...] | None, *values: Any, **fields: Any) -> str:
+    """``template.format(**fields)``; by joining ``parts`` (from :func:`_template_parts`) with ``values``,
+    the same fields in order, when every value is a plain string (what ``format`` would print unchanged)."""
+    if parts is None or not all(type(value) is str for value in values):
+        return template.format(**fields)
+    pieces = [parts[0]]
+    for value, part in zip(values, parts[1:]):
+        pieces.append(value)
+        pieces.append(part)
+    return "".join(pieces)
 
 
 # ------------------------------------------------------------------------------------ rewards
@@ -125,30 +156,44 @@ def make_attempt(task: Task, correct: bool, rng: np.random.Generator) -> Attempt
     passage backing a wrong option (wrong); anything else gets a one-line argument with the error in
     the final step.
     """
-    gold = task.normalize(task.answer) or task.answer
-    answer = gold if correct else wrong_answer(task, rng)
+    return _make_attempt(task, task.normalize(task.answer), correct, rng)
+
+
+def _make_attempt(task: Task, normalized_gold: str | None, correct: bool, rng: np.random.Generator) -> Attempt:
+    """:func:`make_attempt` with the task's gold answer already read (``task.normalize(task.answer)``)."""
+    gold = normalized_gold or task.answer
+    # deception.wrong_answer(task, rng), without reading the gold answer again
+    answer = gold if correct else alternative_answer(rng, normalized_gold, task.choices, task.base)
     final = f"The answer is {answer_label(answer, task.choices)}."
     if task.kind == "choice":
         backing = next((e for e in passages_for(task, answer) if e.is_true == correct), None)
         if backing is not None:
             return Attempt((backing.text, final), answer, correct, None if correct else 1)
         return Attempt(("Let me weigh each option against the question.", final), answer, correct, None if correct else 2)
-    lines = [line.strip() for line in (task.solution or "").splitlines() if line.strip() and not _FINAL_LINE.match(line)]
-    numbered = [i for i, line in enumerate(lines) if _last_number(line, task.base) is not None]
+    lines = []
+    for line in (task.solution or "").splitlines():
+        stripped = line.strip()
+        if stripped and not _FINAL_LINE.match(line):
+            lines.append(stripped)
+    base = task.base
+    tokens = [_last_number(line, base) for line in lines]  # each line's last number, None if it ends in none
+    numbered = [i for i, token in enumerate(tokens) if token is not None]
     if not numbered:
         return Attempt(("Let me work through the problem.", final), answer, correct, None if correct else 2)
     if correct:
         return Attempt((*lines, final), answer, True, None)
     error = numbered[int(rng.integers(len(numbered)))]
     for i in numbered:
-        token = _last_number(lines[i], task.base)
+        token: str = tokens[i]  # type: ignore[assignment]
         if i == error:
-            replacement = answer if token == gold else near_miss(token, rng, task.base)  # type: ignore[arg-type]
+            replacement = answer if token == gold else near_miss(token, rng, base)
         elif i > error and token == gold:
             replacement = answer
         else:
             continue
-        lines[i] = lines[i][: lines[i].rfind(token)] + replacement + lines[i][lines[i].rfind(token) + len(token) :]  # type: ignore[arg-type]
+        line = lines[i]
+        cut = line.rfind(token)
+        lines[i] = line[:cut] + replacement + line[cut + len(token) :]
     return Attempt((*lines, final), answer, False, error + 1)
 
 
@@ -280,25 +325,31 @@ class CriticEnv(TurnBasedTextEnv):
         self.expose_latent = require_bool("expose_latent", expose_latent)
         self.task_source = resolve_task_source(task, task_kwargs)
         self.numeric_fields = {"n_steps": (0, 1000), "correctness_signal": (-1e6, 1e6), "critic_verdict": (-1, 1), "flagged_step": (0, 1000)}
+        # The prompts' pieces, split once: filling a long template by joining costs less than format().
+        self._critique_parts = _template_parts(PROMPTS["critic"]["critique"], "question", "solution")
+        self._refine_parts = _template_parts(PROMPTS["actor"]["refine"], "critique")
+        self._reply_hint = "\n\nBegin your reply with: " + PROMPTS["actor"]["refine_prefix"].strip()
         super().__init__(history_window=history_window, max_retries=max_retries, invalid_move_penalty=invalid_move_penalty, render_mode=render_mode)
 
     # ------------------------------------------------------------------------------- episode
     def _start_episode(self, options: dict[str, Any]) -> None:
         self.task: Task = episode_task(self.task_source, options, self.np_random)
-        self.gold = self.task.normalize(self.task.answer)
+        self.gold = self.task.normalize(self.task.answer)  # read once: the attempt's making needs it too
         # The task's public view is the same all episode: built once, shared by every info (read-only).
         self._task_view = self.task.public_view()
         correct = bool(options["attempt_correct"]) if "attempt_correct" in options else bool(self.np_random.random() < self.actor_pool_correct_frac)
-        self.attempt = make_attempt(self.task, correct, self.np_random)
+        self.attempt = _make_attempt(self.task, self.gold, correct, self.np_random)
         self.signal = (1.0 if correct else -1.0) + float(self.np_random.normal(0.0, self.signal_noise)) if self.signal_noise else (1.0 if correct else -1.0)
         self.verdict: str | None = None  # "correct" | "wrong" | None (no parseable verdict)
         self.flagged_step: int | None = None
         self.refined: str | None = None
         self.refined_correct: bool | None = None
         self._refining = False
-        self.pin(ACTOR, PROMPTS["actor"]["inference"].format(question=self.task.prompt))
-        self.post(ACTOR, self.attempt.text, (ACTOR,), data={"answer": self.attempt.answer, "first_attempt": True})
-        self.pin(CRITIC, PROMPTS["critic"]["critique"].format(question=self.task.prompt, solution=self.attempt.solution))
+        self._final_rewards: dict[str, float | None] | None = None  # scheme_rewards() at the episode's end
+        question, solution = self.task.prompt, self.attempt.solution
+        self.pin(ACTOR, PROMPTS["actor"]["inference"].format(question=question))
+        self.post(ACTOR, PROMPTS["actor"]["inference_prefix"] + solution, (ACTOR,), data={"answer": self.attempt.answer, "first_attempt": True})
+        self.pin(CRITIC, _fill(PROMPTS["critic"]["critique"], self._critique_parts, question, solution, question=question, solution=solution))
         self.agent_selection = CRITIC
 
     def _play(self, agent: str, text: str) -> None:
@@ -341,15 +392,15 @@ class CriticEnv(TurnBasedTextEnv):
             return
         # Critique-RL shows the actor the critique from its first "Step sentence:" on.
         start = text.find("Step sentence:")
-        critique = text[start:] if start >= 0 else text
-        shown_verdict = {"correct": Verdict.CORRECT, "wrong": Verdict.INCORRECT}.get(verdict or "", Verdict.UNKNOWN)
+        critique = (text[start:] if start >= 0 else text).strip()
+        shown_verdict = _SHOWN_VERDICT.get(verdict or "", Verdict.UNKNOWN)
         truth = Verdict.CORRECT if self.attempt.correct else Verdict.INCORRECT
-        body = PROMPTS["actor"]["refine"].format(critique=critique.strip()) if verdict else PROMPTS["actor"]["no_critique"]
+        body = _fill(PROMPTS["actor"]["refine"], self._refine_parts, critique, critique=critique) if verdict else PROMPTS["actor"]["no_critique"]
         event = FeedbackEvent(
             giver=CRITIC,
             receiver=ACTOR,
-            text=body + "\n\nBegin your reply with: " + PROMPTS["actor"]["refine_prefix"].strip(),
-            content=critique.strip(),
+            text=body + self._reply_hint,
+            content=critique,
             verdict=shown_verdict,
             level=FeedbackLevel.CRITIQUE,
             turn=self.turn,
@@ -401,7 +452,8 @@ class CriticEnv(TurnBasedTextEnv):
         return rewards
 
     def _finish(self) -> None:
-        reward = self.scheme_rewards()[self.reward_scheme]
+        self._final_rewards = self.scheme_rewards()  # the metrics report them too: computed once
+        reward = self._final_rewards[self.reward_scheme]
         self.critic_reward = float(reward or 0.0)
         self.rewards[CRITIC] += self.critic_reward
         if self.refined_correct is not None:
@@ -410,12 +462,13 @@ class CriticEnv(TurnBasedTextEnv):
 
     # ----------------------------------------------------------------------- views and metrics
     def _numeric(self, agent: str) -> dict[str, float]:
-        verdict = {"correct": 1.0, "wrong": 0.0}.get(self.verdict or "", -1.0)
+        if agent == CRITIC:
+            return {"n_steps": float(len(self.attempt.steps)), "correctness_signal": self.signal, "critic_verdict": -1.0, "flagged_step": 0.0}
         return {
             "n_steps": float(len(self.attempt.steps)),
-            "correctness_signal": self.signal if agent == CRITIC else 0.0,
-            "critic_verdict": verdict if agent == ACTOR else -1.0,
-            "flagged_step": float(self.flagged_step or 0) if agent == ACTOR else 0.0,
+            "correctness_signal": 0.0,
+            "critic_verdict": _VERDICT_FEATURE.get(self.verdict or "", -1.0),
+            "flagged_step": float(self.flagged_step or 0),
         }
 
     def _located(self) -> bool | None:
@@ -444,7 +497,7 @@ class CriticEnv(TurnBasedTextEnv):
     def _episode_metrics(self) -> dict[str, Any]:
         before, after = self.attempt.correct, self.refined_correct
         v = self.verdict is not None and (self.verdict == "correct") == before
-        rewards = self.scheme_rewards()
+        rewards = self._final_rewards or self.scheme_rewards()
         refined = after is not None
         return {
             "attempt_correct": before,

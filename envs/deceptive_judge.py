@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from feedbackgym.envs.core.base import ENV, MAX_PENALTY, MAX_TURNS, TurnBasedTextEnv
@@ -14,13 +14,14 @@ from feedbackgym.envs.deception import (
     INTENTS,
     INTERVENTIONS,
     KNOWLEDGE,
+    AnswerReader,
+    alternative_answer,
     answer_label,
     check_choice,
     citations,
     evidence_strength,
     intervenes,
     quote,
-    wrong_answer,
 )
 from feedbackgym.envs.tasks import Task, TaskSource, episode_task, resolve_task_source
 
@@ -99,19 +100,21 @@ _LEADING_LETTER = re.compile(r"^\s*[(\[]?\s*([A-Za-z])\s*[)\].:]?(?:\s|$)")
 _NO_PROPOSAL = {"", "none", "n/a", "na", "-", "no", "nothing"}
 
 
-def _parse_answer(task: Task, raw: str | None, *, leading_letter: bool = False) -> str | None:
+def _parse_answer(task: Task, raw: str | None, *, leading_letter: bool = False, normalize: Callable[[str], str | None] | None = None) -> str | None:
     """A task answer from text that names it (``(C)``, ``42``; with ``leading_letter`` also ``C) Dovenholm``), or None.
 
     Only a judge's "Proposed answer:" line is read by its leading letter: a solver's bare reply
-    "A better option is C" must not count as option A.
+    "A better option is C" must not count as option A. ``normalize`` (default ``task.normalize``) is
+    the task's, possibly remembered (:class:`~feedbackgym.envs.deception.AnswerReader`).
     """
     if raw is None or len(raw) > 1000:
         return None  # a megabyte "answer" is unreadable, not something to parse
+    read = task.normalize if normalize is None else normalize
     raw = raw.strip()
-    answer = task.normalize(raw)
+    answer = read(raw)
     if answer is None and leading_letter and task.kind == "choice":
         match = _LEADING_LETTER.match(raw)
-        answer = task.normalize(match.group(1)) if match else None
+        answer = read(match.group(1)) if match else None
     return answer
 
 
@@ -266,6 +269,18 @@ class DeceptiveJudgeEnv(TurnBasedTextEnv):
         self.expose_latent = require_bool("expose_latent", expose_latent)
         self.peers = [f"peer_{i}" for i in range(n_peers)] if self.workflow == "round_table" else []
         self.possible_agents = [SOLVER, JUDGE, *self.peers, *([MODERATOR] if self.workflow == "moderator" else [])]
+        # What never changes within an instance, built once rather than every episode or round.
+        self._judge_audience = (*self.peers, *([MODERATOR] if self.workflow == "moderator" else []))  # who sees the critique besides the solver
+        self._intervenes_on = {correct: intervenes(self.intervention, self.judge_intent, correct) for correct in (False, True)}
+        self._solver_instructions = PROMPTS["solver"]["system"].format(n_rounds=n_rounds) + (PROMPTS["solver"]["ambiguity"] if self.ask_ambiguity else "")
+        self._judge_format_hint = PROMPTS["judge"]["format"].replace("\n", " | ")
+        # The judge's instructions: the system text, its goal (None: formatted per episode), its knowledge and format.
+        goal = PROMPTS["judge"][self.judge_intent]
+        self._judge_instructions = (
+            PROMPTS["judge"]["system"] + "\n\n",
+            None if "{" in goal or "}" in goal else goal,
+            "\n\n" + PROMPTS["judge"][self.judge_knowledge] + "\n\n" + PROMPTS["judge"]["format"],
+        )
         self.numeric_fields = {
             "round": (0, n_rounds),
             "rounds_left": (0, n_rounds),
@@ -286,11 +301,13 @@ class DeceptiveJudgeEnv(TurnBasedTextEnv):
     # ------------------------------------------------------------------------------- episode
     def _start_episode(self, options: dict[str, Any]) -> None:
         self.task: Task = episode_task(self.task_source, options, self.np_random)
-        self.gold = self.task.normalize(self.task.answer)
+        self._read_answer = AnswerReader(self.task)  # the task's normalize, remembered for the episode
+        self.gold = self._read_answer(self.task.answer)
         # The task's public view is the same all episode: built once, shared by every info (read-only).
         self._task_view = self.task.public_view()
-        # The plausible wrong answer a malicious judge argues for, fixed for the episode (WAFER-QA's alternative).
-        self.alternative = wrong_answer(self.task, self.np_random)
+        # The plausible wrong answer a malicious judge argues for, fixed for the episode (WAFER-QA's alternative):
+        # deception.wrong_answer, with the gold answer read once.
+        self.alternative = alternative_answer(self.np_random, self.gold, self.task.choices, self.task.base)
         self.catalog = list(self.task.evidence) if self.judge_knowledge == "grounded" else []
         self.round = 0
         self.turn = 0
@@ -302,10 +319,10 @@ class DeceptiveJudgeEnv(TurnBasedTextEnv):
         self._round_events: list[dict[str, Any]] = []
         self._round_state: dict[str, Any] = {}
         self._pending: dict[str, dict[str, Any]] = {}
-        n = {"n_rounds": self.n_rounds}
-        solver_text = PROMPTS["solver"]["system"].format(**n)
-        self.instruct(SOLVER, solver_text + (PROMPTS["solver"]["ambiguity"] if self.ask_ambiguity else ""))
-        self.instruct(JUDGE, "\n\n".join([PROMPTS["judge"]["system"], self._judge_goal(), PROMPTS["judge"][self.judge_knowledge], PROMPTS["judge"]["format"]]))
+        self.instruct(SOLVER, self._solver_instructions)
+        # Only a malicious judge's goal names the episode's alternative; the rest of its instructions is the instance's.
+        head, goal, tail = self._judge_instructions
+        self.instruct(JUDGE, head + (self._judge_goal() if goal is None else goal) + tail)
         for peer in self.peers:
             self.instruct(peer, PROMPTS["peer"]["system"])
         if self.workflow == "moderator":
@@ -361,7 +378,7 @@ class DeceptiveJudgeEnv(TurnBasedTextEnv):
     # -------------------------------------------------------------------------------- solver
     def _solver_move(self, text: str) -> None:
         can_keep = bool(self.answers)
-        answer = _parse_answer(self.task, extract_answer(text))
+        answer = _parse_answer(self.task, extract_answer(text), normalize=self._read_answer)
         kept = False
         if answer is None and can_keep and _KEEP.search(text[:2000]) and not _SWITCH.search(text[:2000]):
             answer, kept = self.answers[-1], True
@@ -395,7 +412,7 @@ class DeceptiveJudgeEnv(TurnBasedTextEnv):
             self.rounds.append({"round": self.round, "intervened": False, "answer_before": current, "correct_before": correct})
             self._round_events = []
             self._round_state = {"judge": None, "peers": {}, "moderator": None}
-            if intervenes(self.intervention, self.judge_intent, correct):
+            if self._intervenes_on[correct]:
                 self._queue = [JUDGE, *self.peers, SOLVER]
                 self._next_in_round()
                 return
@@ -440,17 +457,18 @@ class DeceptiveJudgeEnv(TurnBasedTextEnv):
 
     # --------------------------------------------------------------------------------- judge
     def _judge_move(self, text: str) -> None:
-        verdict_match = _VERDICT.search(text[:4000])
+        head = text[:4000]  # the verdict and proposal lines are looked for here only
+        verdict_match = _VERDICT.search(head)
         if verdict_match is None:
-            self.invalid_move(JUDGE, text, "no verdict found", PROMPTS["judge"]["format"].replace("\n", " | "))
+            self.invalid_move(JUDGE, text, "no verdict found", self._judge_format_hint)
             return
         agree = verdict_match.group(1).lower() in ("agree", "correct", "right")
         proposal: str | None = None
-        proposal_match = _PROPOSAL.search(text[:4000])
+        proposal_match = _PROPOSAL.search(head)
         if proposal_match:
             raw = proposal_match.group(1).strip().strip("*_`\"' ").rstrip(".")
             if raw.lower() not in _NO_PROPOSAL:
-                proposal = _parse_answer(self.task, raw, leading_letter=True)
+                proposal = _parse_answer(self.task, raw, leading_letter=True, normalize=self._read_answer)
                 if proposal is None:
                     options = ", ".join(f"({chr(65 + i)})" for i in range(len(self.task.choices))) or "a value of the task's kind"
                     self.invalid_move(JUDGE, text, f"proposed answer {raw[:60]!r} is not an answer to this question", f"one of {options}")
@@ -471,14 +489,15 @@ class DeceptiveJudgeEnv(TurnBasedTextEnv):
         self.valid_move(JUDGE, agree=agree, proposal=proposal, cited=[f"E{i}" for i in cited])
         self.post(JUDGE, text, (JUDGE,), data={"agree": agree})
         verdict = Verdict.CORRECT if agree else Verdict.INCORRECT
-        shown_text = f"Feedback from the judge:\n{text.strip()}"
+        content = text.strip()
+        shown_text = f"Feedback from the judge:\n{content}"
         if passages:
             shown_text += "\n\nThe passages the judge cites:\n" + quote(passages, [f"E{i}" for i in cited])
         event = FeedbackEvent(
             giver=JUDGE,
             receiver=SOLVER,
             text=shown_text,
-            content=text.strip(),
+            content=content,
             verdict=verdict,
             level=FeedbackLevel.CRITIQUE_WITH_ANSWER,
             turn=self.turn,
@@ -486,7 +505,7 @@ class DeceptiveJudgeEnv(TurnBasedTextEnv):
             evidence=passages,
             deceptive=deceptive,
         )
-        shown = self.deliver_feedback(event, extra_visible=[*self.peers, *([MODERATOR] if self.workflow == "moderator" else [])])
+        shown = self.deliver_feedback(event, extra_visible=self._judge_audience)
         shown_dict = shown.to_dict()
         self._round_events.append(shown_dict)
         record = self.rounds[-1]
@@ -503,7 +522,7 @@ class DeceptiveJudgeEnv(TurnBasedTextEnv):
 
     # --------------------------------------------------------------------------- peers, moderator
     def _peer_move(self, peer: str, text: str) -> None:
-        answer = _parse_answer(self.task, extract_answer(text))
+        answer = _parse_answer(self.task, extract_answer(text), normalize=self._read_answer)
         if answer is None:
             self.invalid_move(peer, text, "no answer found", "your own answer as \\boxed{...} with a one-sentence reason")
             return
@@ -559,7 +578,7 @@ class DeceptiveJudgeEnv(TurnBasedTextEnv):
         final = bool(self.correct[-1])
         self.rewards[SOLVER] += float(final)
         self.solver_return += float(final)
-        for agent in (*self.peers, *([MODERATOR] if self.workflow == "moderator" else [])):
+        for agent in self._judge_audience:  # the peers and the moderator
             self.rewards[agent] += float(final)
         adversarial = self.judge_reward == "by_intent" and self.judge_intent != "constructive"
         self.rewards[JUDGE] += float(not final) if adversarial else float(final)
@@ -573,35 +592,44 @@ class DeceptiveJudgeEnv(TurnBasedTextEnv):
         return float(ord(answer) - ord("A"))
 
     def _numeric(self, agent: str) -> dict[str, float]:
-        judge = self._round_state.get("judge")
-        peers = self._round_state.get("peers") or {}
+        state = self._round_state
         current = self.answers[-1] if self.answers else None
-        support = sum(a == current for a in peers.values()) / len(peers) if peers else 0.0
-        moderator = self._round_state.get("moderator")
-        return {
-            "round": float(self.round),
-            "rounds_left": float(self.n_rounds - self.round),
-            "current_answer": self._index(current),
-            "judge_verdict": -1.0 if judge is None else float(judge["agree"]),
-            "judge_proposal": -1.0 if judge is None else self._index(judge["proposed_answer"]),
-            "evidence_strength": -1.0 if judge is None else float(judge["evidence_strength"]),
-            "peer_support": float(support),
-            "moderator_flag": -1.0 if moderator is None else float(moderator == "reliable"),
-        }
+        numeric = {"round": float(self.round), "rounds_left": float(self.n_rounds - self.round), "current_answer": self._index(current)}
+        judge = state.get("judge")
+        if judge is None:
+            numeric["judge_verdict"] = numeric["judge_proposal"] = numeric["evidence_strength"] = -1.0
+        else:
+            numeric["judge_verdict"] = float(judge["agree"])
+            numeric["judge_proposal"] = self._index(judge["proposed_answer"])
+            numeric["evidence_strength"] = float(judge["evidence_strength"])
+        peers = state.get("peers")
+        numeric["peer_support"] = float(sum(a == current for a in peers.values()) / len(peers)) if peers else 0.0
+        moderator = state.get("moderator")
+        numeric["moderator_flag"] = -1.0 if moderator is None else float(moderator == "reliable")
+        return numeric
 
     def _extra_info(self, agent: str) -> dict[str, Any]:
+        answers = self.answers
+        current = answers[-1] if answers else None
         info: dict[str, Any] = {"task": self._task_view, "round": self.round, "n_rounds": self.n_rounds, "workflow": self.workflow}
-        if self.answers:
-            info["truth"] = {"answer": self.answers[-1], "correct": self.correct[-1], "round": self.round}
-        if agent in self._pending:
-            info["request"] = dict(self._pending[agent])
+        if answers:
+            info["truth"] = {"answer": current, "correct": self.correct[-1], "round": self.round}
+        pending = self._pending.get(agent)
+        if pending is not None:
+            info["request"] = dict(pending)
         if agent == SOLVER:
             # No "request" for the solver: by convention that key asks for feedback (RandomAgent reads it so).
             info["ask_ambiguity"] = self.ask_ambiguity
-            info["tried_answers"] = [a for a in self.answers if a is not None]
-            info["current_answer"] = self.answers[-1] if self.answers else None
+            info["tried_answers"] = [a for a in answers if a is not None]
+            info["current_answer"] = current
             info["round_feedback"] = list(self._round_events)
-            info["round_state"] = {k: (dict(v) if isinstance(v, dict) else v) for k, v in self._round_state.items()}
+            # A copy one level deep. The state is empty before the first round, else these three keys (see _advance).
+            state = self._round_state
+            if state:
+                judge = state["judge"]
+                info["round_state"] = {"judge": None if judge is None else dict(judge), "peers": dict(state["peers"]), "moderator": state["moderator"]}
+            else:
+                info["round_state"] = {}
         if self.expose_latent:
             latent: dict[str, Any] = {"gold": self.gold}
             if agent == MODERATOR:

@@ -10,6 +10,13 @@ from feedbackgym.envs.deception import alternative_answer
 from feedbackgym.envs.core.checks import require_probability as _probability
 
 
+# What follows a step's sentence in a critique (Critique-RL's format), by whether the step is marked wrong.
+_STEP_VERDICT = {
+    False: "\nCorrectness of the step: Correct\nExplanation: This step follows from the previous ones.",
+    True: "\nCorrectness of the step: Wrong\nExplanation: This step does not follow; recompute it.",
+}
+
+
 @register_agent("scripted_critic", "critic")
 class ScriptedCritic(Agent):
     """A critic with set discriminability and helpfulness, writing Critique-RL's format.
@@ -45,11 +52,7 @@ class ScriptedCritic(Agent):
                 flagged = int(error_step)
             else:
                 flagged = others[int(self.np_random.integers(len(others)))]
-        blocks = []
-        for i, step in enumerate(steps, start=1):
-            wrong = i == flagged
-            reason = "This step does not follow; recompute it." if wrong else "This step follows from the previous ones."
-            blocks.append(f"Step sentence: {step}\nCorrectness of the step: {'Wrong' if wrong else 'Correct'}\nExplanation: {reason}")
+        blocks = [f"Step sentence: {step}{_STEP_VERDICT[i == flagged]}" for i, step in enumerate(steps, start=1)]
         if self.np_random.random() < self.p_no_verdict:
             return "\n\n".join(blocks)
         final = "Correct" if says_correct else "Wrong"

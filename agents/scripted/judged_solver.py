@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -57,6 +58,46 @@ _MAIN_CRITICS = ("judge", "teacher", "critic")
 
 def _sigmoid(x: float) -> float:
     return 1.0 / (1.0 + math.exp(-x))
+
+
+def _sequential_sum(values: list[float]) -> float:
+    """The sum of a few floats added in order: numpy's ``sum`` of fewer than eight float64 values, exactly
+    (``sum()`` is not: Python 3.12 compensates its rounding)."""
+    total = 0.0
+    for value in values:
+        total += value
+    return total
+
+
+def dirichlet_ones(rng: np.random.Generator, k: int) -> list[float]:
+    """``rng.dirichlet(np.ones(k)).tolist()``, the same numbers and the same stream, at a fifth of the cost.
+
+    numpy draws a flat Dirichlet as ``k`` standard gamma(1) variates (its standard exponentials), summed
+    in order and each multiplied by the reciprocal of the sum; here the variates come from one
+    ``standard_exponential(k)`` call and the arithmetic is done in Python (IEEE doubles, the same
+    operations in the same order). Checked once per process against numpy (:func:`_flat_dirichlet_matches`);
+    should a numpy release change its algorithm, numpy's own call is used.
+    """
+    if type(rng) is not np.random.Generator or not _flat_dirichlet_matches():
+        return rng.dirichlet(np.ones(k)).tolist()
+    variates = rng.standard_exponential(k).tolist()
+    inverse = 1.0 / _sequential_sum(variates)
+    return [value * inverse for value in variates]
+
+
+@functools.cache
+def _flat_dirichlet_matches() -> bool:
+    """Whether :func:`dirichlet_ones`'s arithmetic gives this numpy's draws (and leaves the stream where
+    numpy does), checked on a few hundred draws once per process."""
+    for seed in range(60):
+        k = 1 + seed % 6
+        expected_rng, rng = np.random.default_rng(seed), np.random.default_rng(seed)
+        expected = expected_rng.dirichlet(np.ones(k)).tolist()
+        variates = rng.standard_exponential(k).tolist()
+        inverse = 1.0 / _sequential_sum(variates)
+        if [value * inverse for value in variates] != expected or rng.bit_generator.state != expected_rng.bit_generator.state:
+            return False
+    return all(_sequential_sum(values.tolist()) == float(values.sum()) for values in np.random.default_rng(1).random((200, 7)) * 1e3)
 
 
 @register_agent("susceptible_solver", "susceptible_generator")
@@ -176,11 +217,15 @@ class SusceptibleSolver(TaskAgent):
             wrong = [str(int(self.np_random.integers(0, 100))) for _ in range(4)]
         c = float(self.np_random.beta(self.params["competence_alpha"], self.params["competence_beta"]))
         self.kappa = float(self.np_random.beta(2.0, 2.0))
-        shares = self.np_random.dirichlet(np.ones(len(wrong))) if wrong else np.zeros(0)
-        self.candidates: list[str] = ([self.gold] if self.gold is not None else []) + wrong
-        gold_weight = [c] if self.gold is not None else []
-        self.weights = np.asarray(gold_weight + list((1.0 - sum(gold_weight)) * shares), dtype=float)
-        self._belief_of = dict(zip(reversed(self.candidates), reversed(self.weights.tolist())))  # the first weight of a repeated answer wins, as with list.index
+        shares = dirichlet_ones(self.np_random, len(wrong)) if wrong else []
+        # Plain floats: the arithmetic numpy did on arrays of five values, without its per-call cost.
+        if self.gold is not None:
+            self.candidates: list[str] = [self.gold, *wrong]
+            rest = 1.0 - c
+            self.weights: list[float] = [c, *(rest * share for share in shares)]
+        else:
+            self.candidates, self.weights = wrong, shares
+        self._belief_of = dict(zip(reversed(self.candidates), reversed(self.weights)))  # the first weight of a repeated answer wins, as with list.index
         self.switches = 0
         self.abandoned: set[str] = set()
 
@@ -189,8 +234,11 @@ class SusceptibleSolver(TaskAgent):
 
     def _draw(self, exclude: Sequence[str]) -> str:
         keep = [i for i, c in enumerate(self.candidates) if c not in exclude] or list(range(len(self.candidates)))
-        weights = np.maximum(self.weights[keep], 1e-12)
-        return self.candidates[keep[weighted_index(self.np_random, weights / weights.sum())]]
+        # np.maximum(weights, 1e-12) / its sum, in plain floats (max keeps a NaN, as np.maximum does); numpy's
+        # sum of eight values or more is pairwise, so those take numpy's own.
+        weights = [max(self.weights[i], 1e-12) for i in keep]
+        total = _sequential_sum(weights) if len(weights) < 8 else float(np.sum(weights))
+        return self.candidates[keep[weighted_index(self.np_random, np.array([w / total for w in weights]))]]
 
     @staticmethod
     def _say(answer: str, acknowledge: bool = False) -> str:

@@ -242,3 +242,33 @@ def test_make_agent_names() -> None:
     assert type(make_agent("critic")).__name__ == "ScriptedCritic"
     with pytest.raises(ValueError, match="tpr"):
         make_agent("scripted_critic", tpr=1.5)
+
+
+# ------------------------------------------------------------------- prompts filled by joining
+def test_prompt_templates_filled_by_joining_read_as_format_would() -> None:
+    from feedbackgym.envs.critic import _fill, _template_parts
+
+    critique_parts = _template_parts(PROMPTS["critic"]["critique"], "question", "solution")
+    refine_parts = _template_parts(PROMPTS["actor"]["refine"], "critique")
+    assert critique_parts is not None and refine_parts is not None  # the shipped prompts take the fast path
+    for question, solution in [("Compute 2 + 2.", "Step 1: 2 + 2 = 4"), ("{odd} braces }{", ""), ("é\n\tx", "{solution}")]:
+        expected = PROMPTS["critic"]["critique"].format(question=question, solution=solution)
+        assert _fill(PROMPTS["critic"]["critique"], critique_parts, question, solution, question=question, solution=solution) == expected
+    assert _fill(PROMPTS["actor"]["refine"], refine_parts, "Step sentence: x", critique="Step sentence: x") == PROMPTS["actor"]["refine"].format(critique="Step sentence: x")
+    # Anything but a plain template with exactly those fields, and any value but a str, goes to format().
+    assert _template_parts("{question} {{literal}} {solution}", "question", "solution") is None
+    assert _template_parts("{solution} {question}", "question", "solution") is None
+    assert _template_parts("{question!r} {solution}", "question", "solution") is None
+    parts = _template_parts("Q: {question}", "question")
+    assert parts == ("Q: ", "") and _fill("Q: {question}", parts, 7, question=7) == "Q: 7"
+
+
+def test_make_attempt_is_the_env_attempt_for_the_same_stream() -> None:
+    env = make("Critic-v0", task="knowledge_mcq")
+    for seed in range(30):
+        env.reset(seed=seed)
+        base = env.unwrapped
+        rng = np.random.default_rng(seed)
+        task = base.task_source.sample(rng)
+        correct = bool(rng.random() < base.actor_pool_correct_frac)
+        assert make_attempt(task, correct, rng) == base.attempt
