@@ -36,6 +36,8 @@ BRACKET_ONLY_NAMES = ("you",)
 _PREFIX = r"^[ \t>*_#~|+=•·‣◦\-\"'`]*+(?:\d{1,3}[.)][ \t]*+)?[ \t>*_#~|+=•·‣◦\-\"'`]*+"
 _INDEX = r"(?:[ _-]?(\d{1,3}))?"
 _BLANKS = re.compile(r"[ \t]+")
+# What comes before the first colon of each line that has one: where a line tag's name must be.
+_LINE_HEADS = re.compile(r"^[^:\n]*+(?=:)", re.MULTILINE)
 
 
 @cache
@@ -197,7 +199,7 @@ def voice_checker(speaker: str, participants: tuple[str, ...], frames: tuple[str
     """
     own_id, own_role, ids, roles, line_tag, bracket_tag, name_words = _voices(speaker, participants)
     framing, lowered_frames = _framing(frames)
-    searches = ((line_tag.finditer, False), (bracket_tag.finditer, True))
+    line_tags, bracket_tags = line_tag.finditer, bracket_tag.finditer
 
     def who(match: re.Match[str], bracketed: bool) -> str | None:
         name, index = _BLANKS.sub(" ", match.group(1)), match.group(2)
@@ -215,19 +217,27 @@ def voice_checker(speaker: str, participants: tuple[str, ...], frames: tuple[str
 
     def check(text: str) -> str | None:
         folded = fold(text).lower()
-        # Each pattern runs only when the text holds what every match of it must (a frame, a name and a
-        # colon or bracket): plain substring tests, far cheaper than a pattern tried at every position.
+        # Each pattern runs only when the text holds what every match of it must: plain substring tests,
+        # far cheaper than a pattern tried at every position. A frame match needs a frame; a line tag a
+        # colon, and a name before the first colon of its line (nothing a line tag is made of is a colon);
+        # a bracket tag an opening bracket and a name.
         if framing is not None and any(map(folded.__contains__, lowered_frames)) and framing.search(folded):
             return ENV
-        if ":" not in folded and "[" not in folded and "<" not in folded and "{" not in folded:
+        colon = ":" in folded
+        bracket = "[" in folded or "<" in folded or "{" in folded
+        if not colon and not bracket:
             return None  # no tag can be there: most replies end here
         if not any(map(folded.__contains__, name_words)):
             return None
-        for finditer, bracketed in searches:
-            for match in finditer(folded):
-                found = who(match, bracketed)
-                if found is not None:
-                    return found
+        if colon:  # a name somewhere, but the line pattern runs only when one is in a line's head
+            heads = "\n".join(_LINE_HEADS.findall(folded))
+            colon = any(map(heads.__contains__, name_words))
+        for finditer, bracketed, possible in ((line_tags, False, colon), (bracket_tags, True, bracket)):
+            if possible:
+                for match in finditer(folded):
+                    found = who(match, bracketed)
+                    if found is not None:
+                        return found
         return None
 
     return check

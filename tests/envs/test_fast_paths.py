@@ -20,8 +20,10 @@ _VOICE_PIECES = (
     "master", "game  master", "admin", "narrator", "[", "]", "<", ">", "{", "}", "(", ")", ":", " : ", "**", "- ", "1. ",
     "\n", "\r", "\t", " ", "\x00", "\x0b", "\x7f", "\x1c", "coach:", "Coach", "here is the feedback from the critic", "Grader:",
     "expert feedback:", "observation:", "\u200b", "\u0435nv", "\uff1a", "Вuуer", "x", "hello", "$17", "\\boxed{42}", "_", "2", "12",
+    "verdict", "evidence: ", "judge_0", "peer_1", "1) ", "you gave", "Judge",
 )
-_CASTS = (("seller_0", "buyer_0", "critic_0"), ("solver_0", "teacher_0"), ("generator_0", "generator_1", "moderator_0"))
+_CASTS = (("seller_0", "buyer_0", "critic_0"), ("solver_0", "teacher_0"), ("generator_0", "generator_1", "moderator_0"),
+          ("solver_0", "judge_0", "peer_0", "peer_1", "moderator_0"))
 _FRAMES = ((), ("Coach:", "Here is the feedback from the critic"), ("Observation:", "Expert feedback:", "Grader:", "Expert:"))
 
 
