@@ -8,13 +8,14 @@ the best item that meets the goal, so the best feasible item is worth exactly 1.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from feedbackgym.envs.core.draws import draws, uniform_normal_integers
+from feedbackgym.envs.simulated_user.block_draws import NumpyDraws, episode_draws
 
 # category -> (lowest, highest) price in dollars
 CATEGORIES: dict[str, tuple[int, int]] = {
@@ -30,6 +31,13 @@ COLORS = ("black", "silver", "white", "blue", "red")
 CONSTRAINTS = ("category", "budget", "color", "brand")  # in the order a goal adds them
 MAX_ITEMS = 1000
 _ITEM_IDS = tuple(f"#{index:02d}" for index in range(1, MAX_ITEMS + 1))  # "#01", ..., "#1000"
+_CATEGORY_NAMES = tuple(CATEGORIES)
+# f"{rating:.1f}" of every rating an item can have (round(x, 1) of x in [1, 5] is the double nearest k / 10).
+_RATING_TEXT = {k / 10: f"{k / 10:.1f}" for k in range(10, 51)}
+_PRICE_BOUNDS = {category: (float(low), float(high)) for category, (low, high) in CATEGORIES.items()}
+_WEIGHT_NAMES = ("rating", "price", "brand", "color")
+_WEIGHT_ALPHA = (2.0, 2.0, 2.0, 2.0)
+_TASTE_OUTPUTS = 2 * len(_WEIGHT_ALPHA) + len(BRANDS) + len(COLORS)  # a normal and a uniform per gamma variate, then uniforms
 
 
 @dataclass(frozen=True)
@@ -42,7 +50,8 @@ class Item:
     rating: float
 
     def line(self) -> str:
-        return f"{self.id} {self.category}, {self.brand}, {self.color}, ${self.price}, rated {self.rating:.1f}"
+        rating = _RATING_TEXT.get(self.rating) or f"{self.rating:.1f}"  # the table: the same text, a third of the cost
+        return f"{self.id} {self.category}, {self.brand}, {self.color}, ${self.price}, rated {rating}"
 
     def to_dict(self) -> dict[str, Any]:
         # The instance dict holds exactly the fields, in order (a frozen dataclass without slots): a third of the cost.
@@ -119,43 +128,65 @@ class Taste:
         return {"weights": dict(self.weights), "brand_affinity": dict(self.brand_affinity), "color_affinity": dict(self.color_affinity)}
 
 
-def make_catalogue(rng: np.random.Generator, n_items: int, n_categories: int) -> list[Item]:
-    """``n_items`` (at most 1000) items over ``n_categories`` categories, each category with at least 3 items."""
+def make_catalogue(rng: np.random.Generator | NumpyDraws, n_items: int, n_categories: int) -> list[Item]:
+    """``n_items`` (at most 1000) items over ``n_categories`` categories, each category with at least 3 items.
+
+    ``rng`` is a generator, or the episode's draws (:func:`make_world` draws a whole episode at once).
+    """
     if not 1 <= n_items <= MAX_ITEMS:
         raise ValueError(f"n_items must be 1 to {MAX_ITEMS}, got {n_items!r}")
-    names = list(CATEGORIES)
-    chosen = [names[int(i)] for i in rng.choice(len(names), size=n_categories, replace=False)]
-    categories = [chosen[i % n_categories] for i in range(n_items)]
+    if isinstance(rng, np.random.Generator):
+        with episode_draws(rng, _catalogue_outputs(n_items)) as drawn:
+            return make_catalogue(drawn, n_items, n_categories)
+    chosen = [_CATEGORY_NAMES[i] for i in rng.distinct(len(_CATEGORY_NAMES), n_categories)]
+    categories = (chosen * -(-n_items // n_categories))[:n_items]  # chosen[i % n_categories] for item i
     rng.shuffle(categories)
     # Per item: uniform (price), normal (rating), integers (brand, colour), all drawn in one pass.
-    drawn = uniform_normal_integers(rng, [CATEGORIES[category] for category in categories], 3.9, 0.6, (len(BRANDS), len(COLORS)))
+    drawn = rng.records([_PRICE_BOUNDS[category] for category in categories], 3.9, 0.6, len(BRANDS), len(COLORS))
     items = []
+    new_item = object.__new__
     for item_id, category, (price_draw, rating_draw, brand, color) in zip(_ITEM_IDS, categories, drawn):
         # Item(...) without the frozen dataclass's checked __init__: a third of the cost, dozens of times an episode.
-        item = object.__new__(Item)
+        item = new_item(Item)
         item.__dict__.update(
             id=item_id, category=category, brand=BRANDS[brand], color=COLORS[color],
-            price=int(round(price_draw / 10.0) * 10 - 1),
-            # min/max, not np.clip: the same value for a finite draw, at a tenth of the cost per item.
-            rating=round(min(max(rating_draw, 1.0), 5.0), 1),
+            price=round(price_draw / 10.0) * 10 - 1,
+            # min(max(draw, 1.0), 5.0), without the calls: the same value (NaN included), a tenth of the cost.
+            rating=round(1.0 if rating_draw < 1.0 else 5.0 if rating_draw > 5.0 else rating_draw, 1),
         )
         items.append(item)
     return items
 
 
-def make_taste(rng: np.random.Generator) -> Taste:
-    weights = rng.dirichlet(np.full(4, 2.0))
-    with draws(rng, len(BRANDS) + len(COLORS)) as draw:
-        brand_affinity = {brand: draw.uniform() for brand in BRANDS}
-        color_affinity = {color: draw.uniform() for color in COLORS}
-    return Taste(
-        weights=dict(zip(("rating", "price", "brand", "color"), (float(w) for w in weights))),
-        brand_affinity=brand_affinity,
-        color_affinity=color_affinity,
-    )
+def make_taste(rng: np.random.Generator | NumpyDraws) -> Taste:
+    """A taste: Dirichlet(2, 2, 2, 2) weights, then uniform affinities per brand and colour."""
+    if isinstance(rng, np.random.Generator):
+        with episode_draws(rng, _TASTE_OUTPUTS) as drawn:
+            return make_taste(drawn)
+    weights = rng.dirichlet(_WEIGHT_ALPHA)
+    random = rng.random
+    brand_affinity = {brand: random() for brand in BRANDS}
+    color_affinity = {color: random() for color in COLORS}
+    return Taste(weights=dict(zip(_WEIGHT_NAMES, weights)), brand_affinity=brand_affinity, color_affinity=color_affinity)
 
 
-def make_goal(rng: np.random.Generator, catalogue: Sequence[Item], n_constraints: int, category: str | None = None) -> Goal:
+def make_world(rng: np.random.Generator, n_items: int, n_categories: int, n_constraints: int | None) -> tuple[list[Item], Taste, Goal | None]:
+    """:func:`make_catalogue`, :func:`make_taste`, then (unless ``n_constraints`` is None) :func:`make_goal`,
+    in that order from one block of draws: the same values as the three calls, at a fraction of the cost."""
+    with episode_draws(rng, _catalogue_outputs(n_items) + _TASTE_OUTPUTS + 4) as drawn:
+        catalogue = make_catalogue(drawn, n_items, n_categories)
+        taste = make_taste(drawn)
+        goal = None if n_constraints is None else make_goal(drawn, catalogue, n_constraints)
+    return catalogue, taste, goal
+
+
+def _catalogue_outputs(n_items: int) -> int:
+    # Raw outputs a catalogue usually takes: three per item, about one per two shuffle swaps, a few to sample
+    # the categories. Fewer only cost a refill, more a longer block.
+    return 3 * n_items + n_items // 2 + 8
+
+
+def make_goal(rng: np.random.Generator | NumpyDraws, catalogue: Sequence[Item], n_constraints: int, category: str | None = None) -> Goal:
     """A goal with the first ``n_constraints`` of category, budget, colour, brand; always satisfiable.
 
     It is built around an item drawn as the user's ideal, so at least that item meets it.
@@ -164,7 +195,7 @@ def make_goal(rng: np.random.Generator, catalogue: Sequence[Item], n_constraints
     ideal = pool[int(rng.integers(len(pool)))]
     budget = colors = avoid = None
     if n_constraints >= 2:
-        budget = int(np.ceil(ideal.price * float(rng.uniform(1.0, 1.3)) / 50.0) * 50)
+        budget = math.ceil(ideal.price * float(rng.uniform(1.0, 1.3)) / 50.0) * 50  # as int(np.ceil(...) * 50)
     if n_constraints >= 3:
         others = [c for c in COLORS if c != ideal.color]
         colors = (ideal.color, others[int(rng.integers(len(others)))])

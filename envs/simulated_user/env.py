@@ -9,7 +9,7 @@ from feedbackgym.envs.core.base import ENV, MAX_TURNS, TurnBasedTextEnv
 from feedbackgym.envs.core.feedback import FeedbackEvent, FeedbackLevel, Verdict, render_binary, render_text
 from feedbackgym.envs.core.parsing import extract_answer, mask_gold, parse_verdict
 from feedbackgym.envs.negotiation.prompts import fill
-from feedbackgym.envs.simulated_user.catalogue import MAX_ITEMS, Goal, Item, best_item, make_catalogue, make_goal, make_taste, utility
+from feedbackgym.envs.simulated_user.catalogue import MAX_ITEMS, Goal, Item, best_item, make_goal, make_world, utility
 from feedbackgym.envs.simulated_user.prompts import (
     BINARY_FORM,
     CORRECT_SOLUTION,
@@ -270,22 +270,24 @@ class SimulatedUserEnv(TurnBasedTextEnv):
         self.pin(USER, f"Task:\n{self.task.prompt}")
 
     def _start_catalogue(self) -> None:
-        self.catalogue = make_catalogue(self.np_random, self.n_items, self.n_categories)
+        interactive = self.mode == "interactive"
+        # The catalogue, the taste and the first goal from one block of draws (make_world): the same values.
+        self.catalogue, self.taste, goal = make_world(self.np_random, self.n_items, self.n_categories, self.n_constraints)
         self.items = {item.id: item for item in self.catalogue}
-        self.taste = make_taste(self.np_random)
         listing = "\n".join(item.line() for item in self.catalogue)
         favourite_color = max(self.taste.color_affinity, key=self.taste.color_affinity.__getitem__)
         taste = taste_text(self.taste.favourite_brand(), favourite_color)
         self.instruct(ASSISTANT, fill(PROMPTS["assistant"][self.mode], max_turns=self.max_turns, catalogue=listing))
-        if self.mode == "interactive":
-            self._set_goal(make_goal(self.np_random, self.catalogue, self.n_constraints))
+        assert goal is not None
+        if interactive:
+            self._set_goal(goal)
             form = BINARY_FORM if self.feedback_form == "binary" else ""
             gold = fill(GOLD_HINT, best=self.best.id) if self.with_gt else ""
             self.instruct(USER, fill(PROMPTS["user"]["interactive"], goal=self.user_goal.describe(), taste=taste, form=form, gold=gold))
             self.post(USER, fill(OPENING, category=self.user_goal.category), (ASSISTANT, USER), kind="prompt", data={"opening": True})
         else:
             self.instruct(USER, fill(PROMPTS["user"][self.mode], taste=taste))
-            self._next_request()
+            self._next_request(goal)
 
     def _set_goal(self, goal: Goal) -> None:
         self.user_goal = goal
@@ -293,9 +295,11 @@ class SimulatedUserEnv(TurnBasedTextEnv):
         # The highest feasible score, which every utility of this goal divides by: computed once.
         self._best_score = self.taste.score(self.best, goal.budget)
 
-    def _next_request(self) -> None:
-        """Reaction and preference modes: the user asks for an item, stating its hard constraints."""
-        self._set_goal(make_goal(self.np_random, self.catalogue, self.n_constraints))
+    def _next_request(self, goal: Goal | None = None) -> None:
+        """Reaction and preference modes: the user asks for an item, stating its hard constraints.
+
+        ``goal``: the request's goal when already drawn (the first one is, with the catalogue)."""
+        self._set_goal(goal or make_goal(self.np_random, self.catalogue, self.n_constraints))
         text = fill(REQUESTS[int(self.np_random.integers(len(REQUESTS)))], goal=self.user_goal.describe())
         self.post(USER, text, (ASSISTANT, USER), kind="prompt", data={"request": self.user_goal.to_dict()})
         self.agent_selection = ASSISTANT
