@@ -143,6 +143,7 @@ class ScriptedAssistant(Agent):
         self.rejected: set[str] = set()
         self.asked: list[str] = []
         self.arms: list[dict[str, str]] = []  # every style chosen this episode, for inspection
+        self._category_index: tuple[list[dict[str, Any]], dict[Any, list[dict[str, Any]]]] | None = None
 
     def act(self, observation: dict[str, Any], info: dict[str, Any]) -> str:
         if "task" in info:
@@ -206,11 +207,28 @@ class ScriptedAssistant(Agent):
                 return _QUESTIONS[attribute]
         request = {"category": (info.get("request") or {}).get("category"), "budget": self.known["budget"],
                    "colors": self.known["colors"] or [], "avoid_brand": self.known["avoid_brand"]}
-        catalogue = [item for item in info.get("catalogue") or [] if item["id"] not in self.rejected]
-        item = self._pick("careful", request, catalogue)
-        if item is None:
-            return "What else can you tell me about what you need?"
+        # _pick("careful", ...) over the catalogue without rejected items, reading only the requested
+        # category's items (kept per catalogue): the same item, without scanning the catalogue each turn.
+        catalogue = info.get("catalogue") or []
+        rejected = self.rejected
+        in_category = [item for item in self._by_category(catalogue).get(request["category"], ()) if item["id"] not in rejected]
+        if not in_category:  # none left in the category: _pick falls back to the whole (unrejected) catalogue
+            in_category = [item for item in catalogue if item["id"] not in rejected]
+            if not in_category:
+                return "What else can you tell me about what you need?"
+        fitting = [item for item in in_category if _meets(item, request)] or in_category
+        item = max(fitting, key=_rating)
         return f"Recommendation: {item['id']} ({item['brand']}, {item['color']}, ${item['price']}, rated {item['rating']})."
+
+    def _by_category(self, catalogue: list[dict[str, Any]]) -> dict[Any, list[dict[str, Any]]]:
+        """The catalogue's items per category, in catalogue order; built once per catalogue (an episode's)."""
+        cached = self._category_index
+        if cached is None or cached[0] is not catalogue:
+            groups: dict[Any, list[dict[str, Any]]] = {}
+            for item in catalogue:
+                groups.setdefault(item["category"], []).append(item)
+            cached = self._category_index = (catalogue, groups)
+        return cached[1]
 
     def _learn(self, text: str) -> None:
         """Read constraints out of a user's message (the scripted user's phrasing, and similar)."""
@@ -227,6 +245,10 @@ class ScriptedAssistant(Agent):
         for brand, lowered_brand in _BRANDS_LOWERED:
             if lowered_brand in avoided:  # the last brand named wins, as before
                 self.known["avoid_brand"] = brand
+
+
+def _rating(item: Mapping[str, Any]) -> Any:
+    return item["rating"]
 
 
 def _meets(item: Mapping[str, Any], request: Mapping[str, Any]) -> bool:

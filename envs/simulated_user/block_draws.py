@@ -63,6 +63,10 @@ class NumpyDraws:
     def uniform(self, low: float, high: float) -> float:
         return float(self.rng.uniform(low, high))
 
+    def randoms(self, count: int) -> list[float]:
+        """``count`` draws of :meth:`random`."""
+        return [float(self.rng.random()) for _ in range(count)]
+
     def integers(self, n: int) -> int:
         return int(self.rng.integers(n))
 
@@ -162,6 +166,13 @@ class BlockDraws(NumpyDraws):
     def random(self) -> float:
         return (self._next64() >> 11) * _DOUBLE_UNIT
 
+    def randoms(self, count: int) -> list[float]:
+        pos = self._pos
+        if pos + count > len(self._raw):
+            self._refill(pos + count - len(self._raw) + _REFILL)
+        self._pos = pos + count
+        return [(word >> 11) * _DOUBLE_UNIT for word in self._raw[pos : pos + count]]
+
     def uniform(self, low: float, high: float) -> float:
         low, high = float(low), float(high)
         if not math.isfinite(high - low):  # numpy's own checks and messages
@@ -227,11 +238,25 @@ class BlockDraws(NumpyDraws):
         return chosen
 
     def shuffle(self, items: list[Any]) -> None:
+        # _next32 inlined: a catalogue's shuffle makes dozens of these draws.
+        raw, pos, has_half, half = self._raw, self._pos, self._has_half, self._half
         for i in range(len(items) - 1, 0, -1):
             mask = (1 << i.bit_length()) - 1
-            while (j := self._next32() & mask) > i:
-                pass
+            while True:
+                if has_half:
+                    has_half, value = False, half
+                else:
+                    if pos == len(raw):
+                        self._refill()
+                        raw = self._raw
+                    word = raw[pos]
+                    pos += 1
+                    has_half, half, value = True, word >> 32, word & _MASK32
+                j = value & mask
+                if j <= i:
+                    break
             items[i], items[j] = items[j], items[i]
+        self._pos, self._has_half, self._half = pos, has_half, half
 
     def gamma(self, shape: float) -> float:
         """``rng.standard_gamma(shape)`` for ``shape > 1`` (Marsaglia and Tsang, as numpy)."""
@@ -279,19 +304,20 @@ class BlockDraws(NumpyDraws):
             # one output's halves, or the kept half and one output's low half (its high half kept next).
             words = iter(self._raw[pos : pos + 3 * (count - done)])
             half, has_half, start = self._half, self._has_half, done
+            mask32, mask52, unit = _MASK32, _MASK52, _DOUBLE_UNIT
             for (low, high), word, normal_raw, ints in zip(bounds[start:], words, words, words):
-                magnitude = (normal_raw >> 9) & _MASK52
+                magnitude = (normal_raw >> 9) & mask52
                 layer = normal_raw & 0xFF
                 if has_half:
-                    brand, colour = half * n_brands, (ints & _MASK32) * n_colors
+                    brand, colour = half * n_brands, (ints & mask32) * n_colors
                 else:
-                    brand, colour = (ints & _MASK32) * n_brands, (ints >> 32) * n_colors
-                if magnitude >= fast_limit[layer] or brand & _MASK32 < n_brands or colour & _MASK32 < n_colors:
+                    brand, colour = (ints & mask32) * n_brands, (ints >> 32) * n_colors
+                if magnitude >= fast_limit[layer] or brand & mask32 < n_brands or colour & mask32 < n_colors:
                     break
                 half = ints >> 32
                 value = magnitude * width[layer]
-                append((low + (high - low) * ((word >> 11) * _DOUBLE_UNIT),
-                        loc + scale * (-value if normal_raw & 0x100 else value), brand >> 32, colour >> 32))
+                append((low + (high - low) * ((word >> 11) * unit), loc + scale * (-value if normal_raw & 0x100 else value),
+                        brand >> 32, colour >> 32))
             done = len(out)
             self._pos, self._half = pos + 3 * (done - start), half
             if done < count:  # this record leaves the common case: drawn one draw at a time

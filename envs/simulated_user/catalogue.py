@@ -164,9 +164,9 @@ def make_taste(rng: np.random.Generator | NumpyDraws) -> Taste:
         with episode_draws(rng, _TASTE_OUTPUTS) as drawn:
             return make_taste(drawn)
     weights = rng.dirichlet(_WEIGHT_ALPHA)
-    random = rng.random
-    brand_affinity = {brand: random() for brand in BRANDS}
-    color_affinity = {color: random() for color in COLORS}
+    affinities = rng.randoms(len(BRANDS) + len(COLORS))
+    brand_affinity = dict(zip(BRANDS, affinities))
+    color_affinity = dict(zip(COLORS, affinities[len(BRANDS) :]))
     return Taste(weights=dict(zip(_WEIGHT_NAMES, weights)), brand_affinity=brand_affinity, color_affinity=color_affinity)
 
 

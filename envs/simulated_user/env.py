@@ -23,7 +23,7 @@ from feedbackgym.envs.simulated_user.prompts import (
     REQUESTS,
     taste_text,
 )
-from feedbackgym.envs.simulated_user.replies import asked_about, candidates, choice_of, reaction_of, recommended_ids, style_of
+from feedbackgym.envs.simulated_user.replies import asked_about, candidates, choice_of, reaction_of, recommended_ids, style_dict
 from feedbackgym.envs.tasks import TaskSource, resolve_task_source
 from feedbackgym.envs.core.checks import (
     ArgumentError,
@@ -341,7 +341,7 @@ class SimulatedUserEnv(TurnBasedTextEnv):
                 return
             recommended.append(ids[-1] if ids else None)
         utilities = [utility(self.items.get(item_id or ""), self.user_goal, self.taste, self.catalogue, self._best_score) for item_id in recommended]
-        styles = [style_of(part).to_dict() for part in parts]
+        styles = [style_dict(part) for part in parts]
         self.valid_move(ASSISTANT, recommended=recommended)
         self.turn += 1
         record: dict[str, Any] = {"turn": self.turn, "recommended": recommended, "utility": utilities, "style": styles, "signal": None}
@@ -557,7 +557,7 @@ class SimulatedUserEnv(TurnBasedTextEnv):
         self.turn += 1
         count = 2 if self.mode == "preference" else 1
         self.records.append({"turn": self.turn, "recommended": [None] * count, "utility": [0.0] * count,
-                             "style": [style_of("").to_dict()] * count, "signal": 0, "forfeited": True})
+                             "style": [style_dict("")] * count, "signal": 0, "forfeited": True})
         if self.mode == "interactive":
             if not self._out_of_turns():
                 self.agent_selection = ASSISTANT
