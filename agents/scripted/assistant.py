@@ -8,6 +8,7 @@ experiment of RLUF's reward hacking in miniature (docs/protocols.md, section 9).
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -232,19 +233,35 @@ class ScriptedAssistant(Agent):
 
     def _learn(self, text: str) -> None:
         """Read constraints out of a user's message (the scripted user's phrasing, and similar)."""
-        lowered = text.lower()
-        if _BUDGET_WORDS.search(lowered):
-            amounts = _BUDGET.findall(text)
-            if amounts:
-                self.known["budget"] = int(amounts[-1].replace(",", ""))
-        found = set(_ANY_COLOR.findall(lowered))
-        colors = [color for color in _COLORS if color in found]
-        if colors and _COLOR_WORDS.search(lowered):
-            self.known["colors"] = colors
-        avoided = set(_ANY_AVOIDED.findall(lowered))
-        for brand, lowered_brand in _BRANDS_LOWERED:
-            if lowered_brand in avoided:  # the last brand named wins, as before
-                self.known["avoid_brand"] = brand
+        budget, colors, avoided = _constraints_in(text)
+        if budget is not None:
+            self.known["budget"] = budget
+        if colors:
+            self.known["colors"] = list(colors)
+        if avoided is not None:
+            self.known["avoid_brand"] = avoided
+
+
+@functools.lru_cache(maxsize=256)
+def _constraints_in(text: str) -> tuple[int | None, tuple[str, ...], str | None]:
+    """The budget, the acceptable colours and the brand to avoid that ``text`` states (None / empty if it
+    does not). Kept for recent texts: notices and openings come back every episode."""
+    lowered = text.lower()
+    budget = None
+    if _BUDGET_WORDS.search(lowered):
+        amounts = _BUDGET.findall(text)
+        if amounts:
+            budget = int(amounts[-1].replace(",", ""))
+    found = set(_ANY_COLOR.findall(lowered))
+    colors = tuple(color for color in _COLORS if color in found)
+    if colors and not _COLOR_WORDS.search(lowered):
+        colors = ()
+    avoided_names = set(_ANY_AVOIDED.findall(lowered))
+    avoided = None
+    for brand, lowered_brand in _BRANDS_LOWERED:
+        if lowered_brand in avoided_names:  # the last brand named wins, as before
+            avoided = brand
+    return budget, colors, avoided
 
 
 def _rating(item: Mapping[str, Any]) -> Any:
