@@ -70,14 +70,14 @@ class StyleBandit:
             counts = self.counts[factor]
             untried = [level for level in levels if counts[level] == 0]
             if untried:
-                arm[factor] = untried[int(rng.integers(len(untried)))]
+                arm[factor] = _one_of(untried, rng)
             elif rng.random() < self.exploration:
-                arm[factor] = levels[int(rng.integers(len(levels)))]
+                arm[factor] = _one_of(levels, rng)
             else:
                 means = {level: self.totals[factor][level] / counts[level] for level in levels}
                 best = max(means.values())
                 tied = [level for level in levels if means[level] >= best - 1e-12]
-                arm[factor] = tied[int(rng.integers(len(tied)))]
+                arm[factor] = _one_of(tied, rng)
         return arm
 
     def update(self, arm: Mapping[str, str], reward: float) -> None:
@@ -186,11 +186,12 @@ class ScriptedAssistant(Agent):
     def _pick(self, effort: str, request: Mapping[str, Any], catalogue: list[dict[str, Any]]) -> dict[str, Any] | None:
         if effort == "none" or not catalogue:
             return None
-        in_category = [item for item in catalogue if item["category"] == request.get("category")] or catalogue
+        # The requested category's items (kept per catalogue), in catalogue order; the catalogue if none.
+        in_category = self._by_category(catalogue).get(request.get("category")) or catalogue
         if effort == "quick":
             return in_category[int(self.np_random.integers(len(in_category)))]
         fitting = [item for item in in_category if _meets(item, request)] or in_category
-        return max(fitting, key=lambda item: item["rating"])
+        return max(fitting, key=_rating)
 
     # ------------------------------------------------------------------------------ interactive
     def _interactive(self, info: dict[str, Any]) -> str:
@@ -262,6 +263,12 @@ def _constraints_in(text: str) -> tuple[int | None, tuple[str, ...], str | None]
         if lowered_brand in avoided_names:  # the last brand named wins, as before
             avoided = brand
     return budget, colors, avoided
+
+
+def _one_of(options: Any, rng: Any) -> Any:
+    """``options[int(rng.integers(len(options)))]``; one option is returned without the call, which draws
+    nothing for a single value (numpy's integers over one value uses no output)."""
+    return options[0] if len(options) == 1 else options[int(rng.integers(len(options)))]
 
 
 def _rating(item: Mapping[str, Any]) -> Any:

@@ -35,6 +35,8 @@ _CATEGORY_NAMES = tuple(CATEGORIES)
 # f"{rating:.1f}" of every rating an item can have (round(x, 1) of x in [1, 5] is the double nearest k / 10).
 _RATING_TEXT = {k / 10: f"{k / 10:.1f}" for k in range(10, 51)}
 _PRICE_BOUNDS = {category: (float(low), float(high)) for category, (low, high) in CATEGORIES.items()}
+_OTHER_COLORS = {color: tuple(c for c in COLORS if c != color) for color in COLORS}
+_OTHER_BRANDS = {brand: tuple(b for b in BRANDS if b != brand) for brand in BRANDS}
 _WEIGHT_NAMES = ("rating", "price", "brand", "color")
 _WEIGHT_ALPHA = (2.0, 2.0, 2.0, 2.0)
 _TASTE_OUTPUTS = 2 * len(_WEIGHT_ALPHA) + len(BRANDS) + len(COLORS)  # a normal and a uniform per gamma variate, then uniforms
@@ -191,16 +193,16 @@ def make_goal(rng: np.random.Generator | NumpyDraws, catalogue: Sequence[Item], 
 
     It is built around an item drawn as the user's ideal, so at least that item meets it.
     """
-    pool = [item for item in catalogue if category is None or item.category == category]
+    pool = catalogue if category is None else [item for item in catalogue if item.category == category]
     ideal = pool[int(rng.integers(len(pool)))]
     budget = colors = avoid = None
     if n_constraints >= 2:
         budget = math.ceil(ideal.price * float(rng.uniform(1.0, 1.3)) / 50.0) * 50  # as int(np.ceil(...) * 50)
     if n_constraints >= 3:
-        others = [c for c in COLORS if c != ideal.color]
+        others = _OTHER_COLORS.get(ideal.color) or [c for c in COLORS if c != ideal.color]
         colors = (ideal.color, others[int(rng.integers(len(others)))])
     if n_constraints >= 4:
-        others = [b for b in BRANDS if b != ideal.brand]
+        others = _OTHER_BRANDS.get(ideal.brand) or [b for b in BRANDS if b != ideal.brand]
         avoid = others[int(rng.integers(len(others)))]
     return Goal(ideal.category, budget, tuple(sorted(colors)) if colors else (), avoid)
 

@@ -274,6 +274,9 @@ class SimulatedUserEnv(TurnBasedTextEnv):
         # The catalogue, the taste and the first goal from one block of draws (make_world): the same values.
         self.catalogue, self.taste, goal = make_world(self.np_random, self.n_items, self.n_categories, self.n_constraints)
         self.items = {item.id: item for item in self.catalogue}
+        self._by_category: dict[str, list[Item]] = {}  # in catalogue order: only a goal's category can meet it
+        for item in self.catalogue:
+            self._by_category.setdefault(item.category, []).append(item)
         listing = "\n".join(item.line() for item in self.catalogue)
         favourite_color = max(self.taste.color_affinity, key=self.taste.color_affinity.__getitem__)
         taste = taste_text(self.taste.favourite_brand(), favourite_color)
@@ -291,7 +294,7 @@ class SimulatedUserEnv(TurnBasedTextEnv):
 
     def _set_goal(self, goal: Goal) -> None:
         self.user_goal = goal
-        self.best = best_item(goal, self.taste, self.catalogue)
+        self.best = best_item(goal, self.taste, self._by_category.get(goal.category, []))
         # The highest feasible score, which every utility of this goal divides by: computed once.
         self._best_score = self.taste.score(self.best, goal.budget)
 
@@ -611,7 +614,7 @@ class SimulatedUserEnv(TurnBasedTextEnv):
             elif self.mode == "interactive":
                 info["request"] = {"category": self.user_goal.category}
             else:
-                info["request"] = self.user_goal.to_dict()
+                info["request"] = self._latent_dicts()[0]  # the goal as a dict, built once per goal (read-only)
             return info
         if self._request is not None:
             info["request"] = dict(self._request)
