@@ -20,7 +20,7 @@ _POSITIVE_WORD_LIST = (
     "great", "wonderful", "amazing", "awesome", "fantastic", "excellent", "perfect", "delighted", "happy", "glad", "love",
     "lovely", "enjoy", "exciting", "brilliant", "superb", "fabulous", "thrilled", "pleasure",
 )
-_POSITIVE = re.compile(r"\b(?:" + "|".join(_POSITIVE_WORD_LIST) + r")\b||!|[\U0001F600-\U0001F64F\U0001F389\u2728\u2764\U0001F44D\U0001F496]", re.IGNORECASE)
+_POSITIVE = re.compile(r"\b(?:" + "|".join(_POSITIVE_WORD_LIST) + r")\b|!|[\U0001F600-\U0001F64F\U0001F389\u2728\u2764\U0001F44D\U0001F496]", re.IGNORECASE)
 _SIGN_OFF = re.compile(
     r"\b(?:bye|goodbye|have an? (?:great|nice|wonderful|lovely|fantastic) (?:day|evening|week)|cheers|happy shopping|"
     r"take care|enjoy your (?:new )?\w+|best wishes|talk soon|all the best)\b",
