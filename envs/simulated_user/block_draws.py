@@ -185,9 +185,19 @@ class BlockDraws(NumpyDraws):
         """An integer in ``0 .. n - 1`` (``1 <= n < 2**32``): Lemire's method on 32-bit draws, as numpy."""
         if type(n) is not int or not 1 <= n <= _MASK32:
             raise ValueError(f"n must be an int in 1..2**32-1, got {n!r}")
+        return self._below(n)
+
+    def _below(self, n: int) -> int:
+        """:meth:`integers` for an ``n`` known to be valid, with the 32-bit draw inlined."""
         if n == 1:
-            return 0
-        m = self._next32() * n
+            return 0  # numpy draws nothing for a single value
+        if self._has_half:
+            self._has_half = False
+            m = self._half * n
+        else:
+            value = self._next64()
+            self._has_half, self._half = True, value >> 32
+            m = (value & _MASK32) * n
         if m & _MASK32 < n:
             threshold = ((1 << 32) - n) % n
             while m & _MASK32 < threshold:
@@ -227,13 +237,13 @@ class BlockDraws(NumpyDraws):
         chosen: list[int] = []
         taken: set[int] = set()
         for j in range(population - size, population):
-            value = self.integers(j + 1)
+            value = self._below(j + 1)
             if value in taken:
                 value = j
             taken.add(value)
             chosen.append(value)
         for i in range(size - 1, 0, -1):
-            k = self.integers(i + 1)
+            k = self._below(i + 1)
             chosen[i], chosen[k] = chosen[k], chosen[i]
         return chosen
 

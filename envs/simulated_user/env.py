@@ -236,6 +236,9 @@ class SimulatedUserEnv(TurnBasedTextEnv):
         self.n_constraints = n_constraints
         self.objective_weights = {"signal": weights.get("signal", 0.0), "utility": weights.get("utility", 0.0)}
         self.numeric_fields = {"turn": (0, max_turns), "turns_left": (0, max_turns), "last_signal": (-1, 1), "last_reward": (-1e6, 1e6)}
+        # The assistant's instructions with the turns filled in, the same every episode (the catalogue, if
+        # any, is filled in per episode after them, as fill() did).
+        self._assistant_template = fill(PROMPTS["assistant"]["task" if goal == "task" else mode], max_turns=max_turns)
         super().__init__(history_window=history_window, max_retries=max_retries, invalid_move_penalty=invalid_move_penalty, render_mode=render_mode)
 
     # ------------------------------------------------------------------------------- episode
@@ -262,7 +265,7 @@ class SimulatedUserEnv(TurnBasedTextEnv):
         self._task_view = self.task.public_view()
         self._gold = self.task.normalize(self.task.answer)
         self.answers: list[str | None] = []
-        self.instruct(ASSISTANT, fill(PROMPTS["assistant"]["task"], max_turns=self.max_turns))
+        self.instruct(ASSISTANT, self._assistant_template)
         self.pin(ASSISTANT, self.task.prompt)
         solution = fill(CORRECT_SOLUTION, gold=self.task.answer) if self.with_gt else NO_SOLUTION
         form = BINARY_FORM if self.feedback_form == "binary" else ""
@@ -280,7 +283,8 @@ class SimulatedUserEnv(TurnBasedTextEnv):
         listing = "\n".join(item.line() for item in self.catalogue)
         favourite_color = max(self.taste.color_affinity, key=self.taste.color_affinity.__getitem__)
         taste = taste_text(self.taste.favourite_brand(), favourite_color)
-        self.instruct(ASSISTANT, fill(PROMPTS["assistant"][self.mode], max_turns=self.max_turns, catalogue=listing))
+        # fill(PROMPTS["assistant"][mode], max_turns=..., catalogue=listing): the turns are filled in once.
+        self.instruct(ASSISTANT, self._assistant_template.replace("{catalogue}", listing))
         assert goal is not None
         if interactive:
             self._set_goal(goal)
