@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -139,7 +139,12 @@ def make_catalogue(rng: np.random.Generator | NumpyDraws, n_items: int, n_catego
         raise ValueError(f"n_items must be 1 to {MAX_ITEMS}, got {n_items!r}")
     if isinstance(rng, np.random.Generator):
         with episode_draws(rng, _catalogue_outputs(n_items)) as drawn:
-            return make_catalogue(drawn, n_items, n_categories)
+            return _draw_catalogue(drawn, n_items, n_categories, None)
+    return _draw_catalogue(rng, n_items, n_categories, None)
+
+
+def _draw_catalogue(rng: NumpyDraws, n_items: int, n_categories: int, lines: list[str] | None) -> list[Item]:
+    """The catalogue's draws and items; with ``lines``, each item's :meth:`Item.line` is appended to it."""
     chosen = [_CATEGORY_NAMES[i] for i in rng.distinct(len(_CATEGORY_NAMES), n_categories)]
     categories = (chosen * -(-n_items // n_categories))[:n_items]  # chosen[i % n_categories] for item i
     rng.shuffle(categories)
@@ -147,16 +152,17 @@ def make_catalogue(rng: np.random.Generator | NumpyDraws, n_items: int, n_catego
     drawn = rng.records([_PRICE_BOUNDS[category] for category in categories], 3.9, 0.6, len(BRANDS), len(COLORS))
     items = []
     new_item = object.__new__
-    for item_id, category, (price_draw, rating_draw, brand, color) in zip(_ITEM_IDS, categories, drawn):
+    for item_id, category, (price_draw, rating_draw, brand_index, color_index) in zip(_ITEM_IDS, categories, drawn):
+        brand, color = BRANDS[brand_index], COLORS[color_index]
+        price = round(price_draw / 10.0) * 10 - 1
+        # min(max(draw, 1.0), 5.0), without the calls: the same value (NaN included), a tenth of the cost.
+        rating = round(1.0 if rating_draw < 1.0 else 5.0 if rating_draw > 5.0 else rating_draw, 1)
         # Item(...) without the frozen dataclass's checked __init__: a third of the cost, dozens of times an episode.
         item = new_item(Item)
-        item.__dict__.update(
-            id=item_id, category=category, brand=BRANDS[brand], color=COLORS[color],
-            price=round(price_draw / 10.0) * 10 - 1,
-            # min(max(draw, 1.0), 5.0), without the calls: the same value (NaN included), a tenth of the cost.
-            rating=round(1.0 if rating_draw < 1.0 else 5.0 if rating_draw > 5.0 else rating_draw, 1),
-        )
+        item.__dict__.update(id=item_id, category=category, brand=brand, color=color, price=price, rating=rating)
         items.append(item)
+        if lines is not None:  # Item.line(), from the values at hand
+            lines.append(f"{item_id} {category}, {brand}, {color}, ${price}, rated {_RATING_TEXT.get(rating) or f'{rating:.1f}'}")
     return items
 
 
@@ -172,14 +178,27 @@ def make_taste(rng: np.random.Generator | NumpyDraws) -> Taste:
     return Taste(weights=dict(zip(_WEIGHT_NAMES, weights)), brand_affinity=brand_affinity, color_affinity=color_affinity)
 
 
-def make_world(rng: np.random.Generator, n_items: int, n_categories: int, n_constraints: int | None) -> tuple[list[Item], Taste, Goal | None]:
+class World(NamedTuple):
+    """An episode's catalogue, taste and first goal (None if not drawn), and the catalogue's listing
+    (its items' :meth:`Item.line`, one a line)."""
+
+    catalogue: list[Item]
+    taste: Taste
+    goal: Goal | None
+    listing: str
+
+
+def make_world(rng: np.random.Generator, n_items: int, n_categories: int, n_constraints: int | None) -> World:
     """:func:`make_catalogue`, :func:`make_taste`, then (unless ``n_constraints`` is None) :func:`make_goal`,
     in that order from one block of draws: the same values as the three calls, at a fraction of the cost."""
+    if not 1 <= n_items <= MAX_ITEMS:
+        raise ValueError(f"n_items must be 1 to {MAX_ITEMS}, got {n_items!r}")
+    lines: list[str] = []
     with episode_draws(rng, _catalogue_outputs(n_items) + _TASTE_OUTPUTS + 4) as drawn:
-        catalogue = make_catalogue(drawn, n_items, n_categories)
+        catalogue = _draw_catalogue(drawn, n_items, n_categories, lines)
         taste = make_taste(drawn)
         goal = None if n_constraints is None else make_goal(drawn, catalogue, n_constraints)
-    return catalogue, taste, goal
+    return World(catalogue, taste, goal, "\n".join(lines))
 
 
 def _catalogue_outputs(n_items: int) -> int:

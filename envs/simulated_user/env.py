@@ -9,7 +9,7 @@ from feedbackgym.envs.core.base import ENV, MAX_TURNS, TurnBasedTextEnv
 from feedbackgym.envs.core.feedback import FeedbackEvent, FeedbackLevel, Verdict, render_binary, render_text
 from feedbackgym.envs.core.parsing import extract_answer, mask_gold, parse_verdict
 from feedbackgym.envs.negotiation.prompts import fill
-from feedbackgym.envs.simulated_user.catalogue import MAX_ITEMS, Goal, Item, best_item, make_goal, make_world, utility
+from feedbackgym.envs.simulated_user.catalogue import _ITEM_IDS, MAX_ITEMS, Goal, Item, best_item, make_goal, make_world, utility
 from feedbackgym.envs.simulated_user.prompts import (
     BINARY_FORM,
     CORRECT_SOLUTION,
@@ -275,12 +275,11 @@ class SimulatedUserEnv(TurnBasedTextEnv):
     def _start_catalogue(self) -> None:
         interactive = self.mode == "interactive"
         # The catalogue, the taste and the first goal from one block of draws (make_world): the same values.
-        self.catalogue, self.taste, goal = make_world(self.np_random, self.n_items, self.n_categories, self.n_constraints)
-        self.items = {item.id: item for item in self.catalogue}
+        self.catalogue, self.taste, goal, listing = make_world(self.np_random, self.n_items, self.n_categories, self.n_constraints)
+        self.items = dict(zip(_ITEM_IDS, self.catalogue))  # item i's id is _ITEM_IDS[i]
         self._by_category: dict[str, list[Item]] = {}  # in catalogue order: only a goal's category can meet it
         for item in self.catalogue:
             self._by_category.setdefault(item.category, []).append(item)
-        listing = "\n".join(item.line() for item in self.catalogue)
         favourite_color = max(self.taste.color_affinity, key=self.taste.color_affinity.__getitem__)
         taste = taste_text(self.taste.favourite_brand(), favourite_color)
         # fill(PROMPTS["assistant"][mode], max_turns=..., catalogue=listing): the turns are filled in once.

@@ -58,9 +58,10 @@ def test_make_world_is_numpys_draws_one_at_a_time(n_items: int, n_categories: in
         ours, theirs = np.random.default_rng(seed), np.random.default_rng(seed)
         if seed % 2:  # start with a buffered 32-bit half
             ours.integers(3), theirs.integers(3)
-        catalogue, taste, goal = make_world(ours, n_items, n_categories, n_constraints)
+        catalogue, taste, goal, listing = make_world(ours, n_items, n_categories, n_constraints)
         items, reference_taste, reference_goal = reference_world(theirs, n_items, n_categories, n_constraints)
         assert [item.to_dict() for item in catalogue] == items
+        assert listing == "\n".join(item.line() for item in catalogue)
         assert taste.to_dict() == reference_taste
         assert goal is not None and goal.to_dict() == reference_goal
         assert ours.bit_generator.state == theirs.bit_generator.state  # the same draws follow
@@ -82,7 +83,7 @@ def test_a_thousand_items_and_the_separate_calls_are_the_same_draws() -> None:
 def test_other_bit_generators_and_a_numpy_that_differs_take_numpys_calls(monkeypatch: pytest.MonkeyPatch) -> None:
     ours, theirs = np.random.Generator(np.random.MT19937(5)), np.random.Generator(np.random.MT19937(5))
     assert type(episode_draws(ours, 10)) is NumpyDraws
-    catalogue, taste, goal = make_world(ours, 24, 4, 3)
+    catalogue, taste, goal, _ = make_world(ours, 24, 4, 3)
     items, reference_taste, reference_goal = reference_world(theirs, 24, 4, 3)
     assert [item.to_dict() for item in catalogue] == items and taste.to_dict() == reference_taste
     assert ours.random(5).tolist() == theirs.random(5).tolist()
@@ -90,7 +91,7 @@ def test_other_bit_generators_and_a_numpy_that_differs_take_numpys_calls(monkeyp
     monkeypatch.setattr(block_draws, "block_draws_match_numpy", lambda: False)
     ours, theirs = np.random.default_rng(9), np.random.default_rng(9)
     assert type(episode_draws(ours, 10)) is NumpyDraws
-    catalogue, taste, goal = make_world(ours, 24, 4, 3)
+    catalogue, taste, goal, _ = make_world(ours, 24, 4, 3)
     items, reference_taste, reference_goal = reference_world(theirs, 24, 4, 3)
     assert [item.to_dict() for item in catalogue] == items and goal is not None and goal.to_dict() == reference_goal
 
@@ -201,3 +202,11 @@ def test_style_and_recommendations_are_what_the_full_patterns_find() -> None:
         assert style_of(text).to_dict() == expected
         found = RECOMMEND_TAG.findall(head) or RECOMMEND_TEXT.findall(head)
         assert recommended_ids(text) == [f"#{int(number):02d}" for number in found], text
+
+
+def test_the_rating_table_is_the_formatted_rating_of_every_rating_an_item_can_have() -> None:
+    from feedbackgym.envs.simulated_user.catalogue import _RATING_TEXT
+
+    for x in np.linspace(1.0, 5.0, 40_001).tolist() + [np.nextafter(1.05, 0), 1.05, 4.95, np.nextafter(4.95, 5)]:
+        rating = round(float(x), 1)
+        assert _RATING_TEXT[rating] == f"{rating:.1f}"
