@@ -58,11 +58,14 @@ class StyleBandit:
     def __init__(self, factors: Mapping[str, tuple[str, ...]], exploration: float) -> None:
         self.factors = dict(factors)
         self.exploration = exploration
+        # Zeroed tables, copied at each clear (every reset of the assistant): cheaper than building them.
+        self._zero_totals = {f: {level: 0.0 for level in levels} for f, levels in self.factors.items()}
+        self._zero_counts = {f: {level: 0 for level in levels} for f, levels in self.factors.items()}
         self.clear()
 
     def clear(self) -> None:
-        self.totals = {f: {level: 0.0 for level in levels} for f, levels in self.factors.items()}
-        self.counts = {f: {level: 0 for level in levels} for f, levels in self.factors.items()}
+        self.totals = {f: zeros.copy() for f, zeros in self._zero_totals.items()}
+        self.counts = {f: zeros.copy() for f, zeros in self._zero_counts.items()}
 
     def choose(self, rng: Any) -> dict[str, str]:
         arm = {}

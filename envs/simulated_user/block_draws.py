@@ -270,11 +270,19 @@ class BlockDraws(NumpyDraws):
 
     def gamma(self, shape: float) -> float:
         """``rng.standard_gamma(shape)`` for ``shape > 1`` (Marsaglia and Tsang, as numpy)."""
+        fast_limit, width = _ziggurat_tables()
         b = shape - 1.0 / 3.0
         c = 1.0 / math.sqrt(9 * b)
         while True:
             while True:
-                x = self.standard_normal()
+                raw = self._next64()  # standard_normal(), inlined
+                layer, magnitude = raw & 0xFF, (raw >> 9) & _MASK52
+                if magnitude < fast_limit[layer]:
+                    x = magnitude * width[layer]
+                    if raw & 0x100:
+                        x = -x
+                else:
+                    x = self._numpy_normal()
                 v = 1.0 + c * x
                 if v > 0.0:
                     break
