@@ -273,7 +273,6 @@ class SimulatedUserEnv(TurnBasedTextEnv):
         self.pin(USER, f"Task:\n{self.task.prompt}")
 
     def _start_catalogue(self) -> None:
-        interactive = self.mode == "interactive"
         # The catalogue, the taste and the first goal from one block of draws (make_world): the same values.
         self.catalogue, self.taste, goal, listing = make_world(self.np_random, self.n_items, self.n_categories, self.n_constraints)
         self.items = dict(zip(_ITEM_IDS, self.catalogue))  # item i's id is _ITEM_IDS[i]
@@ -284,8 +283,8 @@ class SimulatedUserEnv(TurnBasedTextEnv):
         taste = taste_text(self.taste.favourite_brand(), favourite_color)
         # fill(PROMPTS["assistant"][mode], max_turns=..., catalogue=listing): the turns are filled in once.
         self.instruct(ASSISTANT, self._assistant_template.replace("{catalogue}", listing))
-        assert goal is not None
-        if interactive:
+        assert goal is not None  # drawn with the catalogue: n_constraints is given
+        if self.mode == "interactive":
             self._set_goal(goal)
             form = BINARY_FORM if self.feedback_form == "binary" else ""
             gold = fill(GOLD_HINT, best=self.best.id) if self.with_gt else ""
@@ -305,7 +304,7 @@ class SimulatedUserEnv(TurnBasedTextEnv):
         """Reaction and preference modes: the user asks for an item, stating its hard constraints.
 
         ``goal``: the request's goal when already drawn (the first one is, with the catalogue)."""
-        self._set_goal(goal or make_goal(self.np_random, self.catalogue, self.n_constraints))
+        self._set_goal(goal if goal is not None else make_goal(self.np_random, self.catalogue, self.n_constraints))
         text = fill(REQUESTS[int(self.np_random.integers(len(REQUESTS)))], goal=self.user_goal.describe())
         self.post(USER, text, (ASSISTANT, USER), kind="prompt", data={"request": self.user_goal.to_dict()})
         self.agent_selection = ASSISTANT
