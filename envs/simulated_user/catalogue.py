@@ -143,8 +143,9 @@ def make_catalogue(rng: np.random.Generator | NumpyDraws, n_items: int, n_catego
     return _draw_catalogue(rng, n_items, n_categories, None)
 
 
-def _draw_catalogue(rng: NumpyDraws, n_items: int, n_categories: int, lines: list[str] | None) -> list[Item]:
-    """The catalogue's draws and items; with ``lines``, each item's :meth:`Item.line` is appended to it."""
+def _draw_catalogue(rng: NumpyDraws, n_items: int, n_categories: int, lines: list[str] | None, dicts: list[dict[str, Any]] | None = None) -> list[Item]:
+    """The catalogue's draws and items; with ``lines``, each item's :meth:`Item.line` is appended to it,
+    and with ``dicts`` each item's :meth:`Item.to_dict`."""
     chosen = [_CATEGORY_NAMES[i] for i in rng.distinct(len(_CATEGORY_NAMES), n_categories)]
     categories = (chosen * -(-n_items // n_categories))[:n_items]  # chosen[i % n_categories] for item i
     rng.shuffle(categories)
@@ -158,11 +159,14 @@ def _draw_catalogue(rng: NumpyDraws, n_items: int, n_categories: int, lines: lis
         # min(max(draw, 1.0), 5.0), without the calls: the same value (NaN included), a tenth of the cost.
         rating = round(1.0 if rating_draw < 1.0 else 5.0 if rating_draw > 5.0 else rating_draw, 1)
         # Item(...) without the frozen dataclass's checked __init__: a third of the cost, dozens of times an episode.
+        fields = {"id": item_id, "category": category, "brand": brand, "color": color, "price": price, "rating": rating}
         item = new_item(Item)
-        item.__dict__.update(id=item_id, category=category, brand=brand, color=color, price=price, rating=rating)
+        item.__dict__.update(fields)  # the item keeps its own copy: fields can be handed out as its to_dict()
         items.append(item)
         if lines is not None:  # Item.line(), from the values at hand
             lines.append(f"{item_id} {category}, {brand}, {color}, ${price}, rated {_RATING_TEXT.get(rating) or f'{rating:.1f}'}")
+        if dicts is not None:
+            dicts.append(fields)
     return items
 
 
@@ -179,13 +183,14 @@ def make_taste(rng: np.random.Generator | NumpyDraws) -> Taste:
 
 
 class World(NamedTuple):
-    """An episode's catalogue, taste and first goal (None if not drawn), and the catalogue's listing
-    (its items' :meth:`Item.line`, one a line)."""
+    """An episode's catalogue, taste and first goal (None if not drawn), the catalogue's listing (its
+    items' :meth:`Item.line`, one a line) and its items as dicts."""
 
     catalogue: list[Item]
     taste: Taste
     goal: Goal | None
     listing: str
+    dicts: list[dict[str, Any]]  # the items' to_dict(), fresh ones
 
 
 def make_world(rng: np.random.Generator, n_items: int, n_categories: int, n_constraints: int | None) -> World:
@@ -194,11 +199,12 @@ def make_world(rng: np.random.Generator, n_items: int, n_categories: int, n_cons
     if not 1 <= n_items <= MAX_ITEMS:
         raise ValueError(f"n_items must be 1 to {MAX_ITEMS}, got {n_items!r}")
     lines: list[str] = []
+    dicts: list[dict[str, Any]] = []
     with episode_draws(rng, _catalogue_outputs(n_items) + _TASTE_OUTPUTS + 4) as drawn:
-        catalogue = _draw_catalogue(drawn, n_items, n_categories, lines)
+        catalogue = _draw_catalogue(drawn, n_items, n_categories, lines, dicts)
         taste = make_taste(drawn)
         goal = None if n_constraints is None else make_goal(drawn, catalogue, n_constraints)
-    return World(catalogue, taste, goal, "\n".join(lines))
+    return World(catalogue, taste, goal, "\n".join(lines), dicts)
 
 
 def _catalogue_outputs(n_items: int) -> int:

@@ -274,7 +274,8 @@ class SimulatedUserEnv(TurnBasedTextEnv):
 
     def _start_catalogue(self) -> None:
         # The catalogue, the taste and the first goal from one block of draws (make_world): the same values.
-        self.catalogue, self.taste, goal, listing = make_world(self.np_random, self.n_items, self.n_categories, self.n_constraints)
+        self.catalogue, self.taste, goal, listing, dicts = make_world(self.np_random, self.n_items, self.n_categories, self.n_constraints)
+        self._catalogue_cache = (self.catalogue, dicts)  # what _catalogue_dicts() would build
         self.items = dict(zip(_ITEM_IDS, self.catalogue))  # item i's id is _ITEM_IDS[i]
         self._by_category: dict[str, list[Item]] = {}  # in catalogue order: only a goal's category can meet it
         for item in self.catalogue:

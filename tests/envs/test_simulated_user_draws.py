@@ -58,10 +58,12 @@ def test_make_world_is_numpys_draws_one_at_a_time(n_items: int, n_categories: in
         ours, theirs = np.random.default_rng(seed), np.random.default_rng(seed)
         if seed % 2:  # start with a buffered 32-bit half
             ours.integers(3), theirs.integers(3)
-        catalogue, taste, goal, listing = make_world(ours, n_items, n_categories, n_constraints)
+        catalogue, taste, goal, listing, dicts = make_world(ours, n_items, n_categories, n_constraints)
         items, reference_taste, reference_goal = reference_world(theirs, n_items, n_categories, n_constraints)
-        assert [item.to_dict() for item in catalogue] == items
+        assert [item.to_dict() for item in catalogue] == items == dicts
         assert listing == "\n".join(item.line() for item in catalogue)
+        dicts[0]["price"] = -1  # the dicts are the items' copies, not their fields
+        assert catalogue[0].price == items[0]["price"]
         assert taste.to_dict() == reference_taste
         assert goal is not None and goal.to_dict() == reference_goal
         assert ours.bit_generator.state == theirs.bit_generator.state  # the same draws follow
@@ -83,7 +85,7 @@ def test_a_thousand_items_and_the_separate_calls_are_the_same_draws() -> None:
 def test_other_bit_generators_and_a_numpy_that_differs_take_numpys_calls(monkeypatch: pytest.MonkeyPatch) -> None:
     ours, theirs = np.random.Generator(np.random.MT19937(5)), np.random.Generator(np.random.MT19937(5))
     assert type(episode_draws(ours, 10)) is NumpyDraws
-    catalogue, taste, goal, _ = make_world(ours, 24, 4, 3)
+    catalogue, taste, goal, _, _ = make_world(ours, 24, 4, 3)
     items, reference_taste, reference_goal = reference_world(theirs, 24, 4, 3)
     assert [item.to_dict() for item in catalogue] == items and taste.to_dict() == reference_taste
     assert ours.random(5).tolist() == theirs.random(5).tolist()
@@ -91,7 +93,7 @@ def test_other_bit_generators_and_a_numpy_that_differs_take_numpys_calls(monkeyp
     monkeypatch.setattr(block_draws, "block_draws_match_numpy", lambda: False)
     ours, theirs = np.random.default_rng(9), np.random.default_rng(9)
     assert type(episode_draws(ours, 10)) is NumpyDraws
-    catalogue, taste, goal, _ = make_world(ours, 24, 4, 3)
+    catalogue, taste, goal, _, _ = make_world(ours, 24, 4, 3)
     items, reference_taste, reference_goal = reference_world(theirs, 24, 4, 3)
     assert [item.to_dict() for item in catalogue] == items and goal is not None and goal.to_dict() == reference_goal
 
