@@ -220,10 +220,14 @@ class BlockDraws(NumpyDraws):
         return self._by_numpy(lambda: float(self.rng.standard_normal()))
 
     def _by_numpy(self, draw: Any) -> Any:
-        """A draw made by numpy itself from where the draws stand; counting restarts after it."""
+        """A draw made by numpy itself from where the draws stand; counting restarts after it, with a new
+        block as long as what was left of the old one (about what the draws still need)."""
+        left = len(self._raw) - self._pos
         self._sync()
         value = draw()
         self._take_state()
+        if left:
+            self._raw = self._bit_generator.random_raw(left).tolist()
         return value
 
     def normal(self, loc: float, scale: float) -> float:
@@ -251,7 +255,7 @@ class BlockDraws(NumpyDraws):
         # _next32 inlined: a catalogue's shuffle makes dozens of these draws.
         raw, pos, has_half, half = self._raw, self._pos, self._has_half, self._half
         for i in range(len(items) - 1, 0, -1):
-            mask = (1 << i.bit_length()) - 1
+            mask = (1 << i.bit_length()) - 1  # the smallest all-ones mask covering i
             while True:
                 if has_half:
                     has_half, value = False, half

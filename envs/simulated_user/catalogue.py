@@ -179,7 +179,9 @@ def make_taste(rng: np.random.Generator | NumpyDraws) -> Taste:
     affinities = rng.randoms(len(BRANDS) + len(COLORS))
     brand_affinity = dict(zip(BRANDS, affinities))
     color_affinity = dict(zip(COLORS, affinities[len(BRANDS) :]))
-    return Taste(weights=dict(zip(_WEIGHT_NAMES, weights)), brand_affinity=brand_affinity, color_affinity=color_affinity)
+    taste = object.__new__(Taste)  # Taste(...) without the frozen dataclass's checked __init__, as for items
+    taste.__dict__.update(weights=dict(zip(_WEIGHT_NAMES, weights)), brand_affinity=brand_affinity, color_affinity=color_affinity)
+    return taste
 
 
 class World(NamedTuple):
