@@ -8,6 +8,7 @@ experiment of RLUF's reward hacking in miniature (docs/protocols.md, section 9).
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -57,11 +58,14 @@ class StyleBandit:
     def __init__(self, factors: Mapping[str, tuple[str, ...]], exploration: float) -> None:
         self.factors = dict(factors)
         self.exploration = exploration
+        # Zeroed tables, copied at each clear (every reset of the assistant): cheaper than building them.
+        self._zero_totals = {f: {level: 0.0 for level in levels} for f, levels in self.factors.items()}
+        self._zero_counts = {f: {level: 0 for level in levels} for f, levels in self.factors.items()}
         self.clear()
 
     def clear(self) -> None:
-        self.totals = {f: {level: 0.0 for level in levels} for f, levels in self.factors.items()}
-        self.counts = {f: {level: 0 for level in levels} for f, levels in self.factors.items()}
+        self.totals = {f: zeros.copy() for f, zeros in self._zero_totals.items()}
+        self.counts = {f: zeros.copy() for f, zeros in self._zero_counts.items()}
 
     def choose(self, rng: Any) -> dict[str, str]:
         arm = {}
@@ -69,14 +73,14 @@ class StyleBandit:
             counts = self.counts[factor]
             untried = [level for level in levels if counts[level] == 0]
             if untried:
-                arm[factor] = untried[int(rng.integers(len(untried)))]
+                arm[factor] = _one_of(untried, rng)
             elif rng.random() < self.exploration:
-                arm[factor] = levels[int(rng.integers(len(levels)))]
+                arm[factor] = _one_of(levels, rng)
             else:
                 means = {level: self.totals[factor][level] / counts[level] for level in levels}
                 best = max(means.values())
                 tied = [level for level in levels if means[level] >= best - 1e-12]
-                arm[factor] = tied[int(rng.integers(len(tied)))]
+                arm[factor] = _one_of(tied, rng)
         return arm
 
     def update(self, arm: Mapping[str, str], reward: float) -> None:
@@ -143,6 +147,7 @@ class ScriptedAssistant(Agent):
         self.rejected: set[str] = set()
         self.asked: list[str] = []
         self.arms: list[dict[str, str]] = []  # every style chosen this episode, for inspection
+        self._category_index: tuple[list[dict[str, Any]], dict[Any, list[dict[str, Any]]]] | None = None
 
     def act(self, observation: dict[str, Any], info: dict[str, Any]) -> str:
         if "task" in info:
@@ -184,11 +189,12 @@ class ScriptedAssistant(Agent):
     def _pick(self, effort: str, request: Mapping[str, Any], catalogue: list[dict[str, Any]]) -> dict[str, Any] | None:
         if effort == "none" or not catalogue:
             return None
-        in_category = [item for item in catalogue if item["category"] == request.get("category")] or catalogue
+        # The requested category's items (kept per catalogue), in catalogue order; the catalogue if none.
+        in_category = self._by_category(catalogue).get(request.get("category")) or catalogue
         if effort == "quick":
             return in_category[int(self.np_random.integers(len(in_category)))]
         fitting = [item for item in in_category if _meets(item, request)] or in_category
-        return max(fitting, key=lambda item: item["rating"])
+        return max(fitting, key=_rating)
 
     # ------------------------------------------------------------------------------ interactive
     def _interactive(self, info: dict[str, Any]) -> str:
@@ -206,27 +212,70 @@ class ScriptedAssistant(Agent):
                 return _QUESTIONS[attribute]
         request = {"category": (info.get("request") or {}).get("category"), "budget": self.known["budget"],
                    "colors": self.known["colors"] or [], "avoid_brand": self.known["avoid_brand"]}
-        catalogue = [item for item in info.get("catalogue") or [] if item["id"] not in self.rejected]
-        item = self._pick("careful", request, catalogue)
-        if item is None:
-            return "What else can you tell me about what you need?"
+        # _pick("careful", ...) over the catalogue without rejected items, reading only the requested
+        # category's items (kept per catalogue): the same item, without scanning the catalogue each turn.
+        catalogue = info.get("catalogue") or []
+        rejected = self.rejected
+        in_category = [item for item in self._by_category(catalogue).get(request["category"], ()) if item["id"] not in rejected]
+        if not in_category:  # none left in the category: _pick falls back to the whole (unrejected) catalogue
+            in_category = [item for item in catalogue if item["id"] not in rejected]
+            if not in_category:
+                return "What else can you tell me about what you need?"
+        fitting = [item for item in in_category if _meets(item, request)] or in_category
+        item = max(fitting, key=_rating)
         return f"Recommendation: {item['id']} ({item['brand']}, {item['color']}, ${item['price']}, rated {item['rating']})."
+
+    def _by_category(self, catalogue: list[dict[str, Any]]) -> dict[Any, list[dict[str, Any]]]:
+        """The catalogue's items per category, in catalogue order; built once per catalogue (an episode's)."""
+        cached = self._category_index
+        if cached is None or cached[0] is not catalogue:
+            groups: dict[Any, list[dict[str, Any]]] = {}
+            for item in catalogue:
+                groups.setdefault(item["category"], []).append(item)
+            cached = self._category_index = (catalogue, groups)
+        return cached[1]
 
     def _learn(self, text: str) -> None:
         """Read constraints out of a user's message (the scripted user's phrasing, and similar)."""
-        lowered = text.lower()
-        if _BUDGET_WORDS.search(lowered):
-            amounts = _BUDGET.findall(text)
-            if amounts:
-                self.known["budget"] = int(amounts[-1].replace(",", ""))
-        found = set(_ANY_COLOR.findall(lowered))
-        colors = [color for color in _COLORS if color in found]
-        if colors and _COLOR_WORDS.search(lowered):
-            self.known["colors"] = colors
-        avoided = set(_ANY_AVOIDED.findall(lowered))
-        for brand, lowered_brand in _BRANDS_LOWERED:
-            if lowered_brand in avoided:  # the last brand named wins, as before
-                self.known["avoid_brand"] = brand
+        budget, colors, avoided = _constraints_in(text)
+        if budget is not None:
+            self.known["budget"] = budget
+        if colors:
+            self.known["colors"] = list(colors)
+        if avoided is not None:
+            self.known["avoid_brand"] = avoided
+
+
+@functools.lru_cache(maxsize=256)
+def _constraints_in(text: str) -> tuple[int | None, tuple[str, ...], str | None]:
+    """The budget, the acceptable colours and the brand to avoid that ``text`` states (None / empty if it
+    does not). Kept for recent texts: notices and openings come back every episode."""
+    lowered = text.lower()
+    budget = None
+    if _BUDGET_WORDS.search(lowered):
+        amounts = _BUDGET.findall(text)
+        if amounts:
+            budget = int(amounts[-1].replace(",", ""))
+    found = set(_ANY_COLOR.findall(lowered))
+    colors = tuple(color for color in _COLORS if color in found)
+    if colors and not _COLOR_WORDS.search(lowered):
+        colors = ()
+    avoided_names = set(_ANY_AVOIDED.findall(lowered))
+    avoided = None
+    for brand, lowered_brand in _BRANDS_LOWERED:
+        if lowered_brand in avoided_names:  # the last brand named wins, as before
+            avoided = brand
+    return budget, colors, avoided
+
+
+def _one_of(options: Any, rng: Any) -> Any:
+    """``options[int(rng.integers(len(options)))]``; one option is returned without the call, which draws
+    nothing for a single value (numpy's integers over one value uses no output)."""
+    return options[0] if len(options) == 1 else options[int(rng.integers(len(options)))]
+
+
+def _rating(item: Mapping[str, Any]) -> Any:
+    return item["rating"]
 
 
 def _meets(item: Mapping[str, Any], request: Mapping[str, Any]) -> bool:

@@ -8,13 +8,14 @@ the best item that meets the goal, so the best feasible item is worth exactly 1.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
-from feedbackgym.envs.core.draws import draws, uniform_normal_integers
+from feedbackgym.envs.simulated_user.block_draws import NumpyDraws, episode_draws
 
 # category -> (lowest, highest) price in dollars
 CATEGORIES: dict[str, tuple[int, int]] = {
@@ -30,6 +31,15 @@ COLORS = ("black", "silver", "white", "blue", "red")
 CONSTRAINTS = ("category", "budget", "color", "brand")  # in the order a goal adds them
 MAX_ITEMS = 1000
 _ITEM_IDS = tuple(f"#{index:02d}" for index in range(1, MAX_ITEMS + 1))  # "#01", ..., "#1000"
+_CATEGORY_NAMES = tuple(CATEGORIES)
+# f"{rating:.1f}" of every rating an item can have (round(x, 1) of x in [1, 5] is the double nearest k / 10).
+_RATING_TEXT = {k / 10: f"{k / 10:.1f}" for k in range(10, 51)}
+_PRICE_BOUNDS = {category: (float(low), float(high)) for category, (low, high) in CATEGORIES.items()}
+_OTHER_COLORS = {color: tuple(c for c in COLORS if c != color) for color in COLORS}
+_OTHER_BRANDS = {brand: tuple(b for b in BRANDS if b != brand) for brand in BRANDS}
+_WEIGHT_NAMES = ("rating", "price", "brand", "color")
+_WEIGHT_ALPHA = (2.0, 2.0, 2.0, 2.0)
+_TASTE_OUTPUTS = 2 * len(_WEIGHT_ALPHA) + len(BRANDS) + len(COLORS)  # a normal and a uniform per gamma variate, then uniforms
 
 
 @dataclass(frozen=True)
@@ -42,7 +52,8 @@ class Item:
     rating: float
 
     def line(self) -> str:
-        return f"{self.id} {self.category}, {self.brand}, {self.color}, ${self.price}, rated {self.rating:.1f}"
+        rating = _RATING_TEXT.get(self.rating) or f"{self.rating:.1f}"  # the table: the same text, a third of the cost
+        return f"{self.id} {self.category}, {self.brand}, {self.color}, ${self.price}, rated {rating}"
 
     def to_dict(self) -> dict[str, Any]:
         # The instance dict holds exactly the fields, in order (a frozen dataclass without slots): a third of the cost.
@@ -119,57 +130,106 @@ class Taste:
         return {"weights": dict(self.weights), "brand_affinity": dict(self.brand_affinity), "color_affinity": dict(self.color_affinity)}
 
 
-def make_catalogue(rng: np.random.Generator, n_items: int, n_categories: int) -> list[Item]:
-    """``n_items`` (at most 1000) items over ``n_categories`` categories, each category with at least 3 items."""
+def make_catalogue(rng: np.random.Generator | NumpyDraws, n_items: int, n_categories: int) -> list[Item]:
+    """``n_items`` (at most 1000) items over ``n_categories`` categories, each category with at least 3 items.
+
+    ``rng`` is a generator, or the episode's draws (:func:`make_world` draws a whole episode at once).
+    """
     if not 1 <= n_items <= MAX_ITEMS:
         raise ValueError(f"n_items must be 1 to {MAX_ITEMS}, got {n_items!r}")
-    names = list(CATEGORIES)
-    chosen = [names[int(i)] for i in rng.choice(len(names), size=n_categories, replace=False)]
-    categories = [chosen[i % n_categories] for i in range(n_items)]
+    if isinstance(rng, np.random.Generator):
+        with episode_draws(rng, _catalogue_outputs(n_items)) as drawn:
+            return _draw_catalogue(drawn, n_items, n_categories, None)
+    return _draw_catalogue(rng, n_items, n_categories, None)
+
+
+def _draw_catalogue(rng: NumpyDraws, n_items: int, n_categories: int, lines: list[str] | None, dicts: list[dict[str, Any]] | None = None) -> list[Item]:
+    """The catalogue's draws and items; with ``lines``, each item's :meth:`Item.line` is appended to it,
+    and with ``dicts`` each item's :meth:`Item.to_dict`."""
+    chosen = [_CATEGORY_NAMES[i] for i in rng.distinct(len(_CATEGORY_NAMES), n_categories)]
+    categories = (chosen * -(-n_items // n_categories))[:n_items]  # chosen[i % n_categories] for item i
     rng.shuffle(categories)
     # Per item: uniform (price), normal (rating), integers (brand, colour), all drawn in one pass.
-    drawn = uniform_normal_integers(rng, [CATEGORIES[category] for category in categories], 3.9, 0.6, (len(BRANDS), len(COLORS)))
+    drawn = rng.records([_PRICE_BOUNDS[category] for category in categories], 3.9, 0.6, len(BRANDS), len(COLORS))
     items = []
-    for item_id, category, (price_draw, rating_draw, brand, color) in zip(_ITEM_IDS, categories, drawn):
+    new_item = object.__new__
+    for item_id, category, (price_draw, rating_draw, brand_index, color_index) in zip(_ITEM_IDS, categories, drawn):
+        brand, color = BRANDS[brand_index], COLORS[color_index]
+        price = round(price_draw / 10.0) * 10 - 1
+        # min(max(draw, 1.0), 5.0), without the calls: the same value (NaN included), a tenth of the cost.
+        rating = round(1.0 if rating_draw < 1.0 else 5.0 if rating_draw > 5.0 else rating_draw, 1)
         # Item(...) without the frozen dataclass's checked __init__: a third of the cost, dozens of times an episode.
-        item = object.__new__(Item)
-        item.__dict__.update(
-            id=item_id, category=category, brand=BRANDS[brand], color=COLORS[color],
-            price=int(round(price_draw / 10.0) * 10 - 1),
-            # min/max, not np.clip: the same value for a finite draw, at a tenth of the cost per item.
-            rating=round(min(max(rating_draw, 1.0), 5.0), 1),
-        )
+        fields = {"id": item_id, "category": category, "brand": brand, "color": color, "price": price, "rating": rating}
+        item = new_item(Item)
+        item.__dict__.update(fields)  # the item keeps its own copy: fields can be handed out as its to_dict()
         items.append(item)
+        if lines is not None:  # Item.line(), from the values at hand
+            lines.append(f"{item_id} {category}, {brand}, {color}, ${price}, rated {_RATING_TEXT.get(rating) or f'{rating:.1f}'}")
+        if dicts is not None:
+            dicts.append(fields)
     return items
 
 
-def make_taste(rng: np.random.Generator) -> Taste:
-    weights = rng.dirichlet(np.full(4, 2.0))
-    with draws(rng, len(BRANDS) + len(COLORS)) as draw:
-        brand_affinity = {brand: draw.uniform() for brand in BRANDS}
-        color_affinity = {color: draw.uniform() for color in COLORS}
-    return Taste(
-        weights=dict(zip(("rating", "price", "brand", "color"), (float(w) for w in weights))),
-        brand_affinity=brand_affinity,
-        color_affinity=color_affinity,
-    )
+def make_taste(rng: np.random.Generator | NumpyDraws) -> Taste:
+    """A taste: Dirichlet(2, 2, 2, 2) weights, then uniform affinities per brand and colour."""
+    if isinstance(rng, np.random.Generator):
+        with episode_draws(rng, _TASTE_OUTPUTS) as drawn:
+            return make_taste(drawn)
+    weights = rng.dirichlet(_WEIGHT_ALPHA)
+    affinities = rng.randoms(len(BRANDS) + len(COLORS))
+    brand_affinity = dict(zip(BRANDS, affinities))
+    color_affinity = dict(zip(COLORS, affinities[len(BRANDS) :]))
+    taste = object.__new__(Taste)  # Taste(...) without the frozen dataclass's checked __init__, as for items
+    taste.__dict__.update(weights=dict(zip(_WEIGHT_NAMES, weights)), brand_affinity=brand_affinity, color_affinity=color_affinity)
+    return taste
 
 
-def make_goal(rng: np.random.Generator, catalogue: Sequence[Item], n_constraints: int, category: str | None = None) -> Goal:
+class World(NamedTuple):
+    """An episode's catalogue, taste and first goal (None if not drawn), the catalogue's listing (its
+    items' :meth:`Item.line`, one a line) and its items as dicts."""
+
+    catalogue: list[Item]
+    taste: Taste
+    goal: Goal | None
+    listing: str
+    dicts: list[dict[str, Any]]  # the items' to_dict(), fresh ones
+
+
+def make_world(rng: np.random.Generator, n_items: int, n_categories: int, n_constraints: int | None) -> World:
+    """:func:`make_catalogue`, :func:`make_taste`, then (unless ``n_constraints`` is None) :func:`make_goal`,
+    in that order from one block of draws: the same values as the three calls, at a fraction of the cost."""
+    if not 1 <= n_items <= MAX_ITEMS:
+        raise ValueError(f"n_items must be 1 to {MAX_ITEMS}, got {n_items!r}")
+    lines: list[str] = []
+    dicts: list[dict[str, Any]] = []
+    with episode_draws(rng, _catalogue_outputs(n_items) + _TASTE_OUTPUTS + 4) as drawn:
+        catalogue = _draw_catalogue(drawn, n_items, n_categories, lines, dicts)
+        taste = make_taste(drawn)
+        goal = None if n_constraints is None else make_goal(drawn, catalogue, n_constraints)
+    return World(catalogue, taste, goal, "\n".join(lines), dicts)
+
+
+def _catalogue_outputs(n_items: int) -> int:
+    # Raw outputs a catalogue usually takes: three per item, about one per two shuffle swaps, a few to sample
+    # the categories. Fewer only cost a refill, more a longer block.
+    return 3 * n_items + n_items // 2 + 8
+
+
+def make_goal(rng: np.random.Generator | NumpyDraws, catalogue: Sequence[Item], n_constraints: int, category: str | None = None) -> Goal:
     """A goal with the first ``n_constraints`` of category, budget, colour, brand; always satisfiable.
 
     It is built around an item drawn as the user's ideal, so at least that item meets it.
     """
-    pool = [item for item in catalogue if category is None or item.category == category]
+    pool = catalogue if category is None else [item for item in catalogue if item.category == category]
     ideal = pool[int(rng.integers(len(pool)))]
     budget = colors = avoid = None
     if n_constraints >= 2:
-        budget = int(np.ceil(ideal.price * float(rng.uniform(1.0, 1.3)) / 50.0) * 50)
+        budget = math.ceil(ideal.price * float(rng.uniform(1.0, 1.3)) / 50.0) * 50  # as int(np.ceil(...) * 50)
     if n_constraints >= 3:
-        others = [c for c in COLORS if c != ideal.color]
+        others = _OTHER_COLORS.get(ideal.color) or [c for c in COLORS if c != ideal.color]
         colors = (ideal.color, others[int(rng.integers(len(others)))])
     if n_constraints >= 4:
-        others = [b for b in BRANDS if b != ideal.brand]
+        others = _OTHER_BRANDS.get(ideal.brand) or [b for b in BRANDS if b != ideal.brand]
         avoid = others[int(rng.integers(len(others)))]
     return Goal(ideal.category, budget, tuple(sorted(colors)) if colors else (), avoid)
 

@@ -9,7 +9,7 @@ from feedbackgym.envs.core.base import ENV, MAX_TURNS, TurnBasedTextEnv
 from feedbackgym.envs.core.feedback import FeedbackEvent, FeedbackLevel, Verdict, render_binary, render_text
 from feedbackgym.envs.core.parsing import extract_answer, mask_gold, parse_verdict
 from feedbackgym.envs.negotiation.prompts import fill
-from feedbackgym.envs.simulated_user.catalogue import MAX_ITEMS, Goal, Item, best_item, make_catalogue, make_goal, make_taste, utility
+from feedbackgym.envs.simulated_user.catalogue import _ITEM_IDS, MAX_ITEMS, Goal, Item, best_item, make_goal, make_world, utility
 from feedbackgym.envs.simulated_user.prompts import (
     BINARY_FORM,
     CORRECT_SOLUTION,
@@ -23,7 +23,7 @@ from feedbackgym.envs.simulated_user.prompts import (
     REQUESTS,
     taste_text,
 )
-from feedbackgym.envs.simulated_user.replies import asked_about, candidates, choice_of, reaction_of, recommended_ids, style_of
+from feedbackgym.envs.simulated_user.replies import asked_about, candidates, choice_of, reaction_of, recommended_ids, style_dict
 from feedbackgym.envs.tasks import TaskSource, resolve_task_source
 from feedbackgym.envs.core.checks import (
     ArgumentError,
@@ -236,6 +236,9 @@ class SimulatedUserEnv(TurnBasedTextEnv):
         self.n_constraints = n_constraints
         self.objective_weights = {"signal": weights.get("signal", 0.0), "utility": weights.get("utility", 0.0)}
         self.numeric_fields = {"turn": (0, max_turns), "turns_left": (0, max_turns), "last_signal": (-1, 1), "last_reward": (-1e6, 1e6)}
+        # The assistant's instructions with the turns filled in, the same every episode (the catalogue, if
+        # any, is filled in per episode after them, as fill() did).
+        self._assistant_template = fill(PROMPTS["assistant"]["task" if goal == "task" else mode], max_turns=max_turns)
         super().__init__(history_window=history_window, max_retries=max_retries, invalid_move_penalty=invalid_move_penalty, render_mode=render_mode)
 
     # ------------------------------------------------------------------------------- episode
@@ -262,7 +265,7 @@ class SimulatedUserEnv(TurnBasedTextEnv):
         self._task_view = self.task.public_view()
         self._gold = self.task.normalize(self.task.answer)
         self.answers: list[str | None] = []
-        self.instruct(ASSISTANT, fill(PROMPTS["assistant"]["task"], max_turns=self.max_turns))
+        self.instruct(ASSISTANT, self._assistant_template)
         self.pin(ASSISTANT, self.task.prompt)
         solution = fill(CORRECT_SOLUTION, gold=self.task.answer) if self.with_gt else NO_SOLUTION
         form = BINARY_FORM if self.feedback_form == "binary" else ""
@@ -270,32 +273,39 @@ class SimulatedUserEnv(TurnBasedTextEnv):
         self.pin(USER, f"Task:\n{self.task.prompt}")
 
     def _start_catalogue(self) -> None:
-        self.catalogue = make_catalogue(self.np_random, self.n_items, self.n_categories)
-        self.items = {item.id: item for item in self.catalogue}
-        self.taste = make_taste(self.np_random)
-        listing = "\n".join(item.line() for item in self.catalogue)
+        # The catalogue, the taste and the first goal from one block of draws (make_world): the same values.
+        self.catalogue, self.taste, goal, listing, dicts = make_world(self.np_random, self.n_items, self.n_categories, self.n_constraints)
+        self._catalogue_cache = (self.catalogue, dicts)  # what _catalogue_dicts() would build
+        self.items = dict(zip(_ITEM_IDS, self.catalogue))  # item i's id is _ITEM_IDS[i]
+        self._by_category: dict[str, list[Item]] = {}  # in catalogue order: only a goal's category can meet it
+        for item in self.catalogue:
+            self._by_category.setdefault(item.category, []).append(item)
         favourite_color = max(self.taste.color_affinity, key=self.taste.color_affinity.__getitem__)
         taste = taste_text(self.taste.favourite_brand(), favourite_color)
-        self.instruct(ASSISTANT, fill(PROMPTS["assistant"][self.mode], max_turns=self.max_turns, catalogue=listing))
+        # fill(PROMPTS["assistant"][mode], max_turns=..., catalogue=listing): the turns are filled in once.
+        self.instruct(ASSISTANT, self._assistant_template.replace("{catalogue}", listing))
+        assert goal is not None  # drawn with the catalogue: n_constraints is given
         if self.mode == "interactive":
-            self._set_goal(make_goal(self.np_random, self.catalogue, self.n_constraints))
+            self._set_goal(goal)
             form = BINARY_FORM if self.feedback_form == "binary" else ""
             gold = fill(GOLD_HINT, best=self.best.id) if self.with_gt else ""
             self.instruct(USER, fill(PROMPTS["user"]["interactive"], goal=self.user_goal.describe(), taste=taste, form=form, gold=gold))
             self.post(USER, fill(OPENING, category=self.user_goal.category), (ASSISTANT, USER), kind="prompt", data={"opening": True})
         else:
             self.instruct(USER, fill(PROMPTS["user"][self.mode], taste=taste))
-            self._next_request()
+            self._next_request(goal)
 
     def _set_goal(self, goal: Goal) -> None:
         self.user_goal = goal
-        self.best = best_item(goal, self.taste, self.catalogue)
+        self.best = best_item(goal, self.taste, self._by_category.get(goal.category, []))
         # The highest feasible score, which every utility of this goal divides by: computed once.
         self._best_score = self.taste.score(self.best, goal.budget)
 
-    def _next_request(self) -> None:
-        """Reaction and preference modes: the user asks for an item, stating its hard constraints."""
-        self._set_goal(make_goal(self.np_random, self.catalogue, self.n_constraints))
+    def _next_request(self, goal: Goal | None = None) -> None:
+        """Reaction and preference modes: the user asks for an item, stating its hard constraints.
+
+        ``goal``: the request's goal when already drawn (the first one is, with the catalogue)."""
+        self._set_goal(goal if goal is not None else make_goal(self.np_random, self.catalogue, self.n_constraints))
         text = fill(REQUESTS[int(self.np_random.integers(len(REQUESTS)))], goal=self.user_goal.describe())
         self.post(USER, text, (ASSISTANT, USER), kind="prompt", data={"request": self.user_goal.to_dict()})
         self.agent_selection = ASSISTANT
@@ -337,7 +347,7 @@ class SimulatedUserEnv(TurnBasedTextEnv):
                 return
             recommended.append(ids[-1] if ids else None)
         utilities = [utility(self.items.get(item_id or ""), self.user_goal, self.taste, self.catalogue, self._best_score) for item_id in recommended]
-        styles = [style_of(part).to_dict() for part in parts]
+        styles = [style_dict(part) for part in parts]
         self.valid_move(ASSISTANT, recommended=recommended)
         self.turn += 1
         record: dict[str, Any] = {"turn": self.turn, "recommended": recommended, "utility": utilities, "style": styles, "signal": None}
@@ -553,7 +563,7 @@ class SimulatedUserEnv(TurnBasedTextEnv):
         self.turn += 1
         count = 2 if self.mode == "preference" else 1
         self.records.append({"turn": self.turn, "recommended": [None] * count, "utility": [0.0] * count,
-                             "style": [style_of("").to_dict()] * count, "signal": 0, "forfeited": True})
+                             "style": [style_dict("")] * count, "signal": 0, "forfeited": True})
         if self.mode == "interactive":
             if not self._out_of_turns():
                 self.agent_selection = ASSISTANT
@@ -607,7 +617,7 @@ class SimulatedUserEnv(TurnBasedTextEnv):
             elif self.mode == "interactive":
                 info["request"] = {"category": self.user_goal.category}
             else:
-                info["request"] = self.user_goal.to_dict()
+                info["request"] = self._latent_dicts()[0]  # the goal as a dict, built once per goal (read-only)
             return info
         if self._request is not None:
             info["request"] = dict(self._request)
