@@ -43,7 +43,7 @@ from typing import Any
 
 import numpy as np
 
-from feedbackgym.envs.core.seeding import PCG64_MULTIPLIER, pcg64_state, pcg64_step, seed_state_words
+from feedbackgym.envs.core.seeding import PCG64_MULTIPLIER, pcg64_step, seed_pcg64_state
 
 _MASK32, _MASK64, _MASK128 = (1 << 32) - 1, (1 << 64) - 1, (1 << 128) - 1
 _DOUBLE_UNIT = 1.0 / 9007199254740992.0  # 2**-53
@@ -107,6 +107,53 @@ class _Pcg64Draws:
                 m = self._next64() * n
         return m >> 64
 
+    def _interval(self, top: int) -> int:
+        """A uniform integer in ``0 .. top`` by masked rejection: numpy's ``random_interval``, which
+        ``shuffle`` and ``permutation`` use (not Lemire's method, unlike ``integers``)."""
+        if top == 0:
+            return 0
+        mask = (1 << top.bit_length()) - 1  # the smallest all-ones mask covering top
+        draw = self._next32 if top <= _MASK32 else self._next64
+        value = draw() & mask
+        while value > top:
+            value = draw() & mask
+        return value
+
+    def _sample(self, n: int, k: int) -> list[int]:
+        """``rng.choice(n, size=k, replace=False)`` (``0 <= k <= n``): numpy's two algorithms, each bounded
+        draw ``random_bounded_uint64`` (Lemire's method, as ``integers``)."""
+        below = self._below
+        if n > 10_000 and k > n // 50:
+            # A tail shuffle of the whole range: Fisher-Yates from the end down to n - k.
+            data = list(range(n))
+            for i in range(n - 1, max(n - k, 1) - 1, -1):
+                j = below(i + 1)
+                data[i], data[j] = data[j], data[i]
+            return data[n - k :]
+        # Floyd's algorithm: a draw already taken is replaced by the top of its range, then the
+        # sample is shuffled (numpy's hash set only answers "taken already?").
+        chosen: list[int] = []
+        taken: set[int] = set()
+        for top in range(n - k, n):
+            value = below(top + 1)
+            if value in taken:
+                value = top
+            taken.add(value)
+            chosen.append(value)
+        for i in range(k - 1, 0, -1):
+            j = below(i + 1)
+            chosen[i], chosen[j] = chosen[j], chosen[i]
+        return chosen
+
+    def _permutation(self, n: int) -> list[int]:
+        """``rng.permutation(n)``: Fisher-Yates over ``arange(n)`` from the end, by ``_interval``."""
+        data = list(range(n))
+        interval = self._interval
+        for i in range(n - 1, 0, -1):
+            j = interval(i)
+            data[i], data[j] = data[j], data[i]
+        return data
+
 
 # ------------------------------------------------------------------- default_rng(seed), from the seed
 class SeededDraws(_Pcg64Draws):
@@ -119,14 +166,17 @@ class SeededDraws(_Pcg64Draws):
         self._generator: np.random.Generator | None = None
         self._has_half, self._half = False, 0
         if type(seed) is int and 0 <= seed <= _MAX_FAST_SEED:
-            self._state, self._increment = pcg64_state(seed_state_words(seed))
+            self._state, self._increment = seed_pcg64_state(seed)
         else:
             self._state = self._increment = 0
             self._generator = np.random.default_rng(seed)  # numpy says what is wrong with the seed
 
     def _next64(self) -> int:
-        state = self._state = pcg64_step(self._state, self._increment)
-        return _pcg64_output(state)
+        # pcg64_step and _pcg64_output, inlined: this is the innermost call of every draw.
+        state = self._state = (self._state * PCG64_MULTIPLIER + self._increment) & _MASK128
+        value = ((state >> 64) ^ state) & _MASK64
+        rotation = state >> 122
+        return ((value >> rotation) | (value << (64 - rotation))) & _MASK64
 
     def generator(self) -> np.random.Generator:
         """A numpy ``Generator`` in this stream's current state; it serves every later draw."""
@@ -156,9 +206,92 @@ class SeededDraws(_Pcg64Draws):
             return self.generator().integers(low, high)  # numpy's own error
         return np.int64(low + self._below(high - low))
 
+    # Draws as plain Python values, for generators that want ints and lists rather than numpy scalars and
+    # arrays; each is exactly the numpy call in its docstring, converted.
+    def below(self, n: int) -> int:
+        """``int(rng.integers(n))``."""
+        if self._generator is None and type(n) is int and 1 <= n <= _INT64_MAX + 1:
+            return self._below(n)
+        return int(self.generator().integers(n))
+
+    def between(self, low: int, high: int) -> int:
+        """``int(rng.integers(low, high))``."""
+        if self._generator is None and type(low) is int and type(high) is int and _INT64_MIN <= low < high <= _INT64_MAX + 1:
+            return low + self._below(high - low)
+        return int(self.generator().integers(low, high))
+
+    def sample(self, n: int, k: int) -> list[int]:
+        """``rng.choice(n, size=k, replace=False).tolist()``: ``k`` distinct indices below ``n``, in draw order."""
+        if self._generator is None and type(n) is int and type(k) is int and 0 <= k <= n and sampling_matches_numpy():
+            return self._sample(n, k)
+        return self.generator().choice(n, size=k, replace=False).tolist()  # type: ignore[no-any-return]
+
+    def indices(self, n: int, k: int) -> list[int]:
+        """``rng.choice(n, size=k).tolist()`` (with replacement), the same draws as ``rng.integers(0, n, size=k)``."""
+        if self._generator is None and type(n) is int and type(k) is int and 1 <= n <= _INT64_MAX and k >= 0:
+            below = self._below
+            return [below(n) for _ in range(k)]
+        return self.generator().choice(n, size=k).tolist()  # type: ignore[no-any-return]
+
+    def permutation_list(self, n: int) -> list[int]:
+        """``rng.permutation(n).tolist()``."""
+        if self._generator is None and type(n) is int and n >= 0 and sampling_matches_numpy():
+            return self._permutation(n)
+        return self.generator().permutation(n).tolist()  # type: ignore[no-any-return]
+
     def __getattr__(self, name: str) -> Any:
         # Any other Generator method or attribute: numpy's, from the same state on.
         return getattr(self.generator(), name)
+
+
+class GeneratorDraws:
+    """:class:`SeededDraws`'s plain-value draws (``below``, ``between``, ``random``, ``sample``, ``indices``,
+    ``permutation_list``) answered by a numpy ``Generator``'s own calls: what a generator written for
+    ``SeededDraws`` gets when it is handed a ``Generator`` instead."""
+
+    __slots__ = ("rng",)
+
+    def __init__(self, rng: np.random.Generator) -> None:
+        self.rng = rng
+
+    def random(self) -> float:
+        return float(self.rng.random())
+
+    def below(self, n: int) -> int:
+        return int(self.rng.integers(n))
+
+    def between(self, low: int, high: int) -> int:
+        return int(self.rng.integers(low, high))
+
+    def sample(self, n: int, k: int) -> list[int]:
+        return self.rng.choice(n, size=k, replace=False).tolist()  # type: ignore[no-any-return]
+
+    def indices(self, n: int, k: int) -> list[int]:
+        return self.rng.choice(n, size=k).tolist()  # type: ignore[no-any-return]
+
+    def permutation_list(self, n: int) -> list[int]:
+        return self.rng.permutation(n).tolist()  # type: ignore[no-any-return]
+
+
+def plain_draws(rng: Any) -> SeededDraws | GeneratorDraws:
+    """``rng`` itself when it is a :class:`SeededDraws`, else its calls wrapped in :class:`GeneratorDraws`."""
+    return rng if type(rng) is SeededDraws else GeneratorDraws(rng)
+
+
+def integer_below(rng: np.random.Generator, n: int) -> int:
+    """``int(rng.integers(n))`` for ``2**32 < n <= 2**63``, as a task seed is drawn: one raw 64-bit output
+    through Lemire's method (a 64-bit draw never touches the generator's buffered 32-bit half), a fifth
+    of numpy's call. Other generators, bit generators and ranges: numpy's own call."""
+    if type(rng) is np.random.Generator and type(n) is int and _MASK32 + 1 < n <= _INT64_MAX + 1:
+        bit_generator = rng.bit_generator
+        if type(bit_generator) is np.random.PCG64 and emulation_matches_numpy():
+            m = bit_generator.random_raw() * n
+            if m & _MASK64 < n:
+                threshold = ((1 << 64) - n) % n
+                while m & _MASK64 < threshold:
+                    m = bit_generator.random_raw() * n
+            return m >> 64  # type: ignore[no-any-return]
+    return int(rng.integers(n))
 
 
 # ------------------------------------------------------------ a live Generator, from one raw block
@@ -361,6 +494,25 @@ def emulation_matches_numpy() -> bool:
         return False
     weights = np.array([0.5, 0.2, 0.2, 0.1])
     return all(_weighted_index(rng, weights) == int(expected_rng.choice(4, p=weights)) for _ in range(100))
+
+
+@functools.cache
+def sampling_matches_numpy() -> bool:
+    """Whether :meth:`SeededDraws.sample` and :meth:`SeededDraws.permutation_list` give this numpy's
+    ``choice(n, k, replace=False)`` and ``permutation(n)`` (both of ``choice``'s algorithms, 32- and
+    64-bit draws), checked once per process like :func:`emulation_matches_numpy`. Should a release
+    change one, those draws go to numpy's own calls."""
+    cases = [(1, 1), (2, 0), (5, 5), (40, 3), (200, 5), (10_001, 300), (3, 1), (2**33, 2), (7, 4)]
+    for seed in range(6):
+        ours, expected = SeededDraws(seed), np.random.default_rng(seed)
+        for n, k in cases:
+            if ours._sample(n, k) != expected.choice(n, size=k, replace=False).tolist():
+                return False
+            if n < 1000 and ours._permutation(n) != expected.permutation(n).tolist():
+                return False
+        if ours.generator().bit_generator.state != expected.bit_generator.state:
+            return False
+    return True
 
 
 def uniform_normal_integers(

@@ -16,6 +16,8 @@ cost 17 us per episode seed, more than the hashing.)
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -80,26 +82,58 @@ _STATE_CONSTANTS = _constants(_INIT_B, _MULT_B, 8)
 _MIXES = tuple((source, target) for source in range(4) for target in range(4) if source != target)
 
 
-def seed_state_words(seed: int) -> list[int]:
-    """``SeedSequence(seed).generate_state(8, np.uint32)`` for an int ``0 <= seed < 2**128``, in plain Python.
+def _straight_line(returns: str) -> Any:
+    """SeedSequence's hash of an int seed as straight-line code with its constants inlined.
 
-    One seed at a time, where the numpy call (with its ``errstate`` wrapper) costs more; the blocks
-    above do the same for many seeds at once.
+    The hash is 36 short multiply-xor-shift steps; as a loop over the constant tables the loop's own
+    bookkeeping (indexing, tuple unpacking) costs about as much as the arithmetic, so the steps are
+    written out here, from the very tables above, and compiled once. Seeds below ``2**64`` (episode
+    and task seeds) start from two constant pool words, hashed here. ``returns`` is the final
+    statement, over the eight state words ``w0 .. w7``.
     """
-    entropy = (seed & _MASK32, (seed >> 32) & _MASK32, (seed >> 64) & _MASK32, seed >> 96)  # zero words = padding
-    pool = []
-    for word, (constant, following) in zip(entropy, _POOL_CONSTANTS):
-        value = ((word ^ constant) * following) & _MASK32
-        pool.append(value ^ (value >> 16))
-    for (source, target), (constant, following) in zip(_MIXES, _POOL_CONSTANTS[4:]):
-        value = ((pool[source] ^ constant) * following) & _MASK32
-        mixed = (_MIX_L * pool[target] - _MIX_R * (value ^ (value >> 16))) & _MASK32
-        pool[target] = mixed ^ (mixed >> 16)
-    words = []
-    for index, (constant, following) in enumerate(_STATE_CONSTANTS):
-        value = ((pool[index & 3] ^ constant) * following) & _MASK32
-        words.append(value ^ (value >> 16))
-    return words
+    mask = _MASK32
+
+    def hashed(word: int, constant: int, following: int) -> int:
+        value = ((word ^ constant) * following) & mask
+        return value ^ (value >> 16)
+
+    def body(narrow: bool) -> list[str]:
+        lines = []
+        for index, (constant, following) in enumerate(_POOL_CONSTANTS[:4]):
+            if narrow and index >= 2:
+                lines.append(f"    p{index} = {hashed(0, constant, following)}")  # a zero word's hash
+                continue
+            word = f"((seed >> {32 * index}) & {mask})" if index else f"(seed & {mask})"
+            lines.append(f"    v = ({word} ^ {constant}) * {following} & {mask}")
+            lines.append(f"    p{index} = v ^ (v >> 16)")
+        for (source, target), (constant, following) in zip(_MIXES, _POOL_CONSTANTS[4:]):
+            lines.append(f"    v = ((p{source} ^ {constant}) * {following}) & {mask}")
+            lines.append(f"    v = ({_MIX_L} * p{target} - {_MIX_R} * (v ^ (v >> 16))) & {mask}")
+            lines.append(f"    p{target} = v ^ (v >> 16)")
+        for index, (constant, following) in enumerate(_STATE_CONSTANTS):
+            lines.append(f"    v = ((p{index & 3} ^ {constant}) * {following}) & {mask}")
+            lines.append(f"    w{index} = v ^ (v >> 16)")
+        lines.append(f"    {returns}")
+        return lines
+
+    source = ["def narrow(seed):", "    if seed >> 64:", "        return wide(seed)", *body(True), "def wide(seed):", *body(False)]
+    namespace: dict[str, Any] = {}
+    exec(compile("\n".join(source), "<seed hash>", "exec"), namespace)  # noqa: S102 - built from our own constants
+    return namespace["narrow"]
+
+
+seed_state_words: Callable[[int], list[int]] = _straight_line("return [w0, w1, w2, w3, w4, w5, w6, w7]")
+seed_state_words.__doc__ = """``SeedSequence(seed).generate_state(8, np.uint32)`` for an int ``0 <= seed < 2**128``, in plain Python.
+
+One seed at a time, where the numpy call (with its ``errstate`` wrapper) costs more; the blocks
+below do the same for many seeds at once."""
+
+# pcg64_state(seed_state_words(seed)) in the same straight line: the words never become a list.
+seed_pcg64_state: Callable[[int], tuple[int, int]] = _straight_line(
+    f"increment = ((((w5 << 32 | w4) << 64) | (w7 << 32 | w6)) << 1 | 1) & {_MASK128}; "
+    f"return ((increment + (((w1 << 32 | w0) << 64) | (w3 << 32 | w2))) * {PCG64_MULTIPLIER} + increment) & {_MASK128}, increment"
+)
+seed_pcg64_state.__doc__ = """``pcg64_state(seed_state_words(seed))``: the PCG64 (state, increment) of ``default_rng(seed)``."""
 
 
 def pcg64_state(words: list[int]) -> tuple[int, int]:

@@ -25,11 +25,14 @@ _LETTER_THEN_TEXT = re.compile(r"[(\[]?([A-Za-z])[)\]]?[.:]?\s+(.+)", re.DOTALL)
 _END_PUNCTUATION = ".,;:!?'\"`*\u201c\u201d\u2018\u2019\u00ab\u00bb\u2026 \t\n"
 
 
+LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"  # the choice letters, by 0-based option index
+
+
 def letter(index: int) -> str:
     """The choice letter of a 0-based option index: 0 -> "A"."""
     if not 0 <= index < 26:
         raise ValueError(f"choice index must be in 0..25, got {index}")
-    return chr(ord("A") + index)
+    return LETTERS[index]
 
 
 def format_choices(question: str, choices: Sequence[str]) -> str:
