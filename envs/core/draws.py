@@ -178,6 +178,45 @@ class SeededDraws(_Pcg64Draws):
         rotation = state >> 122
         return ((value >> rotation) | (value << (64 - rotation))) & _MASK64
 
+    def _below(self, n: int) -> int:
+        if 1 < n <= _MASK32:
+            # _Pcg64Draws._below's 32-bit Lemire draw with _next32 and _next64 inlined: most of a
+            # generated task's draws are these, and the two calls cost more than the arithmetic.
+            if self._has_half:
+                self._has_half = False
+                m = self._half * n
+            else:
+                state = self._state = (self._state * PCG64_MULTIPLIER + self._increment) & _MASK128
+                value = ((state >> 64) ^ state) & _MASK64
+                rotation = state >> 122
+                value = ((value >> rotation) | (value << (64 - rotation))) & _MASK64
+                self._has_half, self._half = True, value >> 32
+                m = (value & _MASK32) * n
+            if m & _MASK32 < n:
+                threshold = ((1 << 32) - n) % n
+                while m & _MASK32 < threshold:
+                    m = self._next32() * n
+            return m >> 32
+        return _Pcg64Draws._below(self, n)
+
+    def _interval(self, top: int) -> int:
+        if not 0 < top <= _MASK32:
+            return _Pcg64Draws._interval(self, top)
+        mask = (1 << top.bit_length()) - 1
+        while True:  # _Pcg64Draws._interval's 32-bit rejection loop with _next32 inlined, as in _below
+            if self._has_half:
+                self._has_half = False
+                value = self._half & mask
+            else:
+                state = self._state = (self._state * PCG64_MULTIPLIER + self._increment) & _MASK128
+                raw = ((state >> 64) ^ state) & _MASK64
+                rotation = state >> 122
+                raw = ((raw >> rotation) | (raw << (64 - rotation))) & _MASK64
+                self._has_half, self._half = True, raw >> 32
+                value = raw & mask  # mask < 2**32: the low half
+            if value <= top:
+                return value
+
     def generator(self) -> np.random.Generator:
         """A numpy ``Generator`` in this stream's current state; it serves every later draw."""
         if self._generator is None:

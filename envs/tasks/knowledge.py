@@ -161,15 +161,19 @@ class KnowledgeBaseTasks(ProceduralTaskSource):
             found = self._value_positions[kind] = (values, positions)
         return found
 
-    def _passage(self, draws: SeededDraws | GeneratorDraws, relation: str, subject: str, value: str) -> str:
-        templates = _PASSAGES[relation]
-        fields = {"subject": subject, "object": value, "a_object": _with_article(value)}
+    def _subject_fields(self, relation: str, subject: str) -> dict[str, str]:
+        """The template fields of a relation's passages about ``subject`` other than the object."""
+        fields = {"subject": subject}
         if RELATIONS.get(relation, ("",))[0] == "person":
             profession = self.kb.lookup(subject, "profession")
             fields |= {"profession": profession, "a_profession": _with_article(profession)}
         if relation == TWO_HOP:
             fields["inventor"] = self.kb.lookup(subject, "inventor")
-        return templates[draws.below(len(templates))].format(**fields)
+        return fields
+
+    def _passage(self, draws: SeededDraws | GeneratorDraws, relation: str, subject_fields: dict[str, str], value: str) -> str:
+        templates = _PASSAGES[relation]
+        return templates[draws.below(len(templates))].format(**subject_fields, object=value, a_object=_with_article(value))
 
     def _generate(self, rng: np.random.Generator, task_id: str) -> Task:
         # Plain-int draws (SeededDraws from from_seed): the values of the numpy calls the comments name.
@@ -188,10 +192,11 @@ class KnowledgeBaseTasks(ProceduralTaskSource):
         options = self._options(draws, kind, gold)
         gold_letter = LETTERS[options.index(gold)]
         # (text, supports, is_true, cited in the solution)
-        passages = [(self._passage(draws, relation, subject, gold), gold_letter, True, not hops)]
-        passages += [(self._passage(draws, r, s, o), gold_letter, True, True) for r, s, o in hops]
+        about_subject = self._subject_fields(relation, subject)  # shared by the gold and fabricated passages
+        passages = [(self._passage(draws, relation, about_subject, gold), gold_letter, True, not hops)]
+        passages += [(self._passage(draws, r, self._subject_fields(r, s), o), gold_letter, True, True) for r, s, o in hops]
         passages += [
-            (self._passage(draws, relation, subject, option), LETTERS[i], False, False)
+            (self._passage(draws, relation, about_subject, option), LETTERS[i], False, False)
             for i, option in enumerate(options)
             if option != gold
         ]
