@@ -66,7 +66,10 @@ def normalize_numeric(text: str, base: int = 10) -> str | None:
     except InvalidOperation:
         return None
     if number == number.to_integral_value():
-        return str(int(number))
+        if number.adjusted() < 4000:
+            return str(int(number))
+        # str(int) refuses over 4300 digits (Python's int-to-str limit); Decimal writes them itself
+        return format(number.to_integral_value(), "f")
     return format(number.normalize(), "f")
 
 

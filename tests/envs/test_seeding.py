@@ -54,3 +54,16 @@ def test_streams_stay_exact_as_blocks_enter_and_leave_the_cache() -> None:
     assert len(seeding._blocks) <= seeding._CACHED_BLOCKS
     assert all(block.first in seeding._blocks for block, _ in seeding._derived_states.values())  # no evicted block is referenced
     assert checked == 2 * len(firsts) * 9
+
+
+def test_seed_pcg64_state_is_default_rngs_state() -> None:
+    import random
+
+    from feedbackgym.envs.core.seeding import pcg64_state, seed_pcg64_state, seed_state_words
+
+    rng = random.Random(6)
+    seeds = [0, 1, 2**32 - 1, 2**32, 2**48 - 1, 2**64 - 1, 2**64, 2**96 + 5, 2**128 - 1]
+    seeds += [rng.randrange(2**rng.choice((8, 32, 48, 64, 65, 128))) for _ in range(600)]
+    for seed in seeds:
+        state = np.random.PCG64(seed).state["state"]
+        assert seed_pcg64_state(seed) == (state["state"], state["inc"]) == pcg64_state(seed_state_words(seed)), seed
