@@ -15,6 +15,7 @@ cost 17 us per episode seed, more than the hashing.)
 
 from __future__ import annotations
 
+import sys
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
@@ -29,6 +30,7 @@ _CACHED_BLOCKS = 8  # the last 2048 episode seeds
 _INIT_A, _MULT_A, _INIT_B, _MULT_B = 0x43B0D7E5, 0x931E8875, 0x8B51F9DD, 0x58F38DED
 _MIX_L, _MIX_R = 0xCA01F9DD, 0x4973F715
 _MASK32, _MASK128 = 0xFFFFFFFF, (1 << 128) - 1
+_LITTLE_ENDIAN = sys.byteorder == "little"
 PCG64_MULTIPLIER = 0x2360ED051FC65DA44385DF649FCCF645  # PCG64's 128-bit LCG multiplier
 
 
@@ -170,9 +172,20 @@ class _Block:
             self.words = np.stack(_state_words(_pools([entropy]), 8), axis=1)
         self.first = first
         self.derived_rows = dict(zip(derived.tolist(), range(BLOCK, BLOCK * (1 + MAX_INDEX))))
+        # The same words paired into uint64 (w0 | w1 << 32, ...), as PCG64 reads them on a little-endian
+        # machine: a row is then four ints, the halves of initstate and initseq.
+        self.words64 = self.words.view(np.uint64) if _LITTLE_ENDIAN else None
 
     def state_words(self, row: int) -> list[int]:
         return self.words[row].tolist()
+
+    def pcg64_state(self, row: int) -> tuple[int, int]:
+        """``pcg64_state(self.state_words(row))``, from the row's uint64 halves."""
+        if self.words64 is None:
+            return pcg64_state(self.state_words(row))
+        state_high, state_low, sequence_high, sequence_low = self.words64[row].tolist()
+        increment = (((sequence_high << 64) | sequence_low) << 1 | 1) & _MASK128
+        return (((((state_high << 64) | state_low) + increment) * PCG64_MULTIPLIER + increment) & _MASK128), increment
 
 
 _blocks: OrderedDict[int, _Block] = OrderedDict()
@@ -198,17 +211,19 @@ def _block(seed: int) -> _Block:
     return block
 
 
-def _cached_words(seed: int, episode_seed: bool) -> list[int] | None:
-    """The state words of ``default_rng(seed)`` when a cached block has them (an episode seed's block is
-    built when missing if ``episode_seed``), else None."""
+def _cached_state(seed: int, episode_seed: bool) -> tuple[int, int] | None:
+    """The PCG64 (state, increment) of ``default_rng(seed)`` when a cached block has the seed's words (an
+    episode seed's block is built when missing if ``episode_seed``), else None."""
     found = _derived_states.get(seed)
     if found is not None:
-        return found[0].state_words(found[1])
+        return found[0].pcg64_state(found[1])
     first = seed - seed % BLOCK
     block = _blocks.get(first)
-    if block is None and episode_seed:
+    if block is None:
+        if not episode_seed:
+            return None
         block = _block(seed)
-    return None if block is None else block.state_words(seed - first)
+    return block.pcg64_state(seed - first)
 
 
 def _is_small_seed(seed: object) -> bool:
@@ -237,9 +252,11 @@ def generator(seed: int, reuse: np.random.Generator | None = None, *, episode_se
     whose neighbours will likely follow: its block is hashed if it is not cached yet (other seeds,
     random ones, would waste the block).
     """
-    words = _cached_words(seed, episode_seed) if reuse is not None and _is_small_seed(seed) else None
-    if words is None or reuse is None or type(reuse.bit_generator) is not np.random.PCG64:
-        return np.random.Generator(np.random.PCG64(seed))
-    state, increment = pcg64_state(words)
-    reuse.bit_generator.state = {"bit_generator": "PCG64", "state": {"state": state, "inc": increment}, "has_uint32": 0, "uinteger": 0}
-    return reuse
+    if reuse is not None and type(seed) is int and 0 <= seed <= _MASK32 - BLOCK:
+        bit_generator = reuse.bit_generator
+        if type(bit_generator) is np.random.PCG64:
+            found = _cached_state(seed, episode_seed)
+            if found is not None:
+                bit_generator.state = {"bit_generator": "PCG64", "state": {"state": found[0], "inc": found[1]}, "has_uint32": 0, "uinteger": 0}
+                return reuse
+    return np.random.Generator(np.random.PCG64(seed))
