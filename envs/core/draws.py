@@ -171,6 +171,14 @@ class SeededDraws(_Pcg64Draws):
             self._state = self._increment = 0
             self._generator = np.random.default_rng(seed)  # numpy says what is wrong with the seed
 
+    @classmethod
+    def from_state(cls, state: int, increment: int) -> SeededDraws:
+        """The draws of ``default_rng(seed)`` given its PCG64 (state, increment), ``seed_pcg64_state(seed)``."""
+        draws = object.__new__(cls)
+        draws._generator, draws._has_half, draws._half = None, False, 0
+        draws._state, draws._increment = state, increment
+        return draws
+
     def _next64(self) -> int:
         # pcg64_step and _pcg64_output, inlined: this is the innermost call of every draw.
         state = self._state = (self._state * PCG64_MULTIPLIER + self._increment) & _MASK128

@@ -29,7 +29,7 @@ _CACHED_BLOCKS = 8  # the last 2048 episode seeds
 # numpy's SeedSequence constants (numpy/random/bit_generator.pyx).
 _INIT_A, _MULT_A, _INIT_B, _MULT_B = 0x43B0D7E5, 0x931E8875, 0x8B51F9DD, 0x58F38DED
 _MIX_L, _MIX_R = 0xCA01F9DD, 0x4973F715
-_MASK32, _MASK128 = 0xFFFFFFFF, (1 << 128) - 1
+_MASK32, _MASK64, _MASK128 = 0xFFFFFFFF, (1 << 64) - 1, (1 << 128) - 1
 _LITTLE_ENDIAN = sys.byteorder == "little"
 PCG64_MULTIPLIER = 0x2360ED051FC65DA44385DF649FCCF645  # PCG64's 128-bit LCG multiplier
 
@@ -172,24 +172,67 @@ class _Block:
             self.words = np.stack(_state_words(_pools([entropy]), 8), axis=1)
         self.first = first
         self.derived_rows = dict(zip(derived.tolist(), range(BLOCK, BLOCK * (1 + MAX_INDEX))))
-        # The same words paired into uint64 (w0 | w1 << 32, ...), as PCG64 reads them on a little-endian
-        # machine: a row is then four ints, the halves of initstate and initseq.
-        self.words64 = self.words.view(np.uint64) if _LITTLE_ENDIAN else None
+        self.words64 = _as_uint64(self.words)
+        self.first_draws: _FirstDraws | None = None  # built when an episode's first draw is seen to be a task seed
+        self.first_draw_misses = 0
 
     def state_words(self, row: int) -> list[int]:
         return self.words[row].tolist()
 
     def pcg64_state(self, row: int) -> tuple[int, int]:
-        """``pcg64_state(self.state_words(row))``, from the row's uint64 halves."""
-        if self.words64 is None:
-            return pcg64_state(self.state_words(row))
-        state_high, state_low, sequence_high, sequence_low = self.words64[row].tolist()
-        increment = (((sequence_high << 64) | sequence_low) << 1 | 1) & _MASK128
-        return (((((state_high << 64) | state_low) + increment) * PCG64_MULTIPLIER + increment) & _MASK128), increment
+        """``pcg64_state(self.state_words(row))``."""
+        return _row_pcg64_state(self.words, self.words64, row)
+
+
+def _as_uint64(words: np.ndarray) -> np.ndarray | None:
+    """Rows of eight uint32 state words paired into uint64 (w0 | w1 << 32, ...), as PCG64 reads them on a
+    little-endian machine: a row is then four ints, the halves of initstate and initseq."""
+    return words.view(np.uint64) if _LITTLE_ENDIAN else None
+
+
+def _row_pcg64_state(words: np.ndarray, words64: np.ndarray | None, row: int) -> tuple[int, int]:
+    if words64 is None:
+        return pcg64_state(words[row].tolist())
+    state_high, state_low, sequence_high, sequence_low = words64[row].tolist()
+    increment = (((sequence_high << 64) | sequence_low) << 1 | 1) & _MASK128
+    return (((((state_high << 64) | state_low) + increment) * PCG64_MULTIPLIER + increment) & _MASK128), increment
+
+
+def _first_output(state: int, increment: int) -> int:
+    """The first 64-bit output of a PCG64 in ``state``: one step, then XSL-RR."""
+    state = (state * PCG64_MULTIPLIER + increment) & _MASK128
+    value = ((state >> 64) ^ state) & _MASK64
+    rotation = state >> 122
+    return ((value >> rotation) | (value << (64 - rotation))) & _MASK64
+
+
+class _FirstDraws:
+    """The seeds the episodes of a block draw first, ``int(default_rng(s).integers(bound))`` for a power of
+    two ``bound`` above ``2**32`` (then the draw is the first 64-bit output's top bits, never rejected),
+    with the generator state words of each such seed, hashed together as the block's own seeds are.
+
+    Task sources draw their task's seed so (``ProceduralTaskSource.sample``), and hashing one seed costs
+    more than a whole arithmetic task's draws; a block of them hashes at a fraction of that per seed.
+    """
+
+    def __init__(self, block: _Block, bound: int) -> None:
+        shift = 65 - bound.bit_length()
+        self.seeds = [_first_output(*block.pcg64_state(row)) >> shift for row in range(BLOCK)]
+        with np.errstate(over="ignore"):
+            drawn = np.array(self.seeds, dtype=np.uint64)
+            low, high = (drawn & np.uint64(_MASK32)).astype(np.uint32), (drawn >> np.uint64(32)).astype(np.uint32)
+            self.words = np.stack(_state_words(_pools([low, high]), 8), axis=1)
+        self.words64 = _as_uint64(self.words)
+
+    def pcg64_state(self, row: int) -> tuple[int, int]:
+        return _row_pcg64_state(self.words, self.words64, row)
 
 
 _blocks: OrderedDict[int, _Block] = OrderedDict()
 _derived_states: dict[int, tuple[_Block, int]] = {}  # a derived seed -> its block (still cached) and row
+_first_draw_states: dict[int, tuple[_FirstDraws, int]] = {}  # a seed drawn first -> its table (block cached) and row
+_last_episode: tuple[_Block, int] | None = None  # the block and row of the episode seed generator() seeded last
+_MAX_FIRST_DRAW_MISSES = 2  # a block whose episodes draw something else first stops being checked
 
 
 def _block(seed: int) -> _Block:
@@ -206,24 +249,54 @@ def _block(seed: int) -> _Block:
                 # up the slow way later (the same state, from SeedSequence).
                 if _derived_states.get(derived, (None,))[0] is evicted:
                     del _derived_states[derived]
+            if evicted.first_draws is not None:
+                for drawn in evicted.first_draws.seeds:
+                    if _first_draw_states.get(drawn, (None,))[0] is evicted.first_draws:
+                        del _first_draw_states[drawn]
     else:
         _blocks.move_to_end(first)
     return block
 
 
-def _cached_state(seed: int, episode_seed: bool) -> tuple[int, int] | None:
-    """The PCG64 (state, increment) of ``default_rng(seed)`` when a cached block has the seed's words (an
-    episode seed's block is built when missing if ``episode_seed``), else None."""
+def _cached_row(seed: int, episode_seed: bool) -> tuple[_Block, int] | None:
+    """The cached block and row holding the state words of ``default_rng(seed)`` (an episode seed's block
+    is built when missing if ``episode_seed``), else None."""
     found = _derived_states.get(seed)
     if found is not None:
-        return found[0].pcg64_state(found[1])
+        return found
     first = seed - seed % BLOCK
     block = _blocks.get(first)
     if block is None:
         if not episode_seed:
             return None
         block = _block(seed)
-    return block.pcg64_state(seed - first)
+    return block, seed - first
+
+
+def first_draw_state(seed: int, bound: int) -> tuple[int, int] | None:
+    """``seed_pcg64_state(seed)`` from a table when ``seed`` is what a recent episode's generator drew first
+    as ``integers(bound)``, else None (then hash the seed).
+
+    The table of a block is built when the episode seeded last by :func:`generator` (``episode_seed=True``)
+    is seen to draw ``seed`` first; a block whose episodes draw something else is checked twice, then
+    left alone. Whatever the guess, a table only ever holds the true state of each of its seeds.
+    """
+    found = _first_draw_states.get(seed)
+    if found is not None:
+        return found[0].pcg64_state(found[1])
+    last = _last_episode
+    if last is None or type(bound) is not int or bound & (bound - 1) or not _MASK32 + 1 < bound <= 1 << 63:
+        return None
+    block, row = last
+    if block.first_draws is not None or block.first_draw_misses >= _MAX_FIRST_DRAW_MISSES or _blocks.get(block.first) is not block:
+        return None
+    if _first_output(*block.pcg64_state(row)) >> (65 - bound.bit_length()) != seed:
+        block.first_draw_misses += 1
+        return None
+    table = block.first_draws = _FirstDraws(block, bound)
+    for table_row, drawn in enumerate(table.seeds):
+        _first_draw_states[drawn] = (table, table_row)
+    return table.pcg64_state(row)
 
 
 def _is_small_seed(seed: object) -> bool:
@@ -252,11 +325,15 @@ def generator(seed: int, reuse: np.random.Generator | None = None, *, episode_se
     whose neighbours will likely follow: its block is hashed if it is not cached yet (other seeds,
     random ones, would waste the block).
     """
+    global _last_episode
     if reuse is not None and type(seed) is int and 0 <= seed <= _MASK32 - BLOCK:
         bit_generator = reuse.bit_generator
         if type(bit_generator) is np.random.PCG64:
-            found = _cached_state(seed, episode_seed)
+            found = _cached_row(seed, episode_seed)
             if found is not None:
-                bit_generator.state = {"bit_generator": "PCG64", "state": {"state": found[0], "inc": found[1]}, "has_uint32": 0, "uinteger": 0}
+                state, increment = found[0].pcg64_state(found[1])
+                bit_generator.state = {"bit_generator": "PCG64", "state": {"state": state, "inc": increment}, "has_uint32": 0, "uinteger": 0}
+                if episode_seed:
+                    _last_episode = found
                 return reuse
     return np.random.Generator(np.random.PCG64(seed))

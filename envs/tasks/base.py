@@ -13,6 +13,7 @@ from typing import Any, ClassVar, NoReturn
 import numpy as np
 
 from feedbackgym.envs.core.draws import SeededDraws, integer_below
+from feedbackgym.envs.core.seeding import first_draw_state
 
 from ._checks import require_generator, require_one_of
 from .answers import (
@@ -272,8 +273,13 @@ class ProceduralTaskSource(TaskSource):
 
     def from_seed(self, seed: int) -> Task:
         """The task with this seed (the number after ``seed-`` in its id)."""
-        rng = SeededDraws(seed) if self.scalar_draws else np.random.default_rng(seed)
-        return self._generate(rng, f"{self._id_prefix}{seed}")  # type: ignore[arg-type]
+        if self.scalar_draws:
+            # An episode's task seed has its generator state in a table more often than not (first_draw_state).
+            state = first_draw_state(seed, self.SEED_BOUND)
+            rng: Any = SeededDraws(seed) if state is None else SeededDraws.from_state(*state)
+        else:
+            rng = np.random.default_rng(seed)
+        return self._generate(rng, f"{self._id_prefix}{seed}")
 
     @cached_property
     def fingerprint(self) -> str:

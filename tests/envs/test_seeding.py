@@ -67,3 +67,50 @@ def test_seed_pcg64_state_is_default_rngs_state() -> None:
     for seed in seeds:
         state = np.random.PCG64(seed).state["state"]
         assert seed_pcg64_state(seed) == (state["state"], state["inc"]) == pcg64_state(seed_state_words(seed)), seed
+
+
+def test_first_draw_tables_hold_the_true_state_of_each_episodes_first_drawn_seed() -> None:
+    from feedbackgym.envs.core import seeding
+    from feedbackgym.envs.core.draws import integer_below
+    from feedbackgym.envs.core.seeding import first_draw_state, seed_pcg64_state
+
+    reused = generator(7)
+    first = 300 * BLOCK
+    reused = generator(first + 5, reused, episode_seed=True)
+    drawn = integer_below(reused, 2**48)
+    assert drawn == int(np.random.default_rng(first + 5).integers(2**48))
+    assert first_draw_state(drawn + 1, 2**48) is None  # not what the episode drew: no table
+    assert first_draw_state(drawn, 2**40 + 1) is None  # not a power-of-two bound: no table
+    assert first_draw_state(drawn, 2**48) == seed_pcg64_state(drawn)  # the table is built from here
+    for seed in range(first, first + BLOCK):  # every episode seed of the block: its first draw, its true state
+        task_seed = int(np.random.default_rng(seed).integers(2**48))
+        assert first_draw_state(task_seed, 2**48) == seed_pcg64_state(task_seed) == (
+            np.random.PCG64(task_seed).state["state"]["state"], np.random.PCG64(task_seed).state["state"]["inc"])
+    assert len(seeding._first_draw_states) >= BLOCK
+
+
+def test_a_block_whose_episodes_draw_something_else_first_stops_being_checked() -> None:
+    from feedbackgym.envs.core import seeding
+    from feedbackgym.envs.core.seeding import first_draw_state
+
+    reused = generator(7)
+    reused = generator(310 * BLOCK, reused, episode_seed=True)
+    block = seeding._blocks[310 * BLOCK]
+    for seed in (11, 12, 13):
+        assert first_draw_state(seed, 2**48) is None
+    assert block.first_draw_misses == seeding._MAX_FIRST_DRAW_MISSES and block.first_draws is None
+
+
+def test_first_draw_tables_leave_with_their_blocks() -> None:
+    from feedbackgym.envs.core import seeding
+    from feedbackgym.envs.core.draws import integer_below
+    from feedbackgym.envs.core.seeding import first_draw_state, seed_pcg64_state
+
+    reused = generator(7)
+    for block_index in range(400, 400 + seeding._CACHED_BLOCKS + 3):
+        reused = generator(block_index * BLOCK, reused, episode_seed=True)
+        drawn = integer_below(reused, 2**48)
+        assert first_draw_state(drawn, 2**48) == seed_pcg64_state(drawn)
+    cached_tables = {id(block.first_draws) for block in seeding._blocks.values()}
+    assert all(id(table) in cached_tables for table, _ in seeding._first_draw_states.values())
+    assert len(seeding._first_draw_states) <= seeding._CACHED_BLOCKS * BLOCK
