@@ -37,7 +37,9 @@ def letter(index: int) -> str:
 
 def format_choices(question: str, choices: Sequence[str]) -> str:
     """The question followed by its options, one per line, as ``(A) ...`` (the Feedback Friction MCQ form)."""
-    options = "\n".join(f"({letter(i)}) {choice}" for i, choice in enumerate(choices))
+    if len(choices) > len(LETTERS):
+        letter(len(choices) - 1)  # the error naming the index
+    options = "\n".join([f"({mark}) {choice}" for mark, choice in zip(LETTERS, choices)])
     return f"{question.rstrip()}\nChoices:\n{options}"
 
 

@@ -124,6 +124,7 @@ class Task:
 
     # normalize's memo, per task (not a field: no part of equality, hashing or repr); None until first used.
     _normalized: ClassVar[dict[str, str | None] | None] = None
+    _aliases: ClassVar[tuple[str, ...] | None] = None  # aliases(), likewise
 
     def __post_init__(self) -> None:
         require_one_of("kind", self.kind, KINDS)
@@ -197,6 +198,13 @@ class Task:
 
     def aliases(self) -> tuple[str, ...]:
         """Strings that reveal the gold answer, longest first, so a masker replaces "(B)" before "B"."""
+        found = self._aliases
+        if found is None:  # a function of the frozen fields: worked out once per task (feedback masks every message)
+            found = self._find_aliases()
+            object.__setattr__(self, "_aliases", found)
+        return found
+
+    def _find_aliases(self) -> tuple[str, ...]:
         gold = self.normalize(self.answer) or self.answer
         found = [self.answer, gold]
         if self.kind == "choice":

@@ -155,3 +155,20 @@ def test_an_integer_of_thousands_of_digits_is_read_not_raised() -> None:
     for text in ("9" * 5000, "9" * 5000 + ".0", "-" + "1" * 4500 + ".", "0" * 4100 + "12"):
         canonical = normalize_numeric(text)  # raised ValueError (int-to-str digit limit) before
         assert canonical == text.rstrip(".").removesuffix(".0").lstrip("0")
+
+
+@pytest.mark.parametrize("index", range(6))
+def test_aliases_are_worked_out_once_and_equal_the_uncached_ones(index: int) -> None:
+    task = _tasks()[index]
+    first = task.aliases()
+    assert first == Task._find_aliases(task) and task.aliases() is first
+    assert dataclasses.replace(task).aliases() == first and pickle.loads(pickle.dumps(task)).aliases() == first
+    assert repr(task) == repr(_rebuilt(task)) and task == _rebuilt(task)
+
+
+def test_format_choices_refuses_more_options_than_letters() -> None:
+    from feedbackgym.envs.tasks.answers import format_choices
+
+    assert format_choices("Q? ", ["x", "y"]) == "Q?\nChoices:\n(A) x\n(B) y"
+    with pytest.raises(ValueError, match="0..25"):
+        format_choices("Q", [str(i) for i in range(27)])
