@@ -175,6 +175,7 @@ class _Block:
         self.words64 = _as_uint64(self.words)
         self.first_draws: _FirstDraws | None = None  # built when an episode's first draw is seen to be a task seed
         self.first_draw_misses = 0
+        self.episodes = 0  # episode seeds generator() seeded from this block: a table waits for the second
 
     def state_words(self, row: int) -> list[int]:
         return self.words[row].tolist()
@@ -231,11 +232,13 @@ class _FirstDraws:
 _blocks: OrderedDict[int, _Block] = OrderedDict()
 _derived_states: dict[int, tuple[_Block, int]] = {}  # a derived seed -> its block (still cached) and row
 _first_draw_states: dict[int, tuple[_FirstDraws, int]] = {}  # a seed drawn first -> its table (block cached) and row
+_recent_block: _Block | None = None  # the block _block() returned last (agent seeds are the same evicted or not)
 _last_episode: tuple[_Block, int] | None = None  # the block and row of the episode seed generator() seeded last
 _MAX_FIRST_DRAW_MISSES = 2  # a block whose episodes draw something else first stops being checked
 
 
 def _block(seed: int) -> _Block:
+    global _recent_block
     first = seed - seed % BLOCK
     block = _blocks.get(first)
     if block is None:
@@ -255,6 +258,7 @@ def _block(seed: int) -> _Block:
                         del _first_draw_states[drawn]
     else:
         _blocks.move_to_end(first)
+    _recent_block = block
     return block
 
 
@@ -277,9 +281,10 @@ def first_draw_state(seed: int, bound: int) -> tuple[int, int] | None:
     """``seed_pcg64_state(seed)`` from a table when ``seed`` is what a recent episode's generator drew first
     as ``integers(bound)``, else None (then hash the seed).
 
-    The table of a block is built when the episode seeded last by :func:`generator` (``episode_seed=True``)
-    is seen to draw ``seed`` first; a block whose episodes draw something else is checked twice, then
-    left alone. Whatever the guess, a table only ever holds the true state of each of its seeds.
+    The table of a block is built when the episode seeded last by :func:`generator` (``episode_seed=True``),
+    the second or later of its block, is seen to draw ``seed`` first; a block whose episodes draw
+    something else is checked twice, then left alone. Whatever the guess, a table only ever holds the
+    true state of each of its seeds.
     """
     found = _first_draw_states.get(seed)
     if found is not None:
@@ -289,6 +294,8 @@ def first_draw_state(seed: int, bound: int) -> tuple[int, int] | None:
         return None
     block, row = last
     if block.first_draws is not None or block.first_draw_misses >= _MAX_FIRST_DRAW_MISSES or _blocks.get(block.first) is not block:
+        return None
+    if block.episodes < 2:  # one episode seed of a block says nothing of its neighbours (random seeds, say)
         return None
     if _first_output(*block.pcg64_state(row)) >> (65 - bound.bit_length()) != seed:
         block.first_draw_misses += 1
@@ -312,7 +319,10 @@ def agent_seed(seed: int | None, index: int) -> int | None:
     if seed is None:
         return None
     if _is_small_seed(seed) and type(index) is int and 0 <= index < MAX_INDEX:
-        return _block(seed).agent_seeds[seed % BLOCK][index]
+        block = _recent_block  # every agent of an episode asks in turn: the block of the last answer, most often
+        if block is None or not 0 <= seed - block.first < BLOCK:
+            block = _block(seed)
+        return block.agent_seeds[seed - block.first][index]
     return int(np.random.SeedSequence([seed, index]).generate_state(1)[0])
 
 
@@ -335,5 +345,6 @@ def generator(seed: int, reuse: np.random.Generator | None = None, *, episode_se
                 bit_generator.state = {"bit_generator": "PCG64", "state": {"state": state, "inc": increment}, "has_uint32": 0, "uinteger": 0}
                 if episode_seed:
                     _last_episode = found
+                    found[0].episodes += 1
                 return reuse
     return np.random.Generator(np.random.PCG64(seed))

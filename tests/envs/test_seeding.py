@@ -76,6 +76,9 @@ def test_first_draw_tables_hold_the_true_state_of_each_episodes_first_drawn_seed
 
     reused = generator(7)
     first = 300 * BLOCK
+    reused = generator(first + 4, reused, episode_seed=True)
+    drawn = integer_below(reused, 2**48)
+    assert first_draw_state(drawn, 2**48) is None  # the block's first episode: no table yet (random seeds build none)
     reused = generator(first + 5, reused, episode_seed=True)
     drawn = integer_below(reused, 2**48)
     assert drawn == int(np.random.default_rng(first + 5).integers(2**48))
@@ -95,6 +98,7 @@ def test_a_block_whose_episodes_draw_something_else_first_stops_being_checked() 
 
     reused = generator(7)
     reused = generator(310 * BLOCK, reused, episode_seed=True)
+    reused = generator(310 * BLOCK + 1, reused, episode_seed=True)
     block = seeding._blocks[310 * BLOCK]
     for seed in (11, 12, 13):
         assert first_draw_state(seed, 2**48) is None
@@ -109,8 +113,21 @@ def test_first_draw_tables_leave_with_their_blocks() -> None:
     reused = generator(7)
     for block_index in range(400, 400 + seeding._CACHED_BLOCKS + 3):
         reused = generator(block_index * BLOCK, reused, episode_seed=True)
+        reused = generator(block_index * BLOCK + 1, reused, episode_seed=True)
         drawn = integer_below(reused, 2**48)
         assert first_draw_state(drawn, 2**48) == seed_pcg64_state(drawn)
     cached_tables = {id(block.first_draws) for block in seeding._blocks.values()}
     assert all(id(table) in cached_tables for table, _ in seeding._first_draw_states.values())
     assert len(seeding._first_draw_states) <= seeding._CACHED_BLOCKS * BLOCK
+
+
+def test_scattered_episode_seeds_build_no_first_draw_table() -> None:
+    from feedbackgym.envs.core import seeding
+    from feedbackgym.envs.core.draws import integer_below
+    from feedbackgym.envs.core.seeding import first_draw_state
+
+    reused = generator(7)
+    for block_index in (500, 537, 611, 700):  # one episode per block, as random seeds play
+        reused = generator(block_index * BLOCK + 3, reused, episode_seed=True)
+        assert first_draw_state(integer_below(reused, 2**48), 2**48) is None
+        assert seeding._blocks[block_index * BLOCK].first_draws is None
