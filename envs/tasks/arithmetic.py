@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from feedbackgym.envs.core.checks import ArgumentError, shown
-from feedbackgym.envs.core.draws import plain_draws
+from feedbackgym.envs.core.draws import GeneratorDraws, SeededDraws, plain_draws
 
 from ._checks import require_bool, require_int, require_one_of
 from .base import FrozenDict, ProceduralTaskSource, Task
@@ -187,16 +187,18 @@ class MultiplicationTasks(ProceduralTaskSource):
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "digits": self.digits, "base": self.base, "operand_digits": self.operand_digits}
 
-    def _operand(self, rng: np.random.Generator) -> str:
+    def _operand(self, draws: SeededDraws | GeneratorDraws) -> str:
         if self.operand_digits == "decimal":
-            text = "".join(_DIGITS[d] for d in rng.integers(0, 10, size=self.digits))
+            # rng.integers(0, 10, size=digits): the draws of rng.choice(10, size=digits)
+            text = "".join([_DIGITS[d] for d in draws.indices(10, self.digits)])
             # an all-zero operand makes a trivial question; redrawing keeps the result a function of rng
-            return text if int(text, 16) else self._operand(rng)
+            return text if int(text, 16) else self._operand(draws)
         low = self.base ** (self.digits - 1)
-        return _to_base(int(rng.integers(low, self.base**self.digits)), self.base)
+        return _to_base(draws.between(low, self.base**self.digits), self.base)
 
     def _generate(self, rng: np.random.Generator, task_id: str) -> Task:
-        a_text, b_text = self._operand(rng), self._operand(rng)
+        draws = plain_draws(rng)
+        a_text, b_text = self._operand(draws), self._operand(draws)
         a, b = int(a_text, self.base), int(b_text, self.base)
         show = partial(_to_base, base=self.base)
         lines = [f"Multiplying {a_text} by {b_text} in base {self.base}:"]
@@ -220,13 +222,16 @@ class MultiplicationTasks(ProceduralTaskSource):
             )
         else:
             prompt = f"Calculate the following question: {a_text} * {b_text}."
-        return Task(
+        return Task._built(
             id=task_id,
             prompt=prompt,
             answer=product,
             kind="numeric",
+            choices=(),
             solution="\n".join(lines),
+            evidence=(),
             difficulty=float(self.digits),
             base=self.base,
-            metadata={"a": a, "b": b, "a_text": a_text, "b_text": b_text, "digits": self.digits, "base": self.base},
+            metadata=FrozenDict({"a": a, "b": b, "a_text": a_text, "b_text": b_text, "digits": self.digits, "base": self.base}),
+            gold=product,  # a positive product, written without sign, prefix or leading zeros: already canonical
         )
