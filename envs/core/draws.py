@@ -331,7 +331,7 @@ def integer_below(rng: np.random.Generator, n: int) -> int:
     of numpy's call. Other generators, bit generators and ranges: numpy's own call."""
     if type(rng) is np.random.Generator and type(n) is int and _MASK32 + 1 < n <= _INT64_MAX + 1:
         bit_generator = rng.bit_generator
-        if type(bit_generator) is np.random.PCG64 and emulation_matches_numpy():
+        if type(bit_generator) is np.random.PCG64 and wide_integers_match_numpy():
             m = bit_generator.random_raw() * n
             if m & _MASK64 < n:
                 threshold = ((1 << 64) - n) % n
@@ -339,6 +339,23 @@ def integer_below(rng: np.random.Generator, n: int) -> int:
                     m = bit_generator.random_raw() * n
             return m >> 64  # type: ignore[no-any-return]
     return int(rng.integers(n))
+
+
+@functools.cache
+def wide_integers_match_numpy() -> bool:
+    """Whether :func:`integer_below` gives this numpy's ``integers`` (64-bit ranges, rejections included)
+    and leaves the stream where it does; checked once per process, cheaply (no ziggurat tables)."""
+    rng, expected = np.random.default_rng(5), np.random.default_rng(5)
+    rng.bit_generator.random_raw(), expected.bit_generator.random_raw()
+    for n in [2**33, 2**48, 2**63, 2**62 + 1, 2**63 - 2**61 + 1, 2**32 + 1] * 20:
+        m = rng.bit_generator.random_raw() * n
+        if m & _MASK64 < n:
+            threshold = ((1 << 64) - n) % n
+            while m & _MASK64 < threshold:
+                m = rng.bit_generator.random_raw() * n
+        if m >> 64 != int(expected.integers(n)):
+            return False
+    return bool(rng.bit_generator.state == expected.bit_generator.state)
 
 
 # ------------------------------------------------------------ a live Generator, from one raw block

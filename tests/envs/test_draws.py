@@ -402,6 +402,17 @@ def test_integer_below_is_numpys_integers_and_leaves_the_stream_alone() -> None:
     assert integer_below(mt, 2**48) == int(mt_expected.integers(2**48))
 
 
+def test_integer_below_checks_itself_and_steps_aside_when_the_check_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    from feedbackgym.envs.core.draws import integer_below, wide_integers_match_numpy
+
+    assert wide_integers_match_numpy()
+    consulted = []
+    monkeypatch.setattr(draws_module, "wide_integers_match_numpy", lambda: consulted.append(True) and False)
+    ours, expected = np.random.default_rng(1), np.random.default_rng(1)
+    assert integer_below(ours, 2**48) == int(expected.integers(2**48)) and consulted
+    assert ours.bit_generator.state == expected.bit_generator.state
+
+
 def test_sampling_emulation_checks_itself_and_steps_aside_when_it_fails(monkeypatch: pytest.MonkeyPatch) -> None:
     assert draws_module.sampling_matches_numpy()
     monkeypatch.setattr(draws_module, "sampling_matches_numpy", lambda: False)
