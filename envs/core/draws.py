@@ -7,8 +7,12 @@ implementation of numpy's algorithms (:class:`_Pcg64Draws`):
 
 - :class:`SeededDraws` is ``np.random.default_rng(seed)`` for a non-negative ``int`` seed: the seed's
   ``PCG64`` state is computed with the algorithms of :mod:`feedbackgym.envs.core.seeding` and the
-  stream stepped here; anything but scalar ``integers``/``random`` goes to a real ``Generator`` set to
-  the very same state, which serves every later call.
+  stream stepped here; anything but scalar ``integers``/``random`` and its plain-value draws
+  (``below``, ``between``, ``sample``, ``indices``, ``permutation_list``: ``int(rng.integers(...))``,
+  ``rng.choice(...)`` and ``rng.permutation(n)`` as Python ints and lists) goes to a real
+  ``Generator`` set to the very same state, which serves every later call. :class:`GeneratorDraws`
+  answers the plain-value draws with a ``Generator``'s own calls, and :func:`integer_below` draws a
+  64-bit-range integer (a task's seed) from a live ``Generator`` through one raw output.
 - :class:`RawDraws` draws from a live ``Generator``: it takes the stream as one ``random_raw`` block,
   then leaves the bit generator exactly where the scalar calls would have left it (its position and
   its buffered 32-bit half), so the draws that follow are unchanged. :func:`draws` picks it for a
@@ -26,7 +30,12 @@ numpy's algorithms, as reproduced:
 - ``integers`` over ``n`` values (``high - low``) draws nothing for ``n == 1``; below ``2**32`` it is
   Lemire's method on 32-bit draws, for ``2**32`` one plain 32-bit draw, for ``2**64`` one plain 64-bit
   draw, and otherwise Lemire's method on 64-bit draws (``random_bounded_uint64_fill`` in numpy's
-  ``distributions.c``);
+  ``distributions.c``); ``choice(n, size)`` with replacement is ``integers(0, n, size)``;
+- ``choice(n, k, replace=False)`` is Floyd's algorithm (draw ``j`` is uniform on ``0 .. j``, replaced
+  by ``j`` itself when already taken) followed by a Fisher-Yates shuffle of the ``k`` picks, both
+  with Lemire's bounded draws; above 10 000 values with ``k > n // 50`` it is instead a tail shuffle of
+  the whole range; ``permutation(n)`` shuffles ``arange(n)`` from the end with masked rejection
+  (``random_interval``), not Lemire's method;
 - ``standard_normal()`` is the ziggurat: in 99% of draws one output picks a layer (8 bits), a sign
   (1 bit) and a magnitude (52 bits), and the value is magnitude * layer width. The layer tables are
   numpy's, read from numpy itself once per process (:func:`_ziggurat_tables`); a draw outside the

@@ -11,6 +11,11 @@ A block keeps its generator states as one array and a seed's row becomes Python 
 seed is used; a block that leaves the cache takes only its own seeds out of the lookup table. (Turning
 every state into lists up front, and rebuilding the table from every cached block at each eviction,
 cost 17 us per episode seed, more than the hashing.)
+
+One seed at a time, :func:`seed_state_words` and :func:`seed_pcg64_state` compute the hash in plain
+Python as straight-line code. A task source draws each episode's task seed first from the episode's
+generator and hashes it; once an episode is seen to do so, :func:`first_draw_state` computes the
+first draws of all the block's episode seeds and hashes them together as well.
 """
 
 from __future__ import annotations

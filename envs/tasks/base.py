@@ -271,8 +271,9 @@ class ProceduralTaskSource(TaskSource):
     """
 
     SEED_BOUND = 2**48  # wide enough that ids of a million tasks practically never collide
-    # True for a source whose _generate takes a few scalar draws: it then gets SeededDraws, the same
-    # stream as default_rng(seed) computed in Python (see feedbackgym.envs.core.draws), cheaper there.
+    # True for a source whose _generate draws through SeededDraws' plain-value draws (or a few scalar
+    # integers/random): it then gets SeededDraws, the same stream as default_rng(seed) computed in Python
+    # (see feedbackgym.envs.core.draws), far cheaper than building a Generator for each task.
     scalar_draws: bool = False
 
     def sample(self, rng: np.random.Generator) -> Task:
