@@ -114,7 +114,7 @@ class KnowledgeBaseTasks(ProceduralTaskSource):
             raise ArgumentError(f"relations must be a non-empty list from {allowed}, got {shown(relations)}")
         self.relations = tuple(r for r in QUESTION_TYPES if r in chosen)
         self.kb = KnowledgeBase(n_entities, seed_world)
-        self._value_positions: dict[str, tuple[tuple[str, ...], dict[str, int]]] = {}
+        self._value_positions: dict[str, tuple[tuple[str, ...], dict[str, int] | None]] = {}
 
     @property
     def facts(self) -> tuple[Fact, ...]:
@@ -145,19 +145,23 @@ class KnowledgeBaseTasks(ProceduralTaskSource):
             # rng.choice over the values without gold, by index: index i of that pool is value i, or
             # i + 1 from gold's position on (values are distinct, so gold is at most one of them).
             values, positions = self._values(kind)
-            position = positions.get(gold, len(values))
-            distractors = [values[i if i < position else i + 1] for i in draws.sample(len(values) - (position < len(values)), wrong)]
+            if positions is None:  # repeated values (never in a KnowledgeBase): the pool drops every copy of gold
+                pool = [value for value in values if value != gold]
+                distractors = [pool[i] for i in draws.sample(len(pool), wrong)]
+            else:
+                position = positions.get(gold, len(values))
+                distractors = [values[i if i < position else i + 1] for i in draws.sample(len(values) - (position < len(values)), wrong)]
         distractors.insert(draws.below(self.n_choices), gold)
         return distractors
 
-    def _values(self, kind: str) -> tuple[tuple[str, ...], dict[str, int]]:
-        """A kind's option values and each value's position, built once per source."""
+    def _values(self, kind: str) -> tuple[tuple[str, ...], dict[str, int] | None]:
+        """A kind's option values and each value's position (None if a value repeats), built once per source."""
         found = self._value_positions.get(kind)
         if found is None:
             values = self.kb.values(kind)
-            positions = {value: index for index, value in enumerate(values)}
-            if len(positions) != len(values):  # never for a KnowledgeBase; a pool then would drop every copy
-                raise ValueError(f"the world's {kind} values are not distinct")
+            positions: dict[str, int] | None = {value: index for index, value in enumerate(values)}
+            if len(positions) != len(values):  # type: ignore[arg-type]
+                positions = None
             found = self._value_positions[kind] = (values, positions)
         return found
 

@@ -172,3 +172,14 @@ def test_format_choices_refuses_more_options_than_letters() -> None:
     assert format_choices("Q? ", ["x", "y"]) == "Q?\nChoices:\n(A) x\n(B) y"
     with pytest.raises(ValueError, match="0..25"):
         format_choices("Q", [str(i) for i in range(27)])
+
+
+def test_options_from_a_world_with_repeated_values_drop_every_copy_of_gold() -> None:
+    source = make_task_source("knowledge_mcq", relations=["river"])
+    rivers = source.kb.entities["river"]
+    source.kb.values = lambda kind: (*rivers, rivers[0], rivers[1]) if kind == "river" else ()  # type: ignore[method-assign]
+    for seed in range(60):
+        task = source.from_seed(seed)
+        gold = task.metadata["gold"]
+        assert task.choices.count(gold) == 1  # no copy of gold among the distractors
+        assert source._generate(np.random.default_rng(seed), task.id) == task  # type: ignore[attr-defined]
