@@ -699,21 +699,30 @@ def _forced_after(output: int) -> int:
 _CHOICE_TOLERANCE = 1e-9  # far inside numpy's own (about 1.5e-8): only clearly valid weights take the fast path
 
 
-def weighted_index(rng: np.random.Generator, p: np.ndarray) -> int:
+def weighted_index(rng: np.random.Generator, p: np.ndarray | list[float]) -> int:
     """``int(rng.choice(len(p), p=p))``: numpy's algorithm (running sums, scaled by the last, then the
     first running sum above one ``rng.random()``) in plain Python, a fifth of the cost for a handful
-    of weights. Anything numpy might reject (negative, non-finite, not summing to 1) goes to numpy
-    itself, which raises as it always has."""
+    of weights. ``p`` is a 1-d float64 array or a list of Python floats (numpy reads both as the same
+    float64 values, so a caller need not build an array). Anything numpy might reject (negative,
+    non-finite, not summing to 1) goes to numpy itself, which raises as it always has."""
     if not emulation_matches_numpy():
         return int(rng.choice(len(p), p=p))
     return _weighted_index(rng, p)
 
 
-def _weighted_index(rng: np.random.Generator, p: np.ndarray) -> int:
-    weights = p.tolist() if isinstance(p, np.ndarray) and p.ndim == 1 and p.dtype == np.float64 else None
+def _weighted_index(rng: np.random.Generator, p: np.ndarray | list[float]) -> int:
+    if type(p) is list:
+        weights = p if all(type(w) is float for w in p) else None
+    else:
+        weights = p.tolist() if isinstance(p, np.ndarray) and p.ndim == 1 and p.dtype == np.float64 else None
     if not weights or not all(0.0 <= w < math.inf for w in weights) or abs(math.fsum(weights) - 1.0) > _CHOICE_TOLERANCE:
         return int(rng.choice(len(p), p=p))
     cdf = list(itertools.accumulate(weights))  # numpy's cumsum: the same additions in the same order
     last = cdf[-1]
     cdf = [value / last for value in cdf]
-    return bisect.bisect_right(cdf, rng.random())
+    bit_generator = rng.bit_generator
+    if type(rng) is np.random.Generator and type(bit_generator) is np.random.PCG64:
+        uniform = (bit_generator.random_raw() >> 11) * _DOUBLE_UNIT  # rng.random(): one 64-bit output
+    else:
+        uniform = rng.random()
+    return bisect.bisect_right(cdf, uniform)
