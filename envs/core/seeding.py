@@ -181,12 +181,15 @@ class _Block:
         self.first_draws: _FirstDraws | None = None  # built when an episode's first draw is seen to be a task seed
         self.first_draw_misses = 0
         self.episodes = 0  # episode seeds generator() seeded from this block: a table waits for the second
+        self.episode_states: list[tuple[int, int]] | None = None  # every episode row's state, once a table needed them
 
     def state_words(self, row: int) -> list[int]:
         return self.words[row].tolist()
 
     def pcg64_state(self, row: int) -> tuple[int, int]:
         """``pcg64_state(self.state_words(row))``."""
+        if self.episode_states is not None and row < BLOCK:
+            return self.episode_states[row]
         return _row_pcg64_state(self.words, self.words64, row)
 
 
@@ -223,7 +226,9 @@ class _FirstDraws:
 
     def __init__(self, block: _Block, bound: int) -> None:
         shift = 65 - bound.bit_length()
-        self.seeds = [_first_output(*block.pcg64_state(row)) >> shift for row in range(BLOCK)]
+        states = [block.pcg64_state(row) for row in range(BLOCK)]
+        block.episode_states = states  # generator() reads them for the block's episodes still to come
+        self.seeds = [_first_output(*state) >> shift for state in states]
         with np.errstate(over="ignore"):
             drawn = np.array(self.seeds, dtype=np.uint64)
             low, high = (drawn & np.uint64(_MASK32)).astype(np.uint32), (drawn >> np.uint64(32)).astype(np.uint32)

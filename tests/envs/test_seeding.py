@@ -90,6 +90,9 @@ def test_first_draw_tables_hold_the_true_state_of_each_episodes_first_drawn_seed
         assert first_draw_state(task_seed, 2**48) == seed_pcg64_state(task_seed) == (
             np.random.PCG64(task_seed).state["state"]["state"], np.random.PCG64(task_seed).state["state"]["inc"])
     assert len(seeding._first_draw_states) >= BLOCK
+    for seed in (first, first + 6, first + BLOCK - 1):  # the block's episode generators, from the table's states
+        reused = generator(seed, reused, episode_seed=True)
+        assert reused.bit_generator.state == np.random.default_rng(seed).bit_generator.state
 
 
 def test_a_block_whose_episodes_draw_something_else_first_stops_being_checked() -> None:
