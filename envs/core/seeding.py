@@ -20,7 +20,6 @@ first draws of all the block's episode seeds and hashes them together as well.
 
 from __future__ import annotations
 
-import sys
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
@@ -35,7 +34,6 @@ _CACHED_BLOCKS = 8  # the last 2048 episode seeds
 _INIT_A, _MULT_A, _INIT_B, _MULT_B = 0x43B0D7E5, 0x931E8875, 0x8B51F9DD, 0x58F38DED
 _MIX_L, _MIX_R = 0xCA01F9DD, 0x4973F715
 _MASK32, _MASK64, _MASK128 = 0xFFFFFFFF, (1 << 64) - 1, (1 << 128) - 1
-_LITTLE_ENDIAN = sys.byteorder == "little"
 PCG64_MULTIPLIER = 0x2360ED051FC65DA44385DF649FCCF645  # PCG64's 128-bit LCG multiplier
 
 
@@ -177,34 +175,81 @@ class _Block:
             self.words = np.stack(_state_words(_pools([entropy]), 8), axis=1)
         self.first = first
         self.derived_rows = dict(zip(derived.tolist(), range(BLOCK, BLOCK * (1 + MAX_INDEX))))
-        self.words64 = _as_uint64(self.words)
+        self.states = _pcg64_states(self.words)
         self.first_draws: _FirstDraws | None = None  # built when an episode's first draw is seen to be a task seed
         self.first_draw_misses = 0
         self.episodes = 0  # episode seeds generator() seeded from this block: a table waits for the second
-        self.episode_states: list[tuple[int, int]] | None = None  # every episode row's state, once a table needed them
 
     def state_words(self, row: int) -> list[int]:
         return self.words[row].tolist()
 
     def pcg64_state(self, row: int) -> tuple[int, int]:
         """``pcg64_state(self.state_words(row))``."""
-        if self.episode_states is not None and row < BLOCK:
-            return self.episode_states[row]
-        return _row_pcg64_state(self.words, self.words64, row)
+        return _row_state(self.states, row)
 
 
-def _as_uint64(words: np.ndarray) -> np.ndarray | None:
-    """Rows of eight uint32 state words paired into uint64 (w0 | w1 << 32, ...), as PCG64 reads them on a
-    little-endian machine: a row is then four ints, the halves of initstate and initseq."""
-    return words.view(np.uint64) if _LITTLE_ENDIAN else None
+# PCG64's seeding step for many rows at once, in numpy: 128-bit values as four 32-bit limbs (least
+# significant first) held in uint64 arrays, so products and column sums never overflow. Turning one row's
+# words into its state in Python costs more than a whole block's rows here.
+_LIMB, _LIMB_BITS = np.uint64(_MASK32), np.uint64(32)
+_MULTIPLIER_LIMBS = tuple(np.uint64((PCG64_MULTIPLIER >> (32 * k)) & _MASK32) for k in range(4))
 
 
-def _row_pcg64_state(words: np.ndarray, words64: np.ndarray | None, row: int) -> tuple[int, int]:
-    if words64 is None:
-        return pcg64_state(words[row].tolist())
-    state_high, state_low, sequence_high, sequence_low = words64[row].tolist()
-    increment = (((sequence_high << 64) | sequence_low) << 1 | 1) & _MASK128
-    return (((((state_high << 64) | state_low) + increment) * PCG64_MULTIPLIER + increment) & _MASK128), increment
+def _add128(a: list[np.ndarray], b: list[np.ndarray]) -> list[np.ndarray]:
+    out, carry = [], None
+    for k in range(4):
+        total = a[k] + b[k] if carry is None else a[k] + b[k] + carry
+        out.append(total & _LIMB)
+        carry = total >> _LIMB_BITS
+    return out  # modulo 2**128: the last carry is dropped
+
+
+def _times_multiplier(a: list[np.ndarray]) -> list[np.ndarray]:
+    """``a * PCG64_MULTIPLIER`` modulo 2**128: each 64-bit limb product split into the column it lands in
+    and the next, at most eight 32-bit parts a column, then the carries."""
+    columns: list[Any] = [None] * 4
+    for i in range(4):
+        for j in range(4 - i):
+            product = a[i] * _MULTIPLIER_LIMBS[j]
+            for column, part in ((i + j, product & _LIMB), (i + j + 1, product >> _LIMB_BITS)):
+                if column < 4:
+                    columns[column] = part if columns[column] is None else columns[column] + part
+    return _add128(columns, [np.zeros_like(a[0])] * 4)
+
+
+def _pcg64_states(words: np.ndarray) -> np.ndarray:
+    """``pcg64_state`` of every row of eight uint32 state words, as rows (state high and low 64 bits,
+    increment high and low 64 bits) of uint64."""
+    with np.errstate(over="ignore"):
+        w = words.astype(np.uint64)
+        initstate = [w[:, 2], w[:, 3], w[:, 0], w[:, 1]]  # ((w1 << 32 | w0) << 64) | (w3 << 32 | w2)
+        sequence = [w[:, 6], w[:, 7], w[:, 4], w[:, 5]]
+        one, top = np.uint64(1), np.uint64(31)
+        increment = [((sequence[0] << one) & _LIMB) | one] + [((sequence[k] << one) & _LIMB) | (sequence[k - 1] >> top) for k in (1, 2, 3)]
+        state = _add128(_times_multiplier(_add128(initstate, increment)), increment)
+        return _pack(state, increment)
+
+
+def _pack(state: list[np.ndarray], increment: list[np.ndarray]) -> np.ndarray:
+    halves = [(limbs[high] << _LIMB_BITS) | limbs[high - 1] for limbs in (state, increment) for high in (3, 1)]
+    return np.stack(halves, axis=1)
+
+
+def _row_state(states: np.ndarray, row: int) -> tuple[int, int]:
+    state_high, state_low, increment_high, increment_low = states[row].tolist()
+    return (state_high << 64) | state_low, (increment_high << 64) | increment_low
+
+
+def _first_outputs(states: np.ndarray) -> np.ndarray:
+    """``_first_output`` of every row of ``_pcg64_states``."""
+    with np.errstate(over="ignore"):
+        halves = [states[:, k] for k in range(4)]
+        state = [halves[1] & _LIMB, halves[1] >> _LIMB_BITS, halves[0] & _LIMB, halves[0] >> _LIMB_BITS]
+        increment = [halves[3] & _LIMB, halves[3] >> _LIMB_BITS, halves[2] & _LIMB, halves[2] >> _LIMB_BITS]
+        stepped = _add128(_times_multiplier(state), increment)
+        value = ((stepped[3] << _LIMB_BITS) | stepped[2]) ^ ((stepped[1] << _LIMB_BITS) | stepped[0])
+        rotation = stepped[3] >> np.uint64(26)  # the state's top six bits
+        return (value >> rotation) | (value << ((np.uint64(64) - rotation) & np.uint64(63)))  # type: ignore[no-any-return]
 
 
 def _first_output(state: int, increment: int) -> int:
@@ -225,18 +270,14 @@ class _FirstDraws:
     """
 
     def __init__(self, block: _Block, bound: int) -> None:
-        shift = 65 - bound.bit_length()
-        states = [block.pcg64_state(row) for row in range(BLOCK)]
-        block.episode_states = states  # generator() reads them for the block's episodes still to come
-        self.seeds = [_first_output(*state) >> shift for state in states]
+        drawn = _first_outputs(block.states[:BLOCK]) >> np.uint64(65 - bound.bit_length())
+        self.seeds: list[int] = drawn.tolist()
         with np.errstate(over="ignore"):
-            drawn = np.array(self.seeds, dtype=np.uint64)
-            low, high = (drawn & np.uint64(_MASK32)).astype(np.uint32), (drawn >> np.uint64(32)).astype(np.uint32)
-            self.words = np.stack(_state_words(_pools([low, high]), 8), axis=1)
-        self.words64 = _as_uint64(self.words)
+            low, high = (drawn & _LIMB).astype(np.uint32), (drawn >> _LIMB_BITS).astype(np.uint32)
+            self.states = _pcg64_states(np.stack(_state_words(_pools([low, high]), 8), axis=1))
 
     def pcg64_state(self, row: int) -> tuple[int, int]:
-        return _row_pcg64_state(self.words, self.words64, row)
+        return _row_state(self.states, row)
 
 
 _blocks: OrderedDict[int, _Block] = OrderedDict()

@@ -134,3 +134,20 @@ def test_scattered_episode_seeds_build_no_first_draw_table() -> None:
         reused = generator(block_index * BLOCK + 3, reused, episode_seed=True)
         assert first_draw_state(integer_below(reused, 2**48), 2**48) is None
         assert seeding._blocks[block_index * BLOCK].first_draws is None
+
+
+def test_vector_pcg64_seeding_is_the_python_arithmetic_for_every_row() -> None:
+    import random
+
+    from feedbackgym.envs.core.seeding import _first_output, _first_outputs, _pcg64_states, _row_state, pcg64_state
+
+    rng = random.Random(9)
+    # all-zero and all-ones words drive every carry of the 32-bit limb arithmetic
+    words = np.array([[rng.choice([0, 0xFFFFFFFF, 0x80000000, rng.getrandbits(32)]) for _ in range(8)] for _ in range(3000)]
+                     + [[0] * 8, [0xFFFFFFFF] * 8], dtype=np.uint32)
+    states = _pcg64_states(words)
+    outputs = _first_outputs(states).tolist()
+    for row in range(len(words)):
+        expected = pcg64_state(words[row].tolist())
+        assert _row_state(states, row) == expected, row
+        assert outputs[row] == _first_output(*expected), row
