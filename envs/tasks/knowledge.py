@@ -205,12 +205,11 @@ class KnowledgeBaseTasks(ProceduralTaskSource):
             if option != gold
         ]
         order = draws.permutation_list(len(passages))  # rng.permutation(len(passages))
-        evidence = tuple(
+        evidence = tuple([
             Evidence._built(f"{task_id}/ev-{k}", passages[i][0], passages[i][1], passages[i][2]) for k, i in enumerate(order)
-        )
-        cited = [e for e, i in zip(evidence, order) if passages[i][3]]
-        citations = " ".join(f'{e.id} says: "{e.text}"' for e in cited)
-        profession = self.kb.lookup(subject, "profession") if subject_kind == "person" else ""
+        ])  # fmt: skip
+        citations = " ".join([f'{e.id} says: "{e.text}"' for e, i in zip(evidence, order) if passages[i][3]])
+        profession = about_subject.get("profession", "")  # a person's (their relations' fields hold it), else ""
         question = _QUESTIONS[relation].format(subject=subject, profession=profession)
         n_hops = 2 if hops else 1
         return Task._built(
