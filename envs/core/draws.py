@@ -7,8 +7,12 @@ implementation of numpy's algorithms (:class:`_Pcg64Draws`):
 
 - :class:`SeededDraws` is ``np.random.default_rng(seed)`` for a non-negative ``int`` seed: the seed's
   ``PCG64`` state is computed with the algorithms of :mod:`feedbackgym.envs.core.seeding` and the
-  stream stepped here; anything but scalar ``integers``/``random`` goes to a real ``Generator`` set to
-  the very same state, which serves every later call.
+  stream stepped here; anything but scalar ``integers``/``random`` and its plain-value draws
+  (``below``, ``between``, ``sample``, ``indices``, ``permutation_list``: ``int(rng.integers(...))``,
+  ``rng.choice(...)`` and ``rng.permutation(n)`` as Python ints and lists) goes to a real
+  ``Generator`` set to the very same state, which serves every later call. :class:`GeneratorDraws`
+  answers the plain-value draws with a ``Generator``'s own calls, and :func:`integer_below` draws a
+  64-bit-range integer (a task's seed) from a live ``Generator`` through one raw output.
 - :class:`RawDraws` draws from a live ``Generator``: it takes the stream as one ``random_raw`` block,
   then leaves the bit generator exactly where the scalar calls would have left it (its position and
   its buffered 32-bit half), so the draws that follow are unchanged. :func:`draws` picks it for a
@@ -26,7 +30,12 @@ numpy's algorithms, as reproduced:
 - ``integers`` over ``n`` values (``high - low``) draws nothing for ``n == 1``; below ``2**32`` it is
   Lemire's method on 32-bit draws, for ``2**32`` one plain 32-bit draw, for ``2**64`` one plain 64-bit
   draw, and otherwise Lemire's method on 64-bit draws (``random_bounded_uint64_fill`` in numpy's
-  ``distributions.c``);
+  ``distributions.c``); ``choice(n, size)`` with replacement is ``integers(0, n, size)``;
+- ``choice(n, k, replace=False)`` is Floyd's algorithm (draw ``j`` is uniform on ``0 .. j``, replaced
+  by ``j`` itself when already taken) followed by a Fisher-Yates shuffle of the ``k`` picks, both
+  with Lemire's bounded draws; above 10 000 values with ``k > n // 50`` it is instead a tail shuffle of
+  the whole range; ``permutation(n)`` shuffles ``arange(n)`` from the end with masked rejection
+  (``random_interval``), not Lemire's method;
 - ``standard_normal()`` is the ziggurat: in 99% of draws one output picks a layer (8 bits), a sign
   (1 bit) and a magnitude (52 bits), and the value is magnitude * layer width. The layer tables are
   numpy's, read from numpy itself once per process (:func:`_ziggurat_tables`); a draw outside the
@@ -43,7 +52,7 @@ from typing import Any
 
 import numpy as np
 
-from feedbackgym.envs.core.seeding import PCG64_MULTIPLIER, pcg64_state, pcg64_step, seed_state_words
+from feedbackgym.envs.core.seeding import PCG64_MULTIPLIER, pcg64_step, seed_pcg64_state
 
 _MASK32, _MASK64, _MASK128 = (1 << 32) - 1, (1 << 64) - 1, (1 << 128) - 1
 _DOUBLE_UNIT = 1.0 / 9007199254740992.0  # 2**-53
@@ -107,6 +116,53 @@ class _Pcg64Draws:
                 m = self._next64() * n
         return m >> 64
 
+    def _interval(self, top: int) -> int:
+        """A uniform integer in ``0 .. top`` by masked rejection: numpy's ``random_interval``, which
+        ``shuffle`` and ``permutation`` use (not Lemire's method, unlike ``integers``)."""
+        if top == 0:
+            return 0
+        mask = (1 << top.bit_length()) - 1  # the smallest all-ones mask covering top
+        draw = self._next32 if top <= _MASK32 else self._next64
+        value = draw() & mask
+        while value > top:
+            value = draw() & mask
+        return value
+
+    def _sample(self, n: int, k: int) -> list[int]:
+        """``rng.choice(n, size=k, replace=False)`` (``0 <= k <= n``): numpy's two algorithms, each bounded
+        draw ``random_bounded_uint64`` (Lemire's method, as ``integers``)."""
+        below = self._below
+        if n > 10_000 and k > n // 50:
+            # A tail shuffle of the whole range: Fisher-Yates from the end down to n - k.
+            data = list(range(n))
+            for i in range(n - 1, max(n - k, 1) - 1, -1):
+                j = below(i + 1)
+                data[i], data[j] = data[j], data[i]
+            return data[n - k :]
+        # Floyd's algorithm: a draw already taken is replaced by the top of its range, then the
+        # sample is shuffled (numpy's hash set only answers "taken already?").
+        chosen: list[int] = []
+        taken: set[int] = set()
+        for top in range(n - k, n):
+            value = below(top + 1)
+            if value in taken:
+                value = top
+            taken.add(value)
+            chosen.append(value)
+        for i in range(k - 1, 0, -1):
+            j = below(i + 1)
+            chosen[i], chosen[j] = chosen[j], chosen[i]
+        return chosen
+
+    def _permutation(self, n: int) -> list[int]:
+        """``rng.permutation(n)``: Fisher-Yates over ``arange(n)`` from the end, by ``_interval``."""
+        data = list(range(n))
+        interval = self._interval
+        for i in range(n - 1, 0, -1):
+            j = interval(i)
+            data[i], data[j] = data[j], data[i]
+        return data
+
 
 # ------------------------------------------------------------------- default_rng(seed), from the seed
 class SeededDraws(_Pcg64Draws):
@@ -119,14 +175,64 @@ class SeededDraws(_Pcg64Draws):
         self._generator: np.random.Generator | None = None
         self._has_half, self._half = False, 0
         if type(seed) is int and 0 <= seed <= _MAX_FAST_SEED:
-            self._state, self._increment = pcg64_state(seed_state_words(seed))
+            self._state, self._increment = seed_pcg64_state(seed)
         else:
             self._state = self._increment = 0
             self._generator = np.random.default_rng(seed)  # numpy says what is wrong with the seed
 
+    @classmethod
+    def from_state(cls, state: int, increment: int) -> SeededDraws:
+        """The draws of ``default_rng(seed)`` given its PCG64 (state, increment), ``seed_pcg64_state(seed)``."""
+        draws = object.__new__(cls)
+        draws._generator, draws._has_half, draws._half = None, False, 0
+        draws._state, draws._increment = state, increment
+        return draws
+
     def _next64(self) -> int:
-        state = self._state = pcg64_step(self._state, self._increment)
-        return _pcg64_output(state)
+        # pcg64_step and _pcg64_output, inlined: this is the innermost call of every draw.
+        state = self._state = (self._state * PCG64_MULTIPLIER + self._increment) & _MASK128
+        value = ((state >> 64) ^ state) & _MASK64
+        rotation = state >> 122
+        return ((value >> rotation) | (value << (64 - rotation))) & _MASK64
+
+    def _below(self, n: int) -> int:
+        if 1 < n <= _MASK32:
+            # _Pcg64Draws._below's 32-bit Lemire draw with _next32 and _next64 inlined: most of a
+            # generated task's draws are these, and the two calls cost more than the arithmetic.
+            if self._has_half:
+                self._has_half = False
+                m = self._half * n
+            else:
+                state = self._state = (self._state * PCG64_MULTIPLIER + self._increment) & _MASK128
+                value = ((state >> 64) ^ state) & _MASK64
+                rotation = state >> 122
+                value = ((value >> rotation) | (value << (64 - rotation))) & _MASK64
+                self._has_half, self._half = True, value >> 32
+                m = (value & _MASK32) * n
+            if m & _MASK32 < n:
+                threshold = ((1 << 32) - n) % n
+                while m & _MASK32 < threshold:
+                    m = self._next32() * n
+            return m >> 32
+        return _Pcg64Draws._below(self, n)
+
+    def _interval(self, top: int) -> int:
+        if not 0 < top <= _MASK32:
+            return _Pcg64Draws._interval(self, top)
+        mask = (1 << top.bit_length()) - 1
+        while True:  # _Pcg64Draws._interval's 32-bit rejection loop with _next32 inlined, as in _below
+            if self._has_half:
+                self._has_half = False
+                value = self._half & mask
+            else:
+                state = self._state = (self._state * PCG64_MULTIPLIER + self._increment) & _MASK128
+                raw = ((state >> 64) ^ state) & _MASK64
+                rotation = state >> 122
+                raw = ((raw >> rotation) | (raw << (64 - rotation))) & _MASK64
+                self._has_half, self._half = True, raw >> 32
+                value = raw & mask  # mask < 2**32: the low half
+            if value <= top:
+                return value
 
     def generator(self) -> np.random.Generator:
         """A numpy ``Generator`` in this stream's current state; it serves every later draw."""
@@ -156,9 +262,109 @@ class SeededDraws(_Pcg64Draws):
             return self.generator().integers(low, high)  # numpy's own error
         return np.int64(low + self._below(high - low))
 
+    # Draws as plain Python values, for generators that want ints and lists rather than numpy scalars and
+    # arrays; each is exactly the numpy call in its docstring, converted.
+    def below(self, n: int) -> int:
+        """``int(rng.integers(n))``."""
+        if self._generator is None and type(n) is int and 1 <= n <= _INT64_MAX + 1:
+            return self._below(n)
+        return int(self.generator().integers(n))
+
+    def between(self, low: int, high: int) -> int:
+        """``int(rng.integers(low, high))``."""
+        if self._generator is None and type(low) is int and type(high) is int and _INT64_MIN <= low < high <= _INT64_MAX + 1:
+            return low + self._below(high - low)
+        return int(self.generator().integers(low, high))
+
+    def sample(self, n: int, k: int) -> list[int]:
+        """``rng.choice(n, size=k, replace=False).tolist()``: ``k`` distinct indices below ``n``, in draw order."""
+        if self._generator is None and type(n) is int and type(k) is int and 0 <= k <= n and sampling_matches_numpy():
+            return self._sample(n, k)
+        return self.generator().choice(n, size=k, replace=False).tolist()  # type: ignore[no-any-return]
+
+    def indices(self, n: int, k: int) -> list[int]:
+        """``rng.choice(n, size=k).tolist()`` (with replacement), the same draws as ``rng.integers(0, n, size=k)``."""
+        if self._generator is None and type(n) is int and type(k) is int and 1 <= n <= _INT64_MAX and k >= 0:
+            below = self._below
+            return [below(n) for _ in range(k)]
+        return self.generator().choice(n, size=k).tolist()  # type: ignore[no-any-return]
+
+    def permutation_list(self, n: int) -> list[int]:
+        """``rng.permutation(n).tolist()``."""
+        if self._generator is None and type(n) is int and n >= 0 and sampling_matches_numpy():
+            return self._permutation(n)
+        return self.generator().permutation(n).tolist()  # type: ignore[no-any-return]
+
     def __getattr__(self, name: str) -> Any:
         # Any other Generator method or attribute: numpy's, from the same state on.
         return getattr(self.generator(), name)
+
+
+class GeneratorDraws:
+    """:class:`SeededDraws`'s plain-value draws (``below``, ``between``, ``random``, ``sample``, ``indices``,
+    ``permutation_list``) answered by a numpy ``Generator``'s own calls: what a generator written for
+    ``SeededDraws`` gets when it is handed a ``Generator`` instead."""
+
+    __slots__ = ("rng",)
+
+    def __init__(self, rng: np.random.Generator) -> None:
+        self.rng = rng
+
+    def random(self) -> float:
+        return float(self.rng.random())
+
+    def below(self, n: int) -> int:
+        return int(self.rng.integers(n))
+
+    def between(self, low: int, high: int) -> int:
+        return int(self.rng.integers(low, high))
+
+    def sample(self, n: int, k: int) -> list[int]:
+        return self.rng.choice(n, size=k, replace=False).tolist()  # type: ignore[no-any-return]
+
+    def indices(self, n: int, k: int) -> list[int]:
+        return self.rng.choice(n, size=k).tolist()  # type: ignore[no-any-return]
+
+    def permutation_list(self, n: int) -> list[int]:
+        return self.rng.permutation(n).tolist()  # type: ignore[no-any-return]
+
+
+def plain_draws(rng: Any) -> SeededDraws | GeneratorDraws:
+    """``rng`` itself when it is a :class:`SeededDraws`, else its calls wrapped in :class:`GeneratorDraws`."""
+    return rng if type(rng) is SeededDraws else GeneratorDraws(rng)
+
+
+def integer_below(rng: np.random.Generator, n: int) -> int:
+    """``int(rng.integers(n))`` for ``2**32 < n <= 2**63``, as a task seed is drawn: one raw 64-bit output
+    through Lemire's method (a 64-bit draw never touches the generator's buffered 32-bit half), a fifth
+    of numpy's call. Other generators, bit generators and ranges: numpy's own call."""
+    if type(rng) is np.random.Generator and type(n) is int and _MASK32 + 1 < n <= _INT64_MAX + 1:
+        bit_generator = rng.bit_generator
+        if type(bit_generator) is np.random.PCG64 and wide_integers_match_numpy():
+            m = bit_generator.random_raw() * n
+            if m & _MASK64 < n:
+                threshold = ((1 << 64) - n) % n
+                while m & _MASK64 < threshold:
+                    m = bit_generator.random_raw() * n
+            return m >> 64  # type: ignore[no-any-return]
+    return int(rng.integers(n))
+
+
+@functools.cache
+def wide_integers_match_numpy() -> bool:
+    """Whether :func:`integer_below` gives this numpy's ``integers`` (64-bit ranges, rejections included)
+    and leaves the stream where it does; checked once per process, cheaply (no ziggurat tables)."""
+    rng, expected = np.random.default_rng(5), np.random.default_rng(5)
+    rng.bit_generator.random_raw(), expected.bit_generator.random_raw()
+    for n in [2**33, 2**48, 2**63, 2**62 + 1, 2**63 - 2**61 + 1, 2**32 + 1] * 20:
+        m = rng.bit_generator.random_raw() * n
+        if m & _MASK64 < n:
+            threshold = ((1 << 64) - n) % n
+            while m & _MASK64 < threshold:
+                m = rng.bit_generator.random_raw() * n
+        if m >> 64 != int(expected.integers(n)):
+            return False
+    return bool(rng.bit_generator.state == expected.bit_generator.state)
 
 
 # ------------------------------------------------------------ a live Generator, from one raw block
@@ -363,6 +569,25 @@ def emulation_matches_numpy() -> bool:
     return all(_weighted_index(rng, weights) == int(expected_rng.choice(4, p=weights)) for _ in range(100))
 
 
+@functools.cache
+def sampling_matches_numpy() -> bool:
+    """Whether :meth:`SeededDraws.sample` and :meth:`SeededDraws.permutation_list` give this numpy's
+    ``choice(n, k, replace=False)`` and ``permutation(n)`` (both of ``choice``'s algorithms, 32- and
+    64-bit draws), checked once per process like :func:`emulation_matches_numpy`. Should a release
+    change one, those draws go to numpy's own calls."""
+    cases = [(1, 1), (2, 0), (5, 5), (40, 3), (200, 5), (10_001, 300), (3, 1), (2**33, 2), (7, 4)]
+    for seed in range(6):
+        ours, expected = SeededDraws(seed), np.random.default_rng(seed)
+        for n, k in cases:
+            if ours._sample(n, k) != expected.choice(n, size=k, replace=False).tolist():
+                return False
+            if n < 1000 and ours._permutation(n) != expected.permutation(n).tolist():
+                return False
+        if ours.generator().bit_generator.state != expected.bit_generator.state:
+            return False
+    return True
+
+
 def uniform_normal_integers(
     rng: np.random.Generator, bounds: list[tuple[float, float]], loc: float, scale: float, ranges: tuple[int, ...]
 ) -> list[tuple[Any, ...]]:
@@ -474,21 +699,30 @@ def _forced_after(output: int) -> int:
 _CHOICE_TOLERANCE = 1e-9  # far inside numpy's own (about 1.5e-8): only clearly valid weights take the fast path
 
 
-def weighted_index(rng: np.random.Generator, p: np.ndarray) -> int:
+def weighted_index(rng: np.random.Generator, p: np.ndarray | list[float]) -> int:
     """``int(rng.choice(len(p), p=p))``: numpy's algorithm (running sums, scaled by the last, then the
     first running sum above one ``rng.random()``) in plain Python, a fifth of the cost for a handful
-    of weights. Anything numpy might reject (negative, non-finite, not summing to 1) goes to numpy
-    itself, which raises as it always has."""
+    of weights. ``p`` is a 1-d float64 array or a list of Python floats (numpy reads both as the same
+    float64 values, so a caller need not build an array). Anything numpy might reject (negative,
+    non-finite, not summing to 1) goes to numpy itself, which raises as it always has."""
     if not emulation_matches_numpy():
         return int(rng.choice(len(p), p=p))
     return _weighted_index(rng, p)
 
 
-def _weighted_index(rng: np.random.Generator, p: np.ndarray) -> int:
-    weights = p.tolist() if isinstance(p, np.ndarray) and p.ndim == 1 and p.dtype == np.float64 else None
+def _weighted_index(rng: np.random.Generator, p: np.ndarray | list[float]) -> int:
+    if type(p) is list:
+        weights = p if all(type(w) is float for w in p) else None
+    else:
+        weights = p.tolist() if isinstance(p, np.ndarray) and p.ndim == 1 and p.dtype == np.float64 else None
     if not weights or not all(0.0 <= w < math.inf for w in weights) or abs(math.fsum(weights) - 1.0) > _CHOICE_TOLERANCE:
         return int(rng.choice(len(p), p=p))
     cdf = list(itertools.accumulate(weights))  # numpy's cumsum: the same additions in the same order
     last = cdf[-1]
     cdf = [value / last for value in cdf]
-    return bisect.bisect_right(cdf, rng.random())
+    bit_generator = rng.bit_generator
+    if type(rng) is np.random.Generator and type(bit_generator) is np.random.PCG64:
+        uniform = (bit_generator.random_raw() >> 11) * _DOUBLE_UNIT  # rng.random(): one 64-bit output
+    else:
+        uniform = rng.random()
+    return bisect.bisect_right(cdf, uniform)

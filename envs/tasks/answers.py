@@ -25,16 +25,21 @@ _LETTER_THEN_TEXT = re.compile(r"[(\[]?([A-Za-z])[)\]]?[.:]?\s+(.+)", re.DOTALL)
 _END_PUNCTUATION = ".,;:!?'\"`*\u201c\u201d\u2018\u2019\u00ab\u00bb\u2026 \t\n"
 
 
+LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"  # the choice letters, by 0-based option index
+
+
 def letter(index: int) -> str:
     """The choice letter of a 0-based option index: 0 -> "A"."""
     if not 0 <= index < 26:
         raise ValueError(f"choice index must be in 0..25, got {index}")
-    return chr(ord("A") + index)
+    return LETTERS[index]
 
 
 def format_choices(question: str, choices: Sequence[str]) -> str:
     """The question followed by its options, one per line, as ``(A) ...`` (the Feedback Friction MCQ form)."""
-    options = "\n".join(f"({letter(i)}) {choice}" for i, choice in enumerate(choices))
+    if len(choices) > len(LETTERS):
+        letter(len(choices) - 1)  # the error naming the index
+    options = "\n".join([f"({mark}) {choice}" for mark, choice in zip(LETTERS, choices)])
     return f"{question.rstrip()}\nChoices:\n{options}"
 
 
@@ -63,7 +68,10 @@ def normalize_numeric(text: str, base: int = 10) -> str | None:
     except InvalidOperation:
         return None
     if number == number.to_integral_value():
-        return str(int(number))
+        if number.adjusted() < 4000:
+            return str(int(number))
+        # str(int) refuses over 4300 digits (Python's int-to-str limit); Decimal writes them itself
+        return format(number.to_integral_value(), "f")
     return format(number.normalize(), "f")
 
 

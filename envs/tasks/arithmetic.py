@@ -9,9 +9,10 @@ from typing import Any
 import numpy as np
 
 from feedbackgym.envs.core.checks import ArgumentError, shown
+from feedbackgym.envs.core.draws import GeneratorDraws, SeededDraws, plain_draws
 
 from ._checks import require_bool, require_int, require_one_of
-from .base import ProceduralTaskSource, Task
+from .base import FrozenDict, ProceduralTaskSource, Task
 
 # difficulty -> (operations, largest addend, largest factor or divisor)
 _LEVELS: dict[int, tuple[int, int, int]] = {
@@ -91,32 +92,37 @@ class ArithmeticTasks(ProceduralTaskSource):
         }
 
     def _generate(self, rng: np.random.Generator, task_id: str) -> Task:
+        # Plain-int draws (SeededDraws from from_seed): the same values as int(rng.integers(...)), without
+        # numpy scalars in between.
+        draws = plain_draws(rng)
+        below, between, uniform = draws.below, draws.between, draws.random
+        operations = self.operations
         n_operations, add_max, factor_max = _LEVELS[self.difficulty]
-        value = int(rng.integers(1, add_max + 1))
+        value = between(1, add_max + 1)
         expression, precedence = str(value), _ATOM
         steps: list[str] = []
         values = [value]
         for _ in range(n_operations):
             # Index draws: Generator.choice on a list costs ~10 us a call, which dominated reset.
-            op = self.operations[int(rng.integers(len(self.operations)))]
+            op = operations[below(len(operations))]
             divisors = [d for d in range(2, factor_max + 1) if value and value % d == 0] if op == "/" else []
             if op == "/" and not divisors:
-                others = [o for o in self.operations if o != "/"]
-                op = others[int(rng.integers(len(others)))]
-            number_on_left = bool(rng.random() < 0.5) and op != "/"
+                others = [o for o in operations if o != "/"]
+                op = others[below(len(others))]
+            number_on_left = uniform() < 0.5 and op != "/"
             if op == "+":
-                number = int(rng.integers(1, add_max + 1))
+                number = between(1, add_max + 1)
             elif op == "*":
-                number = int(rng.integers(2, factor_max + 1))
+                number = between(2, factor_max + 1)
             elif op == "/":
-                number = divisors[int(rng.integers(len(divisors)))]
+                number = divisors[below(len(divisors))]
             elif self.allow_negative:
-                number = int(rng.integers(1, add_max + 1))
+                number = between(1, add_max + 1)
             elif number_on_left or value < 1:
                 number_on_left = True
-                number = int(rng.integers(value, value + add_max + 1))
+                number = between(value, value + add_max + 1)
             else:
-                number = int(rng.integers(1, min(value, add_max) + 1))
+                number = between(1, min(value, add_max) + 1)
             a, b = (number, value) if number_on_left else (value, number)
             result = _apply(a, op, b)
             steps.append(f"Step {len(steps) + 1}: {_show(a)} {op} {_show(b)} = {result}")
@@ -126,14 +132,20 @@ class ArithmeticTasks(ProceduralTaskSource):
                 expression = _render(expression, precedence, op, str(number), _ATOM)
             precedence, value = _PRECEDENCE[op], result
             values.append(value)
-        return Task(
+        answer = str(value)  # an int's str is already its canonical numeric form
+        steps.append(f"Answer: {value}")
+        return Task._built(
             id=task_id,
             prompt=f"Compute {expression}.",
-            answer=str(value),
+            answer=answer,
             kind="numeric",
-            solution="\n".join([*steps, f"Answer: {value}"]),
+            choices=(),
+            solution="\n".join(steps),
+            evidence=(),
             difficulty=float(self.difficulty),
-            metadata={"expression": expression, "n_operations": n_operations, "intermediate_values": values},
+            base=10,
+            metadata=FrozenDict({"expression": expression, "n_operations": n_operations, "intermediate_values": tuple(values)}),
+            gold=answer,
         )
 
 
@@ -175,16 +187,18 @@ class MultiplicationTasks(ProceduralTaskSource):
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "digits": self.digits, "base": self.base, "operand_digits": self.operand_digits}
 
-    def _operand(self, rng: np.random.Generator) -> str:
+    def _operand(self, draws: SeededDraws | GeneratorDraws) -> str:
         if self.operand_digits == "decimal":
-            text = "".join(_DIGITS[d] for d in rng.integers(0, 10, size=self.digits))
+            # rng.integers(0, 10, size=digits): the draws of rng.choice(10, size=digits)
+            text = "".join([_DIGITS[d] for d in draws.indices(10, self.digits)])
             # an all-zero operand makes a trivial question; redrawing keeps the result a function of rng
-            return text if int(text, 16) else self._operand(rng)
+            return text if int(text, 16) else self._operand(draws)
         low = self.base ** (self.digits - 1)
-        return _to_base(int(rng.integers(low, self.base**self.digits)), self.base)
+        return _to_base(draws.between(low, self.base**self.digits), self.base)
 
     def _generate(self, rng: np.random.Generator, task_id: str) -> Task:
-        a_text, b_text = self._operand(rng), self._operand(rng)
+        draws = plain_draws(rng)
+        a_text, b_text = self._operand(draws), self._operand(draws)
         a, b = int(a_text, self.base), int(b_text, self.base)
         show = partial(_to_base, base=self.base)
         lines = [f"Multiplying {a_text} by {b_text} in base {self.base}:"]
@@ -208,13 +222,16 @@ class MultiplicationTasks(ProceduralTaskSource):
             )
         else:
             prompt = f"Calculate the following question: {a_text} * {b_text}."
-        return Task(
+        return Task._built(
             id=task_id,
             prompt=prompt,
             answer=product,
             kind="numeric",
+            choices=(),
             solution="\n".join(lines),
+            evidence=(),
             difficulty=float(self.digits),
             base=self.base,
-            metadata={"a": a, "b": b, "a_text": a_text, "b_text": b_text, "digits": self.digits, "base": self.base},
+            metadata=FrozenDict({"a": a, "b": b, "a_text": a_text, "b_text": b_text, "digits": self.digits, "base": self.base}),
+            gold=product,  # a positive product, written without sign, prefix or leading zeros: already canonical
         )

@@ -8,11 +8,12 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, NoReturn
+from typing import Any, ClassVar, NoReturn
 
 import numpy as np
 
-from feedbackgym.envs.core.draws import SeededDraws
+from feedbackgym.envs.core.draws import SeededDraws, integer_below
+from feedbackgym.envs.core.seeding import first_draw_state
 
 from ._checks import require_generator, require_one_of
 from .answers import (
@@ -73,6 +74,22 @@ class Evidence:
     supports: str
     is_true: bool
 
+    @classmethod
+    def _built(cls, id: str, text: str, supports: str, is_true: bool) -> Evidence:  # noqa: A002 - the field's name
+        """``Evidence(id, text, supports, is_true)`` without the frozen dataclass's per-field
+        ``object.__setattr__`` calls: a generator makes several per task."""
+        evidence = object.__new__(cls)
+        evidence.__dict__.update(id=id, text=text, supports=supports, is_true=is_true)
+        return evidence
+
+
+# Task.normalize remembers its answers for strings up to this long, at most this many per task: agents and
+# environments read the same few answers (the gold one above all) several times an episode, while a
+# hostile agent's endless distinct answers must not grow the memo without bound.
+_MEMO_MAX_CHARS = 256
+_MEMO_MAX_ENTRIES = 64
+_MISSING = object()
+
 
 @dataclass(frozen=True)
 class Task:
@@ -105,6 +122,10 @@ class Task:
     base: int = 10
     metadata: Mapping[str, Any] = field(default_factory=FrozenDict, hash=False)
 
+    # normalize's memo, per task (not a field: no part of equality, hashing or repr); None until first used.
+    _normalized: ClassVar[dict[str, str | None] | None] = None
+    _aliases: ClassVar[tuple[str, ...] | None] = None  # aliases(), likewise
+
     def __post_init__(self) -> None:
         require_one_of("kind", self.kind, KINDS)
         require_one_of("base", self.base, BASES)
@@ -115,8 +136,51 @@ class Task:
         if self.normalize(self.answer) is None:
             raise ValueError(f"task {self.id!r}: gold answer {self.answer!r} cannot be read as a {self.kind} answer")
 
+    @classmethod
+    def _built(
+        cls,
+        id: str,  # noqa: A002 - the field's name
+        prompt: str,
+        answer: str,
+        kind: str,
+        choices: tuple[str, ...],
+        solution: str | None,
+        evidence: tuple[Evidence, ...],
+        difficulty: float | None,
+        base: int,
+        metadata: FrozenDict,
+        gold: str,
+    ) -> Task:
+        """The task ``Task(...)`` builds from these fields, for a procedural source that gives them in final
+        form (a tuple of str choices, a tuple of evidence, metadata frozen as ``freeze`` would) with the gold
+        answer's canonical form ``gold``: then every check and conversion of ``__post_init__`` would change
+        nothing, and skipping them is most of the cost of a task. Each source's tests compare its tasks with
+        ``Task(...)`` of the same fields."""
+        task = object.__new__(cls)
+        task.__dict__.update(
+            id=id, prompt=prompt, answer=answer, kind=kind, choices=choices, solution=solution, evidence=evidence,
+            difficulty=difficulty, base=base, metadata=metadata, _normalized={answer: gold},
+        )  # fmt: skip
+        return task
+
     def normalize(self, answer: str) -> str | None:
         """Canonical form of a candidate answer, or None if it cannot be read as this task's kind."""
+        if type(answer) is str and len(answer) <= _MEMO_MAX_CHARS:
+            memo = self._normalized
+            if memo is None:
+                memo = {}
+                object.__setattr__(self, "_normalized", memo)
+            else:
+                found = memo.get(answer, _MISSING)
+                if found is not _MISSING:
+                    return found  # type: ignore[return-value]
+            canonical = self._normalize(answer)
+            if len(memo) < _MEMO_MAX_ENTRIES:
+                memo[answer] = canonical
+            return canonical
+        return self._normalize(answer)
+
+    def _normalize(self, answer: str) -> str | None:
         if isinstance(answer, (int, float)) and not isinstance(answer, bool):
             answer = str(answer)
         if not isinstance(answer, str):
@@ -134,6 +198,13 @@ class Task:
 
     def aliases(self) -> tuple[str, ...]:
         """Strings that reveal the gold answer, longest first, so a masker replaces "(B)" before "B"."""
+        found = self._aliases
+        if found is None:  # a function of the frozen fields: worked out once per task (feedback masks every message)
+            found = self._find_aliases()
+            object.__setattr__(self, "_aliases", found)
+        return found
+
+    def _find_aliases(self) -> tuple[str, ...]:
         gold = self.normalize(self.answer) or self.answer
         found = [self.answer, gold]
         if self.kind == "choice":
@@ -200,22 +271,33 @@ class ProceduralTaskSource(TaskSource):
     """
 
     SEED_BOUND = 2**48  # wide enough that ids of a million tasks practically never collide
-    # True for a source whose _generate takes a few scalar draws: it then gets SeededDraws, the same
-    # stream as default_rng(seed) computed in Python (see feedbackgym.envs.core.draws), cheaper there.
+    # True for a source whose _generate draws through SeededDraws' plain-value draws (or a few scalar
+    # integers/random): it then gets SeededDraws, the same stream as default_rng(seed) computed in Python
+    # (see feedbackgym.envs.core.draws), far cheaper than building a Generator for each task.
     scalar_draws: bool = False
 
     def sample(self, rng: np.random.Generator) -> Task:
-        return self.from_seed(int(require_generator(rng).integers(self.SEED_BOUND)))
+        # integer_below is int(rng.integers(SEED_BOUND)), from one raw output where it can be.
+        return self.from_seed(integer_below(require_generator(rng), self.SEED_BOUND))
 
     def from_seed(self, seed: int) -> Task:
         """The task with this seed (the number after ``seed-`` in its id)."""
-        rng = SeededDraws(seed) if self.scalar_draws else np.random.default_rng(seed)
-        return self._generate(rng, f"{self.name}/cfg-{self.fingerprint}/seed-{seed}")  # type: ignore[arg-type]
+        if self.scalar_draws:
+            # An episode's task seed has its generator state in a table more often than not (first_draw_state).
+            state = first_draw_state(seed, self.SEED_BOUND)
+            rng: Any = SeededDraws(seed) if state is None else SeededDraws.from_state(*state)
+        else:
+            rng = np.random.default_rng(seed)
+        return self._generate(rng, f"{self._id_prefix}{seed}")
 
     @cached_property
     def fingerprint(self) -> str:
         knobs = json.dumps(self.describe(), sort_keys=True, default=str)
         return hashlib.sha1(knobs.encode()).hexdigest()[:8]
+
+    @cached_property
+    def _id_prefix(self) -> str:
+        return f"{self.name}/cfg-{self.fingerprint}/seed-"
 
     @abstractmethod
     def _generate(self, rng: np.random.Generator, task_id: str) -> Task:

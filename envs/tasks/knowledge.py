@@ -8,10 +8,11 @@ from typing import Any
 import numpy as np
 
 from feedbackgym.envs.core.checks import ArgumentError, shown
+from feedbackgym.envs.core.draws import GeneratorDraws, SeededDraws, plain_draws
 
 from ._checks import require_int
-from .answers import format_choices, letter
-from .base import Evidence, ProceduralTaskSource, Task
+from .answers import LETTERS, format_choices
+from .base import Evidence, FrozenDict, ProceduralTaskSource, Task
 from .knowledge_world import RELATIONS, Fact, KnowledgeBase
 
 TWO_HOP = "inventor_born_in"  # the town where an invention's inventor was born
@@ -70,7 +71,7 @@ _PASSAGES = {
         "The {subject} is the work of {inventor}, born in {object}.",
     ),
 }
-_YEAR_OFFSETS = np.arange(1, 41)  # distractor years stay near the truth to be plausible
+_YEAR_OFFSETS = tuple(range(1, 41))  # distractor years stay near the truth to be plausible
 _LATEST_YEAR = 1999  # a distractor year in the future would give itself away
 
 
@@ -97,6 +98,7 @@ class KnowledgeBaseTasks(ProceduralTaskSource):
     """
 
     name = "knowledge_mcq"
+    scalar_draws = True  # every draw is emulated by SeededDraws: no numpy Generator is built per task
 
     def __init__(
         self, n_entities: int = 200, n_choices: int = 4, seed_world: int = 0, relations: Iterable[str] | None = None
@@ -112,6 +114,7 @@ class KnowledgeBaseTasks(ProceduralTaskSource):
             raise ArgumentError(f"relations must be a non-empty list from {allowed}, got {shown(relations)}")
         self.relations = tuple(r for r in QUESTION_TYPES if r in chosen)
         self.kb = KnowledgeBase(n_entities, seed_world)
+        self._value_positions: dict[str, tuple[tuple[str, ...], dict[str, int] | None]] = {}
 
     @property
     def facts(self) -> tuple[Fact, ...]:
@@ -126,33 +129,63 @@ class KnowledgeBaseTasks(ProceduralTaskSource):
             "relations": list(self.relations),
         }
 
-    def _options(self, rng: np.random.Generator, kind: str, gold: str) -> list[str]:
+    def _options(self, draws: SeededDraws | GeneratorDraws, kind: str, gold: str) -> list[str]:
         wrong = self.n_choices - 1
         if kind == "year":
-            offsets = rng.choice(_YEAR_OFFSETS, size=wrong, replace=False) * rng.choice([-1, 1], size=wrong)
-            offsets = np.where(int(gold) + offsets > _LATEST_YEAR, -np.abs(offsets), offsets)
-            distractors = [str(int(gold) + int(offset)) for offset in offsets]
+            # rng.choice(_YEAR_OFFSETS, wrong, replace=False) * rng.choice([-1, 1], wrong), then offsets that
+            # would pass _LATEST_YEAR turned back: the same draws, in plain ints.
+            magnitudes = [_YEAR_OFFSETS[i] for i in draws.sample(len(_YEAR_OFFSETS), wrong)]
+            signs = [(-1, 1)[i] for i in draws.indices(2, wrong)]
+            year = int(gold)
+            distractors = []
+            for magnitude, sign in zip(magnitudes, signs):
+                offset = magnitude * sign
+                distractors.append(str(year - magnitude if year + offset > _LATEST_YEAR else year + offset))
         else:
-            pool = [value for value in self.kb.values(kind) if value != gold]
-            distractors = [pool[int(i)] for i in rng.choice(len(pool), size=wrong, replace=False)]
-        distractors.insert(int(rng.integers(self.n_choices)), gold)
+            # rng.choice over the values without gold, by index: index i of that pool is value i, or
+            # i + 1 from gold's position on (values are distinct, so gold is at most one of them).
+            values, positions = self._values(kind)
+            if positions is None:  # repeated values (never in a KnowledgeBase): the pool drops every copy of gold
+                pool = [value for value in values if value != gold]
+                distractors = [pool[i] for i in draws.sample(len(pool), wrong)]
+            else:
+                position = positions.get(gold, len(values))
+                distractors = [values[i if i < position else i + 1] for i in draws.sample(len(values) - (position < len(values)), wrong)]
+        distractors.insert(draws.below(self.n_choices), gold)
         return distractors
 
-    def _passage(self, rng: np.random.Generator, relation: str, subject: str, value: str) -> str:
-        templates = _PASSAGES[relation]
-        fields = {"subject": subject, "object": value, "a_object": _with_article(value)}
+    def _values(self, kind: str) -> tuple[tuple[str, ...], dict[str, int] | None]:
+        """A kind's option values and each value's position (None if a value repeats), built once per source."""
+        found = self._value_positions.get(kind)
+        if found is None:
+            values = self.kb.values(kind)
+            positions: dict[str, int] | None = {value: index for index, value in enumerate(values)}
+            if len(positions) != len(values):  # type: ignore[arg-type]
+                positions = None
+            found = self._value_positions[kind] = (values, positions)
+        return found
+
+    def _subject_fields(self, relation: str, subject: str) -> dict[str, str]:
+        """The template fields of a relation's passages about ``subject`` other than the object."""
+        fields = {"subject": subject}
         if RELATIONS.get(relation, ("",))[0] == "person":
             profession = self.kb.lookup(subject, "profession")
             fields |= {"profession": profession, "a_profession": _with_article(profession)}
         if relation == TWO_HOP:
             fields["inventor"] = self.kb.lookup(subject, "inventor")
-        return templates[int(rng.integers(len(templates)))].format(**fields)
+        return fields
+
+    def _passage(self, draws: SeededDraws | GeneratorDraws, relation: str, subject_fields: dict[str, str], value: str) -> str:
+        templates = _PASSAGES[relation]
+        return templates[draws.below(len(templates))].format(**subject_fields, object=value, a_object=_with_article(value))
 
     def _generate(self, rng: np.random.Generator, task_id: str) -> Task:
-        relation = self.relations[int(rng.integers(len(self.relations)))]
+        # Plain-int draws (SeededDraws from from_seed): the values of the numpy calls the comments name.
+        draws = plain_draws(rng)
+        relation = self.relations[draws.below(len(self.relations))]
         subject_kind, kind = ("invention", "town") if relation == TWO_HOP else RELATIONS[relation]
         subjects = self.kb.entities[subject_kind]
-        subject = subjects[int(rng.integers(len(subjects)))]
+        subject = subjects[draws.below(len(subjects))]
         if relation == TWO_HOP:
             inventor = self.kb.lookup(subject, "inventor")
             gold = self.kb.lookup(inventor, "born_in")
@@ -160,27 +193,26 @@ class KnowledgeBaseTasks(ProceduralTaskSource):
         else:
             gold = self.kb.lookup(subject, relation)
             hops = []
-        options = self._options(rng, kind, gold)
-        gold_letter = letter(options.index(gold))
+        options = self._options(draws, kind, gold)
+        gold_letter = LETTERS[options.index(gold)]
         # (text, supports, is_true, cited in the solution)
-        passages = [(self._passage(rng, relation, subject, gold), gold_letter, True, not hops)]
-        passages += [(self._passage(rng, r, s, o), gold_letter, True, True) for r, s, o in hops]
+        about_subject = self._subject_fields(relation, subject)  # shared by the gold and fabricated passages
+        passages = [(self._passage(draws, relation, about_subject, gold), gold_letter, True, not hops)]
+        passages += [(self._passage(draws, r, self._subject_fields(r, s), o), gold_letter, True, True) for r, s, o in hops]
         passages += [
-            (self._passage(rng, relation, subject, option), letter(i), False, False)
+            (self._passage(draws, relation, about_subject, option), LETTERS[i], False, False)
             for i, option in enumerate(options)
             if option != gold
         ]
-        order = rng.permutation(len(passages))
-        evidence = tuple(
-            Evidence(id=f"{task_id}/ev-{k}", text=passages[i][0], supports=passages[i][1], is_true=passages[i][2])
-            for k, i in enumerate(order)
-        )
-        cited = [e for e, i in zip(evidence, order) if passages[i][3]]
-        citations = " ".join(f'{e.id} says: "{e.text}"' for e in cited)
-        profession = self.kb.lookup(subject, "profession") if subject_kind == "person" else ""
+        order = draws.permutation_list(len(passages))  # rng.permutation(len(passages))
+        evidence = tuple([
+            Evidence._built(f"{task_id}/ev-{k}", passages[i][0], passages[i][1], passages[i][2]) for k, i in enumerate(order)
+        ])  # fmt: skip
+        citations = " ".join([f'{e.id} says: "{e.text}"' for e, i in zip(evidence, order) if passages[i][3]])
+        profession = about_subject.get("profession", "")  # a person's (their relations' fields hold it), else ""
         question = _QUESTIONS[relation].format(subject=subject, profession=profession)
         n_hops = 2 if hops else 1
-        return Task(
+        return Task._built(
             id=task_id,
             prompt=format_choices(question, options),
             answer=gold_letter,
@@ -189,5 +221,7 @@ class KnowledgeBaseTasks(ProceduralTaskSource):
             solution=f"{citations} So the answer is ({gold_letter}) {gold}.",
             evidence=evidence,
             difficulty=float(n_hops),
-            metadata={"relation": relation, "subject": subject, "gold": gold, "hops": n_hops},
+            base=10,
+            metadata=FrozenDict({"relation": relation, "subject": subject, "gold": gold, "hops": n_hops}),
+            gold=gold_letter,  # a bare option letter is its own canonical form
         )

@@ -226,8 +226,18 @@ def test_weighted_index_is_numpys_choice_with_p(seed: int) -> None:
         if chooser.random() < 0.2:
             weights[int(chooser.integers(n))] = 1e-12  # a weight at the floor, as the scripted solver makes
         p = weights / weights.sum()
-        assert weighted_index(rng, p) == int(expected_rng.choice(n, p=p))
+        if chooser.random() < 0.3:  # a buffered 32-bit half in the state, which the draw must leave alone
+            assert int(rng.integers(7)) == int(expected_rng.integers(7))
+        given = p.tolist() if chooser.random() < 0.5 else p  # a list of floats is read as the same float64 values
+        assert weighted_index(rng, given) == int(expected_rng.choice(n, p=p))
     assert rng.bit_generator.state == expected_rng.bit_generator.state
+
+
+def test_weighted_index_of_a_list_that_is_not_all_floats_is_numpys_own() -> None:
+    for p in ([1, 0], [0.5, np.float64(0.5)], [True, False]):
+        rng, expected_rng = np.random.default_rng(4), np.random.default_rng(4)
+        assert weighted_index(rng, p) == int(expected_rng.choice(len(p), p=p))
+        assert rng.bit_generator.state == expected_rng.bit_generator.state
 
 
 def test_weighted_index_rejects_what_numpy_rejects() -> None:
@@ -281,3 +291,143 @@ def test_seeded_and_raw_draws_step_the_same_stream(seed: int) -> None:
             assert int(seeded.integers(n)) == raw.integers(n)
         assert seeded.random() == raw.random()
     assert seeded.generator().bit_generator.state == rng.bit_generator.state
+
+
+# ------------------------------------------------------- SeededDraws' plain-value draws and integer_below
+def _plain_call(rng, kind: str, args: tuple) -> object:
+    """The numpy call each plain-value draw reproduces."""
+    if kind == "below":
+        return int(rng.integers(*args))
+    if kind == "between":
+        return int(rng.integers(*args))
+    if kind == "sample":
+        return rng.choice(args[0], size=args[1], replace=False).tolist()
+    if kind == "indices":
+        return rng.choice(args[0], size=args[1]).tolist()
+    return rng.permutation(*args).tolist()
+
+
+def _random_call(rng: random.Random) -> tuple[str, tuple]:
+    kind = rng.choice(["below", "between", "sample", "sample", "indices", "permutation_list", "random"])
+    if kind == "below":
+        return kind, (rng.choice([*EDGE_RANGES, rng.randrange(1, 60)]),)
+    if kind == "between":
+        low = rng.choice([0, 1, -7, -(2**63), rng.randrange(-(2**40), 2**40)])
+        return kind, (low, low + rng.choice([1, 2, 3, 51, 2**32, 2**33 + 7, rng.randrange(1, 1000)]))
+    if kind == "sample":
+        n = rng.choice([1, 2, 5, 7, 40, 200, 1000, 2**32 - 1, 2**32, 2**32 + 1, 2**40, rng.randrange(1, 80)])
+        return kind, (n, rng.randint(0, min(n, 9)))
+    if kind == "indices":
+        return kind, (rng.choice([1, 2, 3, 10, 2**32 + 1]), rng.randint(0, 6))
+    if kind == "permutation_list":
+        return kind, (rng.choice([0, 1, 2, 3, 6, 7, 8, 17, 64, 65]),)
+    return kind, ()
+
+
+def test_plain_value_draws_are_numpys_calls_bit_for_bit() -> None:
+    assert draws_module.sampling_matches_numpy()  # else sample and permutation_list are numpy's own calls
+    rng = random.Random(5)
+    for _ in range(1500):
+        seed = rng.choice([rng.randrange(2**48), rng.randrange(100), rng.randrange(2**128)])
+        ours, numpy_rng = SeededDraws(seed), np.random.default_rng(seed)
+        for _ in range(rng.randint(1, 10)):
+            kind, args = _random_call(rng)
+            if kind == "random":
+                assert ours.random() == numpy_rng.random()
+                continue
+            mine = getattr(ours, kind)(*args)
+            assert mine == _plain_call(numpy_rng, kind, args) and type(mine) is (list if isinstance(mine, list) else int), (seed, kind, args)
+        assert ours.generator().bit_generator.state == numpy_rng.bit_generator.state  # the stream left where numpy leaves it
+
+
+@pytest.mark.parametrize(("n", "k"), [(10_001, 201), (10_001, 10_001), (20_000, 5), (10_001, 200), (12_345, 1000)])
+def test_a_large_sample_takes_numpys_tail_shuffle_or_floyd_as_numpy_does(n: int, k: int) -> None:
+    for seed in range(3):
+        ours, numpy_rng = SeededDraws(seed), np.random.default_rng(seed)
+        assert ours.sample(n, k) == numpy_rng.choice(n, size=k, replace=False).tolist()
+        assert ours.generator().bit_generator.state == numpy_rng.bit_generator.state
+
+
+def test_plain_value_draws_after_the_generator_took_over_are_its_own() -> None:
+    rng = random.Random(8)
+    for seed in range(200):
+        ours, numpy_rng = SeededDraws(seed), np.random.default_rng(seed)
+        assert ours.standard_normal() == numpy_rng.standard_normal()  # numpy's from here on
+        for _ in range(4):
+            kind, args = _random_call(rng)
+            if kind != "random":
+                assert getattr(ours, kind)(*args) == _plain_call(numpy_rng, kind, args)
+        assert ours.generator().bit_generator.state == numpy_rng.bit_generator.state
+
+
+@pytest.mark.parametrize(("kind", "args"), [("below", (0,)), ("below", (2**63 + 1,)), ("between", (5, 5)), ("sample", (3, 4)),
+                                            ("sample", (3, -1)), ("sample", (0, 1)), ("indices", (0, 2)), ("permutation_list", (-1,)),
+                                            ("below", (2.5,)), ("sample", (np.int64(5), 2))])
+def test_bad_plain_draws_raise_what_numpy_raises_or_agree(kind: str, args: tuple) -> None:
+    ours, numpy_rng = SeededDraws(1), np.random.default_rng(1)
+    try:
+        expected = _plain_call(numpy_rng, kind, args)
+    except Exception as error:  # noqa: BLE001 - whatever numpy raises, ours raises too
+        with pytest.raises(type(error)):
+            getattr(ours, kind)(*args)
+    else:
+        assert getattr(ours, kind)(*args) == expected
+
+
+def test_generator_draws_answer_like_seeded_draws() -> None:
+    from feedbackgym.envs.core.draws import GeneratorDraws, plain_draws
+
+    rng = random.Random(2)
+    for seed in range(150):
+        ours, theirs = SeededDraws(seed), GeneratorDraws(np.random.default_rng(seed))
+        for _ in range(6):
+            kind, args = _random_call(rng)
+            assert getattr(ours, kind)(*args) == getattr(theirs, kind)(*args)
+    assert type(plain_draws(np.random.default_rng(0))) is GeneratorDraws and type(plain_draws(ours)) is SeededDraws
+
+
+def test_integer_below_is_numpys_integers_and_leaves_the_stream_alone() -> None:
+    from feedbackgym.envs.core.draws import integer_below
+
+    rng = random.Random(4)
+    ranges = [2**32 + 1, 2**33, 2**48, 2**62 + 1, 2**63 - 1, 2**63, 2**63 - 2**61 + 1]  # the last rejects often
+    for seed in range(400):
+        ours, numpy_rng = np.random.default_rng(seed), np.random.default_rng(seed)
+        if seed % 2:  # a buffered 32-bit half in the state: a 64-bit draw must leave it there
+            assert int(ours.integers(7)) == int(numpy_rng.integers(7))
+        for _ in range(3):
+            n = rng.choice(ranges)
+            assert integer_below(ours, n) == int(numpy_rng.integers(n))
+        assert ours.bit_generator.state == numpy_rng.bit_generator.state
+    for n in (1, 5, 2**32, 2**63 + 1):  # ranges numpy draws otherwise (or refuses): its own call
+        ours, numpy_rng = np.random.default_rng(3), np.random.default_rng(3)
+        try:
+            expected = int(numpy_rng.integers(n))
+        except ValueError:
+            with pytest.raises(ValueError):
+                integer_below(ours, n)
+        else:
+            assert integer_below(ours, n) == expected and ours.bit_generator.state == numpy_rng.bit_generator.state
+    mt, mt_expected = np.random.Generator(np.random.MT19937(5)), np.random.Generator(np.random.MT19937(5))
+    assert integer_below(mt, 2**48) == int(mt_expected.integers(2**48))
+
+
+def test_integer_below_checks_itself_and_steps_aside_when_the_check_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    from feedbackgym.envs.core.draws import integer_below, wide_integers_match_numpy
+
+    assert wide_integers_match_numpy()
+    consulted = []
+    monkeypatch.setattr(draws_module, "wide_integers_match_numpy", lambda: consulted.append(True) and False)
+    ours, expected = np.random.default_rng(1), np.random.default_rng(1)
+    assert integer_below(ours, 2**48) == int(expected.integers(2**48)) and consulted
+    assert ours.bit_generator.state == expected.bit_generator.state
+
+
+def test_sampling_emulation_checks_itself_and_steps_aside_when_it_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert draws_module.sampling_matches_numpy()
+    monkeypatch.setattr(draws_module, "sampling_matches_numpy", lambda: False)
+    monkeypatch.setattr(draws_module.SeededDraws, "_sample", None)  # would fail if called
+    monkeypatch.setattr(draws_module.SeededDraws, "_permutation", None)
+    ours, numpy_rng = SeededDraws(9), np.random.default_rng(9)
+    assert ours.sample(40, 3) == numpy_rng.choice(40, size=3, replace=False).tolist()
+    assert ours.permutation_list(6) == numpy_rng.permutation(6).tolist()
