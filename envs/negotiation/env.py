@@ -32,11 +32,16 @@ from feedbackgym.envs.negotiation.prompts import (
 SELLER, BUYER, CRITIC = "seller_0", "buyer_0", "critic_0"
 AGENT_OF = {"seller": SELLER, "buyer": BUYER}
 SIDE_OF = {SELLER: "seller", BUYER: "buyer"}
+OTHER_SIDE = {"seller": "buyer", "buyer": "seller"}
 FEEDBACK_SOURCES = ("critic", "human_pool", "constant", "none")
 CRITIC_HISTORIES = ("full", "last")
 NO_VALUE = -1.0  # numeric fields use -1 for "no offer" / "no price yet"
 MAX_PRICE = 1e6  # prices, costs and values; far above any game, low enough to keep rewards finite
 MAX_SUGGESTIONS = 10  # the human pool has 10 tips per side
+# The critic's prompts call it the coach; the coached side reads it in the paper's message.
+_PLAYER_FRAMES = ("Coach:", "Here is the feedback from the critic")
+_CRITIC_FRAMES = _PLAYER_FRAMES[1:]
+_CRITIC_READS = frozenset(("move", "prompt", "feedback"))  # the kinds of message the critic's transcript quotes
 
 
 @dataclass
@@ -287,20 +292,62 @@ class NegotiationEnv(TurnBasedTextEnv):
         return AGENT_OF["buyer" if self.coached == "seller" else "seller"]
 
     def _fields(self, **extra: object) -> dict[str, object]:
-        return {"item": self.item, "cost": money(self.cost_price), "seller_init": money(self.seller_init),
-                "buyer_init": money(self.buyer_init), **extra}
+        return {**self._texts()["fields"], **extra}
+
+    def _texts(self) -> dict[str, Any]:
+        """The episode's fixed texts, filled from the item and prices (rebuilt only when one of them changed)."""
+        key = (self.item, self.cost_price, self.seller_init, self.buyer_init, self.coached)
+        texts = self.__dict__.get("_fixed_texts")
+        if texts is not None and texts["key"] == key:
+            return texts
+        fields = {"item": self.item, "cost": money(self.cost_price), "seller_init": money(self.seller_init),
+                  "buyer_init": money(self.buyer_init)}
+        instructions = {}
+        for side, agent in AGENT_OF.items():
+            prompt = PROMPTS[side]
+            instructions[agent] = "\n\n".join((prompt["system"], fill(prompt["instruction"], **fields), fill(RULES, other=OTHER_SIDE[side])))
+        instructions[CRITIC] = fill(PROMPTS["critic"][f"system_{self.coached}"], **fields)
+        texts = self.__dict__["_fixed_texts"] = {
+            "key": key,
+            "fields": fields,
+            "instructions": instructions,
+            "ask": fill(PROMPTS["buyer"]["ask"], **fields),
+            "seller_opening": fill(PROMPTS["seller"]["opening"], **fields),
+            "buyer_opening": fill(PROMPTS["buyer"]["opening"], **fields),
+        }
+        return texts
 
     def _start_episode(self, options: dict[str, Any]) -> None:
         self.games: list[Game] = []
         self._critic_request: dict[str, Any] | None = None
         self._episode_rewards = {agent: 0.0 for agent in self.possible_agents}
         self._last_game_reward = {agent: 0.0 for agent in self.possible_agents}
-        for side, agent in AGENT_OF.items():
-            other = "buyer" if side == "seller" else "seller"
-            prompt = PROMPTS[side]
-            text = "\n\n".join((prompt["system"], fill(prompt["instruction"], **self._fields()), fill(RULES, other=other)))
+        # The messages the coached side saw, as the critic's transcript quotes them: (game, "role: text"),
+        # collected from the transcript up to _critic_scanned, so each message is read once an episode.
+        self._critic_lines: list[tuple[int, str]] = []
+        self._critic_scanned = 0
+        # The constant part of each player's info["negotiation"], copied and completed at every step.
+        self._info_templates = {
+            agent: {
+                "role": side,
+                "game": 0,
+                "n_games": self.n_games,
+                "coached": side == self.coached,
+                "feedback_source": self.feedback_source,
+                "n_round": self.n_round,
+                "moves_made": 0,
+                "moves_left": 0,
+                "own_offer": None,
+                "rival_offer": None,
+                "seller_init": self.seller_init,
+                "buyer_init": self.buyer_init,
+                "price_range": None,
+                "reservation": self.cost_price if side == "seller" else self.buyer_value,
+            }
+            for side, agent in AGENT_OF.items()
+        }
+        for agent, text in self._texts()["instructions"].items():
             self.instruct(agent, text)
-        self.instruct(CRITIC, fill(PROMPTS["critic"][f"system_{self.coached}"], **self._fields()))
         self._start_game()
 
     def _start_game(self) -> None:
@@ -317,13 +364,12 @@ class NegotiationEnv(TurnBasedTextEnv):
                     self.post(ENV, f"Round {index + 1} of {self.n_games} begins.", (agent,), kind="notice")
         if self.fixed_openings:
             players = (SELLER, BUYER)
-            self.post(BUYER, fill(PROMPTS["buyer"]["ask"], **self._fields()), players, kind="prompt", data={"opening": True})
-            self.post(SELLER, fill(PROMPTS["seller"]["opening"], **self._fields()), players, kind="prompt",
-                      data={"opening": True, "offer": self.seller_init})
+            texts = self._texts()
+            self.post(BUYER, texts["ask"], players, kind="prompt", data={"opening": True})
+            self.post(SELLER, texts["seller_opening"], players, kind="prompt", data={"opening": True, "offer": self.seller_init})
             self.offers["seller"] = self.seller_init
             if self.who_first == "seller":
-                self.post(BUYER, fill(PROMPTS["buyer"]["opening"], **self._fields()), players, kind="prompt",
-                          data={"opening": True, "offer": self.buyer_init})
+                self.post(BUYER, texts["buyer_opening"], players, kind="prompt", data={"opening": True, "offer": self.buyer_init})
                 self.offers["buyer"] = self.buyer_init
         self.agent_selection = AGENT_OF[self.who_first]
 
@@ -332,9 +378,7 @@ class NegotiationEnv(TurnBasedTextEnv):
         self.clear_view(agent)
 
     def voice_frames(self, agent: str) -> tuple[str, ...]:
-        # The critic's prompts call it the coach; the coached side reads it in the paper's message.
-        frames = ("Coach:", "Here is the feedback from the critic")
-        return frames if agent != CRITIC else frames[1:]
+        return _PLAYER_FRAMES if agent != CRITIC else _CRITIC_FRAMES
 
     def _play(self, agent: str, text: str) -> None:
         if agent == CRITIC:
@@ -345,7 +389,7 @@ class NegotiationEnv(TurnBasedTextEnv):
     # ---------------------------------------------------------------------------- negotiators
     def _negotiator_move(self, agent: str, text: str) -> None:
         side = SIDE_OF[agent]
-        other = "buyer" if side == "seller" else "seller"
+        other = OTHER_SIDE[side]
         low, high = self.price_range
         reading = read_reply(text, absurd_above=self.absurd_above)
         if reading.problem is not None:
@@ -398,7 +442,7 @@ class NegotiationEnv(TurnBasedTextEnv):
         return price >= standing - self.price_tolerance - 1e-9
 
     def _next_negotiator(self, side: str) -> None:
-        other = "buyer" if side == "seller" else "seller"
+        other = OTHER_SIDE[side]
         if self.moves_made["seller"] >= self.n_round and self.moves_made["buyer"] >= self.n_round:
             self._finish_game(None, "out_of_rounds")
         elif self.stalled_moves >= self.no_deal_thres:
@@ -459,15 +503,15 @@ class NegotiationEnv(TurnBasedTextEnv):
     def _ask_critic(self) -> None:
         games = self.games if self.critic_history == "full" else self.games[-1:]
         first_index = games[0].index
-        coached = self.coached_agent  # read once: the loop runs over the whole transcript
-        lines = []
-        for message in self.transcript:
-            if coached not in message.visible_to or message.kind not in ("move", "prompt", "feedback"):
-                continue
-            if message.data.get("game", 0) < first_index:
-                continue
-            role = SIDE_OF.get(message.sender, "critic")
-            lines.append(f"{role}: {message.text}")
+        coached = self.coached_agent  # read once: the loop runs over the transcript
+        collected = self._critic_lines
+        transcript = self.transcript
+        for index in range(self._critic_scanned, len(transcript)):  # only what was posted since the last request
+            message = transcript[index]
+            if coached in message.visible_to and message.kind in _CRITIC_READS:
+                collected.append((message.data.get("game", 0), f"{SIDE_OF.get(message.sender, 'critic')}: {message.text}"))
+        self._critic_scanned = len(transcript)
+        lines = [line for game, line in collected if game >= first_index] if first_index else [line for _, line in collected]
         request = fill(
             PROMPTS["critic"][f"request_{self.coached}"],
             n_suggestions=number_word(self.n_suggestions),
@@ -526,54 +570,40 @@ class NegotiationEnv(TurnBasedTextEnv):
         return sum(self.impersonation_attempts.values())
 
     def _numeric(self, agent: str) -> dict[str, float]:
-        prev = self._previous_price() if hasattr(self, "games") else None
-        values = {
-            "games_played": float(len(self.games)),
-            "moves_left": 0.0,
-            "own_offer": NO_VALUE,
-            "rival_offer": NO_VALUE,
-            "previous_price": NO_VALUE if prev is None else prev,
-            "reservation": NO_VALUE,
+        games = self.games
+        prev = NO_VALUE if not games or games[-1].price is None else games[-1].price
+        side = SIDE_OF.get(agent)
+        if side is None:
+            return {"games_played": float(len(games)), "moves_left": 0.0, "own_offer": NO_VALUE, "rival_offer": NO_VALUE,
+                    "previous_price": prev, "reservation": NO_VALUE, "last_reward": self._last_game_reward[agent]}
+        offers = self.offers
+        own, rival = offers[side], offers[OTHER_SIDE[side]]
+        return {
+            "games_played": float(len(games)),
+            "moves_left": float(self.n_round - self.moves_made[side]),
+            "own_offer": NO_VALUE if own is None else own,
+            "rival_offer": NO_VALUE if rival is None else rival,
+            "previous_price": prev,
+            "reservation": self.cost_price if side == "seller" else self.buyer_value,
             "last_reward": self._last_game_reward[agent],
         }
-        if agent in SIDE_OF:
-            side = SIDE_OF[agent]
-            other = "buyer" if side == "seller" else "seller"
-            own, rival = self.offers[side], self.offers[other]
-            values.update(
-                moves_left=float(self.n_round - self.moves_made[side]),
-                own_offer=NO_VALUE if own is None else own,
-                rival_offer=NO_VALUE if rival is None else rival,
-                reservation=self.cost_price if side == "seller" else self.buyer_value,
-            )
-        return values
 
     def _extra_info(self, agent: str) -> dict[str, Any]:
         if agent == CRITIC:
             return {"request": dict(self._critic_request)} if self._critic_request is not None else {}
-        prices = [g.price for g in self.games]
         side = SIDE_OF[agent]
-        other = "buyer" if side == "seller" else "seller"
-        return {
-            "negotiation": {
-                "role": side,
-                "game": len(self.games),
-                "n_games": self.n_games,
-                "coached": side == self.coached,
-                "feedback_source": self.feedback_source,
-                "n_round": self.n_round,
-                "moves_made": self.moves_made[side],
-                "moves_left": self.n_round - self.moves_made[side],
-                "own_offer": self.offers[side],
-                "rival_offer": self.offers[other],
-                "seller_init": self.seller_init,
-                "buyer_init": self.buyer_init,
-                "price_range": list(self.price_range),
-                "reservation": self.cost_price if side == "seller" else self.buyer_value,
-                "previous_price": self._previous_price(),
-                "prices": prices,
-            }
-        }
+        games = self.games
+        made = self.moves_made[side]
+        state = self._info_templates[agent].copy()  # the constant entries, in their order; the rest set below
+        state["game"] = len(games)
+        state["moves_made"] = made
+        state["moves_left"] = self.n_round - made
+        state["own_offer"] = self.offers[side]
+        state["rival_offer"] = self.offers[OTHER_SIDE[side]]
+        state["price_range"] = list(self.price_range)
+        state["previous_price"] = games[-1].price if games else None
+        state["prices"] = [g.price for g in games]
+        return {"negotiation": state}
 
     def _episode_metrics(self) -> dict[str, Any]:
         prices = [g.price for g in self.games]
