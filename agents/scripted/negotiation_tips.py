@@ -140,6 +140,10 @@ def _branch_prefixes(pattern: str) -> tuple[str, ...] | None:
 
 _MATCHERS = [(tip.id, re.compile(tip.keywords, re.IGNORECASE), _branch_prefixes(tip.keywords)) for tip in TIPS.values()]
 _TARGET = re.compile(r"(higher|lower) than \$(\d+(?:\.\d+)?)", re.IGNORECASE)
+# The tips found in recent feedback texts: a scripted critic's few dozen messages recur across episodes.
+_CACHED_CHARS = 4_000
+_CACHE_SIZE = 1_024
+_found: dict[str, tuple[str, ...]] = {}
 
 
 def tips_in(text: str) -> list[str]:
@@ -152,6 +156,17 @@ def tips_in(text: str) -> list[str]:
     >>> tips_in("1. Stay firm. 2. Emphasize the quality of the balloon.")
     ['value', 'firm']
     """
+    if type(text) is not str or len(text) > _CACHED_CHARS:
+        return _tips_in(text)
+    found = _found.get(text)
+    if found is None:
+        if len(_found) >= _CACHE_SIZE:
+            _found.clear()
+        found = _found[text] = tuple(_tips_in(text))
+    return list(found)
+
+
+def _tips_in(text: str) -> list[str]:
     head = text[:20_000]
     lower = head.lower() if head.isascii() else None
     return [
