@@ -1,0 +1,84 @@
+"""Scripted agents' draws stepped in Python (agents.scripted.streams) are numpy's, bit for bit, and the
+generator is always where numpy's own calls would have left it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from feedbackgym.agents.base import Agent
+from feedbackgym.agents.scripted.critic_coach import numpy_mean
+from feedbackgym.agents.scripted.streams import NumpyStream, Pcg64Stream, StreamedRandom, stream, stream_matches_numpy
+
+
+def _mixed_draws(source, rng_for_direct, program: np.random.Generator, count: int) -> list:
+    """``count`` draws of every kind from ``source`` (a stream or a NumpyStream), some made by numpy directly."""
+    out = []
+    for _ in range(count):
+        kind = int(program.integers(5))
+        if kind == 0:
+            n = [1, 2, 3, 4, 5, 7, 10, 2**31 + 1, 2**32 - 1][int(program.integers(9))]  # 2**31 + 1 rejects half the time
+            out.append(source.integers(n))
+        elif kind == 1:
+            out.append(source.random())
+        elif kind == 2:
+            out.append(source.standard_normal())
+        elif kind == 3:
+            out.append(source.gumbel(int(program.integers(1, 9))))
+        else:
+            source.hand_back()
+            out.append(float(rng_for_direct.random()))
+            if isinstance(source, Pcg64Stream):
+                source._load()
+    return out
+
+
+def test_stream_draws_are_numpys_including_slow_normals_and_rejections() -> None:
+    assert stream_matches_numpy()
+    for seed in range(3):
+        emulated_rng, plain_rng = np.random.default_rng(seed), np.random.default_rng(seed)
+        emulated = stream(emulated_rng)
+        assert isinstance(emulated, Pcg64Stream)
+        got = _mixed_draws(emulated, emulated_rng, np.random.default_rng(100 + seed), 3000)
+        expected = _mixed_draws(NumpyStream(plain_rng), plain_rng, np.random.default_rng(100 + seed), 3000)
+        assert got == expected
+        emulated.hand_back()
+        assert emulated_rng.bit_generator.state == plain_rng.bit_generator.state
+    # Enough normals that some leave the ziggurat's fast path (about 1 in 100): numpy draws those.
+    rng, plain = np.random.default_rng(9), np.random.default_rng(9)
+    emulated = stream(rng)
+    assert [emulated.standard_normal() for _ in range(5000)] == plain.standard_normal(5000).tolist()
+    emulated.hand_back()
+    assert rng.bit_generator.state == plain.bit_generator.state
+
+
+def test_other_bit_generators_take_numpys_calls() -> None:
+    rng = np.random.Generator(np.random.MT19937(3))
+    assert isinstance(stream(rng), NumpyStream)
+
+
+class Drawer(StreamedRandom, Agent):
+    def act(self, observation, info) -> str:
+        return str(self.draws().integers(4))
+
+
+def test_np_random_read_between_draws_is_where_numpys_calls_leave_it() -> None:
+    agent, plain = Drawer(seed=1), np.random.default_rng(1)
+    for round_ in range(3):
+        assert [agent.act({}, {}) for _ in range(5)] == [str(int(plain.integers(4))) for _ in range(5)]
+        assert agent.np_random.bit_generator.state == plain.bit_generator.state  # reading it hands the stream back
+        assert float(agent.np_random.random()) == float(plain.random())  # and drawing from it directly is fine
+    agent.reset(seed=7)
+    again = np.random.default_rng(7)
+    assert [agent.act({}, {}) for _ in range(5)] == [str(int(again.integers(4))) for _ in range(5)]
+    agent.np_random = np.random.default_rng(3)  # a new generator replaces the stream
+    assert agent.act({}, {}) == str(int(np.random.default_rng(3).integers(4)))
+
+
+@pytest.mark.parametrize("size", [*range(1, 20), 64, 127, 128, 129, 300])
+def test_numpy_mean_is_numpys(size: int) -> None:
+    rng = np.random.default_rng(size)
+    for _ in range(20):
+        values = (rng.random(size) * 10.0 ** rng.integers(-8, 8, size)).tolist()
+        assert numpy_mean(values) == float(np.mean(values))
+    assert numpy_mean([0.0] * size) == float(np.mean([0.0] * size))
