@@ -117,8 +117,16 @@ class FrictionSolver(TaskAgent):
         self.gold = None if latent is None else str(latent["gold"])
         wrong = self._wrong_candidates(task)
         candidates = ([self.gold] if self.gold is not None else []) + wrong
-        shares = self.np_random.dirichlet(np.ones(len(wrong))) if wrong else np.zeros(0)
-        weights = ([self.c] if self.gold is not None else []) + list((1.0 - self.c if self.gold is not None else 1.0) * shares)
+        rest = 1.0 - self.c if self.gold is not None else 1.0
+        # dirichlet(ones(n)) in numpy's own steps: n standard gamma(1) draws, which are standard exponentials
+        # (the same ziggurat draws, in order), summed in order, then scaled by the sum's reciprocal. numpy's
+        # dirichlet spends most of its 6 us checking its argument.
+        gammas = self.np_random.standard_exponential(size=len(wrong)).tolist() if wrong else []
+        total = 0.0
+        for value in gammas:
+            total = total + value
+        scale = 1.0 / total if gammas else 0.0
+        weights = ([self.c] if self.gold is not None else []) + [rest * (value * scale) for value in gammas]
         self.candidates = candidates
         self.weights = np.asarray(weights, dtype=float)
 

@@ -82,3 +82,22 @@ def test_numpy_mean_is_numpys(size: int) -> None:
         values = (rng.random(size) * 10.0 ** rng.integers(-8, 8, size)).tolist()
         assert numpy_mean(values) == float(np.mean(values))
     assert numpy_mean([0.0] * size) == float(np.mean([0.0] * size))
+
+
+def test_friction_solver_belief_is_numpys_dirichlet() -> None:
+    from feedbackgym.agents.scripted.solver import FrictionSolver
+
+    for seed in range(40):
+        solver = FrictionSolver(seed=seed, n_distractors=1 + seed % 10)
+        task = {"kind": "numeric", "base": 10, "choices": []}
+        solver._new_task(task, {"gold": str(1234 + seed)})
+        rng = np.random.default_rng(seed)  # the same draws, with numpy's dirichlet for the shares
+        c = float(rng.beta(1.5, 3.0))
+        rng.beta(2.0, 2.0)
+        rng.integers(0, 4, size=4 * solver.n_distractors)
+        rng.integers(1, 10, size=4 * solver.n_distractors)
+        rng.random(4 * solver.n_distractors)
+        wrong = len(solver.candidates) - 1
+        expected = [c, *((1.0 - c) * rng.dirichlet(np.ones(wrong))).tolist()]
+        assert solver.weights.tolist() == expected
+        assert solver.np_random.bit_generator.state == rng.bit_generator.state
