@@ -10,14 +10,13 @@ import numpy as np
 from feedbackgym.agents.base import Agent
 from feedbackgym.agents.registration import register_agent
 from feedbackgym.agents.scripted.negotiation_tips import TIPS
-from feedbackgym.agents.scripted.streams import StreamedRandom
 from feedbackgym.envs.core.checks import require_bool, require_float, require_probability
 
 GENERIC_POOL = ("value", "firm", "generic")
 
 
 @register_agent("critic_coach", "negotiation_critic")
-class CriticCoach(StreamedRandom, Agent):
+class CriticCoach(Agent):
     """Gives ``n_suggestions`` numbered tips to the coached side of ``Negotiation-v0`` (C.3 item 3).
 
     It reads ``info["request"]`` (the coached side and the games it played) and scores each tip by
@@ -50,17 +49,17 @@ class CriticCoach(StreamedRandom, Agent):
         games = request.get("games") or []
         scores = self.diagnose(side, games[-1] if games else None, request)
         chosen: list[str] = []
-        stream = self.draws()
+        rng = self.np_random
         for _ in range(n):
             left = {tip: score for tip, score in scores.items() if tip not in chosen}
-            if stream.random() < self.insight and left:
-                # len(left) values: the same doubles, in the same order, as a scalar draw per tip.
-                draws = stream.gumbel(len(left))
+            if rng.random() < self.insight and left:
+                # One draw of len(left) values: the same doubles, in the same order, as a scalar draw per tip.
+                draws = rng.gumbel(size=len(left)).tolist()
                 noisy = {tip: score + self.noise * draw for (tip, score), draw in zip(left.items(), draws)}
                 chosen.append(max(noisy, key=noisy.__getitem__))
             else:
                 generic = [tip for tip in GENERIC_POOL if tip not in chosen] or list(GENERIC_POOL)
-                chosen.append(generic[stream.integers(len(generic))])
+                chosen.append(generic[int(rng.integers(len(generic)))])
         return "\n".join(f"{i}. {TIPS[tip].text(side)}" for i, tip in enumerate(chosen, start=1))
 
     def diagnose(self, side: str, game: dict[str, Any] | None, request: dict[str, Any]) -> dict[str, float]:
