@@ -15,7 +15,7 @@ def _mixed_draws(source, rng_for_direct, program: np.random.Generator, count: in
     """``count`` draws of every kind from ``source`` (a stream or a NumpyStream), some made by numpy directly."""
     out = []
     for _ in range(count):
-        kind = int(program.integers(5))
+        kind = int(program.integers(4))
         if kind == 0:
             n = [1, 2, 3, 4, 5, 7, 10, 2**31 + 1, 2**32 - 1][int(program.integers(9))]  # 2**31 + 1 rejects half the time
             out.append(source.integers(n))
@@ -23,13 +23,10 @@ def _mixed_draws(source, rng_for_direct, program: np.random.Generator, count: in
             out.append(source.random())
         elif kind == 2:
             out.append(source.standard_normal())
-        elif kind == 3:
-            out.append(source.gumbel(int(program.integers(1, 9))))
         else:
             source.hand_back()
-            out.append(float(rng_for_direct.random()))
-            if isinstance(source, Pcg64Stream):
-                source._load()
+            out.append((float(rng_for_direct.random()), int(rng_for_direct.integers(3))))
+            source = stream(rng_for_direct)
     return out
 
 
@@ -42,14 +39,20 @@ def test_stream_draws_are_numpys_including_slow_normals_and_rejections() -> None
         got = _mixed_draws(emulated, emulated_rng, np.random.default_rng(100 + seed), 3000)
         expected = _mixed_draws(NumpyStream(plain_rng), plain_rng, np.random.default_rng(100 + seed), 3000)
         assert got == expected
-        emulated.hand_back()
+        stream(emulated_rng).hand_back()  # a stream that drew nothing leaves the generator alone
         assert emulated_rng.bit_generator.state == plain_rng.bit_generator.state
-    # Enough normals that some leave the ziggurat's fast path (about 1 in 100): numpy draws those.
-    rng, plain = np.random.default_rng(9), np.random.default_rng(9)
-    emulated = stream(rng)
-    assert [emulated.standard_normal() for _ in range(5000)] == plain.standard_normal(5000).tolist()
-    emulated.hand_back()
-    assert rng.bit_generator.state == plain.bit_generator.state
+    # Long runs of each kind: many blocks, normals off the ziggurat's fast path, rejected integers.
+    for kind in range(3):
+        rng, plain = np.random.default_rng(20 + kind), np.random.default_rng(20 + kind)
+        emulated = stream(rng)
+        if kind == 0:
+            assert [emulated.integers(2**31 + 1) for _ in range(700)] == plain.integers(2**31 + 1, size=700).tolist()
+        elif kind == 1:
+            assert [emulated.random() for _ in range(700)] == plain.random(700).tolist()
+        else:
+            assert [emulated.standard_normal() for _ in range(5000)] == plain.standard_normal(5000).tolist()
+        emulated.hand_back()
+        assert rng.bit_generator.state == plain.bit_generator.state
 
 
 def test_other_bit_generators_take_numpys_calls() -> None:
