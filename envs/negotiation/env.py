@@ -18,7 +18,7 @@ from feedbackgym.envs.core.checks import (
 )
 from feedbackgym.envs.core.feedback import FeedbackEvent, FeedbackLevel, Verdict
 from feedbackgym.envs.dialogue import number_word
-from feedbackgym.envs.negotiation.moves import read_reply
+from feedbackgym.envs.negotiation.moves import Reading, read_reply
 from feedbackgym.envs.negotiation.prompts import (
     CONSTANT_FEEDBACK,
     HUMAN_TIPS,
@@ -41,6 +41,7 @@ MAX_SUGGESTIONS = 10  # the human pool has 10 tips per side
 # The critic's prompts call it the coach; the coached side reads it in the paper's message.
 _PLAYER_FRAMES = ("Coach:", "Here is the feedback from the critic")
 _CRITIC_FRAMES = _PLAYER_FRAMES[1:]
+_PLAYERS = (SELLER, BUYER)
 _CRITIC_READS = frozenset(("move", "prompt", "feedback"))  # the kinds of message the critic's transcript quotes
 
 
@@ -389,24 +390,54 @@ class NegotiationEnv(TurnBasedTextEnv):
     # ---------------------------------------------------------------------------- negotiators
     def _negotiator_move(self, agent: str, text: str) -> None:
         side = SIDE_OF[agent]
+        reading = read_reply(text, absurd_above=self.absurd_above)
+        price, accepts, walks_away = reading.price, reading.accepts, reading.walks_away
+        low, high = self.price_range
+        # The checks below only matter for a reply that accepts or whose price is missing or off.
+        if (reading.problem is not None or accepts or (price is not None and not low <= price <= high)) and not self._playable(agent, side, text, reading):
+            return
+        offers = self.offers
+        standing = offers[OTHER_SIDE[side]]
+        self.valid_move(agent, offer=price, accepts=accepts, walks_away=walks_away)
+        self.turn += 1
+        self.moves_made[side] += 1
+        made_offer = price is not None and not accepts
+        if made_offer:
+            offers[side] = price
+        self.stalled_moves = 0 if (made_offer or accepts) else self.stalled_moves + 1
+        offer = price if made_offer else None
+        self.game.moves.append({"side": side, "offer": offer, "accepts": accepts, "walks_away": walks_away, "valid": True,
+                                "chars": len(text), "standing": dict(offers)})
+        self.post(agent, text, _PLAYERS, data={"offer": offer, "accepts": accepts, "walks_away": walks_away})
+        if accepts:
+            assert standing is not None
+            self._finish_game(standing, "accepted", closed_by=side)
+        elif walks_away:
+            self._finish_game(None, "walked_away", closed_by=side)
+        elif made_offer and standing is not None and self._offers_meet(side, price, standing):
+            self._finish_game(standing, "offers_met", closed_by=side)
+        else:
+            self._next_negotiator(side)
+
+    def _playable(self, agent: str, side: str, text: str, reading: Reading) -> bool:
+        """False (after answering the reply as an invalid move) when ``reading`` cannot be played."""
         other = OTHER_SIDE[side]
         low, high = self.price_range
-        reading = read_reply(text, absurd_above=self.absurd_above)
         if reading.problem is not None:
             self.invalid_move(agent, text, f"could not read your offer: {reading.problem}", f"a price between ${money(low)} and ${money(high)}, written as $X")
-            return
+            return False
         price = reading.price
         if price is not None and not low <= price <= high:
             self.invalid_move(agent, text, f"your offer ${money(price)} is out of range", f"an offer between ${money(low)} and ${money(high)}")
-            return
+            return False
         if reading.accepts and reading.walks_away:
             self.invalid_move(agent, text, "the reply both accepts and walks away", "either 'I accept' or 'I walk away', not both")
-            return
+            return False
         standing = self.offers[other]
         if reading.accepts:
             if standing is None:
                 self.invalid_move(agent, text, f"nothing to accept: the {other} has made no offer yet", "an offer of your own, written as $X")
-                return
+                return False
             if price is not None and abs(price - standing) > self.price_tolerance + 1e-9:
                 self.invalid_move(
                     agent,
@@ -414,27 +445,8 @@ class NegotiationEnv(TurnBasedTextEnv):
                     f"the reply accepts at ${money(price)}, but the {other}'s standing offer is ${money(standing)}",
                     f"'I accept' to take ${money(standing)}, or ${money(price)} as a counter-offer without accepting",
                 )
-                return
-        self.valid_move(agent, offer=price, accepts=reading.accepts, walks_away=reading.walks_away)
-        self.turn += 1
-        self.moves_made[side] += 1
-        made_offer = price is not None and not reading.accepts
-        if made_offer:
-            self.offers[side] = price
-        self.stalled_moves = 0 if (made_offer or reading.accepts) else self.stalled_moves + 1
-        move = {"side": side, "offer": price if made_offer else None, "accepts": reading.accepts, "walks_away": reading.walks_away,
-                "valid": True, "chars": len(text), "standing": dict(self.offers)}
-        self.game.moves.append(move)
-        self.post(agent, text, (SELLER, BUYER), data={"offer": move["offer"], "accepts": reading.accepts, "walks_away": reading.walks_away})
-        if reading.accepts:
-            assert standing is not None
-            self._finish_game(standing, "accepted", closed_by=side)
-        elif reading.walks_away:
-            self._finish_game(None, "walked_away", closed_by=side)
-        elif made_offer and standing is not None and self._offers_meet(side, price, standing):
-            self._finish_game(standing, "offers_met", closed_by=side)
-        else:
-            self._next_negotiator(side)
+                return False
+        return True
 
     def _offers_meet(self, side: str, price: float, standing: float) -> bool:
         if side == "seller":
@@ -443,12 +455,13 @@ class NegotiationEnv(TurnBasedTextEnv):
 
     def _next_negotiator(self, side: str) -> None:
         other = OTHER_SIDE[side]
-        if self.moves_made["seller"] >= self.n_round and self.moves_made["buyer"] >= self.n_round:
+        made, n_round = self.moves_made, self.n_round
+        if made["seller"] >= n_round and made["buyer"] >= n_round:
             self._finish_game(None, "out_of_rounds")
         elif self.stalled_moves >= self.no_deal_thres:
             self._finish_game(None, "stalled")
         else:
-            self.agent_selection = AGENT_OF[other] if self.moves_made[other] < self.n_round else AGENT_OF[side]
+            self.agent_selection = AGENT_OF[other] if made[other] < n_round else AGENT_OF[side]
 
     def _forfeit(self, agent: str, text: str) -> None:
         if agent == CRITIC:
