@@ -61,7 +61,7 @@ class Game:
 
     def summary(self) -> dict[str, Any]:
         return {"index": self.index, "deal": self.deal, "price": self.price, "reason": self.reason, "closed_by": self.closed_by,
-                "moves": [dict(move) for move in self.moves]}
+                "moves": list(map(dict.copy, self.moves))}  # each move copied, as dict(move) would
 
 
 class NegotiationEnv(TurnBasedTextEnv):
@@ -525,12 +525,19 @@ class NegotiationEnv(TurnBasedTextEnv):
                 collected.append((message.data.get("game", 0), f"{SIDE_OF.get(message.sender, 'critic')}: {message.text}"))
         self._critic_scanned = len(transcript)
         lines = [line for game, line in collected if game >= first_index] if first_index else [line for _, line in collected]
-        request = fill(
-            PROMPTS["critic"][f"request_{self.coached}"],
-            n_suggestions=number_word(self.n_suggestions),
-            transcript="\n".join(lines),
-            **self._fields(),
-        )
+        quoted = "\n".join(lines)
+        texts = self._texts()
+        if "{" in quoted or "{" in self.item:
+            # fill() replaces the fields in order, so braces in the transcript or the item can be filled too
+            request = fill(PROMPTS["critic"][f"request_{self.coached}"], n_suggestions=number_word(self.n_suggestions),
+                           transcript=quoted, **texts["fields"])
+        else:
+            key = ("critic_request", self.coached, self.n_suggestions)
+            parts = texts.get(key)
+            if parts is None:  # the request around the transcript, filled once
+                template = fill(PROMPTS["critic"][f"request_{self.coached}"], n_suggestions=number_word(self.n_suggestions))
+                parts = texts[key] = tuple(fill(part, **texts["fields"]) for part in template.split("{transcript}", 1))
+            request = parts[0] + quoted + parts[1]
         self._critic_request = {"coached": self.coached, "n_suggestions": self.n_suggestions, "games": [g.summary() for g in games],
                                 "price_range": list(self.price_range), "openings": {"seller": self.seller_init, "buyer": self.buyer_init}}
         self._forget(CRITIC)  # as in the paper, the critic keeps no memory between its calls
