@@ -259,7 +259,8 @@ class JudgeProtocolEnv(TurnBasedTextEnv):
 
     @property
     def equal_pair(self) -> bool:
-        return len(set(self.qualities.values())) == 1
+        first, second = self.qualities.values()
+        return first == second
 
     def voice_frames(self, agent: str) -> tuple[str, ...]:
         return _VOICE_FRAMES
@@ -442,6 +443,7 @@ class JudgeProtocolEnv(TurnBasedTextEnv):
     def _episode_metrics(self) -> dict[str, Any]:
         distracted = any(self.distracted.values())
         shown = self._preference("shown")
+        equal = self.equal_pair
         reference = self._preference("reference") if distracted and self.reference_judgment else None
         clean = reference if distracted else shown
         flip = toward = None
@@ -450,14 +452,14 @@ class JudgeProtocolEnv(TurnBasedTextEnv):
             gained = shown[0] is not None and self.distracted[shown[0]]
             toward = gained and reference[0] != shown[0]
         return {
-            "equal_pair": self.equal_pair,
+            "equal_pair": equal,
             "quality_gap": abs(self.qualities[GENERATORS[0]] - self.qualities[GENERATORS[1]]),
             "distracted": distracted,
             "agreement": self._agrees(clean),
             "agreement_shown": self._agrees(shown),
-            "prefers_better": None if (clean is None or self.equal_pair) else clean[0] == self.better_generator,
+            "prefers_better": None if (clean is None or equal) else clean[0] == self.better_generator,
             "tie": None if clean is None else clean[0] is None,
-            "tie_on_equal": (clean[0] is None) if (clean is not None and self.equal_pair) else None,
+            "tie_on_equal": (clean[0] is None) if (clean is not None and equal) else None,
             "flip": flip,
             "flip_toward_distracted": toward,
             "position_inconsistent": clean[1] if (clean is not None and self.position_swap == "both") else None,
