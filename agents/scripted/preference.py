@@ -9,6 +9,7 @@ from typing import Any
 
 from feedbackgym.agents.base import Agent
 from feedbackgym.agents.registration import register_agent
+from feedbackgym.agents.scripted.streams import LazilySeeded
 from feedbackgym.envs.deception import near_miss
 from feedbackgym.wrappers.distractor import DISTRACTOR_SPANS
 from feedbackgym.envs.core.checks import require_choice, require_float, require_probability
@@ -122,11 +123,12 @@ class DistractibleJudge(Agent):
 
 
 @register_agent("scripted_generator", "generator")
-class ScriptedGenerator(Agent):
+class ScriptedGenerator(LazilySeeded, Agent):
     """Writes a response at its latent quality: a full worked solution (7-10), a bare correct answer (4-6), a wrong answer (1-3).
 
     It reads the target quality from ``info["request"]`` and the gold answer and worked solution from
-    ``info["latent"]``.
+    ``info["latent"]``. It draws only for a wrong answer, so its generator is reseeded when first used
+    (:class:`~feedbackgym.agents.scripted.streams.LazilySeeded`).
     """
 
     plays = ("JudgeProtocol/generator",)

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from feedbackgym.agents.base import Agent
 from feedbackgym.envs.core.draws import RawDraws, _ziggurat_tables, emulation_matches_numpy
 
 
@@ -154,3 +155,37 @@ class StreamedRandom:
         if current is None:
             current = self.__dict__["_stream"] = stream(self.__dict__["_np_random"])
         return current
+
+
+_NO_SEED = object()
+
+
+class LazilySeeded:
+    """Mixin for an :class:`~feedbackgym.agents.base.Agent` that often plays a whole episode without a draw.
+
+    ``reset(seed)`` with a non-negative ``int`` seed only notes the seed (the rest of the ``reset`` chain
+    runs as for ``reset(None)``); the generator is reseeded by ``Agent.reset`` itself, the same stream,
+    when ``np_random`` is first read. An agent that draws nothing in an episode skips the reseeding, a
+    few microseconds of an episode of a few steps. Any other seed is applied at once, so a bad one
+    fails at ``reset`` as before.
+    """
+
+    @property
+    def np_random(self) -> Any:
+        seed = self.__dict__.get("_pending_seed", _NO_SEED)
+        if seed is not _NO_SEED:
+            self.__dict__["_pending_seed"] = _NO_SEED
+            Agent.reset(self, seed)  # type: ignore[arg-type]  # sets np_random through the setter below
+        return self.__dict__["_np_random"]
+
+    @np_random.setter
+    def np_random(self, rng: Any) -> None:
+        self.__dict__["_pending_seed"] = _NO_SEED
+        self.__dict__["_np_random"] = rng
+
+    def reset(self, seed: int | None = None) -> None:
+        if type(seed) is int and seed >= 0:
+            super().reset(None)  # type: ignore[misc]
+            self.__dict__["_pending_seed"] = seed
+        else:
+            super().reset(seed)  # type: ignore[misc]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from feedbackgym.agents.base import Agent
+from feedbackgym.agents.base import Agent, TaskAgent
 from feedbackgym.agents.scripted.critic_coach import numpy_mean
 from feedbackgym.agents.scripted.streams import NumpyStream, Pcg64Stream, StreamedRandom, stream, stream_matches_numpy
 
@@ -104,3 +104,34 @@ def test_friction_solver_belief_is_numpys_dirichlet() -> None:
         expected = [c, *((1.0 - c) * rng.dirichlet(np.ones(wrong))).tolist()]
         assert solver.weights.tolist() == expected
         assert solver.np_random.bit_generator.state == rng.bit_generator.state
+
+
+def test_lazily_seeded_agent_draws_the_seeds_stream_when_it_first_draws() -> None:
+    from feedbackgym.agents.scripted.preference import ScriptedGenerator
+    from feedbackgym.agents.scripted.streams import LazilySeeded
+
+    agent = ScriptedGenerator(seed=3)
+    for seed in (11, 12, 2**40):
+        agent.reset(seed=seed)
+        assert agent.__dict__["_pending_seed"] == seed  # nothing built yet
+        assert float(agent.np_random.random()) == float(np.random.default_rng(seed).random())
+    low = {"request": {"quality": 2}, "latent": {"gold": "120"}, "task": {"base": 10}}
+    replies = []
+    for _ in range(2):
+        agent.reset(seed=5)
+        agent.act({}, {"request": {"quality": 9}, "latent": {"gold": "120"}})  # no draw
+        replies.append(agent.act({}, low))
+    assert replies[0] == replies[1]
+    with pytest.raises((TypeError, ValueError)):
+        agent.reset(seed=-1)  # refused at once, as Agent.reset refuses it
+
+    class Tasked(LazilySeeded, TaskAgent):
+        def act(self, observation, info) -> str:
+            return ""
+
+    tasked = Tasked(seed=1)
+    tasked.new_task({"task": {"id": "t1"}})
+    tasked.reset(seed=4)
+    assert tasked._task_id is None  # the rest of the reset chain ran
+    assert float(tasked.np_random.random()) == float(np.random.default_rng(4).random())
+    assert tasked._task_id is None
