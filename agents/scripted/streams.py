@@ -141,12 +141,20 @@ class StreamedRandom:
 
     @np_random.setter
     def np_random(self, rng: Any) -> None:
-        self.__dict__["_stream"] = None
+        current = self.__dict__.get("_stream")
+        if current is not None:
+            current.hand_back()  # the replaced generator may be someone else's: left where numpy would leave it
+            self.__dict__["_stream"] = None
         self.__dict__["_np_random"] = rng
 
     def reset(self, seed: int | None = None) -> None:
-        if seed is not None:
-            self.__dict__["_stream"] = None  # the generator is reseeded: the stream's position is moot
+        current = self.__dict__.get("_stream")
+        if seed is not None and current is not None:
+            own = self.__dict__.get("_own_random")
+            if not (type(seed) is int and seed >= 0 and own is not None and own is self.__dict__["_np_random"]):
+                current.hand_back()
+            # else Agent.reset reseeds the agent's own generator in place (or replaces it): its position is moot
+            self.__dict__["_stream"] = None
         super().reset(seed)  # type: ignore[misc]
 
     def draws(self) -> Pcg64Stream | NumpyStream:

@@ -135,3 +135,18 @@ def test_lazily_seeded_agent_draws_the_seeds_stream_when_it_first_draws() -> Non
     assert tasked._task_id is None  # the rest of the reset chain ran
     assert float(tasked.np_random.random()) == float(np.random.default_rng(4).random())
     assert tasked._task_id is None
+
+
+def test_a_generator_given_to_a_streamed_agent_is_left_where_numpys_calls_would_leave_it() -> None:
+    mine, reference = np.random.default_rng(8), np.random.default_rng(8)
+    agent = Drawer()
+    agent.np_random = mine
+    assert [agent.act({}, {}) for _ in range(3)] == [str(int(reference.integers(4))) for _ in range(3)]
+    agent.np_random = np.random.default_rng(1)  # replaced: the stream's block is handed back first
+    assert mine.bit_generator.state == reference.bit_generator.state
+    agent.np_random = mine
+    agent.act({}, {})
+    reference.integers(4)
+    agent.reset(seed=3)  # not the agent's own generator: it is left as numpy would leave it, then replaced
+    assert mine.bit_generator.state == reference.bit_generator.state
+    assert agent.act({}, {}) == str(int(np.random.default_rng(3).integers(4)))
