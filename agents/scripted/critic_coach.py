@@ -50,13 +50,19 @@ class CriticCoach(Agent):
         scores = self.diagnose(side, games[-1] if games else None, request)
         chosen: list[str] = []
         rng = self.np_random
+        noise = self.noise
         for _ in range(n):
-            left = {tip: score for tip, score in scores.items() if tip not in chosen}
+            left = [(tip, score) for tip, score in scores.items() if tip not in chosen]
             if rng.random() < self.insight and left:
                 # One draw of len(left) values: the same doubles, in the same order, as a scalar draw per tip.
                 draws = rng.gumbel(size=len(left)).tolist()
-                noisy = {tip: score + self.noise * draw for (tip, score), draw in zip(left.items(), draws)}
-                chosen.append(max(noisy, key=noisy.__getitem__))
+                # The first tip with the highest noisy score, as max() over them in order finds it.
+                best_tip, best = left[0][0], left[0][1] + noise * draws[0]
+                for (tip, score), draw in zip(left, draws):
+                    value = score + noise * draw
+                    if value > best:
+                        best_tip, best = tip, value
+                chosen.append(best_tip)
             else:
                 generic = [tip for tip in GENERIC_POOL if tip not in chosen] or list(GENERIC_POOL)
                 chosen.append(generic[int(rng.integers(len(generic)))])
