@@ -323,9 +323,10 @@ class NegotiationEnv(TurnBasedTextEnv):
         self._critic_request: dict[str, Any] | None = None
         self._episode_rewards = {agent: 0.0 for agent in self.possible_agents}
         self._last_game_reward = {agent: 0.0 for agent in self.possible_agents}
-        # The messages the coached side saw, as the critic's transcript quotes them: (game, "role: text"),
-        # collected from the transcript up to _critic_scanned, so each message is read once an episode.
-        self._critic_lines: list[tuple[int, str]] = []
+        # The messages the coached side saw, as the critic's transcript quotes them ("role: text"), and the
+        # game of each, collected from the transcript up to _critic_scanned: each message is read once an episode.
+        self._critic_lines: list[str] = []
+        self._critic_line_games: list[int] = []
         self._critic_scanned = 0
         # The constant part of each player's info["negotiation"], copied and completed at every step.
         self._info_templates = {
@@ -517,15 +518,18 @@ class NegotiationEnv(TurnBasedTextEnv):
         games = self.games if self.critic_history == "full" else self.games[-1:]
         first_index = games[0].index
         coached = self.coached_agent  # read once: the loop runs over the transcript
-        collected = self._critic_lines
+        collected, games_of = self._critic_lines, self._critic_line_games
         transcript = self.transcript
         for index in range(self._critic_scanned, len(transcript)):  # only what was posted since the last request
             message = transcript[index]
             if coached in message.visible_to and message.kind in _CRITIC_READS:
-                collected.append((message.data.get("game", 0), f"{SIDE_OF.get(message.sender, 'critic')}: {message.text}"))
+                collected.append(f"{SIDE_OF.get(message.sender, 'critic')}: {message.text}")
+                games_of.append(message.data.get("game", 0))
         self._critic_scanned = len(transcript)
-        lines = [line for game, line in collected if game >= first_index] if first_index else [line for _, line in collected]
-        quoted = "\n".join(lines)
+        if first_index:  # a message without a game index counts as game 0
+            quoted = "\n".join([line for line, game in zip(collected, games_of) if game >= first_index])
+        else:
+            quoted = "\n".join(collected)
         texts = self._texts()
         if "{" in quoted or "{" in self.item:
             # fill() replaces the fields in order, so braces in the transcript or the item can be filled too
