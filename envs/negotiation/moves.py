@@ -62,9 +62,9 @@ class Reading:
 # Readings of recent short replies, per ``absurd_above``: a scripted negotiator (or an LLM at
 # temperature 0) says the same few lines again and again, and parsing one costs 3-5 us. A reading
 # is a pure function of the text and the bound, and immutable, so a stored one is as good as new.
-_CACHED_CHARS = 1_000  # longer replies are rare and rarely repeated: parsed every time
-_CACHE_SIZE = 4_096  # readings kept per bound; the store is emptied when full
-_CACHED_BOUNDS = 64  # distinct absurd_above values with a store of their own
+_CACHED_CHARS = 500  # longer replies are rare and rarely repeated: parsed every time
+_CACHE_SIZE = 2_048  # readings kept per bound; the store is emptied when full (at most a few MB in all)
+_CACHED_BOUNDS = 8  # distinct absurd_above values with a store of their own
 _readings: dict[float, dict[str, Reading]] = {}
 
 
