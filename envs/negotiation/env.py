@@ -394,7 +394,7 @@ class NegotiationEnv(TurnBasedTextEnv):
         reading = read_reply(text, absurd_above=self.absurd_above)
         price, accepts, walks_away = reading.price, reading.accepts, reading.walks_away
         low, high = self.price_range
-        # The checks below only matter for a reply that accepts or whose price is missing or off.
+        # Only a reply that accepts, or whose price is unreadable or out of range, needs the full checks.
         if (reading.problem is not None or accepts or (price is not None and not low <= price <= high)) and not self._playable(agent, side, text, reading):
             return
         offers = self.offers
