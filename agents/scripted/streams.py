@@ -9,6 +9,8 @@ calls would have left it whenever anyone reads ``np_random``.
 
 A generator of another bit generator, or a numpy whose algorithms are not the emulated ones
 (:func:`stream_matches_numpy`), is served by numpy's own calls (:class:`NumpyStream`), with the same values.
+
+:class:`LazilySeeded` is for an agent that rarely draws at all: its generator is reseeded only when used.
 """
 
 from __future__ import annotations
