@@ -465,3 +465,22 @@ def test_readings_of_repeated_replies_are_the_fresh_readings() -> None:
         again = [read_reply(text, absurd_above=bound) for text in texts]
         assert first == again == [moves._read(text, bound) for text in texts]
     assert read_reply("$15", absurd_above=14.0).problem == "absurd price $15" and read_reply("$15", absurd_above=1000.0).price == 15.0
+
+
+@pytest.mark.parametrize("item, seller_line", [("balloon", "How about $18?"), ("kite {cost}", "How about $18?"), ("balloon", "A {item} for $18?")])
+def test_the_critics_request_is_its_template_filled_in_order(item: str, seller_line: str) -> None:
+    from feedbackgym.envs.dialogue import number_word
+    from feedbackgym.envs.negotiation.prompts import PROMPTS, fill, money
+
+    env = make("Negotiation-v0", n_games=2, item=item)
+    agents = {SELLER: Script([seller_line, "I walk away"]), BUYER: Script(["Would you take $12?"]), CRITIC: Script(["1. Hold firm."])}
+    base = env.unwrapped
+    env.reset(seed=0)
+    for agent in env.agent_iter(max_iter=200):
+        observation, _, terminated, truncated, info = env.last()
+        if agent == CRITIC and not (terminated or truncated):
+            expected = fill(PROMPTS["critic"]["request_seller"], n_suggestions=number_word(3), transcript=_critic_transcript_from_scratch(base),
+                            item=item, cost=money(8.0), seller_init=money(20.0), buyer_init=money(10.0))
+            assert base.transcript[-1].text == expected
+        env.step(None if terminated or truncated else agents[agent].act(observation, info))
+    assert len(agents[CRITIC].seen) == 1
