@@ -180,8 +180,8 @@ class FrictionSolver(TaskAgent):
         if temperature == 1.0:
             # The same numbers as the numpy path below (x ** 1.0 is x; cumsum adds in order), in plain
             # Python: on a dozen candidates numpy's per-call overhead is most of the cost.
-            weights = self.weights.tolist()
-            cumulative = list(accumulate(max(weights[i], 1e-12) for i in keep))
+            floored = self._floored_weights()
+            cumulative = list(accumulate(map(floored.__getitem__, keep)))
             index = bisect_right(cumulative, self.np_random.random() * cumulative[-1])
             return self.candidates[keep[min(index, len(keep) - 1)]]
         weights = np.maximum(self.weights[keep], 1e-12) ** (1.0 / temperature)
@@ -189,6 +189,14 @@ class FrictionSolver(TaskAgent):
         cumulative = np.cumsum(weights)
         index = int(np.searchsorted(cumulative, self.np_random.random() * cumulative[-1], side="right"))
         return self.candidates[keep[min(index, len(keep) - 1)]]
+
+    def _floored_weights(self) -> list[float]:
+        """``max(w, 1e-12)`` of every belief weight, as floats, kept while ``self.weights`` is the same array."""
+        weights = self.weights
+        if self.__dict__.get("_floored_of") is not weights:
+            self._floored = [max(weight, 1e-12) for weight in weights.tolist()]
+            self._floored_of = weights
+        return self._floored
 
     @staticmethod
     def _say(answer: str) -> str:
