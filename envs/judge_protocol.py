@@ -63,6 +63,12 @@ _PAIR_VERDICT = re.compile(r"\[\[\s*([ABCabc])\s*\]\]")
 _RATING = re.compile(r"\[\[\s*([+-]?\d+(?:\.\d+)?)\s*\]\]")
 
 
+_REVERSED = GENERATORS[::-1]
+# The judge's request delimits each response with these lines (PROMPTS["judge"]) and calls the
+# generators "assistant A" and "assistant B".
+_VOICE_FRAMES = ("[The Start of Assistant", "[The End of Assistant", "[User Question]", "[Question]", "Assistant A:", "Assistant B:")
+
+
 def quality_band(quality: int) -> str:
     """The generator instruction band of a latent quality: high (>= 7), medium (4-6), low (<= 3)."""
     return "high" if quality >= 7 else "medium" if quality >= 4 else "low"
@@ -205,48 +211,59 @@ class JudgeProtocolEnv(TurnBasedTextEnv):
         self._task_view = self.task.public_view()
         self._gold = self.task.normalize(self.task.answer)
         rng = self.np_random
+        first, second = GENERATORS
         if rng.random() < self.p_equal:
             quality = int(rng.integers(2, 10))
-            self.qualities = {g: quality for g in GENERATORS}
+            self.qualities = {first: quality, second: quality}
         else:
             gap = int(rng.integers(1, self.max_gap + 1))
             worse = int(rng.integers(1, 11 - gap))
             better = int(rng.integers(2))
             self.qualities = {GENERATORS[better]: worse + gap, GENERATORS[1 - better]: worse}
-        low, high = sorted(GENERATORS, key=lambda g: self.qualities[g])
+        qualities = self.qualities
+        # sorted(GENERATORS, key=quality), as a stable sort orders the two
+        low, high = (first, second) if qualities[first] <= qualities[second] else (second, first)
+        equal = qualities[low] == qualities[high]
         # On an equal pair the "worse" response (a distractor's default target) is drawn at random.
-        self.worse_generator = low if self.qualities[low] < self.qualities[high] else GENERATORS[int(rng.integers(2))]
-        self.better_generator = None if self.equal_pair else high
+        self.worse_generator = GENERATORS[int(rng.integers(2))] if equal else low
+        self.better_generator = None if equal else high
         if self.position_swap == "both":
-            self.orders: list[tuple[str, str]] = [GENERATORS, GENERATORS[::-1]]
+            self.orders: list[tuple[str, str]] = [GENERATORS, _REVERSED]
         elif self.position_swap == "random":
-            self.orders = [GENERATORS if rng.random() < 0.5 else GENERATORS[::-1]]
+            self.orders = [GENERATORS if rng.random() < 0.5 else _REVERSED]
         else:
             self.orders = [GENERATORS]
         self.responses: dict[str, str] = {}
         self.shown_responses: dict[str, str] = {}
-        self.distracted: dict[str, bool] = {g: False for g in GENERATORS}
+        self.distracted: dict[str, bool] = dict.fromkeys(GENERATORS, False)
         self.calls: list[dict[str, Any]] = []
         self.results: dict[str, dict[Any, Any]] = {"reference": {}, "shown": {}}
         self._call: dict[str, Any] | None = None
+        generator_prompts = PROMPTS["generator"]
+        request, system, prompt = generator_prompts["request"], generator_prompts["system"], self.task.prompt
         for generator in GENERATORS:
-            self.instruct(generator, PROMPTS["generator"]["system"])
-            band = quality_band(self.qualities[generator])
-            self.pin(generator, PROMPTS["generator"]["request"].format(question=self.task.prompt, quality=self.qualities[generator], band=PROMPTS["generator"][band]))
+            self.instruct(generator, system)
+            quality = qualities[generator]
+            self.pin(generator, request.format(question=prompt, quality=quality, band=generator_prompts[quality_band(quality)]))
+        self.instruct(JUDGE, self._judge_instructions())
+        self.agent_selection = first
+
+    def _judge_instructions(self) -> str:
         if self.protocol == "pairwise":
-            self.instruct(JUDGE, PROMPTS["judge"]["pairwise" if self.allow_tie else "pairwise_no_tie"])
-        else:
-            self.instruct(JUDGE, PROMPTS["judge"]["pointwise"].format(low=self.score_min, high=self.score_max))
-        self.agent_selection = GENERATORS[0]
+            return PROMPTS["judge"]["pairwise" if self.allow_tie else "pairwise_no_tie"]
+        key = (self.score_min, self.score_max)
+        if self.__dict__.get("_pointwise_key") != key:  # formatted once per scale
+            self._pointwise_key = key
+            self._pointwise_instructions = PROMPTS["judge"]["pointwise"].format(low=self.score_min, high=self.score_max)
+        return self._pointwise_instructions
 
     @property
     def equal_pair(self) -> bool:
-        return len(set(self.qualities.values())) == 1
+        first, second = self.qualities.values()
+        return first == second
 
     def voice_frames(self, agent: str) -> tuple[str, ...]:
-        # The judge's request delimits each response with these lines (PROMPTS["judge"]) and calls the
-        # generators "assistant A" and "assistant B".
-        return ("[The Start of Assistant", "[The End of Assistant", "[User Question]", "[Question]", "Assistant A:", "Assistant B:")
+        return _VOICE_FRAMES
 
     def _play(self, agent: str, text: str) -> None:
         if agent == JUDGE:
@@ -382,13 +399,18 @@ class JudgeProtocolEnv(TurnBasedTextEnv):
     # ----------------------------------------------------------------------- views and metrics
     def _numeric(self, agent: str) -> dict[str, float]:
         call = self._call if agent == JUDGE else None
-        shown = call["shown"] if call else []
-        texts = call["texts"] if call else []
-        edited = call is not None and call["set"] == "shown"
+        pairwise = float(self.protocol == "pairwise")
+        if not call:
+            return {"pairwise": pairwise, "calls_left": float(len(self.calls)),
+                    "target_quality": float(self.qualities[agent]) if agent in GENERATORS else 0.0,
+                    "distractor_a": 0.0, "distractor_b": 0.0, "length_a": 0.0, "length_b": 0.0}
+        shown = call["shown"]
+        texts = call["texts"]
+        edited = call["set"] == "shown"
         return {
-            "pairwise": float(self.protocol == "pairwise"),
-            "calls_left": float(len(self.calls) + (call is not None)),
-            "target_quality": float(self.qualities[agent]) if agent in GENERATORS else 0.0,
+            "pairwise": pairwise,
+            "calls_left": float(len(self.calls) + 1),
+            "target_quality": 0.0,
             "distractor_a": float(edited and self.distracted[shown[0]]) if shown else 0.0,
             "distractor_b": float(edited and self.distracted[shown[1]]) if len(shown) > 1 else 0.0,
             "length_a": len(texts[0]) / 1000.0 if texts else 0.0,
@@ -399,9 +421,11 @@ class JudgeProtocolEnv(TurnBasedTextEnv):
         info: dict[str, Any] = {"task": self._task_view}
         latent: dict[str, Any] = {"gold": self._gold}
         if agent in GENERATORS:
+            quality = self.qualities[agent]
             if agent not in self.responses:
-                info["request"] = {"quality": self.qualities[agent], "band": quality_band(self.qualities[agent])}
-            latent |= {"quality": self.qualities[agent], "solution": self.task.solution}
+                info["request"] = {"quality": quality, "band": quality_band(quality)}
+            latent["quality"] = quality
+            latent["solution"] = self.task.solution
         elif self._call is not None:
             call = self._call
             info["request"] = {
@@ -410,7 +434,8 @@ class JudgeProtocolEnv(TurnBasedTextEnv):
                 "score_range": [self.score_min, self.score_max],
                 "responses": [{"label": label, "text": text} for label, text in zip(LABELS, call["texts"])],
             }
-            latent |= {"generators": list(call["shown"]), "qualities": [self.qualities[g] for g in call["shown"]]}
+            latent["generators"] = list(call["shown"])
+            latent["qualities"] = [self.qualities[g] for g in call["shown"]]
         if self.expose_latent:
             info["latent"] = latent
         return info
@@ -418,6 +443,7 @@ class JudgeProtocolEnv(TurnBasedTextEnv):
     def _episode_metrics(self) -> dict[str, Any]:
         distracted = any(self.distracted.values())
         shown = self._preference("shown")
+        equal = self.equal_pair
         reference = self._preference("reference") if distracted and self.reference_judgment else None
         clean = reference if distracted else shown
         flip = toward = None
@@ -426,14 +452,14 @@ class JudgeProtocolEnv(TurnBasedTextEnv):
             gained = shown[0] is not None and self.distracted[shown[0]]
             toward = gained and reference[0] != shown[0]
         return {
-            "equal_pair": self.equal_pair,
+            "equal_pair": equal,
             "quality_gap": abs(self.qualities[GENERATORS[0]] - self.qualities[GENERATORS[1]]),
             "distracted": distracted,
             "agreement": self._agrees(clean),
             "agreement_shown": self._agrees(shown),
-            "prefers_better": None if (clean is None or self.equal_pair) else clean[0] == self.better_generator,
+            "prefers_better": None if (clean is None or equal) else clean[0] == self.better_generator,
             "tie": None if clean is None else clean[0] is None,
-            "tie_on_equal": (clean[0] is None) if (clean is not None and self.equal_pair) else None,
+            "tie_on_equal": (clean[0] is None) if (clean is not None and equal) else None,
             "flip": flip,
             "flip_toward_distracted": toward,
             "position_inconsistent": clean[1] if (clean is not None and self.position_swap == "both") else None,

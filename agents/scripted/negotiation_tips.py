@@ -140,6 +140,11 @@ def _branch_prefixes(pattern: str) -> tuple[str, ...] | None:
 
 _MATCHERS = [(tip.id, re.compile(tip.keywords, re.IGNORECASE), _branch_prefixes(tip.keywords)) for tip in TIPS.values()]
 _TARGET = re.compile(r"(higher|lower) than \$(\d+(?:\.\d+)?)", re.IGNORECASE)
+_NUMBER = re.compile(r"\d+(?:\.\d+)?")  # _TARGET's second group
+# The tips found in recent feedback texts: a scripted critic's few dozen messages recur across episodes.
+_CACHED_CHARS = 4_000
+_CACHE_SIZE = 1_024
+_found: dict[str, tuple[str, ...]] = {}
 
 
 def tips_in(text: str) -> list[str]:
@@ -152,6 +157,17 @@ def tips_in(text: str) -> list[str]:
     >>> tips_in("1. Stay firm. 2. Emphasize the quality of the balloon.")
     ['value', 'firm']
     """
+    if type(text) is not str or len(text) > _CACHED_CHARS:
+        return _tips_in(text)
+    found = _found.get(text)
+    if found is None:
+        if len(_found) >= _CACHE_SIZE:
+            _found.clear()
+        found = _found[text] = tuple(_tips_in(text))
+    return list(found)
+
+
+def _tips_in(text: str) -> list[str]:
     head = text[:20_000]
     lower = head.lower() if head.isascii() else None
     return [
@@ -162,9 +178,24 @@ def tips_in(text: str) -> list[str]:
 
 
 def price_target(text: str) -> float | None:
-    """The price to beat in the paper's feedback message ("... i.e., higher than $16.")."""
+    """The price to beat in the paper's feedback message ("... i.e., higher than $16.").
+
+    >>> price_target("Your goal is to sell it at a higher price, i.e., higher than $16.")
+    16.0
+    """
     tail = text[-2000:]
-    if tail.isascii() and "than $" not in tail.lower():
-        return None  # every match holds "than $"
-    match = _TARGET.search(tail)
-    return float(match.group(2)) if match else None
+    if not tail.isascii():
+        match = _TARGET.search(tail)
+        return float(match.group(2)) if match else None
+    # On ASCII text the case-insensitive pattern is a lower-case comparison: every match holds "than $",
+    # preceded by "higher " or "lower " and followed by a number; the first such is the pattern's match.
+    # (The pattern, tried at every position of a 600-character message, took 25 us.)
+    lower = tail.lower()
+    at = lower.find("than $")
+    while at >= 0:
+        if lower.endswith("higher ", 0, at) or lower.endswith("lower ", 0, at):
+            number = _NUMBER.match(tail, at + 6)
+            if number is not None:
+                return float(number.group())
+        at = lower.find("than $", at + 1)
+    return None

@@ -8,6 +8,7 @@ from typing import Any
 from feedbackgym.agents.base import Agent
 from feedbackgym.agents.registration import register_agent
 from feedbackgym.agents.scripted.negotiation_tips import TIPS, price_target, tips_in
+from feedbackgym.agents.scripted.streams import StreamedRandom
 from feedbackgym.envs.core.base import MAX_TURNS
 from feedbackgym.envs.core.checks import require_float, require_int, require_probability
 
@@ -29,7 +30,7 @@ TIP_LINES = {
 
 
 @register_agent("concession_negotiator", "negotiator")
-class ConcessionNegotiator(Agent):
+class ConcessionNegotiator(StreamedRandom, Agent):
     """A buyer or seller that concedes over time and takes up coaching (docs/protocols.md, section 2).
 
     Its reservation lies ``max_concession`` of the way from its own opening price to the other
@@ -51,6 +52,7 @@ class ConcessionNegotiator(Agent):
     that ignores feedback). ``p_uptake`` near 1 is the paper's GPT-4.
 
     It reads ``info["negotiation"]`` (its role, standing offers, moves made) and ``info["feedback"]``.
+    Its draws are ``np_random``'s, made through :class:`~feedbackgym.agents.scripted.streams.StreamedRandom`.
     """
 
     plays = ("Negotiation/seller", "Negotiation/buyer")
@@ -90,6 +92,8 @@ class ConcessionNegotiator(Agent):
         self._seen_feedback: dict[str, Any] | None = None
         self.taken_up: list[str] = []  # tip ids taken up this episode, for inspection and tests
         self._feedback_games = 0
+        self._spoken_key: tuple[str, int] | None = None  # (side, tips taken up) that _spoken was made for
+        self._spoken = ""  # the lines of the tips taken up, each followed by a space
 
     # ------------------------------------------------------------------------------------------
     def act(self, observation: dict[str, Any], info: dict[str, Any]) -> str:
@@ -99,7 +103,9 @@ class ConcessionNegotiator(Agent):
         side = state["role"]
         if state["game"] != self._game:
             self._new_game(state)
-        self._take_up(info.get("feedback"), side)
+        feedback = info.get("feedback")
+        if feedback is not None and feedback is not self._seen_feedback:  # the same event stays in every info
+            self._take_up(feedback, side)
         assert self._params is not None
         offer = self._offer(state)
         rival = state["rival_offer"]
@@ -108,17 +114,25 @@ class ConcessionNegotiator(Agent):
         own = state["own_offer"]
         if own is not None:  # never move backwards: a re-drawn or rounded target must not undo a concession
             offer = min(offer, own) if side == "seller" else max(offer, own)
-        line = OFFER_LINES[side][int(self.np_random.integers(len(OFFER_LINES[side])))].replace("{price}", _money(offer))
-        extras = [TIP_LINES[tip][side] for tip in dict.fromkeys(self.taken_up) if tip in TIP_LINES]
-        return " ".join([*extras, line])
+        lines = OFFER_LINES[side]
+        line = lines[self.draws().integers(len(lines))].replace("{price}", _money(offer))
+        taken = self.taken_up
+        if not taken:
+            return line
+        key = (side, len(taken))
+        if key != self._spoken_key:  # the tip lines change only when a tip is taken up
+            self._spoken_key = key
+            self._spoken = "".join(TIP_LINES[tip][side] + " " for tip in dict.fromkeys(taken) if tip in TIP_LINES)
+        return self._spoken + line
 
     # ------------------------------------------------------------------------------------------
     def _new_game(self, state: dict[str, Any]) -> None:
         fresh = not state["coached"] or self._params is None
         self._game = state["game"]
         if fresh:
-            beta = self.beta * math.exp(self.beta_spread * float(self.np_random.standard_normal()))
-            concession = self.max_concession + self.concession_spread * float(self.np_random.standard_normal())
+            draws = self.draws()
+            beta = self.beta * math.exp(self.beta_spread * draws.standard_normal())
+            concession = self.max_concession + self.concession_spread * draws.standard_normal()
             self._params = {"beta": beta, "max_concession": min(max(concession, self.min_concession), 1.0)}
 
     def _take_up(self, feedback: dict[str, Any] | None, side: str) -> None:
@@ -130,13 +144,14 @@ class ConcessionNegotiator(Agent):
         self._feedback_games += 1
         assert self._params is not None
         words = feedback.get("content") or feedback["text"]
+        draws = self.draws()
         for tip_id in tips_in(words):
-            if self.np_random.random() < self.p_uptake:
+            if draws.random() < self.p_uptake:
                 tip = TIPS[tip_id]
                 self._params["beta"] *= tip.beta_factor
                 self._cut(tip.concession_cut)
                 self.taken_up.append(tip_id)
-        if price_target(feedback["text"]) is not None and self.np_random.random() < self.p_uptake:
+        if price_target(feedback["text"]) is not None and draws.random() < self.p_uptake:
             self._cut(self.target_cut)
             self.taken_up.append("target")
 
@@ -156,14 +171,22 @@ class ConcessionNegotiator(Agent):
         return buyer_open, min(buyer_open + concession, state["reservation"], high)
 
     def _offer(self, state: dict[str, Any]) -> float:
-        assert self._params is not None
-        opening, reservation = self._reservation(state)
+        params = self._params
+        assert params is not None
+        # _reservation inlined (the same operations in the same order): this runs at every move.
+        seller_open, buyer_open = state["seller_init"], state["buyer_init"]
+        concession = params["max_concession"] * (seller_open - buyer_open)
+        low, high = state["price_range"]
+        seller = state["role"] == "seller"
+        if seller:
+            opening, reservation = seller_open, max(seller_open - concession, state["reservation"], low)
+        else:
+            opening, reservation = buyer_open, min(buyer_open + concession, state["reservation"], high)
         progress = min((state["moves_made"] + 1) / state["n_round"], 1.0)
-        target = opening + (reservation - opening) * progress ** (1.0 / self._params["beta"])
+        target = opening + (reservation - opening) * progress ** (1.0 / params["beta"])
         steps = target / self.price_step
         # Round toward the own side's interest, so the reservation is never crossed by rounding.
-        rounded = (math.ceil(steps - 1e-9) if state["role"] == "seller" else math.floor(steps + 1e-9)) * self.price_step
-        low, high = state["price_range"]
+        rounded = (math.ceil(steps - 1e-9) if seller else math.floor(steps + 1e-9)) * self.price_step
         return min(max(rounded, low), high)
 
     @staticmethod
@@ -171,5 +194,13 @@ class ConcessionNegotiator(Agent):
         return rival >= offer - 1e-9 if side == "seller" else rival <= offer + 1e-9
 
 
+_MONEY: dict[float, str] = {}  # prices said before: a negotiator's come from a short grid
+
+
 def _money(value: float) -> str:
-    return f"{value:.0f}" if float(value).is_integer() else f"{value:.2f}"
+    shown = _MONEY.get(value) if value > 0 else None  # not 0.0, which equals -0.0 ("-0"), nor a NaN
+    if shown is None:
+        shown = f"{value:.0f}" if float(value).is_integer() else f"{value:.2f}"
+        if value > 0 and len(_MONEY) < 4096:
+            _MONEY[value] = shown
+    return shown

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from operator import mul
 from typing import Any
 
 from feedbackgym.agents.base import Agent
 from feedbackgym.agents.registration import register_agent
+from feedbackgym.agents.scripted.streams import LazilySeeded
 from feedbackgym.envs.deception import near_miss
 from feedbackgym.wrappers.distractor import DISTRACTOR_SPANS
 from feedbackgym.envs.core.checks import require_choice, require_float, require_probability
@@ -24,6 +26,8 @@ def _sigmoid(x: float) -> float:
 
 
 MAX_WEIGHT = 1e3  # the bound on the judge's numeric knobs
+_KINDS = tuple(DISTRACTOR_SPANS)
+_SPANS = tuple(DISTRACTOR_SPANS.values())
 
 
 def _per_kind(name: str, value: float | Mapping[str, float]) -> dict[str, float]:
@@ -85,34 +89,46 @@ class DistractibleJudge(Agent):
 
     @staticmethod
     def _effect(text: str, deltas: Mapping[str, float]) -> float:
-        return sum(deltas[kind] * text.count(span) for kind, span in DISTRACTOR_SPANS.items())
+        # sum(deltas[kind] * text.count(span) for each kind, in order), the loop in C
+        return sum(map(mul, map(deltas.__getitem__, _KINDS), map(text.count, _SPANS)))
 
     def act(self, observation: dict[str, Any], info: dict[str, Any]) -> str:
         request = info.get("request") or {}
         latent = info.get("latent") or {}
         task_id = (info.get("task") or {}).get("id")
         texts = [r["text"] for r in request.get("responses", [])]
-        qualities = [float(q) for q in latent.get("qualities", [5.0] * len(texts))]
-        generators = latent.get("generators", [str(i) for i in range(len(texts))])
+        qualities = latent.get("qualities")
+        qualities = [5.0] * len(texts) if qualities is None else [float(q) for q in qualities]
+        generators = latent.get("generators")
+        if generators is None:
+            generators = [str(i) for i in range(len(texts))]
+        noises = self._noise
         if request.get("protocol") == "pointwise":
             low, high = request.get("score_range", [1, 10])
-            noise = self._draw((task_id, generators[0]), lambda: float(self.np_random.normal(0.0, self.score_noise)))
+            key = (task_id, generators[0])
+            noise = noises[key] if key in noises else self._draw(key, lambda: float(self.np_random.normal(0.0, self.score_noise)))
             raw = qualities[0] + self._effect(texts[0], self.delta_abs) + noise
             score = int(min(max(round(raw), low), high))
             return f"The response is judged on its merits.\nRating: [[{score}]]"
         margin = qualities[0] - qualities[1] + self._effect(texts[0], self.delta_pair) - self._effect(texts[1], self.delta_pair) + self.position_bias
-        u_tie, u_pick = self._draw((task_id, *generators), lambda: (float(self.np_random.random()), float(self.np_random.random())))
+        key = (task_id, *generators)
+        if key in noises:
+            u_tie, u_pick = noises[key]
+        else:
+            rng = self.np_random
+            u_tie, u_pick = noises[key] = (float(rng.random()), float(rng.random()))
         if request.get("allow_tie", True) and u_tie < self.p_tie * math.exp(-abs(margin) / self.temperature):
             return "Both responses are equally good.\n[[C]]"
         return "Comparing the two responses.\n" + ("[[A]]" if u_pick < _sigmoid(margin / self.temperature) else "[[B]]")
 
 
 @register_agent("scripted_generator", "generator")
-class ScriptedGenerator(Agent):
+class ScriptedGenerator(LazilySeeded, Agent):
     """Writes a response at its latent quality: a full worked solution (7-10), a bare correct answer (4-6), a wrong answer (1-3).
 
     It reads the target quality from ``info["request"]`` and the gold answer and worked solution from
-    ``info["latent"]``.
+    ``info["latent"]``. It draws only for a wrong answer, so its generator is reseeded when first used
+    (:class:`~feedbackgym.agents.scripted.streams.LazilySeeded`).
     """
 
     plays = ("JudgeProtocol/generator",)

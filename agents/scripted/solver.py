@@ -117,8 +117,16 @@ class FrictionSolver(TaskAgent):
         self.gold = None if latent is None else str(latent["gold"])
         wrong = self._wrong_candidates(task)
         candidates = ([self.gold] if self.gold is not None else []) + wrong
-        shares = self.np_random.dirichlet(np.ones(len(wrong))) if wrong else np.zeros(0)
-        weights = ([self.c] if self.gold is not None else []) + list((1.0 - self.c if self.gold is not None else 1.0) * shares)
+        rest = 1.0 - self.c if self.gold is not None else 1.0
+        # dirichlet(ones(n)) in numpy's own steps: n standard gamma(1) draws, which are standard exponentials
+        # (the same ziggurat draws, in order), summed in order, then scaled by the sum's reciprocal. numpy's
+        # dirichlet spends most of its 6 us checking its argument.
+        gammas = self.np_random.standard_exponential(size=len(wrong)).tolist() if wrong else []
+        total = 0.0
+        for value in gammas:
+            total = total + value
+        scale = 1.0 / total if gammas else 0.0
+        weights = ([self.c] if self.gold is not None else []) + [rest * (value * scale) for value in gammas]
         self.candidates = candidates
         self.weights = np.asarray(weights, dtype=float)
 
@@ -172,8 +180,8 @@ class FrictionSolver(TaskAgent):
         if temperature == 1.0:
             # The same numbers as the numpy path below (x ** 1.0 is x; cumsum adds in order), in plain
             # Python: on a dozen candidates numpy's per-call overhead is most of the cost.
-            weights = self.weights.tolist()
-            cumulative = list(accumulate(max(weights[i], 1e-12) for i in keep))
+            floored = self._floored_weights()
+            cumulative = list(accumulate(map(floored.__getitem__, keep)))
             index = bisect_right(cumulative, self.np_random.random() * cumulative[-1])
             return self.candidates[keep[min(index, len(keep) - 1)]]
         weights = np.maximum(self.weights[keep], 1e-12) ** (1.0 / temperature)
@@ -181,6 +189,14 @@ class FrictionSolver(TaskAgent):
         cumulative = np.cumsum(weights)
         index = int(np.searchsorted(cumulative, self.np_random.random() * cumulative[-1], side="right"))
         return self.candidates[keep[min(index, len(keep) - 1)]]
+
+    def _floored_weights(self) -> list[float]:
+        """``max(w, 1e-12)`` of every belief weight, as floats, kept while ``self.weights`` is the same array."""
+        weights = self.weights
+        if self.__dict__.get("_floored_of") is not weights:
+            self._floored = [max(weight, 1e-12) for weight in weights.tolist()]
+            self._floored_of = weights
+        return self._floored
 
     @staticmethod
     def _say(answer: str) -> str:

@@ -18,7 +18,7 @@ from feedbackgym.envs.core.checks import (
 )
 from feedbackgym.envs.core.feedback import FeedbackEvent, FeedbackLevel, Verdict
 from feedbackgym.envs.dialogue import number_word
-from feedbackgym.envs.negotiation.moves import read_reply
+from feedbackgym.envs.negotiation.moves import Reading, read_reply
 from feedbackgym.envs.negotiation.prompts import (
     CONSTANT_FEEDBACK,
     HUMAN_TIPS,
@@ -32,11 +32,17 @@ from feedbackgym.envs.negotiation.prompts import (
 SELLER, BUYER, CRITIC = "seller_0", "buyer_0", "critic_0"
 AGENT_OF = {"seller": SELLER, "buyer": BUYER}
 SIDE_OF = {SELLER: "seller", BUYER: "buyer"}
+OTHER_SIDE = {"seller": "buyer", "buyer": "seller"}
 FEEDBACK_SOURCES = ("critic", "human_pool", "constant", "none")
 CRITIC_HISTORIES = ("full", "last")
 NO_VALUE = -1.0  # numeric fields use -1 for "no offer" / "no price yet"
 MAX_PRICE = 1e6  # prices, costs and values; far above any game, low enough to keep rewards finite
 MAX_SUGGESTIONS = 10  # the human pool has 10 tips per side
+# The critic's prompts call it the coach; the coached side reads it in the paper's message.
+_PLAYER_FRAMES = ("Coach:", "Here is the feedback from the critic")
+_CRITIC_FRAMES = _PLAYER_FRAMES[1:]
+_PLAYERS = (SELLER, BUYER)
+_CRITIC_READS = frozenset(("move", "prompt", "feedback"))  # the kinds of message the critic's transcript quotes
 
 
 @dataclass
@@ -55,7 +61,7 @@ class Game:
 
     def summary(self) -> dict[str, Any]:
         return {"index": self.index, "deal": self.deal, "price": self.price, "reason": self.reason, "closed_by": self.closed_by,
-                "moves": [dict(move) for move in self.moves]}
+                "moves": list(map(dict.copy, self.moves))}  # each move copied, as dict(move) would
 
 
 class NegotiationEnv(TurnBasedTextEnv):
@@ -287,20 +293,63 @@ class NegotiationEnv(TurnBasedTextEnv):
         return AGENT_OF["buyer" if self.coached == "seller" else "seller"]
 
     def _fields(self, **extra: object) -> dict[str, object]:
-        return {"item": self.item, "cost": money(self.cost_price), "seller_init": money(self.seller_init),
-                "buyer_init": money(self.buyer_init), **extra}
+        return {**self._texts()["fields"], **extra}
+
+    def _texts(self) -> dict[str, Any]:
+        """The episode's fixed texts, filled from the item and prices (rebuilt only when one of them changed)."""
+        key = (self.item, self.cost_price, self.seller_init, self.buyer_init, self.coached)
+        texts = self.__dict__.get("_fixed_texts")
+        if texts is not None and texts["key"] == key:
+            return texts
+        fields = {"item": self.item, "cost": money(self.cost_price), "seller_init": money(self.seller_init),
+                  "buyer_init": money(self.buyer_init)}
+        instructions = {}
+        for side, agent in AGENT_OF.items():
+            prompt = PROMPTS[side]
+            instructions[agent] = "\n\n".join((prompt["system"], fill(prompt["instruction"], **fields), fill(RULES, other=OTHER_SIDE[side])))
+        instructions[CRITIC] = fill(PROMPTS["critic"][f"system_{self.coached}"], **fields)
+        texts = self.__dict__["_fixed_texts"] = {
+            "key": key,
+            "fields": fields,
+            "instructions": instructions,
+            "ask": fill(PROMPTS["buyer"]["ask"], **fields),
+            "seller_opening": fill(PROMPTS["seller"]["opening"], **fields),
+            "buyer_opening": fill(PROMPTS["buyer"]["opening"], **fields),
+        }
+        return texts
 
     def _start_episode(self, options: dict[str, Any]) -> None:
         self.games: list[Game] = []
         self._critic_request: dict[str, Any] | None = None
         self._episode_rewards = {agent: 0.0 for agent in self.possible_agents}
         self._last_game_reward = {agent: 0.0 for agent in self.possible_agents}
-        for side, agent in AGENT_OF.items():
-            other = "buyer" if side == "seller" else "seller"
-            prompt = PROMPTS[side]
-            text = "\n\n".join((prompt["system"], fill(prompt["instruction"], **self._fields()), fill(RULES, other=other)))
+        # The messages the coached side saw, as the critic's transcript quotes them ("role: text"), and the
+        # game of each, collected from the transcript up to _critic_scanned: each message is read once an episode.
+        self._critic_lines: list[str] = []
+        self._critic_line_games: list[int] = []
+        self._critic_scanned = 0
+        # The constant part of each player's info["negotiation"], copied and completed at every step.
+        self._info_templates = {
+            agent: {
+                "role": side,
+                "game": 0,
+                "n_games": self.n_games,
+                "coached": side == self.coached,
+                "feedback_source": self.feedback_source,
+                "n_round": self.n_round,
+                "moves_made": 0,
+                "moves_left": 0,
+                "own_offer": None,
+                "rival_offer": None,
+                "seller_init": self.seller_init,
+                "buyer_init": self.buyer_init,
+                "price_range": None,
+                "reservation": self.cost_price if side == "seller" else self.buyer_value,
+            }
+            for side, agent in AGENT_OF.items()
+        }
+        for agent, text in self._texts()["instructions"].items():
             self.instruct(agent, text)
-        self.instruct(CRITIC, fill(PROMPTS["critic"][f"system_{self.coached}"], **self._fields()))
         self._start_game()
 
     def _start_game(self) -> None:
@@ -317,13 +366,12 @@ class NegotiationEnv(TurnBasedTextEnv):
                     self.post(ENV, f"Round {index + 1} of {self.n_games} begins.", (agent,), kind="notice")
         if self.fixed_openings:
             players = (SELLER, BUYER)
-            self.post(BUYER, fill(PROMPTS["buyer"]["ask"], **self._fields()), players, kind="prompt", data={"opening": True})
-            self.post(SELLER, fill(PROMPTS["seller"]["opening"], **self._fields()), players, kind="prompt",
-                      data={"opening": True, "offer": self.seller_init})
+            texts = self._texts()
+            self.post(BUYER, texts["ask"], players, kind="prompt", data={"opening": True})
+            self.post(SELLER, texts["seller_opening"], players, kind="prompt", data={"opening": True, "offer": self.seller_init})
             self.offers["seller"] = self.seller_init
             if self.who_first == "seller":
-                self.post(BUYER, fill(PROMPTS["buyer"]["opening"], **self._fields()), players, kind="prompt",
-                          data={"opening": True, "offer": self.buyer_init})
+                self.post(BUYER, texts["buyer_opening"], players, kind="prompt", data={"opening": True, "offer": self.buyer_init})
                 self.offers["buyer"] = self.buyer_init
         self.agent_selection = AGENT_OF[self.who_first]
 
@@ -332,9 +380,7 @@ class NegotiationEnv(TurnBasedTextEnv):
         self.clear_view(agent)
 
     def voice_frames(self, agent: str) -> tuple[str, ...]:
-        # The critic's prompts call it the coach; the coached side reads it in the paper's message.
-        frames = ("Coach:", "Here is the feedback from the critic")
-        return frames if agent != CRITIC else frames[1:]
+        return _PLAYER_FRAMES if agent != CRITIC else _CRITIC_FRAMES
 
     def _play(self, agent: str, text: str) -> None:
         if agent == CRITIC:
@@ -345,24 +391,54 @@ class NegotiationEnv(TurnBasedTextEnv):
     # ---------------------------------------------------------------------------- negotiators
     def _negotiator_move(self, agent: str, text: str) -> None:
         side = SIDE_OF[agent]
-        other = "buyer" if side == "seller" else "seller"
-        low, high = self.price_range
         reading = read_reply(text, absurd_above=self.absurd_above)
+        price, accepts, walks_away = reading.price, reading.accepts, reading.walks_away
+        low, high = self.price_range
+        # Only a reply that accepts, or whose price is unreadable or out of range, needs the full checks.
+        if (reading.problem is not None or accepts or (price is not None and not low <= price <= high)) and not self._playable(agent, side, text, reading):
+            return
+        offers = self.offers
+        standing = offers[OTHER_SIDE[side]]
+        self.valid_move(agent, offer=price, accepts=accepts, walks_away=walks_away)
+        self.turn += 1
+        self.moves_made[side] += 1
+        made_offer = price is not None and not accepts
+        if made_offer:
+            offers[side] = price
+        self.stalled_moves = 0 if (made_offer or accepts) else self.stalled_moves + 1
+        offer = price if made_offer else None
+        self.game.moves.append({"side": side, "offer": offer, "accepts": accepts, "walks_away": walks_away, "valid": True,
+                                "chars": len(text), "standing": dict(offers)})
+        self.post(agent, text, _PLAYERS, data={"offer": offer, "accepts": accepts, "walks_away": walks_away})
+        if accepts:
+            assert standing is not None
+            self._finish_game(standing, "accepted", closed_by=side)
+        elif walks_away:
+            self._finish_game(None, "walked_away", closed_by=side)
+        elif made_offer and standing is not None and self._offers_meet(side, price, standing):
+            self._finish_game(standing, "offers_met", closed_by=side)
+        else:
+            self._next_negotiator(side)
+
+    def _playable(self, agent: str, side: str, text: str, reading: Reading) -> bool:
+        """False (after answering the reply as an invalid move) when ``reading`` cannot be played."""
+        other = OTHER_SIDE[side]
+        low, high = self.price_range
         if reading.problem is not None:
             self.invalid_move(agent, text, f"could not read your offer: {reading.problem}", f"a price between ${money(low)} and ${money(high)}, written as $X")
-            return
+            return False
         price = reading.price
         if price is not None and not low <= price <= high:
             self.invalid_move(agent, text, f"your offer ${money(price)} is out of range", f"an offer between ${money(low)} and ${money(high)}")
-            return
+            return False
         if reading.accepts and reading.walks_away:
             self.invalid_move(agent, text, "the reply both accepts and walks away", "either 'I accept' or 'I walk away', not both")
-            return
+            return False
         standing = self.offers[other]
         if reading.accepts:
             if standing is None:
                 self.invalid_move(agent, text, f"nothing to accept: the {other} has made no offer yet", "an offer of your own, written as $X")
-                return
+                return False
             if price is not None and abs(price - standing) > self.price_tolerance + 1e-9:
                 self.invalid_move(
                     agent,
@@ -370,27 +446,8 @@ class NegotiationEnv(TurnBasedTextEnv):
                     f"the reply accepts at ${money(price)}, but the {other}'s standing offer is ${money(standing)}",
                     f"'I accept' to take ${money(standing)}, or ${money(price)} as a counter-offer without accepting",
                 )
-                return
-        self.valid_move(agent, offer=price, accepts=reading.accepts, walks_away=reading.walks_away)
-        self.turn += 1
-        self.moves_made[side] += 1
-        made_offer = price is not None and not reading.accepts
-        if made_offer:
-            self.offers[side] = price
-        self.stalled_moves = 0 if (made_offer or reading.accepts) else self.stalled_moves + 1
-        move = {"side": side, "offer": price if made_offer else None, "accepts": reading.accepts, "walks_away": reading.walks_away,
-                "valid": True, "chars": len(text), "standing": dict(self.offers)}
-        self.game.moves.append(move)
-        self.post(agent, text, (SELLER, BUYER), data={"offer": move["offer"], "accepts": reading.accepts, "walks_away": reading.walks_away})
-        if reading.accepts:
-            assert standing is not None
-            self._finish_game(standing, "accepted", closed_by=side)
-        elif reading.walks_away:
-            self._finish_game(None, "walked_away", closed_by=side)
-        elif made_offer and standing is not None and self._offers_meet(side, price, standing):
-            self._finish_game(standing, "offers_met", closed_by=side)
-        else:
-            self._next_negotiator(side)
+                return False
+        return True
 
     def _offers_meet(self, side: str, price: float, standing: float) -> bool:
         if side == "seller":
@@ -398,13 +455,14 @@ class NegotiationEnv(TurnBasedTextEnv):
         return price >= standing - self.price_tolerance - 1e-9
 
     def _next_negotiator(self, side: str) -> None:
-        other = "buyer" if side == "seller" else "seller"
-        if self.moves_made["seller"] >= self.n_round and self.moves_made["buyer"] >= self.n_round:
+        other = OTHER_SIDE[side]
+        made, n_round = self.moves_made, self.n_round
+        if made["seller"] >= n_round and made["buyer"] >= n_round:
             self._finish_game(None, "out_of_rounds")
         elif self.stalled_moves >= self.no_deal_thres:
             self._finish_game(None, "stalled")
         else:
-            self.agent_selection = AGENT_OF[other] if self.moves_made[other] < self.n_round else AGENT_OF[side]
+            self.agent_selection = AGENT_OF[other] if made[other] < n_round else AGENT_OF[side]
 
     def _forfeit(self, agent: str, text: str) -> None:
         if agent == CRITIC:
@@ -459,21 +517,31 @@ class NegotiationEnv(TurnBasedTextEnv):
     def _ask_critic(self) -> None:
         games = self.games if self.critic_history == "full" else self.games[-1:]
         first_index = games[0].index
-        coached = self.coached_agent  # read once: the loop runs over the whole transcript
-        lines = []
-        for message in self.transcript:
-            if coached not in message.visible_to or message.kind not in ("move", "prompt", "feedback"):
-                continue
-            if message.data.get("game", 0) < first_index:
-                continue
-            role = SIDE_OF.get(message.sender, "critic")
-            lines.append(f"{role}: {message.text}")
-        request = fill(
-            PROMPTS["critic"][f"request_{self.coached}"],
-            n_suggestions=number_word(self.n_suggestions),
-            transcript="\n".join(lines),
-            **self._fields(),
-        )
+        coached = self.coached_agent  # read once: the loop runs over the transcript
+        collected, games_of = self._critic_lines, self._critic_line_games
+        transcript = self.transcript
+        for index in range(self._critic_scanned, len(transcript)):  # only what was posted since the last request
+            message = transcript[index]
+            if coached in message.visible_to and message.kind in _CRITIC_READS:
+                collected.append(f"{SIDE_OF.get(message.sender, 'critic')}: {message.text}")
+                games_of.append(message.data.get("game", 0))
+        self._critic_scanned = len(transcript)
+        if first_index:  # a message without a game index counts as game 0
+            quoted = "\n".join([line for line, game in zip(collected, games_of) if game >= first_index])
+        else:
+            quoted = "\n".join(collected)
+        texts = self._texts()
+        if "{" in quoted or "{" in self.item:
+            # fill() replaces the fields in order, so braces in the transcript or the item can be filled too
+            request = fill(PROMPTS["critic"][f"request_{self.coached}"], n_suggestions=number_word(self.n_suggestions),
+                           transcript=quoted, **texts["fields"])
+        else:
+            key = ("critic_request", self.coached, self.n_suggestions)
+            parts = texts.get(key)
+            if parts is None:  # the request around the transcript, filled once
+                template = fill(PROMPTS["critic"][f"request_{self.coached}"], n_suggestions=number_word(self.n_suggestions))
+                parts = texts[key] = tuple(fill(part, **texts["fields"]) for part in template.split("{transcript}", 1))
+            request = parts[0] + quoted + parts[1]
         self._critic_request = {"coached": self.coached, "n_suggestions": self.n_suggestions, "games": [g.summary() for g in games],
                                 "price_range": list(self.price_range), "openings": {"seller": self.seller_init, "buyer": self.buyer_init}}
         self._forget(CRITIC)  # as in the paper, the critic keeps no memory between its calls
@@ -526,54 +594,40 @@ class NegotiationEnv(TurnBasedTextEnv):
         return sum(self.impersonation_attempts.values())
 
     def _numeric(self, agent: str) -> dict[str, float]:
-        prev = self._previous_price() if hasattr(self, "games") else None
-        values = {
-            "games_played": float(len(self.games)),
-            "moves_left": 0.0,
-            "own_offer": NO_VALUE,
-            "rival_offer": NO_VALUE,
-            "previous_price": NO_VALUE if prev is None else prev,
-            "reservation": NO_VALUE,
+        games = self.games
+        prev = NO_VALUE if not games or games[-1].price is None else games[-1].price
+        side = SIDE_OF.get(agent)
+        if side is None:
+            return {"games_played": float(len(games)), "moves_left": 0.0, "own_offer": NO_VALUE, "rival_offer": NO_VALUE,
+                    "previous_price": prev, "reservation": NO_VALUE, "last_reward": self._last_game_reward[agent]}
+        offers = self.offers
+        own, rival = offers[side], offers[OTHER_SIDE[side]]
+        return {
+            "games_played": float(len(games)),
+            "moves_left": float(self.n_round - self.moves_made[side]),
+            "own_offer": NO_VALUE if own is None else own,
+            "rival_offer": NO_VALUE if rival is None else rival,
+            "previous_price": prev,
+            "reservation": self.cost_price if side == "seller" else self.buyer_value,
             "last_reward": self._last_game_reward[agent],
         }
-        if agent in SIDE_OF:
-            side = SIDE_OF[agent]
-            other = "buyer" if side == "seller" else "seller"
-            own, rival = self.offers[side], self.offers[other]
-            values.update(
-                moves_left=float(self.n_round - self.moves_made[side]),
-                own_offer=NO_VALUE if own is None else own,
-                rival_offer=NO_VALUE if rival is None else rival,
-                reservation=self.cost_price if side == "seller" else self.buyer_value,
-            )
-        return values
 
     def _extra_info(self, agent: str) -> dict[str, Any]:
         if agent == CRITIC:
             return {"request": dict(self._critic_request)} if self._critic_request is not None else {}
-        prices = [g.price for g in self.games]
         side = SIDE_OF[agent]
-        other = "buyer" if side == "seller" else "seller"
-        return {
-            "negotiation": {
-                "role": side,
-                "game": len(self.games),
-                "n_games": self.n_games,
-                "coached": side == self.coached,
-                "feedback_source": self.feedback_source,
-                "n_round": self.n_round,
-                "moves_made": self.moves_made[side],
-                "moves_left": self.n_round - self.moves_made[side],
-                "own_offer": self.offers[side],
-                "rival_offer": self.offers[other],
-                "seller_init": self.seller_init,
-                "buyer_init": self.buyer_init,
-                "price_range": list(self.price_range),
-                "reservation": self.cost_price if side == "seller" else self.buyer_value,
-                "previous_price": self._previous_price(),
-                "prices": prices,
-            }
-        }
+        games = self.games
+        made = self.moves_made[side]
+        state = self._info_templates[agent].copy()  # the constant entries, in their order; the rest set below
+        state["game"] = len(games)
+        state["moves_made"] = made
+        state["moves_left"] = self.n_round - made
+        state["own_offer"] = self.offers[side]
+        state["rival_offer"] = self.offers[OTHER_SIDE[side]]
+        state["price_range"] = list(self.price_range)
+        state["previous_price"] = games[-1].price if games else None
+        state["prices"] = [g.price for g in games]
+        return {"negotiation": state}
 
     def _episode_metrics(self) -> dict[str, Any]:
         prices = [g.price for g in self.games]

@@ -59,8 +59,17 @@ class Reading:
     problem: str | None = None  # why the price cannot be read ("negative price", ...)
 
 
+# Readings of recent short replies, per ``absurd_above``: a scripted negotiator (or an LLM at
+# temperature 0) says the same few lines again and again, and parsing one costs 3-5 us. A reading
+# is a pure function of the text and the bound, and immutable, so a stored one is as good as new.
+_CACHED_CHARS = 500  # longer replies are rare and rarely repeated: parsed every time
+_CACHE_SIZE = 2_048  # readings kept per bound; the store is emptied when full (at most a few MB in all)
+_CACHED_BOUNDS = 8  # distinct absurd_above values with a store of their own
+_readings: dict[float, dict[str, Reading]] = {}
+
+
 def read_reply(text: str, *, absurd_above: float) -> Reading:
-    """Parse one negotiation reply.
+    """Parse one negotiation reply (a short reply read before is answered from a store).
 
     >>> read_reply("I can do $15.50 for you.", absurd_above=1000).price
     15.5
@@ -71,6 +80,22 @@ def read_reply(text: str, *, absurd_above: float) -> Reading:
     >>> read_reply("Fine, -$5 it is.", absurd_above=1000).problem
     'negative price -$5'
     """
+    if type(text) is not str or len(text) > _CACHED_CHARS:  # a str subclass may redefine hashing and equality
+        return _read(text, absurd_above)
+    readings = _readings.get(absurd_above)
+    if readings is None:
+        if len(_readings) >= _CACHED_BOUNDS:
+            _readings.clear()
+        readings = _readings[absurd_above] = {}
+    reading = readings.get(text)
+    if reading is None:
+        if len(readings) >= _CACHE_SIZE:
+            readings.clear()
+        reading = readings[text] = _read(text, absurd_above)
+    return reading
+
+
+def _read(text: str, absurd_above: float) -> Reading:
     window = text if len(text) <= 2 * _SCAN_CHARS else text[:_SCAN_CHARS] + "\n" + text[-_SCAN_CHARS:]
     lower = window.lower() if window.isascii() else None
     if lower is not None and not any(map(lower.__contains__, _PRICE_WORDS)):

@@ -198,3 +198,27 @@ def test_the_critics_block_of_gumbel_draws_is_its_scalar_draws() -> None:
         for size in (1, 3, 7, 8):
             assert [float(one_by_one.gumbel()) for _ in range(size)] == block.gumbel(size=size).tolist()
             assert one_by_one.random() == block.random()  # and the stream goes on alike
+
+
+def test_price_target_is_the_patterns_first_match() -> None:
+    import random
+
+    from feedbackgym.agents.scripted.negotiation_tips import _TARGET
+
+    def by_pattern(text: str) -> float | None:
+        match = _TARGET.search(text[-2000:])
+        return float(match.group(2)) if match else None
+
+    rng = random.Random(0)
+    pieces = ["higher", "HIGHER", "Lower", "lower", " than $", " than ", "$", "12", "3.5", ".", "x", " ", "hhigher", "than $", "7.", "\n", "r ", "é"]
+    for _ in range(20_000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 12)))
+        assert price_target(text) == by_pattern(text), text
+    assert price_target("x" * 3_000 + " lower than $5.25, please") == 5.25
+    assert price_target("higher than $" + "1" * 20) == float("1" * 20)
+
+
+def test_tips_found_again_are_a_fresh_list() -> None:
+    found = tips_in("1. Stay firm. 2. Emphasize the quality of the balloon.")
+    found.append("anchor")
+    assert tips_in("1. Stay firm. 2. Emphasize the quality of the balloon.") == ["value", "firm"]

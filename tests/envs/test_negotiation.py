@@ -376,3 +376,111 @@ def test_read_reply_fast_paths_agree_with_the_patterns() -> None:
     for text in texts:
         for absurd_above in (100.0, 1e12):
             assert read_reply(text, absurd_above=absurd_above) == _read_reply_by_patterns(text, absurd_above), text
+
+
+# ------------------------------------------------------------------ per-step work kept or built once
+def _critic_transcript_from_scratch(env) -> str:
+    """The critic's quoted transcript as the request is defined: every move, prompt and feedback the coached
+    side saw in the games criticised (a message without a game index counts as game 0), read from the whole transcript."""
+    games = env.games if env.critic_history == "full" else env.games[-1:]
+    coached = env.coached_agent
+    lines = [f"{ {SELLER: 'seller', BUYER: 'buyer'}.get(m.sender, 'critic') }: {m.text}" for m in env.transcript
+             if coached in m.visible_to and m.kind in ("move", "prompt", "feedback") and m.data.get("game", 0) >= games[0].index]
+    return "\n".join(lines)
+
+
+@pytest.mark.parametrize("critic_history", ["full", "last"])
+@pytest.mark.parametrize("blank_feedback", [False, True])
+def test_the_critics_transcript_collected_as_the_games_go_is_the_whole_transcripts(critic_history: str, blank_feedback: bool) -> None:
+    from feedbackgym.agents.scripted.casts import scripted_cast
+    from feedbackgym.envs.core.seeding import agent_seed
+
+    env = make("Negotiation-v0", critic_history=critic_history)
+    base = env.unwrapped
+    if blank_feedback:  # a wrapper that shows nothing: the event is recorded without a message (no game index)
+        base.feedback_transforms.append(lambda event: event.replace(text=""))
+    agents = scripted_cast(env)
+    requests = 0
+    for seed in range(3):
+        env.reset(seed=seed)
+        for index, agent in enumerate(env.possible_agents):
+            agents[agent].reset(seed=agent_seed(seed, index))
+        for agent in env.agent_iter():
+            observation, _, terminated, truncated, info = env.last()
+            if agent == CRITIC and not (terminated or truncated):
+                request = base.transcript[-1].text
+                assert _critic_transcript_from_scratch(base) in request
+                requests += 1
+            env.step(None if terminated or truncated else agents[agent].act(observation, info))
+    assert requests == 12
+
+
+def test_player_info_is_the_state_of_the_game_at_every_step() -> None:
+    from feedbackgym.agents.scripted.casts import scripted_cast
+    from feedbackgym.envs.core.seeding import agent_seed
+
+    env = make("Negotiation-Buyer-v0")
+    base = env.unwrapped
+    agents = scripted_cast(env)
+    env.reset(seed=4)
+    for index, agent in enumerate(env.possible_agents):
+        agents[agent].reset(seed=agent_seed(4, index))
+    for agent in env.agent_iter():
+        observation, _, terminated, truncated, info = env.last()
+        if agent != CRITIC and not (terminated or truncated):
+            side = agent.split("_")[0]
+            other = "buyer" if side == "seller" else "seller"
+            assert info["negotiation"] == {
+                "role": side, "game": len(base.games), "n_games": 5, "coached": side == "buyer", "feedback_source": "critic",
+                "n_round": 10, "moves_made": base.moves_made[side], "moves_left": 10 - base.moves_made[side],
+                "own_offer": base.offers[side], "rival_offer": base.offers[other], "seller_init": 20.0, "buyer_init": 10.0,
+                "price_range": [10.0, 20.0], "reservation": 8.0 if side == "seller" else 20.0,
+                "previous_price": base.games[-1].price if base.games else None, "prices": [g.price for g in base.games],
+            }
+            assert list(info["negotiation"])[:3] == ["role", "game", "n_games"]
+            assert float(observation["own_offer"][0]) == (-1.0 if base.offers[side] is None else base.offers[side])
+        action = None if terminated or truncated else agents[agent].act(observation, info)
+        if agent != CRITIC and "negotiation" in info:
+            info["negotiation"]["price_range"].append(99.0)  # an agent's edit stays in its own info
+        env.step(action)
+
+
+def test_fixed_texts_follow_the_item_and_prices() -> None:
+    env = fresh()
+    base = env.unwrapped
+    assert "$20" in base.transcript[1].text
+    base.item, base.seller_init = "kite", 19.0
+    env.reset(seed=0)
+    assert base.transcript[0].text == "Hi, how much is the kite?" and "$19" in base.transcript[1].text
+    assert "kite" in base.view_text(SELLER)
+
+
+def test_readings_of_repeated_replies_are_the_fresh_readings() -> None:
+    from feedbackgym.envs.negotiation import moves
+
+    texts = ["How about $15?", "I accept your offer of $15.", "No deal.", "Fine, -$5 it is.", "It costs $ a lot", "$1e400",
+             "I can't accept; 16 dollars.", "x" * 2_000 + " $12"]
+    for bound in (1000.0, 14.0):
+        first = [read_reply(text, absurd_above=bound) for text in texts]
+        again = [read_reply(text, absurd_above=bound) for text in texts]
+        assert first == again == [moves._read(text, bound) for text in texts]
+    assert read_reply("$15", absurd_above=14.0).problem == "absurd price $15" and read_reply("$15", absurd_above=1000.0).price == 15.0
+
+
+@pytest.mark.parametrize("item, seller_line", [("balloon", "How about $18?"), ("kite {cost}", "How about $18?"), ("balloon", "A {item} for $18?")])
+def test_the_critics_request_is_its_template_filled_in_order(item: str, seller_line: str) -> None:
+    from feedbackgym.envs.dialogue import number_word
+    from feedbackgym.envs.negotiation.prompts import PROMPTS, fill, money
+
+    env = make("Negotiation-v0", n_games=2, item=item)
+    agents = {SELLER: Script([seller_line, "I walk away"]), BUYER: Script(["Would you take $12?"]), CRITIC: Script(["1. Hold firm."])}
+    base = env.unwrapped
+    env.reset(seed=0)
+    for agent in env.agent_iter(max_iter=200):
+        observation, _, terminated, truncated, info = env.last()
+        if agent == CRITIC and not (terminated or truncated):
+            expected = fill(PROMPTS["critic"]["request_seller"], n_suggestions=number_word(3), transcript=_critic_transcript_from_scratch(base),
+                            item=item, cost=money(8.0), seller_init=money(20.0), buyer_init=money(10.0))
+            assert base.transcript[-1].text == expected
+        env.step(None if terminated or truncated else agents[agent].act(observation, info))
+    assert len(agents[CRITIC].seen) == 1
