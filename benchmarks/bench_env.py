@@ -19,8 +19,9 @@ Two figures, printed as a table (nothing is written unless ``--out`` is given):
 (c) where the time goes (CPU time, ``time.process_time``, best of ``--split-reps``): per agent-step of each
     environment's loop above over ``--split-episodes`` fixed seeds, the same episodes with the environment
     alone (replaying the actions recorded from its cast, so the agents' work is left out), and the
-    difference, the scripted agents' share (their ``reset`` and ``act``); rps's loop is timed alike.
-    Informative, no goal.
+    difference, the scripted agents' share (their ``reset`` and ``act``); rps's loop is timed alike, and
+    so is the floor of the shared core: a game of two agents with one move each and nothing of its own
+    (every per-step feature on), the least a two-step episode can cost. Informative, no goal.
 
 An agent-step is one ``env.step`` with an action (the ``None`` steps of dead agents are timed but not
 counted). Resets, and the agents' per-episode reseeding, are inside the timed loop in (a).
@@ -246,7 +247,52 @@ def measure_split(families: tuple[tuple[str, dict[str, Any]], ...], episodes: in
     start = time.process_time()
     steps, _, _ = rps.run(1.0)
     rps_us = (time.process_time() - start) / steps * 1e6
-    return {"by_env": by_env, "rps_us": rps_us}
+    floor_env = _two_move_env()
+    _play_two_move_episodes(floor_env, seed, episodes)  # warm up, as the loops above were
+    floor_us = best_of(lambda: _play_two_move_episodes(floor_env, seed, episodes)) / (2 * episodes) * 1e6
+    return {"by_env": by_env, "rps_us": rps_us, "two_move_floor_us": floor_us}
+
+
+def _two_move_env() -> Any:
+    """The least a game on the shared core can be: two agents, one move each, one numeric field.
+
+    Every per-step feature stays on (transcript, text and chat views, infos, the voice check, the
+    observation's numeric row), with nothing of a real game's own: it measures the core alone.
+    """
+    from feedbackgym.envs.core.base import TurnBasedTextEnv
+    from feedbackgym.envs.registration import FastOrderEnforcing
+
+    class TwoMoveEnv(TurnBasedTextEnv):
+        possible_agents = ["first_0", "second_0"]
+        numeric_fields = {"turn": (0.0, 2.0)}
+
+        def _start_episode(self, options: dict[str, Any]) -> None:
+            for agent in self.possible_agents:
+                self.instruct(agent, "Reply with one word.")
+            self.pin("first_0", "Say something.")
+            self.agent_selection = "first_0"
+
+        def _play(self, agent: str, text: str) -> None:
+            self.valid_move(agent)
+            self.post(agent, text, tuple(self.possible_agents))
+            self.turn += 1
+            if agent == "second_0":
+                self.end_episode("done")
+            else:
+                self.agent_selection = "second_0"
+
+        def _numeric(self, agent: str) -> dict[str, float]:
+            return {"turn": float(self.turn)}
+
+    return FastOrderEnforcing(TwoMoveEnv())
+
+
+def _play_two_move_episodes(env: Any, seed: int, episodes: int) -> None:
+    for episode_seed in range(seed, seed + episodes):
+        env.reset(seed=episode_seed)
+        for _agent in env.agent_iter():
+            _, _, terminated, truncated, _ = env.last()
+            env.step(None if terminated or truncated else "ok")
 
 
 # ------------------------------------------------------------------------------ long episodes
@@ -413,6 +459,8 @@ def main(argv: list[str] | None = None) -> int:
         for env_id, figures in split["by_env"].items():
             print(f"    {env_id:<20}  {figures['episodes']:>8}  {figures['agent_steps']:>11}  {figures['full_us']:>7.1f}  {figures['env_us']:>7.1f}  {figures['agents_us']:>7.1f}")
         print(f"    {'rps (random actions)':<20}  {'':>8}  {'':>11}  {split['rps_us']:>7.1f}")
+        print(f"    {'two-move floor':<20}  {args.split_episodes:>8}  {2 * args.split_episodes:>11}  {split['two_move_floor_us']:>7.1f}"
+              "  (a two-agent, one-move-each game on the shared core: its per-step features, no game)")
     print()
     print(table(rows))
     if stubbed:

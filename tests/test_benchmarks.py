@@ -39,7 +39,7 @@ def test_bench_env_reports_every_family_and_figure(tmp_path: Path, capsys) -> No
         assert figures["agent_steps"] >= figures["episodes"] >= 4, env_id
         assert figures["env_us"] > 0 and figures["full_us"] > 0, env_id
         assert math.isclose(figures["agents_us"], figures["full_us"] - figures["env_us"])
-    assert results["split"]["rps_us"] > 0
+    assert results["split"]["rps_us"] > 0 and results["split"]["two_move_floor_us"] > 0
     assert results["slowdown"]["slowdown"] > 0 and results["slowdown"]["late_turn"] == 100
     printed = capsys.readouterr().out
     assert "(c) CPU µs per agent-step" in printed and all(env_id in printed for env_id in families)
