@@ -31,6 +31,8 @@ class BlockDraws(RawDraws, NumpyDraws):
     Use it as a context manager, or call :meth:`close`, which puts the bit generator where the draws
     stand; until then draw from nothing else."""
 
+    distinct = RawDraws.sample  # NumpyDraws.distinct without its call
+
 
 def episode_draws(rng: np.random.Generator, expected: int) -> NumpyDraws:
     """The episode's draws from ``rng``: from one block of ``expected`` raw outputs when it is a ``PCG64``
