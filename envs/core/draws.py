@@ -40,7 +40,7 @@ numpy's algorithms, as reproduced:
   the end with masked rejection (``random_interval``), not Lemire's method;
 - ``standard_normal()`` is the ziggurat: in 99% of draws one output picks a layer (8 bits), a sign
   (1 bit) and a magnitude (52 bits), and the value is magnitude * layer width. The layer tables are
-  numpy's, read from numpy itself once per process (:func:`ziggurat_tables`); a draw outside the
+  numpy's, read from numpy itself once per process (:mod:`feedbackgym.envs.core.ziggurat`); a draw outside the
   fast path is handed to numpy at the same stream position;
 - ``dirichlet(alpha)`` with every ``alpha > 1``: Marsaglia and Tsang's gamma variates (a normal, then
   a uniform, per try), normalised by their sum; other shapes are numpy's own draws.
@@ -57,11 +57,11 @@ from typing import Any
 
 import numpy as np
 
-from feedbackgym.envs.core.seeding import PCG64_MULTIPLIER, pcg64_step, seed_pcg64_state
+from feedbackgym.envs.core.seeding import PCG64_MULTIPLIER, seed_pcg64_state
+from feedbackgym.envs.core.ziggurat import ziggurat_tables
 
 _MASK32, _MASK52, _MASK64, _MASK128 = (1 << 32) - 1, (1 << 52) - 1, (1 << 64) - 1, (1 << 128) - 1
 _DOUBLE_UNIT = 1.0 / 9007199254740992.0  # 2**-53
-_PCG_MULT_INVERSE = pow(PCG64_MULTIPLIER, -1, 1 << 128)
 _INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
 _MAX_FAST_SEED = (1 << 128) - 1  # seeds of at most four 32-bit words: no extra SeedSequence mixing round
 _TAIL_SHUFFLE_FROM = 10_000  # choice without replacement from more values (and a large sample): a tail shuffle
@@ -643,7 +643,7 @@ class RawDraws(Pcg64Draws, PlainDraws):
             _check_scale(scale)  # numpy's error
         first_range, second_range = ranges if len(ranges) == 2 else (0, 0)
         if not (type(first_range) is int and type(second_range) is int and 2 <= first_range <= _MASK32 and 2 <= second_range <= _MASK32):
-            return [(self.uniform(low, high), self.normal(loc, scale), *[self.integers(n) for n in ranges]) for low, high in bounds]
+            return PlainDraws.records(self, bounds, loc, scale, *ranges)  # one draw at a time, by the methods above
         fast_limit, width = ziggurat_tables()
         out: list[tuple[Any, ...]] = []
         append = out.append
@@ -673,8 +673,7 @@ class RawDraws(Pcg64Draws, PlainDraws):
             done = len(out)
             self._pos, self._half = pos + 3 * (done - start), half
             if done < count:  # this record leaves the common case: drawn one draw at a time
-                low, high = bounds[done]
-                out.append((self.uniform(low, high), self.normal(loc, scale), self.integers(first_range), self.integers(second_range)))
+                out += PlainDraws.records(self, bounds[done : done + 1], loc, scale, first_range, second_range)
                 done += 1
         return out
 
@@ -738,6 +737,12 @@ def _emulated_draws_are_numpys() -> bool:
         drawn.close()
         if rng.bit_generator.state != expected_rng.bit_generator.state:
             return False
+    rng, expected_rng = np.random.default_rng(4), np.random.default_rng(4)
+    with RawDraws(rng, 100) as drawn:  # four of these 200 normals are off the fast path
+        if [drawn.standard_normal() for _ in range(200)] != expected_rng.standard_normal(200).tolist():
+            return False
+    if rng.bit_generator.state != expected_rng.bit_generator.state:
+        return False
     cases = [(1, 1), (2, 0), (5, 5), (40, 3), (200, 5), (10_001, 300), (3, 1), (2**33, 2), (7, 4)]
     for seed in range(3):
         ours, expected = SeededDraws(seed), np.random.default_rng(seed)
@@ -780,96 +785,6 @@ def _check_step(kind: int, program: np.random.Generator, drawn: PlainDraws) -> A
     else:
         value = drawn.random()
     return value
-
-
-# ------------------------------------------------------------------------- the ziggurat tables
-def _forced(output: int) -> dict[str, Any]:
-    """A PCG64 state whose next output is ``output``: the step after it is chosen to emit it."""
-    # PCG64 (XSL-RR) steps state = state * M + inc, then outputs rotr64(hi ^ lo, hi >> 58).
-    high = 0x0123456789ABCDEF
-    rotation = high >> 58
-    rotated = ((output << rotation) | (output >> (64 - rotation))) & _MASK64 if rotation else output
-    stepped = (high << 64) | (high ^ rotated)
-    increment = 0xDA3E39CB94B95BDB0 | 1
-    state = ((stepped - increment) * _PCG_MULT_INVERSE) & _MASK128
-    return {"bit_generator": "PCG64", "state": {"state": state, "inc": increment}, "has_uint32": 0, "uinteger": 0}
-
-
-@functools.cache
-def ziggurat_tables() -> tuple[tuple[int, ...], tuple[float, ...]]:
-    """numpy's ziggurat layers for doubles, read from numpy: (fast-path limit, width) per layer.
-
-    A draw with layer ``i`` and magnitude ``k`` takes the fast path when ``k < limit[i]`` and is then
-    ``k * width[i]``. The width is the value of magnitude 1; the limit is found by search on whether
-    numpy's draw used one output or more, starting from the ratio of the widths of the layer below
-    and this one (the ziggurat's construction puts the limit within a unit of it). About 1 500
-    probes, a few milliseconds, once per process.
-    """
-    bit_generator = np.random.PCG64(0)
-    rng = np.random.Generator(bit_generator)
-
-    def probe(layer: int, magnitude: int) -> tuple[float, bool]:
-        output = layer | (magnitude << 9)
-        bit_generator.state = _forced(output)
-        value = float(rng.standard_normal())
-        # One output used: the next one is the step after the forced one.
-        one_output = bit_generator.state["state"]["state"] == _forced_after(output)
-        return value, one_output
-
-    limits: list[int] = []
-    widths: list[float] = []
-    for layer in range(256):
-        width, is_fast = probe(layer, 1)
-        if not is_fast:
-            limits.append(0)  # no fast path at all in this layer
-            widths.append(0.0)
-            continue
-        below = widths[layer - 1] if layer else 0.0
-        guess = min(max(int(below / width * 2**52), 2), 1 << 52) if below else 1 << 51
-        limits.append(_first_slow(lambda magnitude: probe(layer, magnitude)[1], guess))
-        widths.append(width)
-    return tuple(limits), tuple(widths)
-
-
-def _first_slow(fast: Any, guess: int) -> int:
-    """The smallest magnitude in 2 .. 2**52 whose draw is not on the fast path (2**52 when all are),
-    for a predicate true below some limit and false from it on (magnitude 1 is known fast);
-    galloping out from ``guess``, then bisecting."""
-    top = 1 << 52
-    guess = min(max(guess, 2), top)
-    if fast(guess - 1):
-        low, step = guess - 1, 1  # fast at low
-        while True:
-            high = low + step
-            if high >= top:
-                high = top
-                break
-            if not fast(high):
-                break
-            low, step = high, step * 2
-    else:
-        high, step = guess - 1, 1  # slow at high
-        while True:
-            low = high - step
-            if low <= 1:
-                low = 1
-                break
-            if fast(low):
-                break
-            high, step = low, step * 2
-    while high - low > 1:  # fast at low, slow at high (or high is the top)
-        middle = (low + high) // 2
-        if fast(middle):
-            low = middle
-        else:
-            high = middle
-    return high
-
-
-def _forced_after(output: int) -> int:
-    """The PCG64 state right after the forced step that emits ``output``."""
-    state = _forced(output)["state"]
-    return pcg64_step(state["state"], state["inc"])
 
 
 # ------------------------------------------------------------------ a weighted choice of an index
