@@ -495,7 +495,7 @@ class RawDraws(Pcg64Draws, PlainDraws):
             self._base = (a * self._base + c * self._increment) & _MASK128
             raw = raw[pos:]
             self._pos = 0
-        self._raw = raw + more
+        self._raw = raw + more if raw else more
 
     def _next64(self) -> int:
         pos = self._pos
