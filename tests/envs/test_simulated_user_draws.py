@@ -146,8 +146,8 @@ def test_every_draw_of_the_block_is_numpys_and_leaves_the_generator_where_numpy_
         assert ours.bit_generator.state == theirs.bit_generator.state
 
 
-def test_a_long_block_is_handed_back_by_stepping_back() -> None:
-    # Past the table of jumps, the generator is put back with numpy's advance: still the same state.
+def test_a_long_block_is_handed_back_exactly() -> None:
+    # Past the table of jumps, the jump back into place is composed by squaring: still the same state.
     ours, theirs = np.random.default_rng(3), np.random.default_rng(3)
     with BlockDraws(ours, 10_000) as drawn:
         items = list(range(9000))
