@@ -8,77 +8,45 @@ so every draw is the one numpy would have made, and the generator is put back ex
 calls would have left it whenever anyone reads ``np_random``.
 
 A generator of another bit generator, or a numpy whose algorithms are not the emulated ones
-(:func:`stream_matches_numpy`), is served by numpy's own calls (:class:`NumpyStream`), with the same values.
+(``emulation_matches_numpy``), is served by numpy's own calls (:class:`NumpyStream`), with the same values.
 
 :class:`LazilySeeded` is for an agent that rarely draws at all: its generator is reseeded only when used.
 """
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 import numpy as np
 
 from feedbackgym.agents.base import Agent
-from feedbackgym.envs.core.draws import RawDraws, _ziggurat_tables, emulation_matches_numpy
+from feedbackgym.envs.core.draws import PlainDraws, RawDraws, emulation_matches_numpy
 
 
-class NumpyStream:
-    """The draws of :class:`Pcg64Stream`, answered by the generator itself (any bit generator)."""
-
-    __slots__ = ("rng",)
-
-    def __init__(self, rng: np.random.Generator) -> None:
-        self.rng = rng
-
-    def integers(self, n: int) -> int:
-        return int(self.rng.integers(n))
-
-    def random(self) -> float:
-        return float(self.rng.random())
-
-    def standard_normal(self) -> float:
-        return float(self.rng.standard_normal())
+class NumpyStream(PlainDraws):
+    """The draws of :class:`Pcg64Stream` (``integers(n)``, ``random()``, ``standard_normal()`` and the
+    rest of :class:`~feedbackgym.envs.core.draws.PlainDraws`), answered by the generator itself (any
+    bit generator)."""
 
     def hand_back(self) -> None:
         pass
 
 
-class Pcg64Stream(RawDraws):
-    """A PCG64 generator's scalar ``integers(n)``, ``random()`` and ``standard_normal()`` as numpy draws
-    them, from raw outputs the bit generator hands over in blocks of :data:`BLOCK`.
+BLOCK = 64  # raw outputs taken at a time: a negotiator's episode uses about 30
 
-    Between blocks the bit generator runs ahead of the draws; :meth:`hand_back` rewinds it to just after
-    the last output used and gives it back the 32-bit half the draws keep, as ``RawDraws.close`` does.
+
+class Pcg64Stream(RawDraws):
+    """A PCG64 generator's draws as numpy makes them (:class:`~feedbackgym.envs.core.draws.RawDraws`),
+    from raw outputs the bit generator hands over in blocks of :data:`BLOCK`.
+
+    Between blocks the bit generator runs ahead of the draws; :meth:`hand_back` puts it just after the
+    last output used and gives it back the 32-bit half the draws keep.
     """
+
+    REFILL = BLOCK
 
     def __init__(self, rng: np.random.Generator) -> None:
         super().__init__(rng, 0)
-
-    def _next64(self) -> int:
-        index = self._next
-        raw = self._raw
-        if index == len(raw):  # all used: the next block (the bit generator is exactly at the draws' position)
-            raw = self._raw = self._bit_generator.random_raw(BLOCK).tolist()
-            index = 0
-        self._next = index + 1
-        return raw[index]
-
-    def standard_normal(self) -> float:
-        # RawDraws.standard_normal, with the output's position read after the draw (a block may begin there).
-        fast_limit, width = _ziggurat_tables()
-        raw = self._next64()
-        layer = raw & 0xFF
-        magnitude = (raw >> 9) & 0xFFFFFFFFFFFFF
-        if magnitude < fast_limit[layer]:
-            value = magnitude * width[layer]
-            return -value if raw & 0x100 else value
-        # Off the fast path (under 1% of draws): numpy draws it from just before this output.
-        self._rewind_to(self._next - 1)
-        value = float(self.rng.standard_normal())
-        self._resume(0)
-        return value
 
     def hand_back(self) -> None:
         """Put the bit generator where numpy's own calls would have left it. Draw from a new stream after
@@ -86,43 +54,13 @@ class Pcg64Stream(RawDraws):
         self.close()
 
 
-BLOCK = 64  # raw outputs taken at a time: a negotiator's episode uses about 30
-
-
 def stream(rng: np.random.Generator) -> Pcg64Stream | NumpyStream:
-    """The cheapest exact stream of ``rng``'s draws."""
-    if type(rng.bit_generator) is np.random.PCG64 and stream_matches_numpy():
+    """The cheapest exact stream of ``rng``'s draws: :class:`Pcg64Stream` for a ``PCG64`` generator when
+    the emulation matches this numpy (``emulation_matches_numpy``, checked once a process), else
+    :class:`NumpyStream`."""
+    if type(rng.bit_generator) is np.random.PCG64 and emulation_matches_numpy():
         return Pcg64Stream(rng)
     return NumpyStream(rng)
-
-
-@functools.cache
-def stream_matches_numpy() -> bool:
-    """Whether :class:`Pcg64Stream` draws this numpy's values, checked once per process on draws of every
-    kind, mixed with draws numpy makes itself, across block ends, ending with the generator's state.
-    Should a numpy release change an algorithm, every agent falls back to numpy's calls."""
-    if not emulation_matches_numpy():
-        return False
-    program = np.random.default_rng(20_251_130)
-    drawn, expected = np.random.default_rng(5), np.random.default_rng(5)
-    emulated = Pcg64Stream(drawn)
-    for _ in range(600):
-        kind = int(program.integers(4))
-        if kind == 0:
-            n = [1, 2, 3, 4, 7, 10, 2**31 + 1, 2**32 - 1][int(program.integers(8))]
-            same = emulated.integers(n) == int(expected.integers(n))
-        elif kind == 1:
-            same = emulated.random() == float(expected.random())
-        elif kind == 2:
-            same = emulated.standard_normal() == float(expected.standard_normal())
-        else:
-            emulated.hand_back()  # draws numpy makes itself in between, then a new stream
-            same = float(drawn.random()) == float(expected.random()) and int(drawn.integers(5)) == int(expected.integers(5))
-            emulated = Pcg64Stream(drawn)
-        if not same:
-            return False
-    emulated.hand_back()
-    return drawn.bit_generator.state == expected.bit_generator.state
 
 
 class StreamedRandom:

@@ -8,7 +8,8 @@ import pytest
 
 from feedbackgym.agents.base import Agent, TaskAgent
 from feedbackgym.agents.scripted.critic_coach import numpy_mean
-from feedbackgym.agents.scripted.streams import NumpyStream, Pcg64Stream, StreamedRandom, stream, stream_matches_numpy
+from feedbackgym.agents.scripted.streams import NumpyStream, Pcg64Stream, StreamedRandom, stream
+from feedbackgym.envs.core.draws import emulation_matches_numpy
 
 
 def _mixed_draws(source, rng_for_direct, program: np.random.Generator, count: int) -> list:
@@ -31,7 +32,7 @@ def _mixed_draws(source, rng_for_direct, program: np.random.Generator, count: in
 
 
 def test_stream_draws_are_numpys_including_slow_normals_and_rejections() -> None:
-    assert stream_matches_numpy()
+    assert emulation_matches_numpy()
     for seed in range(3):
         emulated_rng, plain_rng = np.random.default_rng(seed), np.random.default_rng(seed)
         emulated = stream(emulated_rng)

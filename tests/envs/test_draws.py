@@ -16,13 +16,13 @@ from feedbackgym.envs.core.draws import (
     PlainDraws,
     RawDraws,
     SeededDraws,
-    _first_slow,
     draws,
     emulation_matches_numpy,
     uniform_normal_integers,
     weighted_index,
 )
 from feedbackgym.envs.core.seeding import seed_state_words
+from feedbackgym.envs.core.ziggurat import _first_slow
 
 # Edge counts of values (high - low): the 32/64-bit switches, ranges that reject often (just above a
 # power of two), and the int64 limit.
@@ -157,9 +157,9 @@ def test_normal_draws_cover_the_slow_path_and_match() -> None:
     class Counting(RawDraws):
         slow = 0
 
-        def _rewind_to(self, index: int) -> None:
+        def _numpy_normal(self) -> float:
             Counting.slow += 1
-            super()._rewind_to(index)
+            return super()._numpy_normal()
 
     rng, expected_rng = np.random.default_rng(5), np.random.default_rng(5)
     expected = [float(expected_rng.normal(3.9, 0.6)) for _ in range(5000)]
@@ -325,7 +325,7 @@ def _random_call(rng: random.Random) -> tuple[str, tuple]:
 
 
 def test_plain_value_draws_are_numpys_calls_bit_for_bit() -> None:
-    assert draws_module.sampling_matches_numpy()  # else sample and permutation_list are numpy's own calls
+    assert draws_module.emulation_matches_numpy()  # else sample and permutation_list are numpy's own calls
     rng = random.Random(5)
     for _ in range(1500):
         seed = rng.choice([rng.randrange(2**48), rng.randrange(100), rng.randrange(2**128)])
@@ -413,21 +413,74 @@ def test_integer_below_is_numpys_integers_and_leaves_the_stream_alone() -> None:
 
 
 def test_integer_below_checks_itself_and_steps_aside_when_the_check_fails(monkeypatch: pytest.MonkeyPatch) -> None:
-    from feedbackgym.envs.core.draws import integer_below, wide_integers_match_numpy
+    from feedbackgym.envs.core.draws import integer_below
 
-    assert wide_integers_match_numpy()
+    assert emulation_matches_numpy()
     consulted = []
-    monkeypatch.setattr(draws_module, "wide_integers_match_numpy", lambda: consulted.append(True) and False)
+    monkeypatch.setattr(draws_module, "emulation_matches_numpy", lambda: consulted.append(True) and False)
     ours, expected = np.random.default_rng(1), np.random.default_rng(1)
     assert integer_below(ours, 2**48) == int(expected.integers(2**48)) and consulted
     assert ours.bit_generator.state == expected.bit_generator.state
 
 
 def test_sampling_emulation_checks_itself_and_steps_aside_when_it_fails(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert draws_module.sampling_matches_numpy()
-    monkeypatch.setattr(draws_module, "sampling_matches_numpy", lambda: False)
+    assert draws_module.emulation_matches_numpy()
+    monkeypatch.setattr(draws_module, "emulation_matches_numpy", lambda: False)
     monkeypatch.setattr(draws_module.SeededDraws, "_sample", None)  # would fail if called
     monkeypatch.setattr(draws_module.SeededDraws, "_permutation", None)
     ours, numpy_rng = SeededDraws(9), np.random.default_rng(9)
     assert ours.sample(40, 3) == numpy_rng.choice(40, size=3, replace=False).tolist()
     assert ours.permutation_list(6) == numpy_rng.permutation(6).tolist()
+
+
+# ------------------------------------------------------------------ the one implementation, checked
+@pytest.mark.parametrize("k", [0, 1, 7, 4095, 4096, 4097, 10_000, 2**40 + 3])
+def test_a_jump_of_k_steps_is_numpys_advance(k: int) -> None:
+    rng = np.random.default_rng(k)
+    state = rng.bit_generator.state["state"]
+    a, c = draws_module._jump(k)
+    rng.bit_generator.advance(k)
+    assert (a * state["state"] + c * state["inc"]) % 2**128 == rng.bit_generator.state["state"]["state"]
+
+
+def test_raw_draws_go_on_after_close_and_across_many_refills() -> None:
+    rng, expected_rng = np.random.default_rng(12), np.random.default_rng(12)
+    drawn = RawDraws(rng, 3)
+    for round_ in range(4):
+        assert [drawn.integers(2**31 + 1) for _ in range(300)] == expected_rng.integers(2**31 + 1, size=300).tolist()
+        drawn.close()
+        assert rng.bit_generator.state == expected_rng.bit_generator.state
+        assert drawn.sample(30, 4) == expected_rng.choice(30, size=4, replace=False).tolist()  # drawing goes on
+        drawn.close()
+        assert float(rng.random()) == float(expected_rng.random())  # numpy draws in between: then a new RawDraws
+        drawn = RawDraws(rng, round_)
+    drawn.close()
+    assert rng.bit_generator.state == expected_rng.bit_generator.state
+
+
+def test_raw_uniform_refuses_a_reversed_range_as_numpy_does() -> None:
+    with pytest.raises(ValueError, match="high - low < 0"):
+        np.random.default_rng(0).uniform(5.0, 3.0)
+    with RawDraws(np.random.default_rng(0), 0) as drawn, pytest.raises(ValueError, match="high - low < 0"):
+        drawn.uniform(5.0, 3.0)
+    with pytest.raises(ValueError, match="high - low < 0"):
+        uniform_normal_integers(np.random.default_rng(0), [(5.0, 3.0)], 0.0, 1.0, (5, 5))
+
+
+@pytest.mark.parametrize("broken", ["_below", "_wide_below", "_interval", "_sample", "standard_normal", "_numpy_normal", "shuffle", "dirichlet", "records"])
+def test_the_self_check_fails_when_any_emulated_algorithm_differs(monkeypatch: pytest.MonkeyPatch, broken: str) -> None:
+    owner = draws_module.Pcg64Draws if broken.startswith("_") and broken != "_numpy_normal" else RawDraws
+    right = getattr(owner, broken)
+
+    def wrong(self, *args):  # the right draws, then one value off: as a changed numpy algorithm would be
+        value = right(self, *args)
+        if broken == "shuffle":
+            args[0].reverse()
+        elif isinstance(value, list):
+            value.reverse() if len(value) > 1 else value.append(0)
+        elif isinstance(value, (int, float)):
+            value += 1
+        return value
+
+    monkeypatch.setattr(owner, broken, wrong)
+    assert not draws_module.emulation_matches_numpy.__wrapped__()

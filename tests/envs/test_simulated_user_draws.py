@@ -12,7 +12,8 @@ import pytest
 
 from feedbackgym.envs import make
 from feedbackgym.envs.simulated_user import block_draws
-from feedbackgym.envs.simulated_user.block_draws import BlockDraws, NumpyDraws, block_draws_match_numpy, episode_draws
+from feedbackgym.envs.core.draws import emulation_matches_numpy
+from feedbackgym.envs.simulated_user.block_draws import BlockDraws, NumpyDraws, episode_draws
 from feedbackgym.envs.simulated_user.catalogue import BRANDS, CATEGORIES, COLORS, best_item, make_catalogue, make_goal, make_taste, make_world
 from feedbackgym.envs.simulated_user.replies import recommended_ids, style_dict, style_of
 
@@ -90,7 +91,7 @@ def test_other_bit_generators_and_a_numpy_that_differs_take_numpys_calls(monkeyp
     assert [item.to_dict() for item in catalogue] == items and taste.to_dict() == reference_taste
     assert ours.random(5).tolist() == theirs.random(5).tolist()
 
-    monkeypatch.setattr(block_draws, "block_draws_match_numpy", lambda: False)
+    monkeypatch.setattr(block_draws, "emulation_matches_numpy", lambda: False)
     ours, theirs = np.random.default_rng(9), np.random.default_rng(9)
     assert type(episode_draws(ours, 10)) is NumpyDraws
     catalogue, taste, goal, _, _ = make_world(ours, 24, 4, 3)
@@ -99,7 +100,7 @@ def test_other_bit_generators_and_a_numpy_that_differs_take_numpys_calls(monkeyp
 
 
 def test_the_process_check_passes_on_this_numpy() -> None:
-    assert block_draws_match_numpy()
+    assert emulation_matches_numpy()
 
 
 def _program_step(kind: int, program: random.Random, drawn: NumpyDraws) -> Any:
@@ -145,8 +146,8 @@ def test_every_draw_of_the_block_is_numpys_and_leaves_the_generator_where_numpy_
         assert ours.bit_generator.state == theirs.bit_generator.state
 
 
-def test_a_long_block_is_handed_back_by_stepping_back() -> None:
-    # Past the table of jumps, the generator is put back with numpy's advance: still the same state.
+def test_a_long_block_is_handed_back_exactly() -> None:
+    # Past the table of jumps, the jump back into place is composed by squaring: still the same state.
     ours, theirs = np.random.default_rng(3), np.random.default_rng(3)
     with BlockDraws(ours, 10_000) as drawn:
         items = list(range(9000))
