@@ -506,8 +506,7 @@ class DeceptiveJudgeEnv(TurnBasedTextEnv):
             deceptive=deceptive,
         )
         shown = self.deliver_feedback(event, extra_visible=self._judge_audience)
-        shown_dict = shown.to_dict()
-        self._round_events.append(shown_dict)
+        self._round_events.append(self._shown_dict(shown))
         record = self.rounds[-1]
         record.update(intervened=True, agree=agree, proposal=proposal, evidence_strength=strength, deceptive=deceptive, cited=len(cited))
         self._round_state["judge"] = {
@@ -519,6 +518,12 @@ class DeceptiveJudgeEnv(TurnBasedTextEnv):
         if self.workflow == "moderator":
             self._queue.insert(self._queue.index(SOLVER), MODERATOR)
         self._next_in_round()
+
+    def _shown_dict(self, shown: FeedbackEvent) -> dict[str, Any]:
+        """``shown.to_dict()`` for the event :meth:`deliver_feedback` just showed: the dict it made of it (the
+        receiver's ``info["feedback"]``, equal to a new one; both are only read)."""
+        made = self._last_feedback.get(shown.receiver)
+        return made if made is not None and made["text"] is shown.text and made["turn"] == shown.turn and made["giver"] == shown.giver else shown.to_dict()
 
     # --------------------------------------------------------------------------- peers, moderator
     def _peer_move(self, peer: str, text: str) -> None:
@@ -542,7 +547,7 @@ class DeceptiveJudgeEnv(TurnBasedTextEnv):
             deceptive=answer != self.gold,
         )
         others = [p for p in self.peers if p != peer]
-        self._round_events.append(self.deliver_feedback(event, extra_visible=others).to_dict())
+        self._round_events.append(self._shown_dict(self.deliver_feedback(event, extra_visible=others)))
         self._round_state["peers"][peer] = answer
         self.rounds[-1].setdefault("peer_answers", {})[peer] = answer
         self._next_in_round()
@@ -568,7 +573,7 @@ class DeceptiveJudgeEnv(TurnBasedTextEnv):
             # a moderator misleads when it vouches for a deceptive critique or discredits an honest one
             deceptive=(stance == "reliable") == bool(judge.get("deceptive")),
         )
-        self._round_events.append(self.deliver_feedback(event).to_dict())
+        self._round_events.append(self._shown_dict(self.deliver_feedback(event)))
         self._round_state["moderator"] = stance
         self.rounds[-1]["moderator"] = stance
         self._next_in_round()

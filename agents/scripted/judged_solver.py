@@ -238,7 +238,8 @@ class SusceptibleSolver(TaskAgent):
         # sum of eight values or more is pairwise, so those take numpy's own.
         weights = [max(self.weights[i], 1e-12) for i in keep]
         total = _sequential_sum(weights) if len(weights) < 8 else float(np.sum(weights))
-        return self.candidates[keep[weighted_index(self.np_random, np.array([w / total for w in weights]))]]
+        # A list of floats, as weighted_index reads it: numpy's array of these floats holds the same values.
+        return self.candidates[keep[weighted_index(self.np_random, [w / total for w in weights])]]
 
     @staticmethod
     def _say(answer: str, acknowledge: bool = False) -> str:
