@@ -60,13 +60,13 @@ class IntentKnowledgeJudge(Agent):
             proposal = None
         backed = answer if agree else proposal
         cited = [e["id"] for e in request.get("evidence", ()) if knowledge == "grounded" and backed is not None and e["supports"] == backed]
-        lines = [
-            f"Verdict: {'agree' if agree else 'disagree'}",
-            f"Proposed answer: {proposal if proposal is not None else 'none'}",
-            f"Evidence: {', '.join(f'[{i}]' for i in cited) if cited else 'none'}",
-            f"Critique: {critique_text(knowledge, agree, answer, proposal, choices)}",
-        ]
-        return "\n".join(lines)
+        evidence = ", ".join([f"[{i}]" for i in cited]) if cited else "none"
+        return (
+            f"Verdict: {'agree' if agree else 'disagree'}\n"
+            f"Proposed answer: {proposal if proposal is not None else 'none'}\n"
+            f"Evidence: {evidence}\n"
+            f"Critique: {critique_text(knowledge, agree, answer, proposal, choices)}"
+        )
 
 
 DEFAULT_DETECTION: dict[int, float] = {0: 0.7, 1: 0.5, 2: 0.3}
