@@ -7,13 +7,14 @@ from typing import Any
 
 from feedbackgym.agents.base import Agent
 from feedbackgym.agents.registration import register_agent
+from feedbackgym.agents.scripted.streams import LazilySeeded
 from feedbackgym.envs.deception import alternative_answer, critique_text
 from feedbackgym.agents.scripted.knobs import strength_table
 from feedbackgym.envs.core.checks import require_probability as _probability
 
 
 @register_agent("intent_judge", "intent_knowledge_judge")
-class IntentKnowledgeJudge(Agent):
+class IntentKnowledgeJudge(LazilySeeded, Agent):
     """A judge that argues by intent and backs its argument by knowledge (docs/protocols.md, section 3).
 
     It follows the environment's request (``info["request"]``: intent, knowledge, the solver's
@@ -30,6 +31,10 @@ class IntentKnowledgeJudge(Agent):
     ``parametric`` a confident claim naming the proposal, ``grounded`` citations of every catalog
     passage that supports the proposal (``[E2]``). The receiver's persuasion strength follows from
     what it can see (a claim, or quoted passages), not from a number the judge hands over.
+
+    Only a constructive judge on a wrong answer and a hypercritical one draw (a malicious judge never
+    does), so its generator is reseeded when first used
+    (:class:`~feedbackgym.agents.scripted.streams.LazilySeeded`).
     """
 
     plays = ("DeceptiveJudge/judge",)
