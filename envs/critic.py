@@ -417,8 +417,11 @@ class CriticEnv(TurnBasedTextEnv):
         last = verdicts[-1] if isinstance(verdicts[-1], str) else verdicts[-1][0]
         verdict = "correct" if last.strip().lower() == "correct" else "wrong"
         # Verdicts past the attempt's last step judge no step: they cannot flag one (and flagged_step stays in its Box).
-        steps = [s.lower() for s in _STEP.findall(text)][: len(self.attempt.steps)]
-        flagged = next((i + 1 for i, s in enumerate(steps) if s == "wrong"), None)
+        flagged = None
+        for index, step in enumerate(_STEP.findall(text)[: len(self.attempt.steps)]):
+            if step.lower() == "wrong":
+                flagged = index + 1
+                break
         self.valid_move(CRITIC, verdict=verdict, flagged_step=flagged)
         self.post(CRITIC, text, (CRITIC,), data={"verdict": verdict})
         self.flagged_step = flagged
