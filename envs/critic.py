@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,7 +13,7 @@ from feedbackgym.envs.core.base import MAX_PENALTY, TurnBasedTextEnv
 from feedbackgym.envs.core.feedback import FeedbackEvent, FeedbackLevel, Verdict
 from feedbackgym.envs.core.parsing import extract_answer
 from feedbackgym.envs.deception import alternative_answer, answer_label, check_choice, near_miss, passages_for
-from feedbackgym.envs.tasks import Task, TaskSource, episode_task, resolve_task_source
+from feedbackgym.envs.tasks import ArithmeticTasks, Task, TaskSource, episode_task, resolve_task_source
 from feedbackgym.envs.core.checks import (
     ArgumentError,
     require_bool,
@@ -84,10 +84,12 @@ def _template_parts(template: str, *fields: str) -> tuple[str, ...] | None:
 def _fill(template: str, parts: tuple[str, ...] | None, *values: Any, **fields: Any) -> str:
     """``template.format(**fields)``; by joining ``parts`` (from :func:`_template_parts`) with ``values``,
     the same fields in order, when every value is a plain string (what ``format`` would print unchanged)."""
-    if parts is None or not all(type(value) is str for value in values):
+    if parts is None:
         return template.format(**fields)
     pieces = [parts[0]]
     for value, part in zip(values, parts[1:]):
+        if type(value) is not str:
+            return template.format(**fields)
         pieces.append(value)
         pieces.append(part)
     return "".join(pieces)
@@ -130,6 +132,14 @@ class Attempt:
     correct: bool
     error_step: int | None  # 1-based; None when correct
 
+    @classmethod
+    def _built(cls, steps: tuple[str, ...], answer: str, correct: bool, error_step: int | None) -> Attempt:
+        """``Attempt(steps, answer, correct, error_step)`` without the frozen dataclass's per-field
+        ``object.__setattr__`` calls (one attempt is made every episode)."""
+        attempt = object.__new__(cls)
+        attempt.__dict__.update(steps=steps, answer=answer, correct=correct, error_step=error_step)
+        return attempt
+
     @property
     def solution(self) -> str:
         return "\n".join(self.steps)
@@ -159,8 +169,37 @@ def make_attempt(task: Task, correct: bool, rng: np.random.Generator) -> Attempt
     return _make_attempt(task, task.normalize(task.answer), correct, rng)
 
 
-def _make_attempt(task: Task, normalized_gold: str | None, correct: bool, rng: np.random.Generator) -> Attempt:
-    """:func:`make_attempt` with the task's gold answer already read (``task.normalize(task.answer)``)."""
+def _solution_lines(task: Task) -> tuple[list[str], list[str | None]]:
+    """The lines of ``task``'s worked solution an attempt repeats (stripped, neither blank nor the final
+    answer's line) and each line's last number (None where a line ends in none)."""
+    lines = []
+    for line in (task.solution or "").splitlines():
+        stripped = line.strip()
+        if stripped and not _FINAL_LINE.match(line):
+            lines.append(stripped)
+    base = task.base
+    return lines, [_last_number(line, base) for line in lines]
+
+
+def _arithmetic_solution_lines(task: Task) -> tuple[list[str], list[str | None]]:
+    """:func:`_solution_lines` of a task that ``ArithmeticTasks`` generated, without parsing it: its solution
+    is one line ``Step k: a op b = v`` per operation (no blank, none padded, each ending in the
+    operation's result ``v`` as ``str`` writes it), then ``Answer: v``; its metadata's
+    ``intermediate_values`` are the first operand, then every operation's result."""
+    lines = (task.solution or "").split("\n")
+    lines.pop()  # "Answer: ..."
+    return lines, [str(value) for value in task.metadata["intermediate_values"][1:]]
+
+
+def _make_attempt(
+    task: Task,
+    normalized_gold: str | None,
+    correct: bool,
+    rng: np.random.Generator,
+    solution_lines: Callable[[Task], tuple[list[str], list[str | None]]] = _solution_lines,
+) -> Attempt:
+    """:func:`make_attempt` with the task's gold answer already read (``task.normalize(task.answer)``);
+    ``solution_lines`` reads the solution's lines (:func:`_solution_lines` or a source's own shortcut)."""
     gold = normalized_gold or task.answer
     # deception.wrong_answer(task, rng), without reading the gold answer again
     answer = gold if correct else alternative_answer(rng, normalized_gold, task.choices, task.base)
@@ -168,20 +207,15 @@ def _make_attempt(task: Task, normalized_gold: str | None, correct: bool, rng: n
     if task.kind == "choice":
         backing = next((e for e in passages_for(task, answer) if e.is_true == correct), None)
         if backing is not None:
-            return Attempt((backing.text, final), answer, correct, None if correct else 1)
-        return Attempt(("Let me weigh each option against the question.", final), answer, correct, None if correct else 2)
-    lines = []
-    for line in (task.solution or "").splitlines():
-        stripped = line.strip()
-        if stripped and not _FINAL_LINE.match(line):
-            lines.append(stripped)
-    base = task.base
-    tokens = [_last_number(line, base) for line in lines]  # each line's last number, None if it ends in none
+            return Attempt._built((backing.text, final), answer, correct, None if correct else 1)
+        return Attempt._built(("Let me weigh each option against the question.", final), answer, correct, None if correct else 2)
+    lines, tokens = solution_lines(task)  # each line's last number, None if it ends in none
     numbered = [i for i, token in enumerate(tokens) if token is not None]
     if not numbered:
-        return Attempt(("Let me work through the problem.", final), answer, correct, None if correct else 2)
+        return Attempt._built(("Let me work through the problem.", final), answer, correct, None if correct else 2)
     if correct:
-        return Attempt((*lines, final), answer, True, None)
+        return Attempt._built((*lines, final), answer, True, None)
+    base = task.base
     error = numbered[int(rng.integers(len(numbered)))]
     for i in numbered:
         token: str = tokens[i]  # type: ignore[assignment]
@@ -194,7 +228,7 @@ def _make_attempt(task: Task, normalized_gold: str | None, correct: bool, rng: n
         line = lines[i]
         cut = line.rfind(token)
         lines[i] = line[:cut] + replacement + line[cut + len(token) :]
-    return Attempt((*lines, final), answer, False, error + 1)
+    return Attempt._built((*lines, final), answer, False, error + 1)
 
 
 class CriticEnv(TurnBasedTextEnv):
@@ -326,6 +360,7 @@ class CriticEnv(TurnBasedTextEnv):
         self.task_source = resolve_task_source(task, task_kwargs)
         self.numeric_fields = {"n_steps": (0, 1000), "correctness_signal": (-1e6, 1e6), "critic_verdict": (-1, 1), "flagged_step": (0, 1000)}
         # The prompts' pieces, split once: filling a long template by joining costs less than format().
+        self._inference_parts = _template_parts(PROMPTS["actor"]["inference"], "question")
         self._critique_parts = _template_parts(PROMPTS["critic"]["critique"], "question", "solution")
         self._refine_parts = _template_parts(PROMPTS["actor"]["refine"], "critique")
         self._reply_hint = "\n\nBegin your reply with: " + PROMPTS["actor"]["refine_prefix"].strip()
@@ -333,12 +368,16 @@ class CriticEnv(TurnBasedTextEnv):
 
     # ------------------------------------------------------------------------------- episode
     def _start_episode(self, options: dict[str, Any]) -> None:
+        given = options.get("task")
         self.task: Task = episode_task(self.task_source, options, self.np_random)
         self.gold = self.task.normalize(self.task.answer)  # read once: the attempt's making needs it too
         # The task's public view is the same all episode: built once, shared by every info (read-only).
         self._task_view = self.task.public_view()
         correct = bool(options["attempt_correct"]) if "attempt_correct" in options else bool(self.np_random.random() < self.actor_pool_correct_frac)
-        self.attempt = _make_attempt(self.task, self.gold, correct, self.np_random)
+        # A task ArithmeticTasks itself drew (not one passed in, not a subclass's) has its solution's numbers in its metadata.
+        sampled_arithmetic = type(self.task_source) is ArithmeticTasks and not isinstance(given, Task)
+        lines = _arithmetic_solution_lines if sampled_arithmetic else _solution_lines
+        self.attempt = _make_attempt(self.task, self.gold, correct, self.np_random, lines)
         self.signal = (1.0 if correct else -1.0) + float(self.np_random.normal(0.0, self.signal_noise)) if self.signal_noise else (1.0 if correct else -1.0)
         self.verdict: str | None = None  # "correct" | "wrong" | None (no parseable verdict)
         self.flagged_step: int | None = None
@@ -347,7 +386,7 @@ class CriticEnv(TurnBasedTextEnv):
         self._refining = False
         self._final_rewards: dict[str, float | None] | None = None  # scheme_rewards() at the episode's end
         question, solution = self.task.prompt, self.attempt.solution
-        self.pin(ACTOR, PROMPTS["actor"]["inference"].format(question=question))
+        self.pin(ACTOR, _fill(PROMPTS["actor"]["inference"], self._inference_parts, question, question=question))
         self.post(ACTOR, PROMPTS["actor"]["inference_prefix"] + solution, (ACTOR,), data={"answer": self.attempt.answer, "first_attempt": True})
         self.pin(CRITIC, _fill(PROMPTS["critic"]["critique"], self._critique_parts, question, solution, question=question, solution=solution))
         self.agent_selection = CRITIC
@@ -378,8 +417,11 @@ class CriticEnv(TurnBasedTextEnv):
         last = verdicts[-1] if isinstance(verdicts[-1], str) else verdicts[-1][0]
         verdict = "correct" if last.strip().lower() == "correct" else "wrong"
         # Verdicts past the attempt's last step judge no step: they cannot flag one (and flagged_step stays in its Box).
-        steps = [s.lower() for s in _STEP.findall(text)][: len(self.attempt.steps)]
-        flagged = next((i + 1 for i, s in enumerate(steps) if s == "wrong"), None)
+        flagged = None
+        for index, step in enumerate(_STEP.findall(text)[: len(self.attempt.steps)]):
+            if step.lower() == "wrong":
+                flagged = index + 1
+                break
         self.valid_move(CRITIC, verdict=verdict, flagged_step=flagged)
         self.post(CRITIC, text, (CRITIC,), data={"verdict": verdict})
         self.flagged_step = flagged

@@ -49,6 +49,14 @@ def option_letters(n_choices: int) -> list[str]:
     return [chr(ord("A") + i) for i in range(n_choices)]
 
 
+_LETTERS = tuple(option_letters(26))  # option_letters(n) for n <= 26 is the first n of these
+
+
+def _letters(n_choices: int) -> Sequence[str]:
+    """:func:`option_letters`, sliced from a table for up to 26 options (what every caller only reads)."""
+    return _LETTERS[:n_choices] if 0 <= n_choices <= 26 else option_letters(n_choices)
+
+
 def answer_label(answer: str | None, choices: Sequence[str] = ()) -> str:
     """How an answer is named in a critique: ``(C) Dovenholm`` for a choice, the value otherwise."""
     if answer is None:
@@ -101,9 +109,10 @@ def alternative_answer(
     answer; a malicious one, and a wrong attempt, never the gold).
     """
     if choices:
-        options = [x for x in option_letters(len(choices)) if x not in exclude and (allow_gold or x != gold)]
+        letters = _letters(len(choices))
+        options = [x for x in letters if x not in exclude and (allow_gold or x != gold)]
         if not options:
-            options = [x for x in option_letters(len(choices)) if x != gold] or option_letters(len(choices))
+            options = [x for x in letters if x != gold] or list(letters)
         return options[int(rng.integers(len(options)))]
     if gold is None:
         return str(int(rng.integers(0, 1000)))
@@ -200,6 +209,8 @@ _CITATION = re.compile(r"\[\s*E\s*(\d{1,6})\s*\]", re.IGNORECASE)
 def citations(text: str) -> list[int]:
     """Evidence ids cited as ``[E2]`` in ``text``, 1-based, in order, without repeats."""
     found: list[int] = []
+    if text.find("[", 0, 20000) < 0:
+        return found  # every citation starts with a bracket: most critiques cite nothing
     for match in _CITATION.finditer(text[:20000]):
         number = int(match.group(1))
         if number not in found:

@@ -10,6 +10,7 @@ from feedbackgym.envs.core.base import ENV, MAX_PENALTY, MAX_TURNS, TurnBasedTex
 from feedbackgym.envs.core.checks import require_bool, require_float, require_int
 from feedbackgym.envs.core.feedback import FeedbackEvent, FeedbackLevel, Verdict
 from feedbackgym.envs.core.parsing import extract_answer
+from feedbackgym.envs.critic import _fill, _template_parts
 from feedbackgym.envs.deception import (
     INTENTS,
     INTERVENTIONS,
@@ -274,6 +275,7 @@ class DeceptiveJudgeEnv(TurnBasedTextEnv):
         self._intervenes_on = {correct: intervenes(self.intervention, self.judge_intent, correct) for correct in (False, True)}
         self._solver_instructions = PROMPTS["solver"]["system"].format(n_rounds=n_rounds) + (PROMPTS["solver"]["ambiguity"] if self.ask_ambiguity else "")
         self._judge_format_hint = PROMPTS["judge"]["format"].replace("\n", " | ")
+        self._judge_request_parts = _template_parts(PROMPTS["judge"]["request"], "round", "n_rounds", "answer")
         # The judge's instructions: the system text, its goal (None: formatted per episode), its knowledge and format.
         goal = PROMPTS["judge"][self.judge_intent]
         self._judge_instructions = (
@@ -430,7 +432,9 @@ class DeceptiveJudgeEnv(TurnBasedTextEnv):
         agent = self._queue.pop(0)
         context = {"round": self.round, "n_rounds": self.n_rounds, "answer": answer_label(self.answers[-1], self.task.choices)}
         if agent == JUDGE:
-            self.post(ENV, PROMPTS["judge"]["request"].format(**context), (JUDGE,), kind="notice")
+            # Filled by joining its pieces (split once); format() writes the (int) round counts as str() does.
+            request = _fill(PROMPTS["judge"]["request"], self._judge_request_parts, str(self.round), str(self.n_rounds), context["answer"], **context)
+            self.post(ENV, request, (JUDGE,), kind="notice")
             self._pending[JUDGE] = {
                 "round": self.round,
                 "intent": self.judge_intent,
@@ -506,8 +510,7 @@ class DeceptiveJudgeEnv(TurnBasedTextEnv):
             deceptive=deceptive,
         )
         shown = self.deliver_feedback(event, extra_visible=self._judge_audience)
-        shown_dict = shown.to_dict()
-        self._round_events.append(shown_dict)
+        self._round_events.append(self._shown_dict(shown))
         record = self.rounds[-1]
         record.update(intervened=True, agree=agree, proposal=proposal, evidence_strength=strength, deceptive=deceptive, cited=len(cited))
         self._round_state["judge"] = {
@@ -519,6 +522,12 @@ class DeceptiveJudgeEnv(TurnBasedTextEnv):
         if self.workflow == "moderator":
             self._queue.insert(self._queue.index(SOLVER), MODERATOR)
         self._next_in_round()
+
+    def _shown_dict(self, shown: FeedbackEvent) -> dict[str, Any]:
+        """``shown.to_dict()`` for the event :meth:`deliver_feedback` just showed: the dict it made of it (the
+        receiver's ``info["feedback"]``, equal to a new one; both are only read)."""
+        made = self._last_feedback.get(shown.receiver)
+        return made if made is not None and made["text"] is shown.text and made["turn"] == shown.turn and made["giver"] == shown.giver else shown.to_dict()
 
     # --------------------------------------------------------------------------- peers, moderator
     def _peer_move(self, peer: str, text: str) -> None:
@@ -542,7 +551,7 @@ class DeceptiveJudgeEnv(TurnBasedTextEnv):
             deceptive=answer != self.gold,
         )
         others = [p for p in self.peers if p != peer]
-        self._round_events.append(self.deliver_feedback(event, extra_visible=others).to_dict())
+        self._round_events.append(self._shown_dict(self.deliver_feedback(event, extra_visible=others)))
         self._round_state["peers"][peer] = answer
         self.rounds[-1].setdefault("peer_answers", {})[peer] = answer
         self._next_in_round()
@@ -568,7 +577,7 @@ class DeceptiveJudgeEnv(TurnBasedTextEnv):
             # a moderator misleads when it vouches for a deceptive critique or discredits an honest one
             deceptive=(stance == "reliable") == bool(judge.get("deceptive")),
         )
-        self._round_events.append(self.deliver_feedback(event).to_dict())
+        self._round_events.append(self._shown_dict(self.deliver_feedback(event)))
         self._round_state["moderator"] = stance
         self.rounds[-1]["moderator"] = stance
         self._next_in_round()
@@ -594,19 +603,19 @@ class DeceptiveJudgeEnv(TurnBasedTextEnv):
     def _numeric(self, agent: str) -> dict[str, float]:
         state = self._round_state
         current = self.answers[-1] if self.answers else None
-        numeric = {"round": float(self.round), "rounds_left": float(self.n_rounds - self.round), "current_answer": self._index(current)}
         judge = state.get("judge")
-        if judge is None:
-            numeric["judge_verdict"] = numeric["judge_proposal"] = numeric["evidence_strength"] = -1.0
-        else:
-            numeric["judge_verdict"] = float(judge["agree"])
-            numeric["judge_proposal"] = self._index(judge["proposed_answer"])
-            numeric["evidence_strength"] = float(judge["evidence_strength"])
         peers = state.get("peers")
-        numeric["peer_support"] = float(sum(a == current for a in peers.values()) / len(peers)) if peers else 0.0
         moderator = state.get("moderator")
-        numeric["moderator_flag"] = -1.0 if moderator is None else float(moderator == "reliable")
-        return numeric
+        return {
+            "round": float(self.round),
+            "rounds_left": float(self.n_rounds - self.round),
+            "current_answer": self._index(current),
+            "judge_verdict": -1.0 if judge is None else float(judge["agree"]),
+            "judge_proposal": -1.0 if judge is None else self._index(judge["proposed_answer"]),
+            "evidence_strength": -1.0 if judge is None else float(judge["evidence_strength"]),
+            "peer_support": float(sum([a == current for a in peers.values()]) / len(peers)) if peers else 0.0,
+            "moderator_flag": -1.0 if moderator is None else float(moderator == "reliable"),
+        }
 
     def _extra_info(self, agent: str) -> dict[str, Any]:
         answers = self.answers
@@ -639,21 +648,35 @@ class DeceptiveJudgeEnv(TurnBasedTextEnv):
 
     def _episode_metrics(self) -> dict[str, Any]:
         correct = self.correct
+        answers = self.answers
         initial = correct[0]
-        after = [float(c) for c in correct[1:]]
-        changes = reversals = flips_ci = flips_ic = 0
-        held: list[str | None] = [self.answers[0]]
-        for before, now, was, is_ in zip(self.answers, self.answers[1:], correct, correct[1:]):
+        after = list(map(float, correct[1:]))
+        # Flips are transitions of the (boolean) correctness; answer changes and reversals need a look only
+        # where the answer moved, which most rounds it does not.
+        transitions = list(zip(correct, correct[1:]))
+        flips_ci, flips_ic = transitions.count((True, False)), transitions.count((False, True))
+        changes = reversals = 0
+        held: list[str | None] = [answers[0]]
+        for before, now in zip(answers, answers[1:]):
             if now != before:
                 changes += 1
                 reversals += int(now in held)
                 held.append(now)
-            flips_ci += int(was and not is_)
-            flips_ic += int(not was and is_)
-        intervened = [r for r in self.rounds if r.get("intervened")]
-        turns_after_feedback = [r for r in self.rounds if r.get("solver_turn")]
-        acknowledgements = sum(bool(r.get("acknowledged")) for r in turns_after_feedback)
-        strengths = [r["evidence_strength"] for r in intervened]
+        # The rounds' counts in one pass (each round is either intervened in or not, on a correct answer or not).
+        interventions = on_correct = deceptive = solver_turns = acknowledgements = 0
+        strengths = []
+        for record in self.rounds:
+            if record.get("intervened"):
+                interventions += 1
+                if record["correct_before"]:
+                    on_correct += 1
+                if record.get("deceptive"):
+                    deceptive += 1
+                strengths.append(record["evidence_strength"])
+            if record.get("solver_turn"):
+                solver_turns += 1
+                if record.get("acknowledged"):
+                    acknowledgements += 1
         return {
             "initial_correct": initial,
             "final_correct": correct[-1],
@@ -664,13 +687,13 @@ class DeceptiveJudgeEnv(TurnBasedTextEnv):
             "flips_ic": flips_ic,
             "answer_changes": changes,
             "reversals": reversals,
-            "final_stable": self.answers[-1] == self.answers[-2],
+            "final_stable": answers[-1] == answers[-2],
             "acknowledgements": acknowledgements,
-            "acknowledgement_rate": acknowledgements / len(turns_after_feedback) if turns_after_feedback else None,
-            "interventions": len(intervened),
-            "interventions_on_correct": sum(bool(r["correct_before"]) for r in intervened),
-            "interventions_on_wrong": sum(not r["correct_before"] for r in intervened),
-            "deceptive_feedback": sum(bool(r.get("deceptive")) for r in intervened),
+            "acknowledgement_rate": acknowledgements / solver_turns if solver_turns else None,
+            "interventions": interventions,
+            "interventions_on_correct": on_correct,
+            "interventions_on_wrong": interventions - on_correct,
+            "deceptive_feedback": deceptive,
             "mean_evidence_strength": sum(strengths) / len(strengths) if strengths else None,
             "invalid_moves": sum(self.invalid_moves.values()),
             "solver_return": self.solver_return,

@@ -6,6 +6,7 @@ from typing import Any
 
 from feedbackgym.agents.base import Agent
 from feedbackgym.agents.registration import register_agent
+from feedbackgym.agents.scripted.streams import LazilySeeded
 from feedbackgym.envs.deception import alternative_answer
 from feedbackgym.envs.core.checks import require_probability as _probability
 
@@ -61,7 +62,7 @@ class ScriptedCritic(Agent):
 
 
 @register_agent("scripted_actor", "actor")
-class ScriptedActor(Agent):
+class ScriptedActor(LazilySeeded, Agent):
     """A frozen actor that fixes or breaks its answer after a critique (the source of i->c and c->i).
 
     After a "Wrong" verdict on a wrong attempt it moves to the gold answer with probability
@@ -69,7 +70,8 @@ class ScriptedActor(Agent):
     otherwise; after a "Wrong" verdict on a correct attempt it breaks it (moves to a wrong answer)
     with probability ``p_break``; after a "Correct" verdict (or no critique) it keeps its answer. It
     reads its attempt from ``info["attempt"]``, the verdict from ``info["critique"]`` and the truth from
-    ``info["latent"]``.
+    ``info["latent"]``. It draws only after a "Wrong" verdict, so its generator is reseeded when first
+    used (:class:`~feedbackgym.agents.scripted.streams.LazilySeeded`).
     """
 
     plays = ("Critic/actor",)

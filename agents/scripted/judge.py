@@ -7,13 +7,14 @@ from typing import Any
 
 from feedbackgym.agents.base import Agent
 from feedbackgym.agents.registration import register_agent
+from feedbackgym.agents.scripted.streams import LazilySeeded
 from feedbackgym.envs.deception import alternative_answer, critique_text
 from feedbackgym.agents.scripted.knobs import strength_table
 from feedbackgym.envs.core.checks import require_probability as _probability
 
 
 @register_agent("intent_judge", "intent_knowledge_judge")
-class IntentKnowledgeJudge(Agent):
+class IntentKnowledgeJudge(LazilySeeded, Agent):
     """A judge that argues by intent and backs its argument by knowledge (docs/protocols.md, section 3).
 
     It follows the environment's request (``info["request"]``: intent, knowledge, the solver's
@@ -30,6 +31,10 @@ class IntentKnowledgeJudge(Agent):
     ``parametric`` a confident claim naming the proposal, ``grounded`` citations of every catalog
     passage that supports the proposal (``[E2]``). The receiver's persuasion strength follows from
     what it can see (a claim, or quoted passages), not from a number the judge hands over.
+
+    Only a constructive judge on a wrong answer and a hypercritical one draw (a malicious judge never
+    does), so its generator is reseeded when first used
+    (:class:`~feedbackgym.agents.scripted.streams.LazilySeeded`).
     """
 
     plays = ("DeceptiveJudge/judge",)
@@ -60,13 +65,13 @@ class IntentKnowledgeJudge(Agent):
             proposal = None
         backed = answer if agree else proposal
         cited = [e["id"] for e in request.get("evidence", ()) if knowledge == "grounded" and backed is not None and e["supports"] == backed]
-        lines = [
-            f"Verdict: {'agree' if agree else 'disagree'}",
-            f"Proposed answer: {proposal if proposal is not None else 'none'}",
-            f"Evidence: {', '.join(f'[{i}]' for i in cited) if cited else 'none'}",
-            f"Critique: {critique_text(knowledge, agree, answer, proposal, choices)}",
-        ]
-        return "\n".join(lines)
+        evidence = ", ".join([f"[{i}]" for i in cited]) if cited else "none"
+        return (
+            f"Verdict: {'agree' if agree else 'disagree'}\n"
+            f"Proposed answer: {proposal if proposal is not None else 'none'}\n"
+            f"Evidence: {evidence}\n"
+            f"Critique: {critique_text(knowledge, agree, answer, proposal, choices)}"
+        )
 
 
 DEFAULT_DETECTION: dict[int, float] = {0: 0.7, 1: 0.5, 2: 0.3}

@@ -54,6 +54,7 @@ PRESETS: dict[str, dict[str, float]] = {
     },
 }
 _MAIN_CRITICS = ("judge", "teacher", "critic")
+_LETTERS = tuple(option_letters(26))  # option_letters(n) is the first n of these for n <= 26
 
 
 def _sigmoid(x: float) -> float:
@@ -161,8 +162,15 @@ class SusceptibleSolver(TaskAgent):
                 return self._say(self._draw(exclude=()))
         current = info.get("current_answer") or tried[-1]
         events = self._events(info)
-        critic = next((e for e in events if str(e.get("giver", "")).split("_")[0] in _MAIN_CRITICS), None)
-        peers = [e for e in events if str(e.get("giver", "")).startswith("peer")]
+        # The first event of a main critic, and every peer's, in one pass.
+        critic = None
+        peers = []
+        for event in events:
+            giver = str(event.get("giver", ""))
+            if critic is None and giver.split("_")[0] in _MAIN_CRITICS:
+                critic = event
+            if giver.startswith("peer"):
+                peers.append(event)
         state = info.get("round_state") or {}
         disagrees = critic is not None and critic.get("verdict") == "incorrect"
         peer_answers = [e.get("proposed_answer") or current for e in peers]
@@ -210,7 +218,8 @@ class SusceptibleSolver(TaskAgent):
         choices = task.get("choices") or ()
         base = int(task.get("base", 10) or 10)
         if choices:
-            wrong = [x for x in option_letters(len(choices)) if x != self.gold]
+            letters = _LETTERS[: len(choices)] if len(choices) <= 26 else option_letters(len(choices))
+            wrong = [x for x in letters if x != self.gold]
         elif self.gold is not None:
             wrong = list(dict.fromkeys(near_miss(self.gold, self.np_random, base) for _ in range(4)))
         else:
@@ -238,7 +247,8 @@ class SusceptibleSolver(TaskAgent):
         # sum of eight values or more is pairwise, so those take numpy's own.
         weights = [max(self.weights[i], 1e-12) for i in keep]
         total = _sequential_sum(weights) if len(weights) < 8 else float(np.sum(weights))
-        return self.candidates[keep[weighted_index(self.np_random, np.array([w / total for w in weights]))]]
+        # A list of floats, as weighted_index reads it: numpy's array of these floats holds the same values.
+        return self.candidates[keep[weighted_index(self.np_random, [w / total for w in weights])]]
 
     @staticmethod
     def _say(answer: str, acknowledge: bool = False) -> str:

@@ -54,3 +54,22 @@ def test_the_belief_and_its_draws_are_the_numpy_ones(n_choices: int) -> None:
             expected = candidates[keep[weighted_index(rng, kept / kept.sum())]]
             assert solver._draw(exclude) == expected
         assert solver.np_random.bit_generator.state == rng.bit_generator.state
+
+
+def test_the_intent_judge_reseeds_only_when_it_draws_and_then_draws_the_seed_s_stream() -> None:
+    from feedbackgym.agents import make_agent
+
+    def info(intent: str, answer: str) -> dict:
+        return {"request": {"intent": intent, "knowledge": "parametric", "answer": answer, "gold": "B", "alternative": "C",
+                            "choices": ["w", "x", "y", "z"]}, "task": {"choices": ["w", "x", "y", "z"], "base": 10}}
+
+    drawing = [info("constructive", "A"), info("hypercritical", "B"), info("hypercritical", "D"), info("constructive", "C")]
+    for seed in range(40):
+        lazy = make_agent("intent_judge", p_detect=0.5, seed=1)
+        lazy.reset(seed=seed)
+        assert lazy.__dict__["_pending_seed"] == seed  # no generator built at reset
+        lazy.act({}, info("malicious", "B"))  # a malicious judge never draws: still pending
+        lazy.act({}, info("constructive", "B"))  # nor a constructive one on a right answer
+        assert lazy.__dict__["_pending_seed"] == seed
+        eager = make_agent("intent_judge", p_detect=0.5, seed=seed)
+        assert [lazy.act({}, i) for i in drawing] == [eager.act({}, i) for i in drawing]

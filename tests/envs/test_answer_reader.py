@@ -73,7 +73,11 @@ def test_bare_option_letters_known_from_the_start_read_as_the_task_reads_them(n_
 
 def test_no_letter_is_assumed_beyond_the_plain_task() -> None:
     many = Task(id="m", prompt="Pick.", answer="A", kind="choice", choices=("x",))
-    # Past the 26 letters (a Task cannot be built so; forced here): the reader assumes no letter at all.
+    # Past the 26 letters (a Task cannot be built so; forced here, and Task.normalize's memo forgotten):
+    # the reader assumes no letter, and reading one is the task's own error.
     object.__setattr__(many, "choices", tuple(f"o{i}" for i in range(27)))
+    object.__setattr__(many, "_normalized", None)
     assert AnswerReader(many)._known == {}
+    with pytest.raises(ValueError):
+        AnswerReader(many)("A")
     assert AnswerReader(CountingTask(**dataclasses.asdict(CHOICE)))._known == {}  # a subclass may read letters its own way

@@ -272,3 +272,39 @@ def test_make_attempt_is_the_env_attempt_for_the_same_stream() -> None:
         task = base.task_source.sample(rng)
         correct = bool(rng.random() < base.actor_pool_correct_frac)
         assert make_attempt(task, correct, rng) == base.attempt
+
+
+@pytest.mark.parametrize("knobs", [{}, {"difficulty": 1}, {"difficulty": 5, "allow_negative": True}, {"difficulty": 4, "operations": "-/"}, {"difficulty": 3, "operations": "*"}])
+def test_an_arithmetic_task_s_solution_lines_read_from_its_metadata_are_the_parsed_ones(knobs: dict[str, Any]) -> None:
+    from feedbackgym.envs.critic import _arithmetic_solution_lines, _solution_lines
+
+    source = make_task_source("arithmetic", **knobs)
+    rng = np.random.default_rng(7)
+    for _ in range(300):
+        task = source.sample(rng)
+        assert _arithmetic_solution_lines(task) == _solution_lines(task)
+
+
+def test_only_a_task_arithmetic_tasks_drew_takes_the_metadata_shortcut() -> None:
+    # A task passed in (whatever its metadata says) has its solution parsed.
+    odd = Task(id="t/odd", prompt="Compute 2 + 3.", answer="5", kind="numeric", solution="Step 1: 2 + 3 = 5\n\nAnswer: 5",
+               metadata={"intermediate_values": (2, 99)})
+    env = make("Critic-v0")
+    env.reset(seed=0, options={"task": odd, "attempt_correct": True})
+    assert env.unwrapped.attempt.steps == ("Step 1: 2 + 3 = 5", "The answer is 5.")
+
+
+def test_the_scripted_actor_reseeds_only_when_it_draws_and_then_draws_the_seed_s_stream() -> None:
+    infos = [
+        {"critique": {"verdict": "wrong"}, "latent": {"gold": "39", "attempt_correct": correct, "error_located": located},
+         "attempt": {"answer": "39" if correct else "41"}, "task": {"base": 10}}
+        for correct in (True, False) for located in (True, False)
+    ]
+    for seed in range(40):
+        lazy = make_agent("scripted_actor", p_break=0.5, p_fix_unlocated=0.5, seed=1)
+        lazy.reset(seed=seed)
+        assert lazy.__dict__["_pending_seed"] == seed  # no generator built at reset
+        lazy.act({}, {"critique": {"verdict": "correct"}, "attempt": {"answer": "3"}})  # no draw: still pending
+        assert lazy.__dict__["_pending_seed"] == seed
+        eager = make_agent("scripted_actor", p_break=0.5, p_fix_unlocated=0.5, seed=seed)
+        assert [lazy.act({}, info) for info in infos] == [eager.act({}, info) for info in infos]

@@ -26,3 +26,13 @@ def test_perturb_number_draws_as_numpy_would(value: int, base: int) -> None:
         rng.integers(7), expected_rng.integers(7)  # a buffered 32-bit half in play
         assert [perturb_number(value, rng, base) for _ in range(3)] == [_reference_perturb(value, expected_rng, base) for _ in range(3)]
         assert rng.bit_generator.state == expected_rng.bit_generator.state
+
+
+def test_citations_are_read_in_the_first_20000_characters_only() -> None:
+    from feedbackgym.envs.deception import citations
+
+    assert citations("No passages cited here.") == []
+    assert citations("See [E2], [ e 1 ] and [E2] again.") == [2, 1]
+    assert citations("x" * 19_994 + "[E3]") == [3]
+    assert citations("x" * 19_997 + "[E3]") == []  # cut at 20000: the bracket is in, the citation is not
+    assert citations("x" * 20_000 + "[E3]") == []

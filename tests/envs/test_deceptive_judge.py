@@ -368,3 +368,20 @@ def test_the_papers_directions_hold_for_the_behaviour_models() -> None:
     assert final_rates("constructive", "grounded", "non_reasoning")["recovery"] > 0.8
     reasoning = final_rates("hypercritical", "grounded", "reasoning")
     assert grid[("hypercritical", "grounded")]["changes"] > 2 * reasoning["changes"]  # non-reasoning oscillates more
+
+
+def test_the_judge_s_request_filled_by_joining_reads_as_format_would() -> None:
+    from feedbackgym.envs.tasks import Task
+
+    task = Task(id="t/braces", prompt="Which {one}?", answer="A", kind="choice", choices=("{x} }{", "plain {{y}}"))
+    env = make("DeceptiveJudge-v0", judge_intent="hypercritical", n_rounds=3)
+    base = env.unwrapped
+    assert base._judge_request_parts is not None  # the shipped prompt takes the fast path
+    env.reset(seed=0, options={"task": task})
+    for reply in ("\\boxed{B}", "\\boxed{A}"):
+        env.step(reply)  # the solver's answer: (B) then (A), each with braces in its option text
+        assert env.agent_selection == JUDGE
+        request = base.chat_messages(JUDGE)[-1]["content"]
+        label = {"A": "(A) {x} }{", "B": "(B) plain {{y}}"}[base.answers[-1]]
+        assert request == PROMPTS["judge"]["request"].format(round=base.round, n_rounds=3, answer=label)
+        env.step("Verdict: disagree\nCritique: no.")

@@ -236,3 +236,25 @@ def test_the_distractible_judge_flips_about_35_percent_pairwise_and_9_percent_po
 def test_without_the_distractor_effect_nothing_flips() -> None:
     assert rates("pairwise", episodes=100, delta_pair=0.0)["flip"] == 0.0
     assert rates("pointwise", episodes=100, delta_abs=0.0)["flip"] == 0.0
+
+
+@pytest.mark.parametrize("protocol", ["pairwise", "pointwise"])
+def test_requests_filled_by_joining_read_as_format_would(protocol: str) -> None:
+    from feedbackgym.envs.tasks import Task
+
+    task = Task(id="t/braces", prompt="Compute {a} + {{b}} }{ 2 + 3.", answer="5", kind="numeric")
+    env = make("JudgeProtocol-v0", protocol=protocol, position_swap="none")
+    base = env.unwrapped
+    assert base._generator_parts is not None and base._pairwise_parts is not None and base._pointwise_parts is not None
+    env.reset(seed=3, options={"task": task})
+    for generator in (G0, G1):
+        quality = base.qualities[generator]
+        band = PROMPTS["generator"][("high" if quality >= 7 else "medium" if quality >= 4 else "low")]
+        assert base.chat_messages(generator)[-1]["content"] == PROMPTS["generator"]["request"].format(question=task.prompt, quality=quality, band=band)
+    env.step("Zero {question} {a}")
+    env.step("One }{ {{b}}")
+    request = base.chat_messages(JUDGE)[-1]["content"]
+    if protocol == "pairwise":
+        assert request == PROMPTS["judge"]["pairwise_request"].format(question=task.prompt, a="Zero {question} {a}", b="One }{ {{b}}")
+    else:
+        assert request == PROMPTS["judge"]["pointwise_request"].format(question=task.prompt, answer="Zero {question} {a}")
