@@ -12,6 +12,7 @@ import numpy as np
 from feedbackgym.envs.core.base import MAX_PENALTY, TurnBasedTextEnv
 from feedbackgym.envs.core.feedback import FeedbackEvent, FeedbackLevel, Verdict
 from feedbackgym.envs.core.parsing import extract_answer
+from feedbackgym.envs.core.text import fill_template, template_parts
 from feedbackgym.envs.deception import alternative_answer, answer_label, check_choice, near_miss, passages_for
 from feedbackgym.envs.tasks import ArithmeticTasks, Task, TaskSource, episode_task, resolve_task_source
 from feedbackgym.envs.core.checks import (
@@ -62,37 +63,6 @@ PROMPTS: dict[str, dict[str, str]] = {
 _FINAL_LINE = re.compile(r"^\s*(?:answer|final (?:answer|product))\b", re.IGNORECASE)
 _SHOWN_VERDICT = {"correct": Verdict.CORRECT, "wrong": Verdict.INCORRECT}  # a parsed verdict as the actor's feedback states it
 _VERDICT_FEATURE = {"correct": 1.0, "wrong": 0.0}  # the actor's critic_verdict observation (-1: none)
-
-
-def _template_parts(template: str, *fields: str) -> tuple[str, ...] | None:
-    """The literal text around ``fields`` of a ``str.format`` template that names exactly those fields, once
-    each and in that order, with no other braces; None for any other template.
-
-    Filling a long template by joining its parts costs a fraction of ``format``, which rescans it.
-    """
-    parts = []
-    rest = template
-    for name in fields:
-        head, found, rest = rest.partition("{" + name + "}")
-        if not found:
-            return None
-        parts.append(head)
-    parts.append(rest)
-    return None if any("{" in part or "}" in part for part in parts) else tuple(parts)
-
-
-def _fill(template: str, parts: tuple[str, ...] | None, *values: Any, **fields: Any) -> str:
-    """``template.format(**fields)``; by joining ``parts`` (from :func:`_template_parts`) with ``values``,
-    the same fields in order, when every value is a plain string (what ``format`` would print unchanged)."""
-    if parts is None:
-        return template.format(**fields)
-    pieces = [parts[0]]
-    for value, part in zip(values, parts[1:]):
-        if type(value) is not str:
-            return template.format(**fields)
-        pieces.append(value)
-        pieces.append(part)
-    return "".join(pieces)
 
 
 # ------------------------------------------------------------------------------------ rewards
@@ -360,9 +330,9 @@ class CriticEnv(TurnBasedTextEnv):
         self.task_source = resolve_task_source(task, task_kwargs)
         self.numeric_fields = {"n_steps": (0, 1000), "correctness_signal": (-1e6, 1e6), "critic_verdict": (-1, 1), "flagged_step": (0, 1000)}
         # The prompts' pieces, split once: filling a long template by joining costs less than format().
-        self._inference_parts = _template_parts(PROMPTS["actor"]["inference"], "question")
-        self._critique_parts = _template_parts(PROMPTS["critic"]["critique"], "question", "solution")
-        self._refine_parts = _template_parts(PROMPTS["actor"]["refine"], "critique")
+        self._inference_parts = template_parts(PROMPTS["actor"]["inference"], "question")
+        self._critique_parts = template_parts(PROMPTS["critic"]["critique"], "question", "solution")
+        self._refine_parts = template_parts(PROMPTS["actor"]["refine"], "critique")
         self._reply_hint = "\n\nBegin your reply with: " + PROMPTS["actor"]["refine_prefix"].strip()
         super().__init__(history_window=history_window, max_retries=max_retries, invalid_move_penalty=invalid_move_penalty, render_mode=render_mode)
 
@@ -386,9 +356,9 @@ class CriticEnv(TurnBasedTextEnv):
         self._refining = False
         self._final_rewards: dict[str, float | None] | None = None  # scheme_rewards() at the episode's end
         question, solution = self.task.prompt, self.attempt.solution
-        self.pin(ACTOR, _fill(PROMPTS["actor"]["inference"], self._inference_parts, question, question=question))
+        self.pin(ACTOR, fill_template(PROMPTS["actor"]["inference"], self._inference_parts, question, question=question))
         self.post(ACTOR, PROMPTS["actor"]["inference_prefix"] + solution, (ACTOR,), data={"answer": self.attempt.answer, "first_attempt": True})
-        self.pin(CRITIC, _fill(PROMPTS["critic"]["critique"], self._critique_parts, question, solution, question=question, solution=solution))
+        self.pin(CRITIC, fill_template(PROMPTS["critic"]["critique"], self._critique_parts, question, solution, question=question, solution=solution))
         self.agent_selection = CRITIC
 
     def _play(self, agent: str, text: str) -> None:
@@ -437,7 +407,7 @@ class CriticEnv(TurnBasedTextEnv):
         critique = (text[start:] if start >= 0 else text).strip()
         shown_verdict = _SHOWN_VERDICT.get(verdict or "", Verdict.UNKNOWN)
         truth = Verdict.CORRECT if self.attempt.correct else Verdict.INCORRECT
-        body = _fill(PROMPTS["actor"]["refine"], self._refine_parts, critique, critique=critique) if verdict else PROMPTS["actor"]["no_critique"]
+        body = fill_template(PROMPTS["actor"]["refine"], self._refine_parts, critique, critique=critique) if verdict else PROMPTS["actor"]["no_critique"]
         event = FeedbackEvent(
             giver=CRITIC,
             receiver=ACTOR,

@@ -10,7 +10,7 @@ from feedbackgym.envs.core.base import ENV, MAX_PENALTY, MAX_TURNS, TurnBasedTex
 from feedbackgym.envs.core.checks import require_bool, require_float, require_int
 from feedbackgym.envs.core.feedback import FeedbackEvent, FeedbackLevel, Verdict
 from feedbackgym.envs.core.parsing import extract_answer
-from feedbackgym.envs.critic import _fill, _template_parts
+from feedbackgym.envs.core.text import fill_template, template_parts
 from feedbackgym.envs.deception import (
     INTENTS,
     INTERVENTIONS,
@@ -275,7 +275,7 @@ class DeceptiveJudgeEnv(TurnBasedTextEnv):
         self._intervenes_on = {correct: intervenes(self.intervention, self.judge_intent, correct) for correct in (False, True)}
         self._solver_instructions = PROMPTS["solver"]["system"].format(n_rounds=n_rounds) + (PROMPTS["solver"]["ambiguity"] if self.ask_ambiguity else "")
         self._judge_format_hint = PROMPTS["judge"]["format"].replace("\n", " | ")
-        self._judge_request_parts = _template_parts(PROMPTS["judge"]["request"], "round", "n_rounds", "answer")
+        self._judge_request_parts = template_parts(PROMPTS["judge"]["request"], "round", "n_rounds", "answer")
         # The judge's instructions: the system text, its goal (None: formatted per episode), its knowledge and format.
         goal = PROMPTS["judge"][self.judge_intent]
         self._judge_instructions = (
@@ -433,7 +433,7 @@ class DeceptiveJudgeEnv(TurnBasedTextEnv):
         context = {"round": self.round, "n_rounds": self.n_rounds, "answer": answer_label(self.answers[-1], self.task.choices)}
         if agent == JUDGE:
             # Filled by joining its pieces (split once); format() writes the (int) round counts as str() does.
-            request = _fill(PROMPTS["judge"]["request"], self._judge_request_parts, str(self.round), str(self.n_rounds), context["answer"], **context)
+            request = fill_template(PROMPTS["judge"]["request"], self._judge_request_parts, str(self.round), str(self.n_rounds), context["answer"], **context)
             self.post(ENV, request, (JUDGE,), kind="notice")
             self._pending[JUDGE] = {
                 "round": self.round,

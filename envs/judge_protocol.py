@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from feedbackgym.envs.core.base import ENV, TurnBasedTextEnv
-from feedbackgym.envs.critic import _fill, _template_parts
+from feedbackgym.envs.core.text import fill_template, template_parts
 from feedbackgym.envs.deception import check_choice
 from feedbackgym.envs.tasks import Task, TaskSource, episode_task, resolve_task_source
 from feedbackgym.envs.core.checks import ArgumentError, require_bool, require_int, require_probability
@@ -204,9 +204,9 @@ class JudgeProtocolEnv(TurnBasedTextEnv):
             "length_b": (0, 1e6),
         }
         # The prompts' pieces, split once: filling a template by joining costs less than format().
-        self._generator_parts = _template_parts(PROMPTS["generator"]["request"], "question", "quality", "band")
-        self._pairwise_parts = _template_parts(PROMPTS["judge"]["pairwise_request"], "question", "a", "b")
-        self._pointwise_parts = _template_parts(PROMPTS["judge"]["pointwise_request"], "question", "answer")
+        self._generator_parts = template_parts(PROMPTS["generator"]["request"], "question", "quality", "band")
+        self._pairwise_parts = template_parts(PROMPTS["judge"]["pairwise_request"], "question", "a", "b")
+        self._pointwise_parts = template_parts(PROMPTS["judge"]["pointwise_request"], "question", "answer")
         super().__init__(history_window=history_window, max_retries=max_retries, invalid_move_penalty=invalid_move_penalty, render_mode=render_mode)
 
     # ------------------------------------------------------------------------------- episode
@@ -252,7 +252,7 @@ class JudgeProtocolEnv(TurnBasedTextEnv):
             band = generator_prompts[quality_band(quality)]
             # an int quality reads as its str in format(): the join's fields are all strings then
             shown_quality = str(quality) if type(quality) is int else quality
-            self.pin(generator, _fill(request, self._generator_parts, prompt, shown_quality, band, question=prompt, quality=quality, band=band))
+            self.pin(generator, fill_template(request, self._generator_parts, prompt, shown_quality, band, question=prompt, quality=quality, band=band))
         self.instruct(JUDGE, self._judge_instructions())
         self.agent_selection = first
 
@@ -321,11 +321,11 @@ class JudgeProtocolEnv(TurnBasedTextEnv):
         if self.protocol == "pairwise":
             a, b = call["order"]
             question, text_a, text_b = self.task.prompt, texts[a], texts[b]
-            request = _fill(PROMPTS["judge"]["pairwise_request"], self._pairwise_parts, question, text_a, text_b, question=question, a=text_a, b=text_b)
+            request = fill_template(PROMPTS["judge"]["pairwise_request"], self._pairwise_parts, question, text_a, text_b, question=question, a=text_a, b=text_b)
             call["shown"] = [a, b]
         else:
             question, answer = self.task.prompt, texts[call["generator"]]
-            request = _fill(PROMPTS["judge"]["pointwise_request"], self._pointwise_parts, question, answer, question=question, answer=answer)
+            request = fill_template(PROMPTS["judge"]["pointwise_request"], self._pointwise_parts, question, answer, question=question, answer=answer)
             call["shown"] = [call["generator"]]
         call["texts"] = [texts[g] for g in call["shown"]]
         self.post(ENV, request, (JUDGE,), kind="prompt", data={"judgment": call["set"]})

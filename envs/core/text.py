@@ -1,6 +1,8 @@
-"""Text helpers shared by environments: making agent text safe to show, and bounding it."""
+"""Text helpers shared by environments: making agent text safe to show, bounding it, and filling prompt templates."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from feedbackgym.envs.core.spaces import is_printable_text
 
@@ -52,3 +54,35 @@ def clip_middle(text: str, limit: int) -> str:
 def for_view(text: str, limit: int) -> str:
     """How one message appears in an observation: bounded, then made printable."""
     return printable(clip_middle(text, limit))
+
+
+# ------------------------------------------------------------------ prompt templates, filled fast
+def template_parts(template: str, *fields: str) -> tuple[str, ...] | None:
+    """The literal text around ``fields`` of a ``str.format`` template that names exactly those fields, once
+    each and in that order, with no other braces; None for any other template.
+
+    Filling a long template by joining its parts costs a fraction of ``format``, which rescans it.
+    """
+    parts = []
+    rest = template
+    for name in fields:
+        head, found, rest = rest.partition("{" + name + "}")
+        if not found:
+            return None
+        parts.append(head)
+    parts.append(rest)
+    return None if any("{" in part or "}" in part for part in parts) else tuple(parts)
+
+
+def fill_template(template: str, parts: tuple[str, ...] | None, *values: Any, **fields: Any) -> str:
+    """``template.format(**fields)``; by joining ``parts`` (from :func:`template_parts`) with ``values``,
+    the same fields in order, when every value is a plain string (what ``format`` would print unchanged)."""
+    if parts is None:
+        return template.format(**fields)
+    pieces = [parts[0]]
+    for value, part in zip(values, parts[1:]):
+        if type(value) is not str:
+            return template.format(**fields)
+        pieces.append(value)
+        pieces.append(part)
+    return "".join(pieces)

@@ -246,7 +246,7 @@ def test_make_agent_names() -> None:
 
 # ------------------------------------------------------------------- prompts filled by joining
 def test_prompt_templates_filled_by_joining_read_as_format_would() -> None:
-    from feedbackgym.envs.critic import _fill, _template_parts
+    from feedbackgym.envs.core.text import fill_template as _fill, template_parts as _template_parts
 
     critique_parts = _template_parts(PROMPTS["critic"]["critique"], "question", "solution")
     refine_parts = _template_parts(PROMPTS["actor"]["refine"], "critique")
