@@ -94,19 +94,19 @@ def test_a_request_given_up_on_keeps_its_slot_until_it_really_ends() -> None:
 
 @pytest.fixture()
 def single_slot() -> Iterator[FakeLLMServer]:
-    with FakeLLMServer(latency=0.05, slots=1) as running:
+    with FakeLLMServer(latency=0.1, slots=1) as running:
         yield running
 
 
 def agent(server: FakeLLMServer, **kwargs: Any) -> LLMAgent:
-    options: dict[str, Any] = {"api_base": server.url, "timeout": 0.3, "max_retries": 3, "backoff_initial": 0.05, "backoff_max": 0.2}
+    options: dict[str, Any] = {"api_base": server.url, "timeout": 0.6, "max_retries": 3, "backoff_initial": 0.05, "backoff_max": 0.2}
     options.update(kwargs)
     options.setdefault("model", "openai/learner")
     return LLMAgent(**options)
 
 
 def test_the_timeout_measures_the_endpoint_not_our_queue(single_slot: FakeLLMServer) -> None:
-    """Eight calls at once, one slot: the last waits ~8 x 0.05 s in our queue, yet none times out (0.3 s)."""
+    """Eight calls at once, one slot: the last waits ~8 x 0.1 s in our queue, yet none times out (0.6 s; headroom for a loaded machine)."""
 
     async def scenario() -> list[str]:
         await agent(single_slot, model="openai/warm-up", timeout=30).aact({"text": ""}, {"messages": MESSAGES})  # litellm's first call sets up
