@@ -199,21 +199,6 @@ def voice_checker(speaker: str, participants: tuple[str, ...], frames: tuple[str
     """
     own_id, own_role, ids, roles, line_tag, bracket_tag, name_words = _voices(speaker, participants)
     framing, lowered_frames = _framing(frames)
-    line_tags, bracket_tags = line_tag.finditer, bracket_tag.finditer
-
-    def who(match: re.Match[str], bracketed: bool) -> str | None:
-        name, index = _BLANKS.sub(" ", match.group(1)), match.group(2)
-        if index is not None:
-            full = f"{name}_{int(index)}"
-            if full == own_id:
-                return None
-            if full in ids:
-                return ids[full]
-        if name in roles:
-            return roles[name]
-        if bracketed and name in BRACKET_ONLY_NAMES and name != own_role:
-            return ENV
-        return None
 
     def check(text: str) -> str | None:
         folded = fold(text).lower()
@@ -232,12 +217,34 @@ def voice_checker(speaker: str, participants: tuple[str, ...], frames: tuple[str
         if colon:  # a name somewhere, but the line pattern runs only when one is in a line's head
             heads = "\n".join(_LINE_HEADS.findall(folded))
             colon = any(map(heads.__contains__, name_words))
-        for finditer, bracketed, possible in ((line_tags, False, colon), (bracket_tags, True, bracket)):
-            if possible:
-                for match in finditer(folded):
-                    found = who(match, bracketed)
-                    if found is not None:
-                        return found
-        return None
+        patterns = ((line_tag, False),) if colon else ()
+        if bracket:
+            patterns += ((bracket_tag, True),)
+        return first_voice(folded, patterns, own_id, own_role, ids, roles)
 
     return check
+
+
+def first_voice(
+    folded: str, patterns: Iterable[tuple[re.Pattern[str], bool]], own_id: str, own_role: str, ids: dict[str, str], roles: dict[str, str]
+) -> str | None:
+    """The participant that the first tag in ``folded`` (a folded, lower-case reply) speaks as, if not the speaker.
+
+    ``patterns`` are the cast's line and bracket patterns, each with whether it is the bracket one, tried
+    in that order; ``own_id``, ``own_role``, ``ids`` and ``roles`` are the speaker's cast as
+    :func:`_voices` builds it. A tag naming the speaker (its own id) or no one of the cast is passed over.
+    """
+    for pattern, bracketed in patterns:
+        for match in pattern.finditer(folded):
+            name, index = _BLANKS.sub(" ", match.group(1)), match.group(2)
+            if index is not None:
+                full = f"{name}_{int(index)}"
+                if full == own_id:
+                    continue
+                if full in ids:
+                    return ids[full]
+            if name in roles:
+                return roles[name]
+            if bracketed and name in BRACKET_ONLY_NAMES and name != own_role:
+                return ENV
+    return None

@@ -8,10 +8,9 @@ with the plain computation on many generated strings, so a fast path that is not
 from __future__ import annotations
 
 import random
-import re
 
 from feedbackgym.envs.core import voice
-from feedbackgym.envs.core.voice import ENV, BRACKET_ONLY_NAMES, _BLANKS, fold, frame_pattern, speaks_as
+from feedbackgym.envs.core.voice import ENV, fold, frame_pattern, speaks_as
 
 # Pieces of replies: names and roles in several cases and disguises, tags, frames, colons and brackets,
 # control characters and line breaks, and non-ASCII look-alikes.
@@ -31,32 +30,13 @@ def _speaks_as_by_patterns(text: str, speaker: str, participants: tuple[str, ...
     """``speaks_as`` without its substring tests: every pattern run whenever a tag character is present."""
     own_id, own_role, ids, roles, line_tag, bracket_tag = voice._voices(speaker, participants)[:6]
 
-    def who(match: re.Match[str], bracketed: bool) -> str | None:
-        name, index = _BLANKS.sub(" ", match.group(1)), match.group(2)
-        if index is not None:
-            full = f"{name}_{int(index)}"
-            if full == own_id:
-                return None
-            if full in ids:
-                return ids[full]
-        if name in roles:
-            return roles[name]
-        if bracketed and name in BRACKET_ONLY_NAMES and name != own_role:
-            return ENV
-        return None
-
     folded = text.translate(voice._ASCII_TABLE if text.isascii() else voice._fold_table()).lower()
     framing = frame_pattern(frames)
     if framing is not None and framing.search(folded):
         return ENV
     if not any(char in folded for char in ":[<{"):
         return None
-    for pattern, bracketed in ((line_tag, False), (bracket_tag, True)):
-        for match in pattern.finditer(folded):
-            found = who(match, bracketed)
-            if found is not None:
-                return found
-    return None
+    return voice.first_voice(folded, ((line_tag, False), (bracket_tag, True)), own_id, own_role, ids, roles)
 
 
 def test_fold_of_ascii_text_is_the_table_translation() -> None:
