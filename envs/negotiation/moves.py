@@ -106,20 +106,7 @@ def _read(text: str, absurd_above: float) -> Reading:
     price: float | None = None
     problem: str | None = None
     if last is not None:
-        raw = last.group("num") or last.group("num2")
-        negative = bool(last.group("neg") or last.group("neg2")) or raw.startswith("-")
-        try:
-            value = float(raw.replace(",", "").lstrip("-"))
-        except ValueError:  # "1,2,3" style digit soup that float() refuses
-            value = math.nan
-        if not math.isfinite(value):
-            problem = f"unreadable price {last.group(0).strip()!r}"
-        elif negative:
-            problem = f"negative price -${_fmt(value)}"
-        elif value > absurd_above:
-            problem = f"absurd price ${_fmt(value)}"
-        else:
-            price = value
+        price, problem = price_of(last, absurd_above)
     elif "$" in window and _DOLLAR_WITHOUT_NUMBER.search(window):
         problem = "a '$' with no number after it"
     if lower is not None and not any(map(lower.__contains__, _ACCEPT_WORDS)) and not _TAKE_IT.search(lower):
@@ -128,6 +115,23 @@ def _read(text: str, absurd_above: float) -> Reading:
         accepts = bool(_ACCEPT.search(_NEGATED.sub(" ", window)))
     walks_away = _may_walk_away(lower) and bool(_WALK_AWAY.search(window))
     return Reading(price=price, accepts=accepts, walks_away=walks_away, problem=problem)
+
+
+def price_of(match: re.Match[str], absurd_above: float) -> tuple[float | None, str | None]:
+    """The price a match of ``_PRICE`` states, or None and what is wrong with it (unreadable, negative, absurd)."""
+    raw = match.group("num") or match.group("num2")
+    negative = bool(match.group("neg") or match.group("neg2")) or raw.startswith("-")
+    try:
+        value = float(raw.replace(",", "").lstrip("-"))
+    except ValueError:  # "1,2,3" style digit soup that float() refuses
+        value = math.nan
+    if not math.isfinite(value):
+        return None, f"unreadable price {match.group(0).strip()!r}"
+    if negative:
+        return None, f"negative price -${_fmt(value)}"
+    if value > absurd_above:
+        return None, f"absurd price ${_fmt(value)}"
+    return value, None
 
 
 def _last_dollar_price(window: str) -> re.Match[str] | None:

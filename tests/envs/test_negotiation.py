@@ -323,29 +323,13 @@ def test_pathological_replies_are_read_in_linear_time(text: str, time_limit) -> 
 
 def _read_reply_by_patterns(text: str, absurd_above: float) -> Any:
     """``read_reply`` as it was before its fast paths: every pattern run on every reply."""
-    import math
-
     from feedbackgym.envs.negotiation import moves
 
     window = text if len(text) <= 2 * moves._SCAN_CHARS else text[: moves._SCAN_CHARS] + "\n" + text[-moves._SCAN_CHARS :]
     prices = list(moves._PRICE.finditer(window))
     price = problem = None
     if prices:
-        last = prices[-1]
-        raw = last.group("num") or last.group("num2")
-        negative = bool(last.group("neg") or last.group("neg2")) or raw.startswith("-")
-        try:
-            value = float(raw.replace(",", "").lstrip("-"))
-        except ValueError:
-            value = math.nan
-        if not math.isfinite(value):
-            problem = f"unreadable price {last.group(0).strip()!r}"
-        elif negative:
-            problem = f"negative price -${moves._fmt(value)}"
-        elif value > absurd_above:
-            problem = f"absurd price ${moves._fmt(value)}"
-        else:
-            price = value
+        price, problem = moves.price_of(prices[-1], absurd_above)
     elif moves._DOLLAR_WITHOUT_NUMBER.search(window):
         problem = "a '$' with no number after it"
     accepts = bool(moves._ACCEPT.search(moves._NEGATED.sub(" ", window)))
