@@ -127,8 +127,7 @@ class TurnBasedTextEnv(AECEnv):
         self.render_mode = render_mode
         self.agents = list(self.possible_agents)
         space = observation_space(observation_chars, self.numeric_fields)
-        self._pairs_of: dict[tuple[str, ...], list[tuple[float, float]]] = {}  # numeric field names -> their (low, high)
-        self._limits_of: dict[tuple[str, ...], tuple[tuple[float, ...], tuple[float, ...]]] = {}  # -> (lows, highs)
+        self._limits_of: dict[tuple[str, ...], tuple[tuple[float, ...], tuple[float, ...]]] = {}  # numeric field names -> (lows, highs)
         self.observation_spaces = {agent: space for agent in self.possible_agents}
         # Any string is a legal action; the declared bound only limits what random samples look like.
         self.action_spaces = {agent: PrintableText(max_length=1 << 20) for agent in self.possible_agents}
@@ -267,16 +266,15 @@ class TurnBasedTextEnv(AECEnv):
     ) -> Message:
         """Append a message to the transcript and to the views of the agents that see it."""
         visible = visible_to if type(visible_to) is tuple else tuple(visible_to)
-        transcript = self.transcript
-        message = Message(len(transcript), self.turn, sender, text, visible, kind, data or {})
-        transcript.append(message)
+        message = self._record(sender, text, visible, kind, data or {})
         # for_view's common case inline: short enough and printable (a newline or tab is fine).
         if len(text) <= self.message_view_chars and (text.isprintable() or is_printable_text(text)):
             shown = text
         else:
             shown = for_view(text, self.message_view_chars)
         tagged = f"[{sender}] {shown}"
-        view_text, view_chat, view_count, view_cache = self._view_text, self._view_chat, self._view_count, self._view_cache
+        view_text, view_chat, view_count = self._view_text, self._view_chat, self._view_count
+        view_cache, chat_cache = self._view_cache, self._chat_cache
         for agent in visible:
             if agent == sender:
                 view_text[agent].append(f"[you] {shown}")
@@ -285,8 +283,7 @@ class TurnBasedTextEnv(AECEnv):
                 view_text[agent].append(tagged)
                 view_chat[agent].append({"role": "user", "content": text})
             view_count[agent] += 1
-            view_cache[agent] = None
-            self._chat_cache[agent] = None
+            view_cache[agent] = chat_cache[agent] = None
         return message
 
     def _record(self, sender: str, text: str, visible: tuple[str, ...], kind: str, data: dict[str, Any]) -> Message:
@@ -382,21 +379,16 @@ class TurnBasedTextEnv(AECEnv):
             observation.update(zip(names, rows))
         return observation
 
-    def _bound_pairs(self, names: tuple[str, ...]) -> list[tuple[float, float]]:
-        if names not in self._pairs_of:
-            # float32 bounds, as the Box holds them: a value inside the float64 bound may round outside it.
-            self._pairs_of[names] = [(float(np.float32(low)), float(np.float32(high))) for low, high in
-                                     (self.numeric_fields.get(name, (-np.inf, np.inf)) for name in names)]
-        return self._pairs_of[names]
-
     def _limits(self, names: tuple[str, ...]) -> tuple[tuple[float, ...], tuple[float, ...]]:
-        pairs = self._bound_pairs(names)
+        # float32 bounds, as the Box holds them: a value inside the float64 bound may round outside it.
+        pairs = [(float(np.float32(low)), float(np.float32(high))) for low, high in
+                 (self.numeric_fields.get(name, (-np.inf, np.inf)) for name in names)]
         limits = self._limits_of[names] = (tuple(p[0] for p in pairs), tuple(p[1] for p in pairs))
         return limits
 
     def _bounds(self, names: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
-        pairs = self._bound_pairs(names)
-        return np.array([p[0] for p in pairs], dtype=np.float32), np.array([p[1] for p in pairs], dtype=np.float32)
+        lows, highs = self._limits_of.get(names) or self._limits(names)
+        return np.array(lows, dtype=np.float32), np.array(highs, dtype=np.float32)
 
     def _refresh_info(self, agent: str) -> None:
         info = {
