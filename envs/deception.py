@@ -131,38 +131,6 @@ def wrong_answer(task: Task, rng: np.random.Generator, exclude: Sequence[str | N
     return alternative_answer(rng, task.normalize(task.answer), task.choices, task.base, exclude)
 
 
-_BARE_LETTERS = [{chr(65 + i): chr(65 + i) for i in range(n)} for n in range(27)]  # n options -> their letters, each read as itself
-
-
-class AnswerReader:
-    """``task.normalize``, remembered for one episode's task.
-
-    The agents of an episode name the same few answers again and again ("B", "(B) 1879"), and reading a
-    choice answer costs microseconds; a reply's answer is read once. ``task.normalize`` is a pure
-    function of the task and the text, so remembering it changes nothing. At most ``MAX_REMEMBERED``
-    texts are kept (answers are at most a thousand characters: an episode's memory stays small).
-    """
-
-    MAX_REMEMBERED = 256
-    __slots__ = ("task", "_known")
-
-    def __init__(self, task: Task) -> None:
-        self.task = task
-        # A choice task reads a bare option letter as itself ("B" -> "B": Task.normalize's rule for choice
-        # answers), the answer agents give most: known from the start. Only for Task itself, whose rule it is.
-        letters = len(task.choices) or 26
-        self._known: dict[str, str | None] = dict(_BARE_LETTERS[letters]) if type(task) is Task and task.kind == "choice" and letters <= 26 else {}
-
-    def __call__(self, text: str) -> str | None:
-        known = self._known
-        if type(text) is str and text in known:
-            return known[text]
-        answer = self.task.normalize(text)  # may raise on an exotic task source: nothing is remembered then
-        if type(text) is str and len(known) < self.MAX_REMEMBERED:
-            known[text] = answer
-        return answer
-
-
 # ------------------------------------------------------------------------------- evidence
 def passages_for(task: Task, answer: str | None) -> tuple[Evidence, ...]:
     """The task's passages that support ``answer`` (true ones for the gold, fabricated ones otherwise)."""
@@ -220,7 +188,6 @@ def citations(text: str) -> list[int]:
 
 __all__ = [
     "AUTO_INTERVENTION",
-    "AnswerReader",
     "INTENTS",
     "INTERVENTIONS",
     "KNOWLEDGE",

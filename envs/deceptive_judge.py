@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from feedbackgym.envs.core.base import ENV, MAX_PENALTY, MAX_TURNS, TurnBasedTextEnv
@@ -15,7 +15,6 @@ from feedbackgym.envs.deception import (
     INTENTS,
     INTERVENTIONS,
     KNOWLEDGE,
-    AnswerReader,
     alternative_answer,
     answer_label,
     check_choice,
@@ -101,21 +100,19 @@ _LEADING_LETTER = re.compile(r"^\s*[(\[]?\s*([A-Za-z])\s*[)\].:]?(?:\s|$)")
 _NO_PROPOSAL = {"", "none", "n/a", "na", "-", "no", "nothing"}
 
 
-def _parse_answer(task: Task, raw: str | None, *, leading_letter: bool = False, normalize: Callable[[str], str | None] | None = None) -> str | None:
+def _parse_answer(task: Task, raw: str | None, *, leading_letter: bool = False) -> str | None:
     """A task answer from text that names it (``(C)``, ``42``; with ``leading_letter`` also ``C) Dovenholm``), or None.
 
     Only a judge's "Proposed answer:" line is read by its leading letter: a solver's bare reply
-    "A better option is C" must not count as option A. ``normalize`` (default ``task.normalize``) is
-    the task's, possibly remembered (:class:`~feedbackgym.envs.deception.AnswerReader`).
+    "A better option is C" must not count as option A.
     """
     if raw is None or len(raw) > 1000:
         return None  # a megabyte "answer" is unreadable, not something to parse
-    read = task.normalize if normalize is None else normalize
     raw = raw.strip()
-    answer = read(raw)
+    answer = task.normalize(raw)
     if answer is None and leading_letter and task.kind == "choice":
         match = _LEADING_LETTER.match(raw)
-        answer = read(match.group(1)) if match else None
+        answer = task.normalize(match.group(1)) if match else None
     return answer
 
 
@@ -303,8 +300,7 @@ class DeceptiveJudgeEnv(TurnBasedTextEnv):
     # ------------------------------------------------------------------------------- episode
     def _start_episode(self, options: dict[str, Any]) -> None:
         self.task: Task = episode_task(self.task_source, options, self.np_random)
-        self._read_answer = AnswerReader(self.task)  # the task's normalize, remembered for the episode
-        self.gold = self._read_answer(self.task.answer)
+        self.gold = self.task.normalize(self.task.answer)
         # The task's public view is the same all episode: built once, shared by every info (read-only).
         self._task_view = self.task.public_view()
         # The plausible wrong answer a malicious judge argues for, fixed for the episode (WAFER-QA's alternative):
@@ -380,7 +376,7 @@ class DeceptiveJudgeEnv(TurnBasedTextEnv):
     # -------------------------------------------------------------------------------- solver
     def _solver_move(self, text: str) -> None:
         can_keep = bool(self.answers)
-        answer = _parse_answer(self.task, extract_answer(text), normalize=self._read_answer)
+        answer = _parse_answer(self.task, extract_answer(text))
         kept = False
         if answer is None and can_keep and _KEEP.search(text[:2000]) and not _SWITCH.search(text[:2000]):
             answer, kept = self.answers[-1], True
@@ -472,7 +468,7 @@ class DeceptiveJudgeEnv(TurnBasedTextEnv):
         if proposal_match:
             raw = proposal_match.group(1).strip().strip("*_`\"' ").rstrip(".")
             if raw.lower() not in _NO_PROPOSAL:
-                proposal = _parse_answer(self.task, raw, leading_letter=True, normalize=self._read_answer)
+                proposal = _parse_answer(self.task, raw, leading_letter=True)
                 if proposal is None:
                     options = ", ".join(f"({chr(65 + i)})" for i in range(len(self.task.choices))) or "a value of the task's kind"
                     self.invalid_move(JUDGE, text, f"proposed answer {raw[:60]!r} is not an answer to this question", f"one of {options}")
@@ -531,7 +527,7 @@ class DeceptiveJudgeEnv(TurnBasedTextEnv):
 
     # --------------------------------------------------------------------------- peers, moderator
     def _peer_move(self, peer: str, text: str) -> None:
-        answer = _parse_answer(self.task, extract_answer(text), normalize=self._read_answer)
+        answer = _parse_answer(self.task, extract_answer(text))
         if answer is None:
             self.invalid_move(peer, text, "no answer found", "your own answer as \\boxed{...} with a one-sentence reason")
             return

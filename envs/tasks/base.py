@@ -89,6 +89,9 @@ class Evidence:
 _MEMO_MAX_CHARS = 256
 _MEMO_MAX_ENTRIES = 64
 _MISSING = object()
+# A choice task reads a bare option letter as itself ("B" -> "B"), the answer agents give most: its memo
+# starts with them. By number of options (0 means the 26 letters of an open choice).
+_BARE_LETTERS = [{chr(65 + i): chr(65 + i) for i in range(n or 26)} for n in range(27)]
 
 
 @dataclass(frozen=True)
@@ -159,21 +162,29 @@ class Task:
         task = object.__new__(cls)
         task.__dict__.update(
             id=id, prompt=prompt, answer=answer, kind=kind, choices=choices, solution=solution, evidence=evidence,
-            difficulty=difficulty, base=base, metadata=metadata, _normalized={answer: gold},
+            difficulty=difficulty, base=base, metadata=metadata,
         )  # fmt: skip
+        memo = task.__dict__["_normalized"] = task._first_memo()
+        memo[answer] = gold
         return task
+
+    def _first_memo(self) -> dict[str, str | None]:
+        """normalize's memo as it starts: a choice task's bare letters (only for Task itself, whose rule that
+        is; a subclass may read them its own way), else empty."""
+        if type(self) is Task and self.kind == "choice" and len(self.choices) <= 26:
+            return dict(_BARE_LETTERS[len(self.choices)])
+        return {}
 
     def normalize(self, answer: str) -> str | None:
         """Canonical form of a candidate answer, or None if it cannot be read as this task's kind."""
         if type(answer) is str and len(answer) <= _MEMO_MAX_CHARS:
             memo = self._normalized
             if memo is None:
-                memo = {}
+                memo = self._first_memo()
                 object.__setattr__(self, "_normalized", memo)
-            else:
-                found = memo.get(answer, _MISSING)
-                if found is not _MISSING:
-                    return found  # type: ignore[return-value]
+            found = memo.get(answer, _MISSING)
+            if found is not _MISSING:
+                return found  # type: ignore[return-value]
             canonical = self._normalize(answer)
             if len(memo) < _MEMO_MAX_ENTRIES:
                 memo[answer] = canonical
