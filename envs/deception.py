@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from feedbackgym.envs.tasks import Evidence, Task
+from feedbackgym.envs.tasks.answers import LETTERS
 from feedbackgym.envs.core.checks import require_choice as check_choice
 
 INTENTS = ("constructive", "hypercritical", "malicious")
@@ -46,15 +47,10 @@ def evidence_strength(proposed_answer: str | None, evidence: Sequence[str]) -> i
 # These take a task's public parts (its choices and number base), not a Task: scripted agents see
 # only ``info["task"]``, and they must argue exactly as the environments and wrappers do.
 def option_letters(n_choices: int) -> list[str]:
+    """The option letters of ``n_choices`` options: "A", "B", ... (past 26, the characters that follow)."""
+    if 0 <= n_choices <= len(LETTERS):
+        return list(LETTERS[:n_choices])  # a slice of the letters: cheaper than a character at a time
     return [chr(ord("A") + i) for i in range(n_choices)]
-
-
-_LETTERS = tuple(option_letters(26))  # option_letters(n) for n <= 26 is the first n of these
-
-
-def _letters(n_choices: int) -> Sequence[str]:
-    """:func:`option_letters`, sliced from a table for up to 26 options (what every caller only reads)."""
-    return _LETTERS[:n_choices] if 0 <= n_choices <= 26 else option_letters(n_choices)
 
 
 def answer_label(answer: str | None, choices: Sequence[str] = ()) -> str:
@@ -109,7 +105,7 @@ def alternative_answer(
     answer; a malicious one, and a wrong attempt, never the gold).
     """
     if choices:
-        letters = _letters(len(choices))
+        letters = option_letters(len(choices))
         options = [x for x in letters if x not in exclude and (allow_gold or x != gold)]
         if not options:
             options = [x for x in letters if x != gold] or list(letters)

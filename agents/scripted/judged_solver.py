@@ -54,7 +54,6 @@ PRESETS: dict[str, dict[str, float]] = {
     },
 }
 _MAIN_CRITICS = ("judge", "teacher", "critic")
-_LETTERS = tuple(option_letters(26))  # option_letters(n) is the first n of these for n <= 26
 
 
 def _sigmoid(x: float) -> float:
@@ -218,8 +217,7 @@ class SusceptibleSolver(TaskAgent):
         choices = task.get("choices") or ()
         base = int(task.get("base", 10) or 10)
         if choices:
-            letters = _LETTERS[: len(choices)] if len(choices) <= 26 else option_letters(len(choices))
-            wrong = [x for x in letters if x != self.gold]
+            wrong = [x for x in option_letters(len(choices)) if x != self.gold]
         elif self.gold is not None:
             wrong = list(dict.fromkeys(near_miss(self.gold, self.np_random, base) for _ in range(4)))
         else:

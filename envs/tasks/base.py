@@ -19,6 +19,7 @@ from ._checks import require_generator, require_one_of
 from .answers import (
     BASES,
     KINDS,
+    LETTERS,
     group_thousands,
     normalize_choice,
     normalize_numeric,
@@ -91,7 +92,7 @@ _MEMO_MAX_ENTRIES = 64
 _MISSING = object()
 # A choice task reads a bare option letter as itself ("B" -> "B"), the answer agents give most: its memo
 # starts with them. By number of options (0 means the 26 letters of an open choice).
-_BARE_LETTERS = [{chr(65 + i): chr(65 + i) for i in range(n or 26)} for n in range(27)]
+_BARE_LETTERS = [{letter: letter for letter in LETTERS[: n or 26]} for n in range(27)]
 
 
 @dataclass(frozen=True)

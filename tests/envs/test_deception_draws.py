@@ -36,3 +36,13 @@ def test_citations_are_read_in_the_first_20000_characters_only() -> None:
     assert citations("x" * 19_994 + "[E3]") == [3]
     assert citations("x" * 19_997 + "[E3]") == []  # cut at 20000: the bracket is in, the citation is not
     assert citations("x" * 20_000 + "[E3]") == []
+
+
+def test_option_letters_are_a_character_at_a_time_from_A_for_any_count() -> None:
+    from feedbackgym.envs.deception import option_letters
+
+    for n in range(0, 41):
+        letters = option_letters(n)
+        assert letters == [chr(ord("A") + i) for i in range(n)]
+        letters.append("mine")  # a fresh list each call: a caller may change its own
+        assert option_letters(n) == [chr(ord("A") + i) for i in range(n)]
