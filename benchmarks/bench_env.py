@@ -11,6 +11,10 @@ Two figures, printed as a table (nothing is written unless ``--out`` is given):
     chat view in the infos, metrics). All loops run in this process, one after another in each of
     ``--rounds`` rounds of ``--seconds`` each (the order rotates); each environment's ratio is taken
     to rps in the same round, and the median over rounds is reported. Goal: >= 1.0.
+    Alongside, each environment's ratio to rps played at (about) its own episode length: rps with the
+    fewest rounds (``max_cycles``) whose episodes are at least as long as the environment's mean, in the
+    same rounds. An rps episode pays a reset too, so PettingZoo's own game loses agent-steps/s as its
+    episodes shorten; that rps's ratio to default rps is printed as well. Informative, no goal.
 (b) long-episode slowdown: the cost of one agent-step in a window around turn ``--late-turn`` over
     the cost around turn ``--early-turn`` of a ``max_turns=2000`` episode that never succeeds (a
     solver that always answers ``\\boxed{-1}``, a teacher that always says "incorrect"), each the
@@ -39,6 +43,7 @@ import cProfile
 import gc
 import importlib.util
 import json
+import math
 import platform
 import pstats
 import shlex
@@ -103,14 +108,17 @@ class FeedbackgymLoop:
 
 
 class RpsLoop:
-    """PettingZoo's classic rock-paper-scissors with random actions from seeded action spaces."""
+    """PettingZoo's classic rock-paper-scissors with random actions from seeded action spaces.
 
-    name = "pettingzoo classic/rps-v2 (random actions)"
+    ``max_cycles`` rounds per episode (two agent-steps each); PettingZoo's default is 15.
+    """
 
-    def __init__(self, seed: int) -> None:
+    def __init__(self, seed: int, max_cycles: int | None = None) -> None:
         import pettingzoo
 
-        self.env = pettingzoo.make("aec", "classic/rps-v2")
+        self.max_cycles = max_cycles
+        self.name = "pettingzoo classic/rps-v2 (random actions" + (f", max_cycles={max_cycles})" if max_cycles else ")")
+        self.env = pettingzoo.make("aec", "classic/rps-v2", **({"max_cycles": max_cycles} if max_cycles else {}))
         self.spaces = {agent: self.env.action_space(agent) for agent in self.env.possible_agents}
         for index, space in enumerate(self.spaces.values()):
             space.seed(agent_seed(seed, index))
@@ -134,9 +142,12 @@ class RpsLoop:
 
 def stub_pygame_if_missing() -> bool:
     """rps imports pygame at module level but needs it only to render; stub it when it is absent."""
+    if getattr(sys.modules.get("pygame"), "_feedbackgym_stub", False):
+        return True  # stubbed already, by an earlier call in this process
     if importlib.util.find_spec("pygame") is not None:
         return False
     stub = types.ModuleType("pygame")
+    stub._feedbackgym_stub = True  # type: ignore[attr-defined]
     stub.Surface = lambda size, *args, **kwargs: None  # rps makes one per reset, even without rendering
     sys.modules["pygame"] = stub
     return True
@@ -145,10 +156,19 @@ def stub_pygame_if_missing() -> bool:
 def measure_throughput(rounds: int, seconds: float, seed: int, families: tuple[tuple[str, dict[str, Any]], ...] = FAMILIES) -> dict[str, Any]:
     ours = [FeedbackgymLoop(seed, env_id, kwargs) for env_id, kwargs in families]
     theirs = RpsLoop(seed)
-    for loop in [*ours, theirs]:
-        loop.run(min(seconds, 0.3))  # warm up caches, imports and lazy registries
+    # PettingZoo's own game slows down per agent-step as its episodes shorten (its reset is paid more
+    # often), so each environment is also compared with rps at the same episode length: the fewest
+    # whole rps rounds that are at least as long as the environment's mean episode (never shorter,
+    # which would handicap the baseline).
+    cycles_of: dict[Any, int] = {}
+    for loop in ours:
+        steps, episodes, _ = loop.run(min(seconds, 0.3))  # warm up caches, imports and lazy registries
+        cycles_of[loop] = max(1, math.ceil(steps / max(episodes, 1) / 2))
+    matched = {cycles: RpsLoop(seed, cycles) for cycles in sorted(set(cycles_of.values()))}
+    for loop in [theirs, *matched.values()]:
+        loop.run(min(seconds, 0.3))
     rows = []
-    loops: list[Any] = [theirs, *ours]
+    loops: list[Any] = [theirs, *ours, *matched.values()]
     for round_index in range(rounds):
         # Rotate the order so that slow drift of the machine favours no loop.
         shift = round_index % len(loops)
@@ -158,6 +178,7 @@ def measure_throughput(rounds: int, seconds: float, seed: int, families: tuple[t
             measured[loop] = (steps / elapsed, steps, episodes)
         rps_rate = measured[theirs][0]
         for loop in ours:
+            same_length = matched[cycles_of[loop]]
             rows.append(
                 {
                     "round": round_index,
@@ -165,6 +186,10 @@ def measure_throughput(rounds: int, seconds: float, seed: int, families: tuple[t
                     "feedbackgym_steps_per_s": measured[loop][0],
                     "rps_steps_per_s": rps_rate,
                     "ratio": measured[loop][0] / rps_rate,
+                    "rps_same_length_max_cycles": same_length.max_cycles,
+                    "rps_same_length_steps_per_s": measured[same_length][0],
+                    "ratio_same_length": measured[loop][0] / measured[same_length][0],
+                    "rps_same_length_over_rps": measured[same_length][0] / rps_rate,
                     "feedbackgym_steps": measured[loop][1],
                     "feedbackgym_episodes": measured[loop][2],
                     "rps_steps": measured[theirs][1],
@@ -177,6 +202,9 @@ def measure_throughput(rounds: int, seconds: float, seed: int, families: tuple[t
         by_env[loop.env_id] = {
             "loop": loop.name,
             "median_ratio": statistics.median(r["ratio"] for r in mine),
+            "rps_same_length_max_cycles": cycles_of[loop],
+            "median_ratio_same_length": statistics.median(r["ratio_same_length"] for r in mine),
+            "median_rps_same_length_over_rps": statistics.median(r["rps_same_length_over_rps"] for r in mine),
             "median_feedbackgym_steps_per_s": statistics.median(r["feedbackgym_steps_per_s"] for r in mine),
             "agent_steps_per_episode": sum(r["feedbackgym_steps"] for r in mine) / max(sum(r["feedbackgym_episodes"] for r in mine), 1),
         }
@@ -432,13 +460,17 @@ def main(argv: list[str] | None = None) -> int:
         throughput = measure_throughput(args.rounds, args.seconds, args.seed, families)
         results["throughput"] = throughput
         print(f"(a) throughput, {args.rounds} alternating rounds of {args.seconds:g} s each")
-        print(f"    {'round':>5}  {'environment':<20}  {'feedbackgym/s':>13}  {'rps/s':>9}  {'ratio':>6}")
+        print(f"    {'round':>5}  {'environment':<20}  {'feedbackgym/s':>13}  {'rps/s':>9}  {'ratio':>6}  {'same-length rps/s':>17}  {'ratio':>6}")
         for row in throughput["rounds"]:
-            print(f"    {row['round']:>5}  {row['env_id']:<20}  {row['feedbackgym_steps_per_s']:>13,.0f}  {row['rps_steps_per_s']:>9,.0f}  {row['ratio']:>6.3f}")
+            print(f"    {row['round']:>5}  {row['env_id']:<20}  {row['feedbackgym_steps_per_s']:>13,.0f}  {row['rps_steps_per_s']:>9,.0f}  {row['ratio']:>6.3f}"
+                  f"  {row['rps_same_length_steps_per_s']:>17,.0f}  {row['ratio_same_length']:>6.3f}")
         for env_id, figures in throughput["by_env"].items():
             ratio = figures["median_ratio"]
             rows.append((f"(a) {env_id} agent-steps/s ratio to rps (median)", f"{ratio:.3f}", f">= {GOAL_RATIO}", "yes" if ratio >= GOAL_RATIO else "NO"))
             rows.append((f"    {env_id} agent-steps/s (median)", f"{figures['median_feedbackgym_steps_per_s']:,.0f}", "", ""))
+            cycles = figures["rps_same_length_max_cycles"]
+            rows.append((f"    {env_id} ratio to rps of {2 * cycles} agent-steps an episode", f"{figures['median_ratio_same_length']:.3f}", "", ""))
+            rows.append((f"    rps of {2 * cycles} agent-steps an episode, ratio to rps", f"{figures['median_rps_same_length_over_rps']:.3f}", "", ""))
         rows.append(("    rps agent-steps/s (median)", f"{throughput['median_rps_steps_per_s']:,.0f}", "", ""))
     if "slowdown" not in args.skip:
         slowdown = measure_slowdown(args.reps, args.window, args.early_turn, args.late_turn, args.max_turns, args.seed)

@@ -34,6 +34,15 @@ def test_bench_env_reports_every_family_and_figure(tmp_path: Path, capsys) -> No
     for figures in results["throughput"]["by_env"].values():
         assert math.isfinite(figures["median_ratio"]) and figures["median_ratio"] > 0
         assert figures["agent_steps_per_episode"] >= 1
+        assert math.isfinite(figures["median_ratio_same_length"]) and figures["median_ratio_same_length"] > 0
+        assert figures["median_rps_same_length_over_rps"] > 0
+        assert figures["rps_same_length_max_cycles"] >= 1
+    for row in results["throughput"]["rounds"]:
+        # The same-length rps plays whole rounds of two agent-steps, never fewer than the environment's mean episode.
+        cycles = row["rps_same_length_max_cycles"]
+        assert math.isclose(row["ratio_same_length"], row["feedbackgym_steps_per_s"] / row["rps_same_length_steps_per_s"])
+        assert math.isclose(row["rps_same_length_over_rps"], row["rps_same_length_steps_per_s"] / row["rps_steps_per_s"])
+        assert cycles >= 1
     assert list(results["split"]["by_env"]) == families
     for env_id, figures in results["split"]["by_env"].items():
         assert figures["agent_steps"] >= figures["episodes"] >= 4, env_id
@@ -42,6 +51,7 @@ def test_bench_env_reports_every_family_and_figure(tmp_path: Path, capsys) -> No
     assert results["split"]["rps_us"] > 0 and results["split"]["two_move_floor_us"] > 0
     assert results["slowdown"]["slowdown"] > 0 and results["slowdown"]["late_turn"] == 100
     printed = capsys.readouterr().out
+    assert "same-length rps/s" in printed
     assert "(c) CPU µs per agent-step" in printed and all(env_id in printed for env_id in families)
 
 
@@ -72,3 +82,17 @@ def test_the_split_replay_refuses_episodes_that_do_not_replay(monkeypatch) -> No
         assert "differs from the recorded one" in str(error)
     else:
         raise AssertionError("a replay of different episodes went unnoticed")
+
+
+def test_the_same_length_rps_plays_episodes_of_the_length_it_names() -> None:
+    bench = _load_bench()
+    # Twice in one process (the main benchmark stubs it too): the second call must see the first's stub.
+    assert bench.stub_pygame_if_missing() == bench.stub_pygame_if_missing()
+    for cycles in (1, 3, 48):
+        loop = bench.RpsLoop(0, cycles)
+        steps, episodes, _ = loop.run(0.05)
+        assert episodes >= 1 and steps == 2 * cycles * episodes, cycles
+        assert f"max_cycles={cycles}" in loop.name
+    default = bench.RpsLoop(0)
+    steps, episodes, _ = default.run(0.05)
+    assert steps == 30 * episodes  # PettingZoo's default: 15 rounds of two agent-steps
