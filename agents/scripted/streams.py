@@ -105,9 +105,6 @@ class StreamedRandom:
         return current
 
 
-_NO_SEED = object()
-
-
 class LazilySeeded:
     """Mixin for an :class:`~feedbackgym.agents.base.Agent` that often plays a whole episode without a draw.
 
@@ -120,15 +117,17 @@ class LazilySeeded:
 
     @property
     def np_random(self) -> Any:
-        seed = self.__dict__.get("_pending_seed", _NO_SEED)
-        if seed is not _NO_SEED:
-            self.__dict__["_pending_seed"] = _NO_SEED
+        # None when no seed waits (a waiting seed is a non-negative int). Not a sentinel object: the
+        # agent may be pickled or deep-copied in between, and a copied sentinel is a different object.
+        seed = self.__dict__.get("_pending_seed")
+        if seed is not None:
+            self.__dict__["_pending_seed"] = None
             Agent.reset(self, seed)  # type: ignore[arg-type]  # sets np_random through the setter below
         return self.__dict__["_np_random"]
 
     @np_random.setter
     def np_random(self, rng: Any) -> None:
-        self.__dict__["_pending_seed"] = _NO_SEED
+        self.__dict__["_pending_seed"] = None
         self.__dict__["_np_random"] = rng
 
     def reset(self, seed: int | None = None) -> None:

@@ -138,6 +138,13 @@ class TurnBasedTextEnv(AECEnv):
         self._initialised = False
         self._voice_checks: dict[str, tuple[tuple[str, ...], Callable[[str], str | None]]] = {}
 
+    # ------------------------------------------------------------------------------ copying
+    def __getstate__(self) -> dict[str, Any]:
+        # The per-agent voice checks are closures (unpicklable) and only a cache: rebuilt on first use.
+        state = self.__dict__.copy()
+        state["_voice_checks"] = {}
+        return state
+
     # ----------------------------------------------------------------------------------- spaces
     def observation_space(self, agent: str) -> gymnasium.spaces.Space:
         return self.observation_spaces[agent]

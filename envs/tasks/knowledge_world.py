@@ -13,6 +13,7 @@ from types import MappingProxyType
 import numpy as np
 
 from ._checks import require_int
+from .base import FrozenDict
 
 _ONSETS = (
     "b", "br", "d", "dr", "f", "g", "gr", "h", "k", "kr", "l", "m",
@@ -114,9 +115,8 @@ class KnowledgeBase:
 
         people, towns, rivers = unique(_person, n_people), unique(_town, n_towns), unique(_river, n_rivers)
         inventions = unique(_invention, n_inventions)
-        self.entities: Mapping[str, tuple[str, ...]] = MappingProxyType(
-            {"person": people, "town": towns, "river": rivers, "invention": inventions}
-        )
+        # Read-only, and unlike a mappingproxy it survives pickling and deep copies of the environment.
+        self.entities: Mapping[str, tuple[str, ...]] = FrozenDict({"person": people, "town": towns, "river": rivers, "invention": inventions})
         facts: list[Fact] = []
         born: dict[str, int] = {}
         for person in people:
