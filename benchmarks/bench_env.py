@@ -25,7 +25,9 @@ Two figures, printed as a table (nothing is written unless ``--out`` is given):
     alone (replaying the actions recorded from its cast, so the agents' work is left out), and the
     difference, the scripted agents' share (their ``reset`` and ``act``); rps's loop is timed alike, and
     so is the floor of the shared core: a game of two agents with one move each and nothing of its own
-    (every per-step feature on), the least a two-step episode can cost. Informative, no goal.
+    (every per-step feature on), the least a two-step episode can cost; and, per episode, the
+    environment alone beside a whole rps episode (random agents included) of at least its mean length.
+    Informative, no goal.
 
 An agent-step is one ``env.step`` with an action (the ``None`` steps of dead agents are timed but not
 counted). Resets, and the agents' per-episode reseeding, are inside the timed loop in (a).
@@ -124,11 +126,11 @@ class RpsLoop:
             space.seed(agent_seed(seed, index))
         self.next_seed = seed
 
-    def run(self, seconds: float) -> tuple[int, int, float]:
+    def play(self, episodes: int) -> int:
+        """Play ``episodes`` whole episodes; return the agent-steps."""
         env, spaces = self.env, self.spaces
-        steps = episodes = 0
-        start = time.perf_counter()
-        while time.perf_counter() - start < seconds:
+        steps = 0
+        for _ in range(episodes):
             env.reset(seed=self.next_seed)
             self.next_seed += 1
             for agent in env.agent_iter():
@@ -136,6 +138,13 @@ class RpsLoop:
                 action = None if terminated or truncated else spaces[agent].sample()
                 env.step(action)
                 steps += action is not None
+        return steps
+
+    def run(self, seconds: float) -> tuple[int, int, float]:
+        steps = episodes = 0
+        start = time.perf_counter()
+        while time.perf_counter() - start < seconds:
+            steps += self.play(1)
             episodes += 1
         return steps, episodes, time.perf_counter() - start
 
@@ -269,7 +278,15 @@ def measure_split(families: tuple[tuple[str, dict[str, Any]], ...], episodes: in
         steps = sum(action is not None for actions in recorded for action in actions)
         full_us = best_of(whole) / steps * 1e6
         env_us = best_of(replay) / steps * 1e6
-        by_env[env_id] = {"episodes": count, "agent_steps": steps, "full_us": full_us, "env_us": env_us, "agents_us": full_us - env_us}
+        # A whole rps episode (its random agents included) of at least this environment's mean length, against
+        # this environment's episode without its agents: how much of the gap is the game's own work.
+        cycles = max(1, math.ceil(steps / count / 2))
+        same_length = RpsLoop(seed, cycles)
+        same_length.play(count)
+        rps_episode_us = best_of(lambda: same_length.play(count)) / count * 1e6
+        by_env[env_id] = {"episodes": count, "agent_steps": steps, "full_us": full_us, "env_us": env_us, "agents_us": full_us - env_us,
+                          "env_us_per_episode": env_us * steps / count, "rps_same_length_max_cycles": cycles,
+                          "rps_same_length_us_per_episode": rps_episode_us}
     rps = RpsLoop(seed)
     rps.run(0.1)
     start = time.process_time()
@@ -487,9 +504,12 @@ def main(argv: list[str] | None = None) -> int:
         split = measure_split(families, args.split_episodes, args.split_reps, args.seed)
         results["split"] = split
         print(f"\n(c) CPU µs per agent-step, best of {args.split_reps}: whole loop = environment alone + scripted agents")
-        print(f"    {'environment':<20}  {'episodes':>8}  {'agent-steps':>11}  {'whole':>7}  {'env':>7}  {'agents':>7}")
+        print(f"    {'environment':<20}  {'episodes':>8}  {'agent-steps':>11}  {'whole':>7}  {'env':>7}  {'agents':>7}"
+              f"  {'env µs/episode':>14}  {'rps µs/episode, same length':>27}")
         for env_id, figures in split["by_env"].items():
-            print(f"    {env_id:<20}  {figures['episodes']:>8}  {figures['agent_steps']:>11}  {figures['full_us']:>7.1f}  {figures['env_us']:>7.1f}  {figures['agents_us']:>7.1f}")
+            same = f"{figures['rps_same_length_us_per_episode']:.1f} ({2 * figures['rps_same_length_max_cycles']} steps)"
+            print(f"    {env_id:<20}  {figures['episodes']:>8}  {figures['agent_steps']:>11}  {figures['full_us']:>7.1f}  {figures['env_us']:>7.1f}  {figures['agents_us']:>7.1f}"
+                  f"  {figures['env_us_per_episode']:>14.1f}  {same:>27}")
         print(f"    {'rps (random actions)':<20}  {'':>8}  {'':>11}  {split['rps_us']:>7.1f}")
         print(f"    {'two-move floor':<20}  {args.split_episodes:>8}  {2 * args.split_episodes:>11}  {split['two_move_floor_us']:>7.1f}"
               "  (a two-agent, one-move-each game on the shared core: its per-step features, no game)")

@@ -48,6 +48,11 @@ def test_bench_env_reports_every_family_and_figure(tmp_path: Path, capsys) -> No
         assert figures["agent_steps"] >= figures["episodes"] >= 4, env_id
         assert figures["env_us"] > 0 and figures["full_us"] > 0, env_id
         assert math.isclose(figures["agents_us"], figures["full_us"] - figures["env_us"])
+        assert math.isclose(figures["env_us_per_episode"], figures["env_us"] * figures["agent_steps"] / figures["episodes"])
+        assert figures["rps_same_length_us_per_episode"] > 0
+        # rps plays whole rounds of two agent-steps: the fewest at least as long as the mean episode.
+        mean_length = figures["agent_steps"] / figures["episodes"]
+        assert 2 * figures["rps_same_length_max_cycles"] >= mean_length > 2 * (figures["rps_same_length_max_cycles"] - 1)
     assert results["split"]["rps_us"] > 0 and results["split"]["two_move_floor_us"] > 0
     assert results["slowdown"]["slowdown"] > 0 and results["slowdown"]["late_turn"] == 100
     printed = capsys.readouterr().out
@@ -92,6 +97,7 @@ def test_the_same_length_rps_plays_episodes_of_the_length_it_names() -> None:
         loop = bench.RpsLoop(0, cycles)
         steps, episodes, _ = loop.run(0.05)
         assert episodes >= 1 and steps == 2 * cycles * episodes, cycles
+        assert loop.play(3) == 6 * cycles
         assert f"max_cycles={cycles}" in loop.name
     default = bench.RpsLoop(0)
     steps, episodes, _ = default.run(0.05)
