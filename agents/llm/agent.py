@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 import os
 import random
@@ -175,6 +176,7 @@ class LLMAgent(Agent):
         self.model = model
         self.api_base = api_base
         self._api_key = api_key if api_key is not None else (os.environ[api_key_env] if api_key_env else None)
+        self._api_key_env = api_key_env if api_key is None else None  # where a pickled copy reads the key again
         register_secret(self._api_key)
         self.temperature = float(temperature)
         self.max_tokens = max_tokens
@@ -202,6 +204,37 @@ class LLMAgent(Agent):
 
     def __repr__(self) -> str:  # never shows the key
         return f"LLMAgent(model={self.model!r}, api_base={self.api_base!r})"
+
+    # ------------------------------------------------------------------------------ copying
+    # A pickle is bytes that may end up anywhere (a file, another machine), so it never holds the key: an
+    # agent given api_key_env reads it again from that variable where it is unpickled, and one given the
+    # key itself refuses to be pickled. A deep copy stays in this process and keeps the key.
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        if state.get("_api_key") is not None:
+            if state.get("_api_key_env") is None:
+                raise TypeError(
+                    "an LLMAgent given api_key= cannot be pickled: the key would be written with it. Give "
+                    "api_key_env= (the name of an environment variable holding the key) instead; the key is then "
+                    "read from that variable where the agent is unpickled"
+                )
+            state["_api_key"] = None
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        name = state.get("_api_key_env")
+        if name is not None:
+            if name not in os.environ:
+                raise ValueError(f"this LLMAgent reads its key from {name!r} (api_key_env), which is not set in this process's environment")
+            self._api_key = os.environ[name]
+            register_secret(self._api_key)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> LLMAgent:
+        twin = object.__new__(type(self))
+        memo[id(self)] = twin
+        twin.__dict__.update(copy.deepcopy(self.__dict__, memo))  # the key included: the copy stays in this process
+        return twin
 
     def reset(self, seed: int | None = None) -> None:
         super().reset(seed)
