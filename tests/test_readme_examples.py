@@ -196,22 +196,6 @@ def test_the_readme_has_its_examples_and_every_claim_check_finds_its_block() -> 
         assert sum(line in example.code for example in EXAMPLES) == 1, f"no single README block contains {line!r}"
 
 
-@pytest.mark.parametrize("example", EXAMPLES, ids=[f"README.md:{e.line}" for e in EXAMPLES])
-def test_readme_example_runs(example: Example, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, one_torch_thread: None) -> None:
-    example.compiled()  # a syntax error fails even a block that is skipped
-    reason = reason_to_skip(example)
-    if reason is not None and example.rule.startswith(NOT_RUN):  # type: ignore[union-attr]
-        check_feedbackgym_imports(example)
-    if reason is not None:
-        pytest.skip(reason)
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # a model is never downloaded here
-    monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
-    namespace, output = run_example(example)
-    for check in claims_of(example):
-        check(namespace, output)
-
-
 def check_feedbackgym_imports(example: Example) -> None:
     """The names a block that is not run imports from feedbackgym exist, so a rename still fails here."""
     for node in ast.walk(ast.parse(example.code)):
@@ -225,6 +209,22 @@ def check_feedbackgym_imports(example: Example) -> None:
             for alias in node.names:
                 if alias.name.split(".")[0] == "feedbackgym":
                     importlib.import_module(alias.name)
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=[f"README.md:{e.line}" for e in EXAMPLES])
+def test_readme_example_runs(example: Example, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, one_torch_thread: None) -> None:
+    example.compiled()  # a syntax error fails even a block that is skipped
+    reason = reason_to_skip(example)
+    if reason is not None:
+        if example.rule is not None and example.rule.startswith(NOT_RUN):
+            check_feedbackgym_imports(example)
+        pytest.skip(reason)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # a model is never downloaded here
+    monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
+    namespace, output = run_example(example)
+    for check in claims_of(example):
+        check(namespace, output)
 
 
 def test_rules_above_blocks_are_read() -> None:
