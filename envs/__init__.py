@@ -1,6 +1,7 @@
 """feedbackgym environments: registration only, so that importing stays cheap (no torch, no litellm)."""
 
 from feedbackgym.envs.core.feedback import FeedbackEvent, FeedbackLevel, Verdict
+from feedbackgym.envs.core.registry import RegistryError
 from feedbackgym.envs.registration import (
     EnvSpec,
     apply_wrapper,
@@ -18,6 +19,7 @@ __all__ = [
     "EnvSpec",
     "FeedbackEvent",
     "FeedbackLevel",
+    "RegistryError",
     "Verdict",
     "apply_wrapper",
     "make",
