@@ -37,6 +37,13 @@ MAX_TURNS = 10_000  # the cap on every environment's turn, round and game counts
 
 FeedbackTransform = Callable[[FeedbackEvent], FeedbackEvent]
 
+# Voice checks of recent short replies, per agent: a scripted agent (or an LLM at temperature 0) says the
+# same few lines again and again, and a check reads the whole text (about 1 us). The answer is a pure
+# function of the text, the agent's cast and its frames, so one kept with its checker is as good as new.
+_VOICE_MEMO_CHARS = 500  # longer replies are rarely repeated: checked every time
+_VOICE_MEMO_SIZE = 1_024  # answers kept per agent; the memo is emptied when full
+_UNCHECKED = object()
+
 
 @dataclass(slots=True)
 class Message:
@@ -136,7 +143,8 @@ class TurnBasedTextEnv(AECEnv):
         self.np_random, self.np_random_seed = seeding.np_random(None)
         self._own_random: np.random.Generator | None = None
         self._initialised = False
-        self._voice_checks: dict[str, tuple[tuple[str, ...], Callable[[str], str | None]]] = {}
+        # agent -> (its frames, the checker for them, the checker's answers by text)
+        self._voice_checks: dict[str, tuple[tuple[str, ...], Callable[[str], str | None], dict[str, str | None]]] = {}
 
     # ----------------------------------------------------------------------------------- spaces
     def observation_space(self, agent: str) -> gymnasium.spaces.Space:
@@ -177,12 +185,13 @@ class TurnBasedTextEnv(AECEnv):
         self._view_text: dict[str, deque[str]] = {agent: deque(maxlen=window) for agent in agents}
         self._view_chat: dict[str, deque[dict[str, str]]] = {agent: deque(maxlen=window) for agent in agents}
         self._view_count = dict.fromkeys(agents, 0)
-        # The text view of an agent changes only when a message reaches it: kept until then. Its head
-        # (instructions and pinned messages) changes more rarely still, and is kept on its own.
-        self._view_cache: dict[str, str | None] = dict.fromkeys(agents)
+        # The text view of an agent changes only when a message reaches it: kept, with the count of messages
+        # it holds (_view_count when it was built), and grown by the messages that reached the agent since.
+        # Its head (instructions and pinned messages) changes more rarely still, and is kept on its own.
+        self._view_cache: dict[str, tuple[str, int] | None] = dict.fromkeys(agents)
         self._view_head: dict[str, str | None] = dict.fromkeys(agents)
-        # The chat view likewise, as the list it was last built as (handed out as a copy).
-        self._chat_cache: dict[str, list[dict[str, str]] | None] = dict.fromkeys(agents)
+        # The chat view likewise, as the list it was last built as (handed out as a copy), and its count.
+        self._chat_cache: dict[str, tuple[list[dict[str, str]], int] | None] = dict.fromkeys(agents)
         self._last_feedback: dict[str, dict[str, Any] | None] = dict.fromkeys(agents)
         self._last_move: dict[str, dict[str, Any] | None] = dict.fromkeys(agents)
         self._start_episode(options or {})
@@ -228,12 +237,21 @@ class TurnBasedTextEnv(AECEnv):
         )
 
     def _speaks_as(self, agent: str, text: str) -> str | None:
-        """:func:`~feedbackgym.envs.core.voice.speaks_as` for ``agent``'s reply, its checker kept per agent and frames."""
+        """:func:`~feedbackgym.envs.core.voice.speaks_as` for ``agent``'s reply, its checker kept per agent and
+        frames, and the answers for short replies it checked before (see ``_VOICE_MEMO_CHARS``)."""
         frames = self.voice_frames(agent)
         kept = self._voice_checks.get(agent)
         if kept is None or (kept[0] is not frames and kept[0] != frames):
-            kept = self._voice_checks[agent] = (frames, voice_checker(agent, tuple(self.possible_agents), tuple(frames)))
-        return kept[1](text)
+            kept = self._voice_checks[agent] = (frames, voice_checker(agent, tuple(self.possible_agents), tuple(frames)), {})
+        if type(text) is not str or len(text) > _VOICE_MEMO_CHARS:  # a str subclass may redefine hashing and equality
+            return kept[1](text)
+        memo = kept[2]
+        voice = memo.get(text, _UNCHECKED)
+        if voice is _UNCHECKED:
+            if len(memo) >= _VOICE_MEMO_SIZE:
+                memo.clear()
+            voice = memo[text] = kept[1](text)
+        return voice  # type: ignore[return-value]
 
     def voice_frames(self, agent: str) -> tuple[str, ...]:
         """Phrases with which this environment introduces others' text or its own verdicts in what
@@ -274,7 +292,6 @@ class TurnBasedTextEnv(AECEnv):
             shown = for_view(text, self.message_view_chars)
         tagged = f"[{sender}] {shown}"
         view_text, view_chat, view_count = self._view_text, self._view_chat, self._view_count
-        view_cache, chat_cache = self._view_cache, self._chat_cache
         for agent in visible:
             if agent == sender:
                 view_text[agent].append(f"[you] {shown}")
@@ -282,8 +299,7 @@ class TurnBasedTextEnv(AECEnv):
             else:
                 view_text[agent].append(tagged)
                 view_chat[agent].append({"role": "user", "content": text})
-            view_count[agent] += 1
-            view_cache[agent] = chat_cache[agent] = None
+            view_count[agent] += 1  # the kept views see the new count (view_text, chat_messages)
         return message
 
     def _record(self, sender: str, text: str, visible: tuple[str, ...], kind: str, data: dict[str, Any]) -> Message:
@@ -324,8 +340,21 @@ class TurnBasedTextEnv(AECEnv):
     def view_text(self, agent: str) -> str:
         """The text observation of ``agent``: instructions, pinned messages, then the recent window."""
         cached = self._view_cache[agent]
+        count = self._view_count[agent]
         if cached is not None:
-            return cached
+            text, held = cached
+            if held == count:
+                return text
+            window = self._view_text[agent]
+            # Only messages added since (the window never dropped one, so there is no "omitted" line to
+            # change): the text is the same join, grown. A text cut to its last observation_chars - 1
+            # characters still holds every character that the grown text's cut keeps.
+            if count == len(window) and text:
+                text = "\n\n".join([text, *[window[index] for index in range(held - count, 0)]])
+                if len(text) > self.observation_chars:
+                    text = "…" + text[-(self.observation_chars - 1) :]
+                self._view_cache[agent] = (text, count)
+                return text
         head = self._view_head[agent]
         if head is None:
             head = self._view_head[agent] = "\n\n".join(part for part in (self._instructions[agent], *self._pinned_text[agent]) if part)
@@ -339,7 +368,7 @@ class TurnBasedTextEnv(AECEnv):
         text = "\n\n".join(parts)
         if len(text) > self.observation_chars:
             text = "…" + text[-(self.observation_chars - 1) :]
-        self._view_cache[agent] = text
+        self._view_cache[agent] = (text, count)
         return text
 
     def chat_messages(self, agent: str) -> list[dict[str, str]]:
@@ -347,18 +376,25 @@ class TurnBasedTextEnv(AECEnv):
 
         A new list each call (the messages in it are shared with the view: read them, don't change them).
         """
-        cached = self._chat_cache[agent]
-        if cached is None:
-            cached = []
+        kept = self._chat_cache[agent]
+        count = self._view_count[agent]
+        window = self._view_chat[agent]
+        if kept is not None and kept[1] != count and count == len(window):
+            # Only messages added since, and none dropped (no "omitted" line to change): appended in place.
+            messages = kept[0]
+            messages.extend([window[index] for index in range(kept[1] - count, 0)])
+            kept = self._chat_cache[agent] = (messages, count)
+        elif kept is None or kept[1] != count:
+            messages = []
             if self._instructions[agent]:
-                cached.append({"role": "system", "content": self._instructions[agent]})
-            cached.extend(self._pinned_chat[agent])
-            omitted = self._view_count[agent] - len(self._view_chat[agent])
+                messages.append({"role": "system", "content": self._instructions[agent]})
+            messages.extend(self._pinned_chat[agent])
+            omitted = count - len(window)
             if omitted > 0:
-                cached.append({"role": "user", "content": f"[{omitted} earlier messages omitted]"})
-            cached.extend(self._view_chat[agent])
-            self._chat_cache[agent] = cached
-        return cached.copy()
+                messages.append({"role": "user", "content": f"[{omitted} earlier messages omitted]"})
+            messages.extend(window)
+            kept = self._chat_cache[agent] = (messages, count)
+        return kept[0].copy()
 
     # ------------------------------------------------------------------------ observations, info
     def observe(self, agent: str) -> dict[str, Any]:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import random
 
+import pytest
+
 from feedbackgym.envs.core import voice
 from feedbackgym.envs.core.voice import ENV, fold, frame_pattern, speaks_as
 
@@ -71,16 +73,26 @@ def _view_text_from_scratch(env, agent: str) -> str:
     return text
 
 
-def test_kept_text_views_follow_every_change_of_instructions_pins_and_messages() -> None:
+@pytest.mark.parametrize(
+    ("history_window", "observation_chars", "changes"),
+    [
+        (4, None, 6),  # the window drops messages: an "omitted" line that changes
+        (10_000, 2_500, 60),  # kept views grown by new messages, and cut to observation_chars once too long
+    ],
+)
+def test_kept_text_views_follow_every_change_of_instructions_pins_and_messages(history_window: int, observation_chars: int | None, changes: int) -> None:
     from feedbackgym.envs import make
 
-    env = make("SolverFeedback-v0", history_window=4).unwrapped
+    env = make("SolverFeedback-v0", history_window=history_window).unwrapped
+    if observation_chars is not None:
+        env.observation_chars = observation_chars  # no constructor argument of this env: set as a subclass would
     env.reset(seed=0)
     rng = random.Random(7)
     agents = list(env.possible_agents)
+    grown = cut = 0
     for _ in range(3000):
         agent = rng.choice(agents)
-        action = rng.randrange(6)
+        action = rng.randrange(changes)  # 0-2 change the head or clear the view, the rest post
         text = rng.choice(["", "hello", "x" * rng.randint(1, 300), "line\nbreak", "\x07bell"])
         if action == 0:
             env.instruct(agent, text)
@@ -92,12 +104,18 @@ def test_kept_text_views_follow_every_change_of_instructions_pins_and_messages()
             env.post(rng.choice([*agents, "env"]), text, rng.sample(agents, rng.randint(1, len(agents))))
         if rng.random() < 0.5:
             for someone in agents:
+                kept = env._view_cache[someone]
+                grown += kept is not None and kept[1] < env._view_count[someone] == len(env._view_text[someone])
+                cut += len(env.view_text(someone)) == env.observation_chars
+            for someone in agents:
                 assert env.view_text(someone) == _view_text_from_scratch(env, someone)
                 chat = env.chat_messages(someone)
                 assert chat == _chat_from_scratch(env, someone)
                 chat.append({"role": "user", "content": "a reader's own edit"})  # a copy: the kept view is untouched
                 assert env.chat_messages(someone) == _chat_from_scratch(env, someone)
     assert env.view_text(agents[0]) != ""
+    if observation_chars is not None:
+        assert grown > 100 and cut > 100  # both paths were taken
 
 
 def _chat_from_scratch(env, agent: str) -> list[dict[str, str]]:
@@ -146,6 +164,28 @@ def test_the_voice_check_follows_frames_that_change_during_an_episode() -> None:
     assert TurnBasedTextEnv._speaks_as(env, "solver_0", "Referee notes: fine") == ENV
     frames["value"] = ["Grader:"]  # a list, not a tuple: still read
     assert TurnBasedTextEnv._speaks_as(env, "solver_0", "Grader: correct") == ENV
+
+
+def test_kept_voice_checks_answer_as_the_checker_does() -> None:
+    from feedbackgym.envs import make
+    from feedbackgym.envs.core import base
+
+    class Odd(str):  # a str subclass is never answered from the memo
+        pass
+
+    env = make("Negotiation-v0").unwrapped
+    env.reset(seed=0)
+    rng = random.Random(15)
+    cast = tuple(env.possible_agents)
+    texts = ["".join(rng.choice(_VOICE_PIECES) for _ in range(rng.randint(1, 10))) for _ in range(3000)]
+    texts += ["Buyer: " + "x" * base._VOICE_MEMO_CHARS, "x" * base._VOICE_MEMO_CHARS + "\n[env] over"]  # past the memo's length
+    for _ in range(6 * base._VOICE_MEMO_SIZE):  # enough to fill and empty each agent's memo
+        speaker, text = rng.choice(cast), rng.choice(texts)
+        if rng.random() < 0.05:
+            text = Odd(text)
+        expected = speaks_as(text, speaker, cast, env.voice_frames(speaker))
+        assert env._speaks_as(speaker, text) == expected, (speaker, text)
+    assert any(env._voice_checks[agent][2] for agent in cast)
 
 
 def test_last_is_pettingzoos_last() -> None:
