@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from operator import le
 from typing import Any
 
 import gymnasium
@@ -406,12 +405,14 @@ class TurnBasedTextEnv(AECEnv):
             rows = np.array(given, dtype=np.float32)[:, None]  # indexing: cheaper than reshape
             names = tuple(numeric)
             # A last guard (each env keeps its values in range): the observation stays in its space. Checked
-            # in Python, both comparisons of every value in C (map over operator.le); a NaN fails them as it
-            # fails low <= value <= high. On a handful of values numpy's comparisons cost more.
-            limits = self._limits_of.get(names) or self._limits(names)
-            if not (all(map(le, limits[0], given)) and all(map(le, given, limits[1]))):
-                low_array, high_array = self._bounds(names)
-                rows = np.clip(np.nan_to_num(rows[:, 0], nan=0.0), low_array, high_array).reshape(-1, 1)
+            # in Python (a NaN fails low <= value <= high too): on a handful of values numpy's comparisons cost
+            # more, and a loop of chained comparisons less than two all(map(operator.le, ...)).
+            lows, highs = self._limits_of.get(names) or self._limits(names)
+            for low, value, high in zip(lows, given, highs):
+                if not low <= value <= high:
+                    low_array, high_array = self._bounds(names)
+                    rows = np.clip(np.nan_to_num(rows[:, 0], nan=0.0), low_array, high_array).reshape(-1, 1)
+                    break
             observation.update(zip(names, rows))
         return observation
 

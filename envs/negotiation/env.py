@@ -328,26 +328,11 @@ class NegotiationEnv(TurnBasedTextEnv):
         self._critic_lines: list[str] = []
         self._critic_line_games: list[int] = []
         self._critic_scanned = 0
-        # The constant part of each player's info["negotiation"], copied and completed at every step.
-        self._info_templates = {
-            agent: {
-                "role": side,
-                "game": 0,
-                "n_games": self.n_games,
-                "coached": side == self.coached,
-                "feedback_source": self.feedback_source,
-                "n_round": self.n_round,
-                "moves_made": 0,
-                "moves_left": 0,
-                "own_offer": None,
-                "rival_offer": None,
-                "seller_init": self.seller_init,
-                "buyer_init": self.buyer_init,
-                "price_range": None,
-                "reservation": self.cost_price if side == "seller" else self.buyer_value,
-            }
-            for side, agent in AGENT_OF.items()
-        }
+        # Each player's info["negotiation"] as far as it stays the same within a game, copied and completed at
+        # every step; made again when a game ends (see _extra_info).
+        self._info_templates: dict[str, dict[str, Any]] = {}
+        self._templated_games = -1  # the number of games played when the templates were made
+        self._prices: list[float | None] = []  # the deal prices of the games played, as the templates were made
         for agent, text in self._texts()["instructions"].items():
             self.instruct(agent, text)
         self._start_game()
@@ -616,18 +601,43 @@ class NegotiationEnv(TurnBasedTextEnv):
         if agent == CRITIC:
             return {"request": dict(self._critic_request)} if self._critic_request is not None else {}
         side = SIDE_OF[agent]
-        games = self.games
+        if self._templated_games != len(self.games):
+            self._make_info_templates()
         made = self.moves_made[side]
-        state = self._info_templates[agent].copy()  # the constant entries, in their order; the rest set below
-        state["game"] = len(games)
+        offers = self.offers
+        state = self._info_templates[agent].copy()  # every entry in its order; those of the move set below
         state["moves_made"] = made
         state["moves_left"] = self.n_round - made
-        state["own_offer"] = self.offers[side]
-        state["rival_offer"] = self.offers[OTHER_SIDE[side]]
-        state["price_range"] = list(self.price_range)
-        state["previous_price"] = games[-1].price if games else None
-        state["prices"] = [g.price for g in games]
+        state["own_offer"] = offers[side]
+        state["rival_offer"] = offers[OTHER_SIDE[side]]
+        state["price_range"] = [*self.price_range]  # lists of their own: a reader may change them
+        state["prices"] = self._prices.copy()
         return {"negotiation": state}
+
+    def _make_info_templates(self) -> None:
+        """Each player's info["negotiation"] with the entries that change only when a game ends."""
+        games = self.games
+        prices = self._prices = [g.price for g in games]
+        for side, agent in AGENT_OF.items():
+            self._info_templates[agent] = {
+                "role": side,
+                "game": len(games),
+                "n_games": self.n_games,
+                "coached": side == self.coached,
+                "feedback_source": self.feedback_source,
+                "n_round": self.n_round,
+                "moves_made": 0,
+                "moves_left": 0,
+                "own_offer": None,
+                "rival_offer": None,
+                "seller_init": self.seller_init,
+                "buyer_init": self.buyer_init,
+                "price_range": None,
+                "reservation": self.cost_price if side == "seller" else self.buyer_value,
+                "previous_price": prices[-1] if prices else None,
+                "prices": None,
+            }
+        self._templated_games = len(games)
 
     def _episode_metrics(self) -> dict[str, Any]:
         prices = [g.price for g in self.games]
