@@ -159,35 +159,36 @@ class ConcessionNegotiator(StreamedRandom, Agent):
         assert self._params is not None
         self._params["max_concession"] = min(max(self._params["max_concession"] - amount, self.min_concession), 1.0)
 
-    def _reservation(self, state: dict[str, Any]) -> tuple[float, float]:
-        """(own opening price, reservation price) for this side."""
-        assert self._params is not None
-        seller_open, buyer_open = state["seller_init"], state["buyer_init"]
-        gap = seller_open - buyer_open
-        concession = self._params["max_concession"] * gap
-        low, high = state["price_range"]
-        if state["role"] == "seller":
-            return seller_open, max(seller_open - concession, state["reservation"], low)
-        return buyer_open, min(buyer_open + concession, state["reservation"], high)
-
     def _offer(self, state: dict[str, Any]) -> float:
+        """This move's price on the concession curve from the opening to the reservation, rounded to
+        ``price_step`` toward the own side's interest and kept in ``price_range``."""
         params = self._params
         assert params is not None
-        # _reservation inlined (the same operations in the same order): this runs at every move.
+        # This runs at every move: min() and max() are spelt as the comparisons they make (each keeps the first
+        # of equal values), a call less each.
         seller_open, buyer_open = state["seller_init"], state["buyer_init"]
         concession = params["max_concession"] * (seller_open - buyer_open)
         low, high = state["price_range"]
         seller = state["role"] == "seller"
-        if seller:
-            opening, reservation = seller_open, max(seller_open - concession, state["reservation"], low)
-        else:
-            opening, reservation = buyer_open, min(buyer_open + concession, state["reservation"], high)
-        progress = min((state["moves_made"] + 1) / state["n_round"], 1.0)
+        floor_or_cap = state["reservation"]
+        if seller:  # max(seller_open - concession, cost, low)
+            opening = seller_open
+            reservation = seller_open - concession
+            reservation = floor_or_cap if floor_or_cap > reservation else reservation
+            reservation = low if low > reservation else reservation
+        else:  # min(buyer_open + concession, value, high)
+            opening = buyer_open
+            reservation = buyer_open + concession
+            reservation = floor_or_cap if floor_or_cap < reservation else reservation
+            reservation = high if high < reservation else reservation
+        progress = (state["moves_made"] + 1) / state["n_round"]
+        progress = 1.0 if 1.0 < progress else progress  # min(progress, 1.0)
         target = opening + (reservation - opening) * progress ** (1.0 / params["beta"])
         steps = target / self.price_step
         # Round toward the own side's interest, so the reservation is never crossed by rounding.
         rounded = (math.ceil(steps - 1e-9) if seller else math.floor(steps + 1e-9)) * self.price_step
-        return min(max(rounded, low), high)
+        rounded = low if low > rounded else rounded  # min(max(rounded, low), high)
+        return high if high < rounded else rounded
 
     @staticmethod
     def _acceptable(side: str, rival: float, offer: float) -> bool:

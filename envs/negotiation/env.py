@@ -393,7 +393,7 @@ class NegotiationEnv(TurnBasedTextEnv):
         self.stalled_moves = 0 if (made_offer or accepts) else self.stalled_moves + 1
         offer = price if made_offer else None
         self.game.moves.append({"side": side, "offer": offer, "accepts": accepts, "walks_away": walks_away, "valid": True,
-                                "chars": len(text), "standing": dict(offers)})
+                                "chars": len(text), "standing": offers.copy()})
         self.post(agent, text, _PLAYERS, data={"offer": offer, "accepts": accepts, "walks_away": walks_away})
         if accepts:
             assert standing is not None
@@ -458,7 +458,7 @@ class NegotiationEnv(TurnBasedTextEnv):
         self.moves_made[side] += 1
         self.stalled_moves += 1
         self.game.moves.append({"side": side, "offer": None, "accepts": False, "walks_away": False, "valid": False,
-                                "chars": len(text), "standing": dict(self.offers)})
+                                "chars": len(text), "standing": self.offers.copy()})
         self._next_negotiator(side)
 
     # ---------------------------------------------------------------------------- game end
