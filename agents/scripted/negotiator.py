@@ -113,7 +113,10 @@ class ConcessionNegotiator(StreamedRandom, Agent):
             return f"I accept your offer of ${_money(rival)}."
         own = state["own_offer"]
         if own is not None:  # never move backwards: a re-drawn or rounded target must not undo a concession
-            offer = min(offer, own) if side == "seller" else max(offer, own)
+            if side == "seller":
+                offer = own if own < offer else offer  # min(offer, own)
+            else:
+                offer = own if own > offer else offer  # max(offer, own)
         lines = OFFER_LINES[side]
         line = lines[self.draws().integers(len(lines))].replace("{price}", _money(offer))
         taken = self.taken_up

@@ -505,10 +505,10 @@ class NegotiationEnv(TurnBasedTextEnv):
         coached = self.coached_agent  # read once: the loop runs over the transcript
         collected, games_of = self._critic_lines, self._critic_line_games
         transcript = self.transcript
-        for index in range(self._critic_scanned, len(transcript)):  # only what was posted since the last request
-            message = transcript[index]
+        role_of = SIDE_OF.get
+        for message in transcript[self._critic_scanned :]:  # only what was posted since the last request
             if coached in message.visible_to and message.kind in _CRITIC_READS:
-                collected.append(f"{SIDE_OF.get(message.sender, 'critic')}: {message.text}")
+                collected.append(f"{role_of(message.sender, 'critic')}: {message.text}")
                 games_of.append(message.data.get("game", 0))
         self._critic_scanned = len(transcript)
         if first_index:  # a message without a game index counts as game 0
@@ -571,7 +571,7 @@ class NegotiationEnv(TurnBasedTextEnv):
     def post(self, sender: str, text: str, visible_to: Any, *, kind: str = "move", data: dict[str, Any] | None = None) -> Any:
         # Every message carries the index of its game, so a critic with critic_history="last" reads one game.
         tagged = {"game": len(self.games), **(data or {})}
-        return super().post(sender, text, visible_to, kind=kind, data=tagged)
+        return TurnBasedTextEnv.post(self, sender, text, visible_to, kind=kind, data=tagged)  # super() without its proxy: at every move
 
     @property
     def impersonations(self) -> int:
