@@ -42,6 +42,7 @@ FeedbackTransform = Callable[[FeedbackEvent], FeedbackEvent]
 _VOICE_MEMO_CHARS = 500  # longer replies are rarely repeated: checked every time
 _VOICE_MEMO_SIZE = 1_024  # answers kept per agent; the memo is emptied when full
 _UNCHECKED = object()
+_FLOAT32 = np.dtype(np.float32)  # a dtype object: np.array converts the np.float32 type into one at every call
 
 
 @dataclass(slots=True)
@@ -78,7 +79,8 @@ class TurnBasedTextEnv(AECEnv):
       with :meth:`post`/:meth:`pin`, and set ``self.agent_selection``;
     - ``_play(agent, text)``: apply one move; call :meth:`invalid_move` when it cannot be parsed;
     - ``_forfeit(agent, text)``: what happens when an agent spends its whole retry budget;
-    - ``_numeric(agent)``: the values of the numeric observation fields;
+    - ``_numeric(agent)``: the values of the numeric observation fields, by name (a dict), or as a list in
+      the order of ``numeric_fields`` (every field; cheaper for an env whose fields are all there at every step);
     - ``_episode_metrics()``: a flat dict of metrics, stored when the episode ends.
 
     ``step`` never raises on agent input: anything that is not a string is turned into one (None is
@@ -133,6 +135,7 @@ class TurnBasedTextEnv(AECEnv):
         self.render_mode = render_mode
         self.agents = list(self.possible_agents)
         space = observation_space(observation_chars, self.numeric_fields)
+        self._numeric_names = tuple(self.numeric_fields)  # the names of the values when _numeric gives a list
         self._limits_of: dict[tuple[str, ...], tuple[tuple[float, ...], tuple[float, ...]]] = {}  # numeric field names -> (lows, highs)
         self.observation_spaces = {agent: space for agent in self.possible_agents}
         # Any string is a legal action; the declared bound only limits what random samples look like.
@@ -400,10 +403,12 @@ class TurnBasedTextEnv(AECEnv):
         observation: dict[str, Any] = {"text": self.view_text(agent)}
         numeric = self._numeric(agent)
         if numeric:
+            if type(numeric) is list:
+                given, names = numeric, self._numeric_names
+            else:
+                given, names = list(numeric.values()), tuple(numeric)
             # One float32 array, handed out as (1,)-shaped rows: a fifth of the allocations.
-            given = list(numeric.values())
-            rows = np.array(given, dtype=np.float32)[:, None]  # indexing: cheaper than reshape
-            names = tuple(numeric)
+            rows = np.array(given, _FLOAT32)[:, None]  # indexing: cheaper than reshape
             # A last guard (each env keeps its values in range): the observation stays in its space. Checked
             # in Python (a NaN fails low <= value <= high too): on a handful of values numpy's comparisons cost
             # more, and a loop of chained comparisons less than two all(map(operator.le, ...)).
@@ -509,7 +514,7 @@ class TurnBasedTextEnv(AECEnv):
     def _forfeit(self, agent: str, text: str) -> None:
         raise NotImplementedError
 
-    def _numeric(self, agent: str) -> dict[str, float]:
+    def _numeric(self, agent: str) -> dict[str, float] | list[float]:
         return {}
 
     def _episode_metrics(self) -> dict[str, Any]:

@@ -578,24 +578,25 @@ class NegotiationEnv(TurnBasedTextEnv):
         """Replies this episode that spoke as another participant or the environment (all invalid moves)."""
         return sum(self.impersonation_attempts.values())
 
-    def _numeric(self, agent: str) -> dict[str, float]:
+    def _numeric(self, agent: str) -> list[float]:
+        # The values of every field, in the order of numeric_fields (games_played, moves_left, own_offer,
+        # rival_offer, previous_price, reservation, last_reward): no dict to build at every step.
         games = self.games
         prev = NO_VALUE if not games or games[-1].price is None else games[-1].price
         side = SIDE_OF.get(agent)
         if side is None:
-            return {"games_played": float(len(games)), "moves_left": 0.0, "own_offer": NO_VALUE, "rival_offer": NO_VALUE,
-                    "previous_price": prev, "reservation": NO_VALUE, "last_reward": self._last_game_reward[agent]}
+            return [float(len(games)), 0.0, NO_VALUE, NO_VALUE, prev, NO_VALUE, self._last_game_reward[agent]]
         offers = self.offers
         own, rival = offers[side], offers[OTHER_SIDE[side]]
-        return {
-            "games_played": float(len(games)),
-            "moves_left": float(self.n_round - self.moves_made[side]),
-            "own_offer": NO_VALUE if own is None else own,
-            "rival_offer": NO_VALUE if rival is None else rival,
-            "previous_price": prev,
-            "reservation": self.cost_price if side == "seller" else self.buyer_value,
-            "last_reward": self._last_game_reward[agent],
-        }
+        return [
+            float(len(games)),
+            float(self.n_round - self.moves_made[side]),
+            NO_VALUE if own is None else own,
+            NO_VALUE if rival is None else rival,
+            prev,
+            self.cost_price if side == "seller" else self.buyer_value,
+            self._last_game_reward[agent],
+        ]
 
     def _extra_info(self, agent: str) -> dict[str, Any]:
         if agent == CRITIC:

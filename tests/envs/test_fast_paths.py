@@ -226,6 +226,29 @@ def test_the_observation_guard_clips_exactly_what_is_out_of_range() -> None:
         assert observation["turn"].tolist() == [np.float32(expected_turn)] and observation["last_reward"].tolist() == [np.float32(expected_reward)]
 
 
+def test_numeric_values_as_a_list_are_observed_as_the_same_values_by_name() -> None:
+    import math
+
+    from feedbackgym.envs import make
+
+    env = make("SolverFeedback-v0", max_turns=5).unwrapped
+    env.reset(seed=0)
+    names = list(env.numeric_fields)
+    by_name = type(env)._numeric
+    for turn, reward in [(0, 0.0), (3, 0.5), (5, 1e6), (6, 0.0), (-1, 0.0), (0, math.nan), (0, -2e6), (math.inf, 0.0)]:
+        env.turn, env._last_reward = turn, reward
+        env._numeric = lambda agent: by_name(env, agent)  # the values by name (a dict)
+        expected = env.observe("solver_0")
+        values = by_name(env, "solver_0")
+        env._numeric = lambda agent: [values[name] for name in names]  # the same values as a list, in numeric_fields' order
+        observed = env.observe("solver_0")
+        assert list(observed) == ["text", *names] and observed.keys() == expected.keys()
+        for name in names:
+            assert observed[name].shape == (1,) and observed[name].dtype == expected[name].dtype
+            assert observed[name].tobytes() == expected[name].tobytes(), (name, turn, reward)
+        assert env.observation_space("solver_0").contains(observed)
+
+
 def test_is_printable_text_agrees_with_the_plain_definition_on_every_code_point() -> None:
     from feedbackgym.envs.core.spaces import is_printable_text
 

@@ -424,6 +424,11 @@ def test_player_info_is_the_state_of_the_game_at_every_step() -> None:
             }
             assert info["negotiation"] == expected and list(info["negotiation"]) == list(expected)  # the entries and their order
             assert float(observation["own_offer"][0]) == (-1.0 if base.offers[side] is None else base.offers[side])
+            assert list(observation) == ["text", *base.numeric_fields]  # the values _numeric lists, by name
+            assert [float(observation[name][0]) for name in base.numeric_fields] == [
+                len(base.games), 10 - base.moves_made[side], *(-1.0 if base.offers[s] is None else base.offers[s] for s in (side, other)),
+                -1.0 if not base.games or base.games[-1].price is None else base.games[-1].price, 8.0 if side == "seller" else 20.0,
+                base._last_game_reward[agent]]
             checked_at_end += terminated
         action = None if terminated or truncated else agents[agent].act(observation, info)
         if agent != CRITIC and "negotiation" in info:
