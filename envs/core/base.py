@@ -36,11 +36,13 @@ MAX_TURNS = 10_000  # the cap on every environment's turn, round and game counts
 
 FeedbackTransform = Callable[[FeedbackEvent], FeedbackEvent]
 
-# Voice checks of recent short replies, per agent: a scripted agent (or an LLM at temperature 0) says the
-# same few lines again and again, and a check reads the whole text (about 1 us). The answer is a pure
-# function of the text, the agent's cast and its frames, so one kept with its checker is as good as new.
+# Voice checks of recent short replies, per checker (an agent's cast and frames, shared by every env of that
+# cast): a scripted agent (or an LLM at temperature 0) says the same lines again and again, and a check reads
+# the whole text (about 1 us). The answer is a pure function of the text and the checker, so one kept is as
+# good as new. A coached scripted negotiator says some 2,000 different lines over a few thousand episodes.
 _VOICE_MEMO_CHARS = 500  # longer replies are rarely repeated: checked every time
-_VOICE_MEMO_SIZE = 1_024  # answers kept per agent; the memo is emptied when full
+_VOICE_MEMO_SIZE = 4_096  # answers kept per checker (at most a few MB); the memo is emptied when full
+_voice_memos: dict[Callable[[str], str | None], dict[str, str | None]] = {}
 _UNCHECKED = object()
 _FLOAT32 = np.dtype(np.float32)  # a dtype object: np.array converts the np.float32 type into one at every call
 
@@ -145,7 +147,7 @@ class TurnBasedTextEnv(AECEnv):
         self.np_random, self.np_random_seed = seeding.np_random(None)
         self._own_random: np.random.Generator | None = None
         self._initialised = False
-        # agent -> (its frames, the checker for them, the checker's answers by text)
+        # agent -> (its frames, the checker for them, the checker's answers by text: see _voice_memos)
         self._voice_checks: dict[str, tuple[tuple[str, ...], Callable[[str], str | None], dict[str, str | None]]] = {}
 
     # ----------------------------------------------------------------------------------- spaces
@@ -244,7 +246,8 @@ class TurnBasedTextEnv(AECEnv):
         frames = self.voice_frames(agent)
         kept = self._voice_checks.get(agent)
         if kept is None or (kept[0] is not frames and kept[0] != frames):
-            kept = self._voice_checks[agent] = (frames, voice_checker(agent, tuple(self.possible_agents), tuple(frames)), {})
+            checker = voice_checker(agent, tuple(self.possible_agents), tuple(frames))  # made once a process (cached)
+            kept = self._voice_checks[agent] = (frames, checker, _voice_memos.setdefault(checker, {}))
         if type(text) is not str or len(text) > _VOICE_MEMO_CHARS:  # a str subclass may redefine hashing and equality
             return kept[1](text)
         memo = kept[2]

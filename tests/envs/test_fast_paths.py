@@ -177,7 +177,7 @@ def test_kept_voice_checks_answer_as_the_checker_does() -> None:
     env.reset(seed=0)
     rng = random.Random(15)
     cast = tuple(env.possible_agents)
-    texts = ["".join(rng.choice(_VOICE_PIECES) for _ in range(rng.randint(1, 10))) for _ in range(3000)]
+    texts = ["".join(rng.choice(_VOICE_PIECES) for _ in range(rng.randint(1, 10))) for _ in range(6000)]
     texts += ["Buyer: " + "x" * base._VOICE_MEMO_CHARS, "x" * base._VOICE_MEMO_CHARS + "\n[env] over"]  # past the memo's length
     for _ in range(6 * base._VOICE_MEMO_SIZE):  # enough to fill and empty each agent's memo
         speaker, text = rng.choice(cast), rng.choice(texts)
@@ -186,6 +186,10 @@ def test_kept_voice_checks_answer_as_the_checker_does() -> None:
         expected = speaks_as(text, speaker, cast, env.voice_frames(speaker))
         assert env._speaks_as(speaker, text) == expected, (speaker, text)
     assert any(env._voice_checks[agent][2] for agent in cast)
+    other = make("Negotiation-v0").unwrapped  # another env of the same cast shares the answers
+    other.reset(seed=1)
+    other._speaks_as("seller_0", "hello")
+    assert other._voice_checks["seller_0"][2] is env._voice_checks["seller_0"][2]
 
 
 def test_last_is_pettingzoos_last() -> None:
