@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import Any
 
 import gymnasium
@@ -222,7 +223,8 @@ class TurnBasedTextEnv(AECEnv):
             self.invalid_move(agent, text, f"the reply speaks as {shown}", OWN_VOICE)
         cumulative = self._cumulative_rewards
         for other, reward in rewards.items():
-            cumulative[other] += reward
+            if reward:  # adding a zero (0.0 or -0.0) to a sum that starts at 0.0 changes nothing
+                cumulative[other] += reward
         if self.agents:
             selected = self.agent_selection
             if not (self.terminations[selected] or self.truncations[selected]):
@@ -355,7 +357,7 @@ class TurnBasedTextEnv(AECEnv):
             # change): the text is the same join, grown. A text cut to its last observation_chars - 1
             # characters still holds every character that the grown text's cut keeps.
             if count == len(window) and text:
-                text = "\n\n".join([text, *[window[index] for index in range(held - count, 0)]])
+                text = "\n\n".join([text, *islice(window, held, None)])  # the entries after the first `held`
                 if len(text) > self.observation_chars:
                     text = "…" + text[-(self.observation_chars - 1) :]
                 self._view_cache[agent] = (text, count)
@@ -387,7 +389,7 @@ class TurnBasedTextEnv(AECEnv):
         if kept is not None and kept[1] != count and count == len(window):
             # Only messages added since, and none dropped (no "omitted" line to change): appended in place.
             messages = kept[0]
-            messages.extend([window[index] for index in range(kept[1] - count, 0)])
+            messages.extend(islice(window, kept[1], None))  # the entries after those it holds
             kept = self._chat_cache[agent] = (messages, count)
         elif kept is None or kept[1] != count:
             messages = []

@@ -192,6 +192,38 @@ def test_kept_voice_checks_answer_as_the_checker_does() -> None:
     assert other._voice_checks["seller_0"][2] is env._voice_checks["seller_0"][2]
 
 
+def test_cumulative_rewards_skip_only_zeros_that_change_nothing() -> None:
+    import math
+
+    from feedbackgym.envs import make
+
+    env = make("SolverFeedback-v0", max_turns=10_000).unwrapped
+    env.reset(seed=0)
+    rng = random.Random(3)
+    values = [0.0, -0.0, 0, 1, -1.5, 0.1, 1e-300, -1e-300, math.inf, -math.inf, math.nan, 2.5]
+    expected = dict(env._cumulative_rewards)
+    for _ in range(2_000):
+        given = {agent: rng.choice(values) for agent in env.agents}
+
+        def play(agent: str, text: str, given: dict = given) -> None:
+            env.rewards.update(given)  # what a move earned, zeros of every kind included
+
+        env._play = play
+        agent = env.agent_selection
+        env.step("a reply")
+        expected[agent] = 0.0
+        for other, reward in given.items():
+            expected[other] += reward  # the plain sum
+        for other in env.agents:
+            got, want = env._cumulative_rewards[other], expected[other]
+            assert type(got) is type(want) and (got == want or math.isnan(got) and math.isnan(want)), (other, got, want)
+            assert math.isnan(want) or math.copysign(1.0, got) == math.copysign(1.0, want)  # 0.0 is not -0.0 (a NaN's sign
+            # is the interpreter's: which of two NaNs a sum keeps depends on how the addition was specialised)
+        if rng.random() < 0.1:
+            env._cumulative_rewards = dict.fromkeys(env.agents, 0.0)
+            expected = dict(env._cumulative_rewards)
+
+
 def test_last_is_pettingzoos_last() -> None:
     from pettingzoo import AECEnv
 
