@@ -109,7 +109,8 @@ class ConcessionNegotiator(StreamedRandom, Agent):
         assert self._params is not None
         offer = self._offer(state)
         rival = state["rival_offer"]
-        if rival is not None and self._acceptable(side, rival, offer):
+        # The rival's offer is acceptable when at least as good as this move's own (within 1e-9).
+        if rival is not None and (rival >= offer - 1e-9 if side == "seller" else rival <= offer + 1e-9):
             return f"I accept your offer of ${_money(rival)}."
         own = state["own_offer"]
         if own is not None:  # never move backwards: a re-drawn or rounded target must not undo a concession
@@ -192,10 +193,6 @@ class ConcessionNegotiator(StreamedRandom, Agent):
         rounded = (math.ceil(steps - 1e-9) if seller else math.floor(steps + 1e-9)) * self.price_step
         rounded = low if low > rounded else rounded  # min(max(rounded, low), high)
         return high if high < rounded else rounded
-
-    @staticmethod
-    def _acceptable(side: str, rival: float, offer: float) -> bool:
-        return rival >= offer - 1e-9 if side == "seller" else rival <= offer + 1e-9
 
 
 _MONEY: dict[float, str] = {}  # prices said before: a negotiator's come from a short grid

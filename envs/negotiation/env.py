@@ -394,13 +394,16 @@ class NegotiationEnv(TurnBasedTextEnv):
         offer = price if made_offer else None
         self.game.moves.append({"side": side, "offer": offer, "accepts": accepts, "walks_away": walks_away, "valid": True,
                                 "chars": len(text), "standing": offers.copy()})
-        self.post(agent, text, _PLAYERS, data={"offer": offer, "accepts": accepts, "walks_away": walks_away})
+        # Tagged with its game here, as post() tags every other message: a dict and a call less at every move.
+        TurnBasedTextEnv.post(self, agent, text, _PLAYERS, data={"game": len(self.games), "offer": offer, "accepts": accepts, "walks_away": walks_away})
         if accepts:
             assert standing is not None
             self._finish_game(standing, "accepted", closed_by=side)
         elif walks_away:
             self._finish_game(None, "walked_away", closed_by=side)
-        elif made_offer and standing is not None and self._offers_meet(side, price, standing):
+        elif made_offer and standing is not None and (
+            price <= standing + self.price_tolerance + 1e-9 if side == "seller" else price >= standing - self.price_tolerance - 1e-9
+        ):  # the offers meet or cross
             self._finish_game(standing, "offers_met", closed_by=side)
         else:
             self._next_negotiator(side)
@@ -433,11 +436,6 @@ class NegotiationEnv(TurnBasedTextEnv):
                 )
                 return False
         return True
-
-    def _offers_meet(self, side: str, price: float, standing: float) -> bool:
-        if side == "seller":
-            return price <= standing + self.price_tolerance + 1e-9
-        return price >= standing - self.price_tolerance - 1e-9
 
     def _next_negotiator(self, side: str) -> None:
         other = OTHER_SIDE[side]
@@ -569,7 +567,8 @@ class NegotiationEnv(TurnBasedTextEnv):
 
     # --------------------------------------------------------------------------- views, metrics
     def post(self, sender: str, text: str, visible_to: Any, *, kind: str = "move", data: dict[str, Any] | None = None) -> Any:
-        # Every message carries the index of its game, so a critic with critic_history="last" reads one game.
+        # Every message carries the index of its game, so a critic with critic_history="last" reads one game
+        # (a move is tagged where it is posted, in _negotiator_move).
         tagged = {"game": len(self.games), **(data or {})}
         return TurnBasedTextEnv.post(self, sender, text, visible_to, kind=kind, data=tagged)  # super() without its proxy: at every move
 
