@@ -367,14 +367,12 @@ class NegotiationEnv(TurnBasedTextEnv):
     def voice_frames(self, agent: str) -> tuple[str, ...]:
         return _PLAYER_FRAMES if agent != CRITIC else _CRITIC_FRAMES
 
+    # ---------------------------------------------------------------------------- negotiators
     def _play(self, agent: str, text: str) -> None:
+        """The critic's move (see _critic_move) or a negotiator's, played here: no call between at every move."""
         if agent == CRITIC:
             self._critic_move(text)
-        else:
-            self._negotiator_move(agent, text)
-
-    # ---------------------------------------------------------------------------- negotiators
-    def _negotiator_move(self, agent: str, text: str) -> None:
+            return
         side = SIDE_OF[agent]
         reading = read_reply(text, absurd_above=self.absurd_above)
         price, accepts, walks_away = reading.price, reading.accepts, reading.walks_away
@@ -568,7 +566,7 @@ class NegotiationEnv(TurnBasedTextEnv):
     # --------------------------------------------------------------------------- views, metrics
     def post(self, sender: str, text: str, visible_to: Any, *, kind: str = "move", data: dict[str, Any] | None = None) -> Any:
         # Every message carries the index of its game, so a critic with critic_history="last" reads one game
-        # (a move is tagged where it is posted, in _negotiator_move).
+        # (a negotiator's move is tagged where it is posted, in _play).
         tagged = {"game": len(self.games), **(data or {})}
         return TurnBasedTextEnv.post(self, sender, text, visible_to, kind=kind, data=tagged)  # super() without its proxy: at every move
 
