@@ -426,6 +426,11 @@ class TurnBasedTextEnv(AECEnv):
             observation.update(zip(names, rows))
         return observation
 
+    def _numeric_by_name(self, agent: str) -> dict[str, float]:
+        """``agent``'s raw numeric values (before the observation's range guard) by name, whichever form ``_numeric`` gives."""
+        numeric = self._numeric(agent)
+        return dict(zip(self._numeric_names, numeric)) if type(numeric) is list else dict(numeric)
+
     def _limits(self, names: tuple[str, ...]) -> tuple[tuple[float, ...], tuple[float, ...]]:
         # float32 bounds, as the Box holds them: a value inside the float64 bound may round outside it.
         pairs = [(float(np.float32(low)), float(np.float32(high))) for low, high in

@@ -283,6 +283,7 @@ def test_numeric_values_as_a_list_are_observed_as_the_same_values_by_name() -> N
             assert observed[name].shape == (1,) and observed[name].dtype == expected[name].dtype
             assert observed[name].tobytes() == expected[name].tobytes(), (name, turn, reward)
         assert env.observation_space("solver_0").contains(observed)
+        assert env._numeric_by_name("solver_0") == values or math.isnan(reward)  # the raw values by name, either way
 
 
 def test_is_printable_text_agrees_with_the_plain_definition_on_every_code_point() -> None:
