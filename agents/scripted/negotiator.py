@@ -119,7 +119,7 @@ class ConcessionNegotiator(StreamedRandom, Agent):
             else:
                 offer = own if own > offer else offer  # max(offer, own)
         lines = OFFER_LINES[side]
-        line = lines[self.draws().integers(len(lines))].replace("{price}", _money(offer))
+        line = _offer_line(lines[self.draws().integers(len(lines))], offer)
         taken = self.taken_up
         if not taken:
             return line
@@ -196,6 +196,18 @@ class ConcessionNegotiator(StreamedRandom, Agent):
 
 
 _MONEY: dict[float, str] = {}  # prices said before: a negotiator's come from a short grid
+_LINES: dict[tuple[str, float], str] = {}  # offer lines said before: a few phrasings of those prices
+
+
+def _offer_line(template: str, price: float) -> str:
+    """``template`` ("How about ${price}?") with ``price`` in it as :func:`_money` writes it; kept, as _money keeps it."""
+    key = (template, price)
+    line = _LINES.get(key) if price > 0 else None
+    if line is None:
+        line = template.replace("{price}", _money(price))
+        if price > 0 and len(_LINES) < 4096:
+            _LINES[key] = line
+    return line
 
 
 def _money(value: float) -> str:

@@ -139,6 +139,7 @@ class TurnBasedTextEnv(AECEnv):
         self.agents = list(self.possible_agents)
         space = observation_space(observation_chars, self.numeric_fields)
         self._numeric_names = tuple(self.numeric_fields)  # the names of the values when _numeric gives a list
+        self._numeric_limits: tuple[tuple[float, ...], tuple[float, ...]] | None = None  # their bounds (see _limits)
         self._limits_of: dict[tuple[str, ...], tuple[tuple[float, ...], tuple[float, ...]]] = {}  # numeric field names -> (lows, highs)
         self.observation_spaces = {agent: space for agent in self.possible_agents}
         # Any string is a legal action; the declared bound only limits what random samples look like.
@@ -410,14 +411,15 @@ class TurnBasedTextEnv(AECEnv):
         if numeric:
             if type(numeric) is list:
                 given, names = numeric, self._numeric_names
+                lows, highs = self._numeric_limits or self._limits(names)
             else:
                 given, names = list(numeric.values()), tuple(numeric)
+                lows, highs = self._limits_of.get(names) or self._limits(names)
             # One float32 array, handed out as (1,)-shaped rows: a fifth of the allocations.
             rows = np.array(given, _FLOAT32)[:, None]  # indexing: cheaper than reshape
             # A last guard (each env keeps its values in range): the observation stays in its space. Checked
             # in Python (a NaN fails low <= value <= high too): on a handful of values numpy's comparisons cost
             # more, and a loop of chained comparisons less than two all(map(operator.le, ...)).
-            lows, highs = self._limits_of.get(names) or self._limits(names)
             for low, value, high in zip(lows, given, highs):
                 if not low <= value <= high:
                     low_array, high_array = self._bounds(names)
@@ -436,6 +438,8 @@ class TurnBasedTextEnv(AECEnv):
         pairs = [(float(np.float32(low)), float(np.float32(high))) for low, high in
                  (self.numeric_fields.get(name, (-np.inf, np.inf)) for name in names)]
         limits = self._limits_of[names] = (tuple(p[0] for p in pairs), tuple(p[1] for p in pairs))
+        if names == self._numeric_names:
+            self._numeric_limits = limits  # those of a list from _numeric: no tuple of names to hash at every step
         return limits
 
     def _bounds(self, names: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:

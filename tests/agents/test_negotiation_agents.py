@@ -258,3 +258,19 @@ def test_tips_found_again_are_a_fresh_list() -> None:
     found = tips_in("1. Stay firm. 2. Emphasize the quality of the balloon.")
     found.append("anchor")
     assert tips_in("1. Stay firm. 2. Emphasize the quality of the balloon.") == ["value", "firm"]
+
+
+def test_kept_offer_lines_are_the_filled_templates() -> None:
+    import math
+    import random
+
+    from feedbackgym.agents.scripted import negotiator
+
+    rng = random.Random(5)
+    prices = [0.0, -0.0, math.nan, math.inf, 15, 15.0, 15.5, 1e-9, 12.345, 1e7] + [rng.choice([0.5, 0.01]) * rng.randint(0, 4000) for _ in range(300)]
+    templates = [line for lines in negotiator.OFFER_LINES.values() for line in lines]
+    for _ in range(3):  # new, then kept
+        for price in prices:
+            for template in templates:
+                assert negotiator._offer_line(template, price) == template.replace("{price}", negotiator._money(price)), (template, price)
+    assert negotiator._offer_line("How about ${price}?", -0.0) == "How about $-0?"  # never the line kept for 0.0
