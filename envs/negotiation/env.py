@@ -568,7 +568,7 @@ class NegotiationEnv(TurnBasedTextEnv):
         # Every message carries the index of its game, so a critic with critic_history="last" reads one game
         # (a negotiator's move is tagged where it is posted, in _play).
         tagged = {"game": len(self.games), **(data or {})}
-        return TurnBasedTextEnv.post(self, sender, text, visible_to, kind=kind, data=tagged)  # super() without its proxy: at every move
+        return TurnBasedTextEnv.post(self, sender, text, visible_to, kind=kind, data=tagged)  # super() without its proxy object
 
     @property
     def impersonations(self) -> int:
