@@ -432,7 +432,7 @@ def check_observations(env: Any, report: HostileReport, context: str) -> None:
             bad = [key for key, space in env.observation_space(agent).spaces.items() if not space.contains(observation.get(key))]
             report.problem("out_of_space", f"{context}: {agent} {bad} = {[observation.get(k) for k in bad if k != 'text']}")
             continue
-        for name, value in base._numeric(agent).items():
+        for name, value in base._numeric_by_name(agent).items():
             low, high = base.numeric_fields[name]
             if not (math.isfinite(value) and low <= value <= high):
                 report.problem("out_of_space", f"{context}: {agent} raw {name}={value} outside [{low}, {high}]")

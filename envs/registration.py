@@ -142,15 +142,22 @@ class FastOrderEnforcing(OrderEnforcingWrapper):
             raise AttributeError("agent_selection cannot be accessed before reset")
         return self.env.agent_selection
 
+    def reset(self, seed: int | None = None, options: dict[str, Any] | None = None) -> None:
+        super().reset(seed=seed, options=options)
+        # From the first reset on, last() is the wrapped env's own (its order check passes for good): bound here,
+        # so that the loop's every last() skips this wrapper's frame and its attribute reads (every read on a
+        # class with __getattr__, as this one, goes through the slow hook).
+        self.last = self.env.last  # type: ignore[method-assign]
+
     def last(self, observe: bool = True) -> tuple:
         if not self._has_reset:
             return super().last(observe)  # let PettingZoo raise its usual error
         return self.env.last(observe)
 
     def step(self, action: Any) -> None:
-        if self._has_reset and self.env.agents:
+        if self._has_reset and (env := self.env).agents:
             self._has_updated = True
-            self.env.step(action)
+            env.step(action)
         else:
             super().step(action)  # PettingZoo's error before reset, its warning after the end
 
@@ -168,13 +175,17 @@ class _FastIterable(AECOrderEnforcingIterable):
 class _FastIterator(AECOrderEnforcingIterator):
     """``AECOrderEnforcingIterator`` reading the wrapped env's ``agents`` and ``agent_selection`` directly."""
 
+    def __init__(self, env: FastOrderEnforcing, max_iter: int) -> None:
+        super().__init__(env, max_iter)
+        self._wrapped = env.env  # read once (the wrapper's attributes go through its __getattr__ hook)
+
     def __next__(self) -> Any:
-        wrapper = self.env
-        env = wrapper.env
+        env = self._wrapped
         if not env.agents or self.iters_til_term <= 0:
             raise StopIteration
         self.iters_til_term -= 1
         agent = env.agent_selection
+        wrapper = self.env
         assert wrapper._has_updated, "need to call step() or reset() in a loop over `agent_iter`"
         wrapper._has_updated = False
         return agent

@@ -109,13 +109,17 @@ class ConcessionNegotiator(StreamedRandom, Agent):
         assert self._params is not None
         offer = self._offer(state)
         rival = state["rival_offer"]
-        if rival is not None and self._acceptable(side, rival, offer):
+        # The rival's offer is acceptable when at least as good as this move's own (within 1e-9).
+        if rival is not None and (rival >= offer - 1e-9 if side == "seller" else rival <= offer + 1e-9):
             return f"I accept your offer of ${_money(rival)}."
         own = state["own_offer"]
         if own is not None:  # never move backwards: a re-drawn or rounded target must not undo a concession
-            offer = min(offer, own) if side == "seller" else max(offer, own)
+            if side == "seller":
+                offer = own if own < offer else offer  # min(offer, own)
+            else:
+                offer = own if own > offer else offer  # max(offer, own)
         lines = OFFER_LINES[side]
-        line = lines[self.draws().integers(len(lines))].replace("{price}", _money(offer))
+        line = _offer_line(lines[self.draws().integers(len(lines))], offer)
         taken = self.taken_up
         if not taken:
             return line
@@ -159,42 +163,51 @@ class ConcessionNegotiator(StreamedRandom, Agent):
         assert self._params is not None
         self._params["max_concession"] = min(max(self._params["max_concession"] - amount, self.min_concession), 1.0)
 
-    def _reservation(self, state: dict[str, Any]) -> tuple[float, float]:
-        """(own opening price, reservation price) for this side."""
-        assert self._params is not None
-        seller_open, buyer_open = state["seller_init"], state["buyer_init"]
-        gap = seller_open - buyer_open
-        concession = self._params["max_concession"] * gap
-        low, high = state["price_range"]
-        if state["role"] == "seller":
-            return seller_open, max(seller_open - concession, state["reservation"], low)
-        return buyer_open, min(buyer_open + concession, state["reservation"], high)
-
     def _offer(self, state: dict[str, Any]) -> float:
+        """This move's price on the concession curve from the opening to the reservation, rounded to
+        ``price_step`` toward the own side's interest and kept in ``price_range``."""
         params = self._params
         assert params is not None
-        # _reservation inlined (the same operations in the same order): this runs at every move.
+        # This runs at every move: min() and max() are spelt as the comparisons they make (each keeps the first
+        # of equal values), a call less each.
         seller_open, buyer_open = state["seller_init"], state["buyer_init"]
         concession = params["max_concession"] * (seller_open - buyer_open)
         low, high = state["price_range"]
         seller = state["role"] == "seller"
-        if seller:
-            opening, reservation = seller_open, max(seller_open - concession, state["reservation"], low)
-        else:
-            opening, reservation = buyer_open, min(buyer_open + concession, state["reservation"], high)
-        progress = min((state["moves_made"] + 1) / state["n_round"], 1.0)
+        floor_or_cap = state["reservation"]
+        if seller:  # max(seller_open - concession, cost, low)
+            opening = seller_open
+            reservation = seller_open - concession
+            reservation = floor_or_cap if floor_or_cap > reservation else reservation
+            reservation = low if low > reservation else reservation
+        else:  # min(buyer_open + concession, value, high)
+            opening = buyer_open
+            reservation = buyer_open + concession
+            reservation = floor_or_cap if floor_or_cap < reservation else reservation
+            reservation = high if high < reservation else reservation
+        progress = (state["moves_made"] + 1) / state["n_round"]
+        progress = 1.0 if 1.0 < progress else progress  # min(progress, 1.0)
         target = opening + (reservation - opening) * progress ** (1.0 / params["beta"])
         steps = target / self.price_step
         # Round toward the own side's interest, so the reservation is never crossed by rounding.
         rounded = (math.ceil(steps - 1e-9) if seller else math.floor(steps + 1e-9)) * self.price_step
-        return min(max(rounded, low), high)
-
-    @staticmethod
-    def _acceptable(side: str, rival: float, offer: float) -> bool:
-        return rival >= offer - 1e-9 if side == "seller" else rival <= offer + 1e-9
+        rounded = low if low > rounded else rounded  # min(max(rounded, low), high)
+        return high if high < rounded else rounded
 
 
 _MONEY: dict[float, str] = {}  # prices said before: a negotiator's come from a short grid
+_LINES: dict[tuple[str, float], str] = {}  # offer lines said before: a few phrasings of those prices
+
+
+def _offer_line(template: str, price: float) -> str:
+    """``template`` ("How about ${price}?") with ``price`` in it as :func:`_money` writes it; kept, as _money keeps it."""
+    key = (template, price)
+    line = _LINES.get(key) if price > 0 else None
+    if line is None:
+        line = template.replace("{price}", _money(price))
+        if price > 0 and len(_LINES) < 4096:
+            _LINES[key] = line
+    return line
 
 
 def _money(value: float) -> str:

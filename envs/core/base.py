@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from operator import le
+from itertools import islice
 from typing import Any
 
 import gymnasium
@@ -36,6 +36,16 @@ MAX_PENALTY = 1e6
 MAX_TURNS = 10_000  # the cap on every environment's turn, round and game counts
 
 FeedbackTransform = Callable[[FeedbackEvent], FeedbackEvent]
+
+# Voice checks of recent short replies, per checker (an agent's cast and frames, shared by every env of that
+# cast): a scripted agent (or an LLM at temperature 0) says the same lines again and again, and a check reads
+# the whole text (about 1 us). The answer is a pure function of the text and the checker, so one kept is as
+# good as new. A coached scripted negotiator says some 2,000 different lines over a few thousand episodes.
+_VOICE_MEMO_CHARS = 500  # longer replies are rarely repeated: checked every time
+_VOICE_MEMO_SIZE = 4_096  # answers kept per checker (at most a few MB); the memo is emptied when full
+_voice_memos: dict[Callable[[str], str | None], dict[str, str | None]] = {}
+_UNCHECKED = object()
+_FLOAT32 = np.dtype(np.float32)  # a dtype object: np.array converts the np.float32 type into one at every call
 
 
 @dataclass(slots=True)
@@ -72,7 +82,8 @@ class TurnBasedTextEnv(AECEnv):
       with :meth:`post`/:meth:`pin`, and set ``self.agent_selection``;
     - ``_play(agent, text)``: apply one move; call :meth:`invalid_move` when it cannot be parsed;
     - ``_forfeit(agent, text)``: what happens when an agent spends its whole retry budget;
-    - ``_numeric(agent)``: the values of the numeric observation fields;
+    - ``_numeric(agent)``: the values of the numeric observation fields, by name (a dict), or as a list in
+      the order of ``numeric_fields`` (every field; cheaper for an env whose fields are all there at every step);
     - ``_episode_metrics()``: a flat dict of metrics, stored when the episode ends.
 
     ``step`` never raises on agent input: anything that is not a string is turned into one (None is
@@ -127,6 +138,8 @@ class TurnBasedTextEnv(AECEnv):
         self.render_mode = render_mode
         self.agents = list(self.possible_agents)
         space = observation_space(observation_chars, self.numeric_fields)
+        self._numeric_names = tuple(self.numeric_fields)  # the names of the values when _numeric gives a list
+        self._numeric_limits: tuple[tuple[float, ...], tuple[float, ...]] | None = None  # their bounds (see _limits)
         self._limits_of: dict[tuple[str, ...], tuple[tuple[float, ...], tuple[float, ...]]] = {}  # numeric field names -> (lows, highs)
         self.observation_spaces = {agent: space for agent in self.possible_agents}
         # Any string is a legal action; the declared bound only limits what random samples look like.
@@ -136,7 +149,8 @@ class TurnBasedTextEnv(AECEnv):
         self.np_random, self.np_random_seed = seeding.np_random(None)
         self._own_random: np.random.Generator | None = None
         self._initialised = False
-        self._voice_checks: dict[str, tuple[tuple[str, ...], Callable[[str], str | None]]] = {}
+        # agent -> (its frames, the checker for them, the checker's answers by text: see _voice_memos)
+        self._voice_checks: dict[str, tuple[tuple[str, ...], Callable[[str], str | None], dict[str, str | None]]] = {}
 
     # ------------------------------------------------------------------------------ copying
     def __getstate__(self) -> dict[str, Any]:
@@ -184,12 +198,13 @@ class TurnBasedTextEnv(AECEnv):
         self._view_text: dict[str, deque[str]] = {agent: deque(maxlen=window) for agent in agents}
         self._view_chat: dict[str, deque[dict[str, str]]] = {agent: deque(maxlen=window) for agent in agents}
         self._view_count = dict.fromkeys(agents, 0)
-        # The text view of an agent changes only when a message reaches it: kept until then. Its head
-        # (instructions and pinned messages) changes more rarely still, and is kept on its own.
-        self._view_cache: dict[str, str | None] = dict.fromkeys(agents)
+        # The text view of an agent changes only when a message reaches it: kept, with the count of messages
+        # it holds (_view_count when it was built), and grown by the messages that reached the agent since.
+        # Its head (instructions and pinned messages) changes more rarely still, and is kept on its own.
+        self._view_cache: dict[str, tuple[str, int] | None] = dict.fromkeys(agents)
         self._view_head: dict[str, str | None] = dict.fromkeys(agents)
-        # The chat view likewise, as the list it was last built as (handed out as a copy).
-        self._chat_cache: dict[str, list[dict[str, str]] | None] = dict.fromkeys(agents)
+        # The chat view likewise, as the list it was last built as (handed out as a copy), and its count.
+        self._chat_cache: dict[str, tuple[list[dict[str, str]], int] | None] = dict.fromkeys(agents)
         self._last_feedback: dict[str, dict[str, Any] | None] = dict.fromkeys(agents)
         self._last_move: dict[str, dict[str, Any] | None] = dict.fromkeys(agents)
         self._start_episode(options or {})
@@ -216,7 +231,8 @@ class TurnBasedTextEnv(AECEnv):
             self.invalid_move(agent, text, f"the reply speaks as {shown}", OWN_VOICE)
         cumulative = self._cumulative_rewards
         for other, reward in rewards.items():
-            cumulative[other] += reward
+            if reward:  # adding a zero (0.0 or -0.0) to a sum that starts at 0.0 changes nothing
+                cumulative[other] += reward
         if self.agents:
             selected = self.agent_selection
             if not (self.terminations[selected] or self.truncations[selected]):
@@ -235,12 +251,22 @@ class TurnBasedTextEnv(AECEnv):
         )
 
     def _speaks_as(self, agent: str, text: str) -> str | None:
-        """:func:`~feedbackgym.envs.core.voice.speaks_as` for ``agent``'s reply, its checker kept per agent and frames."""
+        """:func:`~feedbackgym.envs.core.voice.speaks_as` for ``agent``'s reply, its checker kept per agent and
+        frames, and the answers for short replies it checked before (see ``_VOICE_MEMO_CHARS``)."""
         frames = self.voice_frames(agent)
         kept = self._voice_checks.get(agent)
         if kept is None or (kept[0] is not frames and kept[0] != frames):
-            kept = self._voice_checks[agent] = (frames, voice_checker(agent, tuple(self.possible_agents), tuple(frames)))
-        return kept[1](text)
+            checker = voice_checker(agent, tuple(self.possible_agents), tuple(frames))  # made once a process (cached)
+            kept = self._voice_checks[agent] = (frames, checker, _voice_memos.setdefault(checker, {}))
+        if type(text) is not str or len(text) > _VOICE_MEMO_CHARS:  # a str subclass may redefine hashing and equality
+            return kept[1](text)
+        memo = kept[2]
+        voice = memo.get(text, _UNCHECKED)
+        if voice is _UNCHECKED:
+            if len(memo) >= _VOICE_MEMO_SIZE:
+                memo.clear()
+            voice = memo[text] = kept[1](text)
+        return voice  # type: ignore[return-value]
 
     def voice_frames(self, agent: str) -> tuple[str, ...]:
         """Phrases with which this environment introduces others' text or its own verdicts in what
@@ -281,7 +307,6 @@ class TurnBasedTextEnv(AECEnv):
             shown = for_view(text, self.message_view_chars)
         tagged = f"[{sender}] {shown}"
         view_text, view_chat, view_count = self._view_text, self._view_chat, self._view_count
-        view_cache, chat_cache = self._view_cache, self._chat_cache
         for agent in visible:
             if agent == sender:
                 view_text[agent].append(f"[you] {shown}")
@@ -289,8 +314,7 @@ class TurnBasedTextEnv(AECEnv):
             else:
                 view_text[agent].append(tagged)
                 view_chat[agent].append({"role": "user", "content": text})
-            view_count[agent] += 1
-            view_cache[agent] = chat_cache[agent] = None
+            view_count[agent] += 1  # the kept views see the new count (view_text, chat_messages)
         return message
 
     def _record(self, sender: str, text: str, visible: tuple[str, ...], kind: str, data: dict[str, Any]) -> Message:
@@ -331,8 +355,21 @@ class TurnBasedTextEnv(AECEnv):
     def view_text(self, agent: str) -> str:
         """The text observation of ``agent``: instructions, pinned messages, then the recent window."""
         cached = self._view_cache[agent]
+        count = self._view_count[agent]
         if cached is not None:
-            return cached
+            text, held = cached
+            if held == count:
+                return text
+            window = self._view_text[agent]
+            # Only messages added since (the window never dropped one, so there is no "omitted" line to
+            # change): the text is the same join, grown. A text cut to its last observation_chars - 1
+            # characters still holds every character that the grown text's cut keeps.
+            if count == len(window) and text:
+                text = "\n\n".join([text, *islice(window, held, None)])  # the entries after the first `held`
+                if len(text) > self.observation_chars:
+                    text = "…" + text[-(self.observation_chars - 1) :]
+                self._view_cache[agent] = (text, count)
+                return text
         head = self._view_head[agent]
         if head is None:
             head = self._view_head[agent] = "\n\n".join(part for part in (self._instructions[agent], *self._pinned_text[agent]) if part)
@@ -346,7 +383,7 @@ class TurnBasedTextEnv(AECEnv):
         text = "\n\n".join(parts)
         if len(text) > self.observation_chars:
             text = "…" + text[-(self.observation_chars - 1) :]
-        self._view_cache[agent] = text
+        self._view_cache[agent] = (text, count)
         return text
 
     def chat_messages(self, agent: str) -> list[dict[str, str]]:
@@ -354,43 +391,62 @@ class TurnBasedTextEnv(AECEnv):
 
         A new list each call (the messages in it are shared with the view: read them, don't change them).
         """
-        cached = self._chat_cache[agent]
-        if cached is None:
-            cached = []
+        kept = self._chat_cache[agent]
+        count = self._view_count[agent]
+        window = self._view_chat[agent]
+        if kept is not None and kept[1] != count and count == len(window):
+            # Only messages added since, and none dropped (no "omitted" line to change): appended in place.
+            messages = kept[0]
+            messages.extend(islice(window, kept[1], None))  # the entries after those it holds
+            kept = self._chat_cache[agent] = (messages, count)
+        elif kept is None or kept[1] != count:
+            messages = []
             if self._instructions[agent]:
-                cached.append({"role": "system", "content": self._instructions[agent]})
-            cached.extend(self._pinned_chat[agent])
-            omitted = self._view_count[agent] - len(self._view_chat[agent])
+                messages.append({"role": "system", "content": self._instructions[agent]})
+            messages.extend(self._pinned_chat[agent])
+            omitted = count - len(window)
             if omitted > 0:
-                cached.append({"role": "user", "content": f"[{omitted} earlier messages omitted]"})
-            cached.extend(self._view_chat[agent])
-            self._chat_cache[agent] = cached
-        return cached.copy()
+                messages.append({"role": "user", "content": f"[{omitted} earlier messages omitted]"})
+            messages.extend(window)
+            kept = self._chat_cache[agent] = (messages, count)
+        return kept[0].copy()
 
     # ------------------------------------------------------------------------ observations, info
     def observe(self, agent: str) -> dict[str, Any]:
         observation: dict[str, Any] = {"text": self.view_text(agent)}
         numeric = self._numeric(agent)
         if numeric:
+            if type(numeric) is list:
+                given, names = numeric, self._numeric_names
+                lows, highs = self._numeric_limits or self._limits(names)
+            else:
+                given, names = list(numeric.values()), tuple(numeric)
+                lows, highs = self._limits_of.get(names) or self._limits(names)
             # One float32 array, handed out as (1,)-shaped rows: a fifth of the allocations.
-            given = list(numeric.values())
-            rows = np.array(given, dtype=np.float32)[:, None]  # indexing: cheaper than reshape
-            names = tuple(numeric)
+            rows = np.array(given, _FLOAT32)[:, None]  # indexing: cheaper than reshape
             # A last guard (each env keeps its values in range): the observation stays in its space. Checked
-            # in Python, both comparisons of every value in C (map over operator.le); a NaN fails them as it
-            # fails low <= value <= high. On a handful of values numpy's comparisons cost more.
-            limits = self._limits_of.get(names) or self._limits(names)
-            if not (all(map(le, limits[0], given)) and all(map(le, given, limits[1]))):
-                low_array, high_array = self._bounds(names)
-                rows = np.clip(np.nan_to_num(rows[:, 0], nan=0.0), low_array, high_array).reshape(-1, 1)
+            # in Python (a NaN fails low <= value <= high too): on a handful of values numpy's comparisons cost
+            # more, and a loop of chained comparisons less than two all(map(operator.le, ...)).
+            for low, value, high in zip(lows, given, highs):
+                if not low <= value <= high:
+                    low_array, high_array = self._bounds(names)
+                    rows = np.clip(np.nan_to_num(rows[:, 0], nan=0.0), low_array, high_array).reshape(-1, 1)
+                    break
             observation.update(zip(names, rows))
         return observation
+
+    def _numeric_by_name(self, agent: str) -> dict[str, float]:
+        """``agent``'s raw numeric values (before the observation's range guard) by name, whichever form ``_numeric`` gives."""
+        numeric = self._numeric(agent)
+        return dict(zip(self._numeric_names, numeric)) if type(numeric) is list else dict(numeric)
 
     def _limits(self, names: tuple[str, ...]) -> tuple[tuple[float, ...], tuple[float, ...]]:
         # float32 bounds, as the Box holds them: a value inside the float64 bound may round outside it.
         pairs = [(float(np.float32(low)), float(np.float32(high))) for low, high in
                  (self.numeric_fields.get(name, (-np.inf, np.inf)) for name in names)]
         limits = self._limits_of[names] = (tuple(p[0] for p in pairs), tuple(p[1] for p in pairs))
+        if names == self._numeric_names:
+            self._numeric_limits = limits  # those of a list from _numeric: no tuple of names to hash at every step
         return limits
 
     def _bounds(self, names: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
@@ -479,7 +535,7 @@ class TurnBasedTextEnv(AECEnv):
     def _forfeit(self, agent: str, text: str) -> None:
         raise NotImplementedError
 
-    def _numeric(self, agent: str) -> dict[str, float]:
+    def _numeric(self, agent: str) -> dict[str, float] | list[float]:
         return {}
 
     def _episode_metrics(self) -> dict[str, Any]:

@@ -328,26 +328,11 @@ class NegotiationEnv(TurnBasedTextEnv):
         self._critic_lines: list[str] = []
         self._critic_line_games: list[int] = []
         self._critic_scanned = 0
-        # The constant part of each player's info["negotiation"], copied and completed at every step.
-        self._info_templates = {
-            agent: {
-                "role": side,
-                "game": 0,
-                "n_games": self.n_games,
-                "coached": side == self.coached,
-                "feedback_source": self.feedback_source,
-                "n_round": self.n_round,
-                "moves_made": 0,
-                "moves_left": 0,
-                "own_offer": None,
-                "rival_offer": None,
-                "seller_init": self.seller_init,
-                "buyer_init": self.buyer_init,
-                "price_range": None,
-                "reservation": self.cost_price if side == "seller" else self.buyer_value,
-            }
-            for side, agent in AGENT_OF.items()
-        }
+        # Each player's info["negotiation"] as far as it stays the same within a game, copied and completed at
+        # every step; made again when a game ends (see _extra_info).
+        self._info_templates: dict[str, dict[str, Any]] = {}
+        self._templated_games = -1  # the number of games played when the templates were made
+        self._prices: list[float | None] = []  # the deal prices of the games played, as the templates were made
         for agent, text in self._texts()["instructions"].items():
             self.instruct(agent, text)
         self._start_game()
@@ -382,14 +367,12 @@ class NegotiationEnv(TurnBasedTextEnv):
     def voice_frames(self, agent: str) -> tuple[str, ...]:
         return _PLAYER_FRAMES if agent != CRITIC else _CRITIC_FRAMES
 
+    # ---------------------------------------------------------------------------- negotiators
     def _play(self, agent: str, text: str) -> None:
+        """The critic's move (see _critic_move) or a negotiator's, played here: no call between at every move."""
         if agent == CRITIC:
             self._critic_move(text)
-        else:
-            self._negotiator_move(agent, text)
-
-    # ---------------------------------------------------------------------------- negotiators
-    def _negotiator_move(self, agent: str, text: str) -> None:
+            return
         side = SIDE_OF[agent]
         reading = read_reply(text, absurd_above=self.absurd_above)
         price, accepts, walks_away = reading.price, reading.accepts, reading.walks_away
@@ -408,14 +391,17 @@ class NegotiationEnv(TurnBasedTextEnv):
         self.stalled_moves = 0 if (made_offer or accepts) else self.stalled_moves + 1
         offer = price if made_offer else None
         self.game.moves.append({"side": side, "offer": offer, "accepts": accepts, "walks_away": walks_away, "valid": True,
-                                "chars": len(text), "standing": dict(offers)})
-        self.post(agent, text, _PLAYERS, data={"offer": offer, "accepts": accepts, "walks_away": walks_away})
+                                "chars": len(text), "standing": offers.copy()})
+        # Tagged with its game here, as post() tags every other message: a dict and a call less at every move.
+        TurnBasedTextEnv.post(self, agent, text, _PLAYERS, data={"game": len(self.games), "offer": offer, "accepts": accepts, "walks_away": walks_away})
         if accepts:
             assert standing is not None
             self._finish_game(standing, "accepted", closed_by=side)
         elif walks_away:
             self._finish_game(None, "walked_away", closed_by=side)
-        elif made_offer and standing is not None and self._offers_meet(side, price, standing):
+        elif made_offer and standing is not None and (
+            price <= standing + self.price_tolerance + 1e-9 if side == "seller" else price >= standing - self.price_tolerance - 1e-9
+        ):  # the offers meet or cross
             self._finish_game(standing, "offers_met", closed_by=side)
         else:
             self._next_negotiator(side)
@@ -449,11 +435,6 @@ class NegotiationEnv(TurnBasedTextEnv):
                 return False
         return True
 
-    def _offers_meet(self, side: str, price: float, standing: float) -> bool:
-        if side == "seller":
-            return price <= standing + self.price_tolerance + 1e-9
-        return price >= standing - self.price_tolerance - 1e-9
-
     def _next_negotiator(self, side: str) -> None:
         other = OTHER_SIDE[side]
         made, n_round = self.moves_made, self.n_round
@@ -473,7 +454,7 @@ class NegotiationEnv(TurnBasedTextEnv):
         self.moves_made[side] += 1
         self.stalled_moves += 1
         self.game.moves.append({"side": side, "offer": None, "accepts": False, "walks_away": False, "valid": False,
-                                "chars": len(text), "standing": dict(self.offers)})
+                                "chars": len(text), "standing": self.offers.copy()})
         self._next_negotiator(side)
 
     # ---------------------------------------------------------------------------- game end
@@ -520,10 +501,10 @@ class NegotiationEnv(TurnBasedTextEnv):
         coached = self.coached_agent  # read once: the loop runs over the transcript
         collected, games_of = self._critic_lines, self._critic_line_games
         transcript = self.transcript
-        for index in range(self._critic_scanned, len(transcript)):  # only what was posted since the last request
-            message = transcript[index]
+        role_of = SIDE_OF.get
+        for message in transcript[self._critic_scanned :]:  # only what was posted since the last request
             if coached in message.visible_to and message.kind in _CRITIC_READS:
-                collected.append(f"{SIDE_OF.get(message.sender, 'critic')}: {message.text}")
+                collected.append(f"{role_of(message.sender, 'critic')}: {message.text}")
                 games_of.append(message.data.get("game", 0))
         self._critic_scanned = len(transcript)
         if first_index:  # a message without a game index counts as game 0
@@ -584,50 +565,77 @@ class NegotiationEnv(TurnBasedTextEnv):
 
     # --------------------------------------------------------------------------- views, metrics
     def post(self, sender: str, text: str, visible_to: Any, *, kind: str = "move", data: dict[str, Any] | None = None) -> Any:
-        # Every message carries the index of its game, so a critic with critic_history="last" reads one game.
+        # Every message carries the index of its game, so a critic with critic_history="last" reads one game
+        # (a negotiator's move is tagged where it is posted, in _play).
         tagged = {"game": len(self.games), **(data or {})}
-        return super().post(sender, text, visible_to, kind=kind, data=tagged)
+        return TurnBasedTextEnv.post(self, sender, text, visible_to, kind=kind, data=tagged)  # super() without its proxy object
 
     @property
     def impersonations(self) -> int:
         """Replies this episode that spoke as another participant or the environment (all invalid moves)."""
         return sum(self.impersonation_attempts.values())
 
-    def _numeric(self, agent: str) -> dict[str, float]:
+    def _numeric(self, agent: str) -> list[float]:
+        # The values of every field, in the order of numeric_fields (games_played, moves_left, own_offer,
+        # rival_offer, previous_price, reservation, last_reward): no dict to build at every step.
         games = self.games
         prev = NO_VALUE if not games or games[-1].price is None else games[-1].price
         side = SIDE_OF.get(agent)
         if side is None:
-            return {"games_played": float(len(games)), "moves_left": 0.0, "own_offer": NO_VALUE, "rival_offer": NO_VALUE,
-                    "previous_price": prev, "reservation": NO_VALUE, "last_reward": self._last_game_reward[agent]}
+            return [float(len(games)), 0.0, NO_VALUE, NO_VALUE, prev, NO_VALUE, self._last_game_reward[agent]]
         offers = self.offers
         own, rival = offers[side], offers[OTHER_SIDE[side]]
-        return {
-            "games_played": float(len(games)),
-            "moves_left": float(self.n_round - self.moves_made[side]),
-            "own_offer": NO_VALUE if own is None else own,
-            "rival_offer": NO_VALUE if rival is None else rival,
-            "previous_price": prev,
-            "reservation": self.cost_price if side == "seller" else self.buyer_value,
-            "last_reward": self._last_game_reward[agent],
-        }
+        return [
+            float(len(games)),
+            float(self.n_round - self.moves_made[side]),
+            NO_VALUE if own is None else own,
+            NO_VALUE if rival is None else rival,
+            prev,
+            self.cost_price if side == "seller" else self.buyer_value,
+            self._last_game_reward[agent],
+        ]
 
     def _extra_info(self, agent: str) -> dict[str, Any]:
         if agent == CRITIC:
             return {"request": dict(self._critic_request)} if self._critic_request is not None else {}
         side = SIDE_OF[agent]
-        games = self.games
+        if self._templated_games != len(self.games):
+            self._make_info_templates()
         made = self.moves_made[side]
-        state = self._info_templates[agent].copy()  # the constant entries, in their order; the rest set below
-        state["game"] = len(games)
+        offers = self.offers
+        state = self._info_templates[agent].copy()  # every entry in its order; those of the move set below
         state["moves_made"] = made
         state["moves_left"] = self.n_round - made
-        state["own_offer"] = self.offers[side]
-        state["rival_offer"] = self.offers[OTHER_SIDE[side]]
-        state["price_range"] = list(self.price_range)
-        state["previous_price"] = games[-1].price if games else None
-        state["prices"] = [g.price for g in games]
+        state["own_offer"] = offers[side]
+        state["rival_offer"] = offers[OTHER_SIDE[side]]
+        state["price_range"] = [*self.price_range]  # lists of their own: a reader may change them
+        state["prices"] = self._prices.copy()
         return {"negotiation": state}
+
+    def _make_info_templates(self) -> None:
+        """Each player's info["negotiation"] with the entries that change only when a game ends."""
+        games = self.games
+        prices = self._prices = [g.price for g in games]
+        for side, agent in AGENT_OF.items():
+            self._info_templates[agent] = {
+                "role": side,
+                "game": len(games),
+                "n_games": self.n_games,
+                "coached": side == self.coached,
+                "feedback_source": self.feedback_source,
+                "n_round": self.n_round,
+                "moves_made": 0,
+                "moves_left": 0,
+                "own_offer": None,
+                "rival_offer": None,
+                "seller_init": self.seller_init,
+                "buyer_init": self.buyer_init,
+                "price_range": None,
+                "reservation": self.cost_price if side == "seller" else self.buyer_value,
+                "previous_price": prices[-1] if prices else None,
+                "prices": None,
+            }
+        self._templated_games = len(games)
 
     def _episode_metrics(self) -> dict[str, Any]:
         prices = [g.price for g in self.games]

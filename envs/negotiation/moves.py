@@ -63,7 +63,8 @@ class Reading:
 # temperature 0) says the same few lines again and again, and parsing one costs 3-5 us. A reading
 # is a pure function of the text and the bound, and immutable, so a stored one is as good as new.
 _CACHED_CHARS = 500  # longer replies are rare and rarely repeated: parsed every time
-_CACHE_SIZE = 2_048  # readings kept per bound; the store is emptied when full (at most a few MB in all)
+_CACHE_SIZE = 4_096  # readings kept per bound (a coached scripted negotiator says some 2,000 different lines over
+# a few thousand episodes); the store is emptied when full (at most a few MB per bound)
 _CACHED_BOUNDS = 8  # distinct absurd_above values with a store of their own
 _readings: dict[float, dict[str, Reading]] = {}
 

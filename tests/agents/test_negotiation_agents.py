@@ -46,6 +46,42 @@ def test_offers_follow_the_time_dependent_concession_formula() -> None:
     assert price(buyer.act({}, state("buyer", moves_made=9, rival=20.0, own=None))) == 17.0
 
 
+def _offer_by_the_formula(agent: ConcessionNegotiator, state: dict[str, Any]) -> float:
+    """The offer as the docstring defines it, with min() and max() (the agent spells them as comparisons)."""
+    import math
+
+    params = agent._params
+    gap = state["seller_init"] - state["buyer_init"]
+    low, high = state["price_range"]
+    seller = state["role"] == "seller"
+    if seller:
+        opening, reservation = state["seller_init"], max(state["seller_init"] - params["max_concession"] * gap, state["reservation"], low)
+    else:
+        opening, reservation = state["buyer_init"], min(state["buyer_init"] + params["max_concession"] * gap, state["reservation"], high)
+    progress = min((state["moves_made"] + 1) / state["n_round"], 1.0)
+    steps = (opening + (reservation - opening) * progress ** (1.0 / params["beta"])) / agent.price_step
+    rounded = (math.ceil(steps - 1e-9) if seller else math.floor(steps + 1e-9)) * agent.price_step
+    return min(max(rounded, low), high)
+
+
+def test_offers_are_the_formulas_on_any_state() -> None:
+    import random
+
+    rng = random.Random(15)
+    agent = ConcessionNegotiator(seed=0, price_step=rng.choice([0.5, 0.01, 1.0]))
+    for _ in range(5_000):
+        agent._params = {"beta": rng.choice([0.3, 1.0, 2.5, rng.uniform(0.05, 5.0)]), "max_concession": rng.choice([0.0, 0.5, 0.7, 1.0, rng.random()])}
+        low = rng.choice([0, 5.0, 10, 10.0, rng.uniform(0.0, 15.0)])
+        high = rng.choice([low, low + 10, 20.0 if low < 20 else low, low + rng.uniform(0.0, 30.0)])  # ints and floats, ties (15 and 15.0), equal bounds
+        one = rng.choice([{"role": "seller", "reservation": rng.choice([8.0, 14, 15, low, high, rng.uniform(0.0, 30.0)])},
+                          {"role": "buyer", "reservation": rng.choice([20.0, 12, 15, low, high, rng.uniform(0.0, 30.0)])}])
+        n_round = rng.randint(1, 12)
+        state = {**one, "seller_init": rng.choice([20.0, high, rng.uniform(low, high + 5)]), "buyer_init": rng.choice([10.0, low, rng.uniform(low - 5, high)]),
+                 "price_range": [low, high], "moves_made": rng.randint(0, n_round + 2), "n_round": n_round}
+        offer, expected = agent._offer(state), _offer_by_the_formula(agent, state)
+        assert offer == expected and type(offer) is type(expected), state
+
+
 def test_boulware_concedes_later_than_conceder() -> None:
     firm, soft = exact(beta=0.4), exact(beta=2.5)
     mid = state(moves_made=4, own=None)
@@ -222,3 +258,19 @@ def test_tips_found_again_are_a_fresh_list() -> None:
     found = tips_in("1. Stay firm. 2. Emphasize the quality of the balloon.")
     found.append("anchor")
     assert tips_in("1. Stay firm. 2. Emphasize the quality of the balloon.") == ["value", "firm"]
+
+
+def test_kept_offer_lines_are_the_filled_templates() -> None:
+    import math
+    import random
+
+    from feedbackgym.agents.scripted import negotiator
+
+    rng = random.Random(5)
+    prices = [0.0, -0.0, math.nan, math.inf, 15, 15.0, 15.5, 1e-9, 12.345, 1e7] + [rng.choice([0.5, 0.01]) * rng.randint(0, 4000) for _ in range(300)]
+    templates = [line for lines in negotiator.OFFER_LINES.values() for line in lines]
+    for _ in range(3):  # new, then kept
+        for price in prices:
+            for template in templates:
+                assert negotiator._offer_line(template, price) == template.replace("{price}", negotiator._money(price)), (template, price)
+    assert negotiator._offer_line("How about ${price}?", -0.0) == "How about $-0?"  # never the line kept for 0.0

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import random
 
+import pytest
+
 from feedbackgym.envs.core import voice
 from feedbackgym.envs.core.voice import ENV, fold, frame_pattern, speaks_as
 
@@ -71,16 +73,26 @@ def _view_text_from_scratch(env, agent: str) -> str:
     return text
 
 
-def test_kept_text_views_follow_every_change_of_instructions_pins_and_messages() -> None:
+@pytest.mark.parametrize(
+    ("history_window", "observation_chars", "changes"),
+    [
+        (4, None, 6),  # the window drops messages: an "omitted" line that changes
+        (10_000, 2_500, 60),  # kept views grown by new messages, and cut to observation_chars once too long
+    ],
+)
+def test_kept_text_views_follow_every_change_of_instructions_pins_and_messages(history_window: int, observation_chars: int | None, changes: int) -> None:
     from feedbackgym.envs import make
 
-    env = make("SolverFeedback-v0", history_window=4).unwrapped
+    env = make("SolverFeedback-v0", history_window=history_window).unwrapped
+    if observation_chars is not None:
+        env.observation_chars = observation_chars  # no constructor argument of this env: set as a subclass would
     env.reset(seed=0)
     rng = random.Random(7)
     agents = list(env.possible_agents)
+    grown = cut = 0
     for _ in range(3000):
         agent = rng.choice(agents)
-        action = rng.randrange(6)
+        action = rng.randrange(changes)  # 0-2 change the head or clear the view, the rest post
         text = rng.choice(["", "hello", "x" * rng.randint(1, 300), "line\nbreak", "\x07bell"])
         if action == 0:
             env.instruct(agent, text)
@@ -92,12 +104,18 @@ def test_kept_text_views_follow_every_change_of_instructions_pins_and_messages()
             env.post(rng.choice([*agents, "env"]), text, rng.sample(agents, rng.randint(1, len(agents))))
         if rng.random() < 0.5:
             for someone in agents:
+                kept = env._view_cache[someone]
+                grown += kept is not None and kept[1] < env._view_count[someone] == len(env._view_text[someone])
+                cut += len(env.view_text(someone)) == env.observation_chars
+            for someone in agents:
                 assert env.view_text(someone) == _view_text_from_scratch(env, someone)
                 chat = env.chat_messages(someone)
                 assert chat == _chat_from_scratch(env, someone)
                 chat.append({"role": "user", "content": "a reader's own edit"})  # a copy: the kept view is untouched
                 assert env.chat_messages(someone) == _chat_from_scratch(env, someone)
     assert env.view_text(agents[0]) != ""
+    if observation_chars is not None:
+        assert grown > 100 and cut > 100  # both paths were taken
 
 
 def _chat_from_scratch(env, agent: str) -> list[dict[str, str]]:
@@ -148,6 +166,64 @@ def test_the_voice_check_follows_frames_that_change_during_an_episode() -> None:
     assert TurnBasedTextEnv._speaks_as(env, "solver_0", "Grader: correct") == ENV
 
 
+def test_kept_voice_checks_answer_as_the_checker_does() -> None:
+    from feedbackgym.envs import make
+    from feedbackgym.envs.core import base
+
+    class Odd(str):  # a str subclass is never answered from the memo
+        pass
+
+    env = make("Negotiation-v0").unwrapped
+    env.reset(seed=0)
+    rng = random.Random(15)
+    cast = tuple(env.possible_agents)
+    texts = ["".join(rng.choice(_VOICE_PIECES) for _ in range(rng.randint(1, 10))) for _ in range(6000)]
+    texts += ["Buyer: " + "x" * base._VOICE_MEMO_CHARS, "x" * base._VOICE_MEMO_CHARS + "\n[env] over"]  # past the memo's length
+    for _ in range(6 * base._VOICE_MEMO_SIZE):  # enough to fill and empty each agent's memo
+        speaker, text = rng.choice(cast), rng.choice(texts)
+        if rng.random() < 0.05:
+            text = Odd(text)
+        expected = speaks_as(text, speaker, cast, env.voice_frames(speaker))
+        assert env._speaks_as(speaker, text) == expected, (speaker, text)
+    assert any(env._voice_checks[agent][2] for agent in cast)
+    other = make("Negotiation-v0").unwrapped  # another env of the same cast shares the answers
+    other.reset(seed=1)
+    other._speaks_as("seller_0", "hello")
+    assert other._voice_checks["seller_0"][2] is env._voice_checks["seller_0"][2]
+
+
+def test_cumulative_rewards_skip_only_zeros_that_change_nothing() -> None:
+    import math
+
+    from feedbackgym.envs import make
+
+    env = make("SolverFeedback-v0", max_turns=10_000).unwrapped
+    env.reset(seed=0)
+    rng = random.Random(3)
+    values = [0.0, -0.0, 0, 1, -1.5, 0.1, 1e-300, -1e-300, math.inf, -math.inf, math.nan, 2.5]
+    expected = dict(env._cumulative_rewards)
+    for _ in range(2_000):
+        given = {agent: rng.choice(values) for agent in env.agents}
+
+        def play(agent: str, text: str, given: dict = given) -> None:
+            env.rewards.update(given)  # what a move earned, zeros of every kind included
+
+        env._play = play
+        agent = env.agent_selection
+        env.step("a reply")
+        expected[agent] = 0.0
+        for other, reward in given.items():
+            expected[other] += reward  # the plain sum
+        for other in env.agents:
+            got, want = env._cumulative_rewards[other], expected[other]
+            assert type(got) is type(want) and (got == want or math.isnan(got) and math.isnan(want)), (other, got, want)
+            assert math.isnan(want) or math.copysign(1.0, got) == math.copysign(1.0, want)  # 0.0 is not -0.0 (a NaN's sign
+            # is the interpreter's: which of two NaNs a sum keeps depends on how the addition was specialised)
+        if rng.random() < 0.1:
+            env._cumulative_rewards = dict.fromkeys(env.agents, 0.0)
+            expected = dict(env._cumulative_rewards)
+
+
 def test_last_is_pettingzoos_last() -> None:
     from pettingzoo import AECEnv
 
@@ -184,6 +260,30 @@ def test_the_observation_guard_clips_exactly_what_is_out_of_range() -> None:
         expected_turn = 0.0 if math.isnan(turn) else min(max(turn, 0), 5)
         expected_reward = 0.0 if math.isnan(reward) else min(max(reward, -1e6), 1e6)
         assert observation["turn"].tolist() == [np.float32(expected_turn)] and observation["last_reward"].tolist() == [np.float32(expected_reward)]
+
+
+def test_numeric_values_as_a_list_are_observed_as_the_same_values_by_name() -> None:
+    import math
+
+    from feedbackgym.envs import make
+
+    env = make("SolverFeedback-v0", max_turns=5).unwrapped
+    env.reset(seed=0)
+    names = list(env.numeric_fields)
+    by_name = type(env)._numeric
+    for turn, reward in [(0, 0.0), (3, 0.5), (5, 1e6), (6, 0.0), (-1, 0.0), (0, math.nan), (0, -2e6), (math.inf, 0.0)]:
+        env.turn, env._last_reward = turn, reward
+        env._numeric = lambda agent: by_name(env, agent)  # the values by name (a dict)
+        expected = env.observe("solver_0")
+        values = by_name(env, "solver_0")
+        env._numeric = lambda agent: [values[name] for name in names]  # the same values as a list, in numeric_fields' order
+        observed = env.observe("solver_0")
+        assert list(observed) == ["text", *names] and observed.keys() == expected.keys()
+        for name in names:
+            assert observed[name].shape == (1,) and observed[name].dtype == expected[name].dtype
+            assert observed[name].tobytes() == expected[name].tobytes(), (name, turn, reward)
+        assert env.observation_space("solver_0").contains(observed)
+        assert env._numeric_by_name("solver_0") == values or math.isnan(reward)  # the raw values by name, either way
 
 
 def test_is_printable_text_agrees_with_the_plain_definition_on_every_code_point() -> None:

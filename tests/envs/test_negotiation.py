@@ -409,24 +409,33 @@ def test_player_info_is_the_state_of_the_game_at_every_step() -> None:
     env.reset(seed=4)
     for index, agent in enumerate(env.possible_agents):
         agents[agent].reset(seed=agent_seed(4, index))
+    checked_at_end = 0
     for agent in env.agent_iter():
         observation, _, terminated, truncated, info = env.last()
-        if agent != CRITIC and not (terminated or truncated):
+        if agent != CRITIC:  # the end's info too (made for every agent when the last game ends)
             side = agent.split("_")[0]
             other = "buyer" if side == "seller" else "seller"
-            assert info["negotiation"] == {
+            expected = {
                 "role": side, "game": len(base.games), "n_games": 5, "coached": side == "buyer", "feedback_source": "critic",
                 "n_round": 10, "moves_made": base.moves_made[side], "moves_left": 10 - base.moves_made[side],
                 "own_offer": base.offers[side], "rival_offer": base.offers[other], "seller_init": 20.0, "buyer_init": 10.0,
                 "price_range": [10.0, 20.0], "reservation": 8.0 if side == "seller" else 20.0,
                 "previous_price": base.games[-1].price if base.games else None, "prices": [g.price for g in base.games],
             }
-            assert list(info["negotiation"])[:3] == ["role", "game", "n_games"]
+            assert info["negotiation"] == expected and list(info["negotiation"]) == list(expected)  # the entries and their order
             assert float(observation["own_offer"][0]) == (-1.0 if base.offers[side] is None else base.offers[side])
+            assert list(observation) == ["text", *base.numeric_fields]  # the values _numeric lists, by name
+            assert [float(observation[name][0]) for name in base.numeric_fields] == [
+                len(base.games), 10 - base.moves_made[side], *(-1.0 if base.offers[s] is None else base.offers[s] for s in (side, other)),
+                -1.0 if not base.games or base.games[-1].price is None else base.games[-1].price, 8.0 if side == "seller" else 20.0,
+                base._last_game_reward[agent]]
+            checked_at_end += terminated
         action = None if terminated or truncated else agents[agent].act(observation, info)
         if agent != CRITIC and "negotiation" in info:
-            info["negotiation"]["price_range"].append(99.0)  # an agent's edit stays in its own info
+            info["negotiation"]["price_range"].append(99.0)  # an agent's edits stay in its own info
+            info["negotiation"]["prices"].append(99.0)
         env.step(action)
+    assert checked_at_end == 2
 
 
 def test_fixed_texts_follow_the_item_and_prices() -> None:

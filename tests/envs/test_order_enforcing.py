@@ -90,3 +90,19 @@ def test_step_after_the_end_warns_as_in_pettingzoo(caplog: pytest.LogCaptureFixt
         EnvLogger.flush()
     assert messages[0] == messages[1] and messages[0]
     assert all("terminated or truncated" in text for text in logged)
+
+
+def test_last_before_and_after_reset_answers_as_in_pettingzoo() -> None:
+    fast, plain = _pair("SolverFeedback-v0", max_turns=2)
+    assert _error(lambda: fast.last()) == _error(lambda: plain.last())  # before reset: PettingZoo's error
+    for seed in (3, 4):  # bound to the wrapped env's last at reset, and again at the next
+        for env in (fast, plain):
+            env.reset(seed=seed)
+        assert fast.last.__self__ is fast.unwrapped
+        for agent in fast.agent_iter():
+            mine, theirs = fast.last(), plain.last()
+            assert mine[1:] == theirs[1:] and mine[0]["text"] == theirs[0]["text"]
+            assert fast.last(observe=False)[0] is None
+            action = None if any(mine[2:4]) else "\\boxed{-1}" if agent == "solver_0" else "incorrect"
+            fast.step(action)
+            plain.step(action)
