@@ -299,7 +299,7 @@ def test_every_argument_states_its_allowed_values(name: str) -> None:
                 continue
             if not re.search(r"\b(integer|number|at most|low < high)\b", allowed):
                 continue  # no bound to state (a regular expression that does not compile, a mapping)
-            for number in _NUMBER.findall(re.sub(r"\(\w[^)]*\)", "", allowed)):
+            for number in _NUMBER.findall(re.sub(r"\([a-z][^)]*\)", "", allowed)):
                 wanted = abs(float(number))
                 shown = {abs(float(found)) for text in texts for found in _NUMBER.findall(text.replace("+-", " "))}
                 assert wanted in shown, f"{name}.{argument}: the page does not state the bound {number} ({allowed})"
