@@ -16,19 +16,21 @@ The pages follow a light convention that this file parses (see any page, e.g. ``
 
 Each page is checked against the code (signatures, defaults, allowed values from the argument
 checks, ``numeric_fields``, ``possible_agents``, the registry) and against episodes played by the
-scripted cast over a few seeds and non-default settings, so a knob, field, info key or metric added
+scripted cast over a few seeds and many non-default settings (this file's and the golden file's), so a knob, field, info key or metric added
 or removed without its page fails here.
 """
 
 from __future__ import annotations
 
 import ast
+import importlib.util
 import inspect
 import math
 import re
 import warnings
 from collections.abc import Callable
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -41,7 +43,13 @@ from feedbackgym.envs.core.checks import ArgumentError
 from feedbackgym.envs.core.registry import load_entry_point
 from feedbackgym.envs.core.seeding import agent_seed
 
-SEEDS = (0, 1, 2)
+SEEDS = (0, 1, 2, 3)
+
+# The golden file's non-default settings of every family (other tasks, levels, modes, workflows, wrappers).
+_golden_spec = importlib.util.spec_from_file_location("feedbackgym_golden_settings", Path(__file__).with_name("golden.py"))
+_golden = importlib.util.module_from_spec(_golden_spec)
+_golden_spec.loader.exec_module(_golden)
+BROAD_SETTINGS = _golden.broad_configurations()
 
 # Non-default settings per family, beyond its registered ids: together they reach every info key
 # and metric the pages list (expose_latent off, the other workflows, modes and protocols).
@@ -211,7 +219,8 @@ def role(agent_id: str) -> str:
 def settings_of(name: str) -> list[tuple[str, dict[str, Any], list[Any]]]:
     cls = CLASSES[name]
     own = [(env_id, {}, []) for env_id, env_spec in registry.items() if load_entry_point(env_spec.entry_point) is cls]
-    return own + EXTRA_SETTINGS[name]
+    broad = [setting for setting in BROAD_SETTINGS if load_entry_point(registry[setting[0]].entry_point) is cls]
+    return own + EXTRA_SETTINGS[name] + broad
 
 
 @cache
@@ -229,9 +238,15 @@ def played(name: str) -> list[dict[str, Any]]:
                     agents[agent_id].reset(seed=agent_seed(seed, index))
                 info_keys: dict[str, set[str]] = {agent: set() for agent in env.possible_agents}
                 observation_keys: set[str] = set()
+                outside: list[tuple[str, str, float]] = []
                 for agent_id in env.agent_iter(max_iter=3000):
                     observation, _, terminated, truncated, info = env.last()
                     info_keys[agent_id] |= set(info)
+                    # The raw values, before the base class clips them into the space: a range must hold them.
+                    for field, value in env.unwrapped._numeric(agent_id).items():
+                        low, high = env.unwrapped.numeric_fields[field]
+                        if not low <= value <= high:
+                            outside.append((agent_id, field, value))
                     observation_keys |= set(observation)
                     env.step(None if terminated or truncated else agents[agent_id].act(observation, info))
             base = env.unwrapped
@@ -239,7 +254,7 @@ def played(name: str) -> list[dict[str, Any]]:
                 info_keys[agent_id] |= set(info)
             assert base.episode_metrics, f"{env_id} {kwargs} seed {seed}: the episode did not end"
             runs.append({"setting": (env_id, kwargs, wrappers, seed), "env": base, "info": info_keys,
-                         "observation": observation_keys, "metrics": set(base.episode_metrics)})
+                         "observation": observation_keys, "outside": outside, "metrics": set(base.episode_metrics)})
     return runs
 
 
@@ -333,6 +348,7 @@ def test_the_observation_fields_and_their_ranges(name: str) -> None:
         expected = {key: tuple(float(eval(bound, {"inf": math.inf}, names)) for bound in bounds) for key, bounds in numeric.items()}  # noqa: S307
         actual = {key: (float(low), float(high)) for key, (low, high) in env.numeric_fields.items()}
         assert actual == expected, f"{name} {run['setting']}: numeric_fields {actual}, page {expected}"
+        assert not run["outside"], f"{name} {run['setting']}: values outside their range (agent, field, value): {run['outside'][:5]}"
 
 
 @pytest.mark.parametrize("name", NAMES)
