@@ -223,7 +223,7 @@ class DeceptiveJudgeEnv(TurnBasedTextEnv):
     - `deceptive_feedback`: critiques with a false verdict or proposal
     - `mean_evidence_strength`: over the critiques (None without any)
     - `invalid_moves`: invalid moves of every agent
-    - `solver_return`: the solver's reward
+    - `solver_return`: the solver's reward (flip penalties included, invalid-move penalties not)
     - `judge_intent`, `judge_knowledge`, `workflow`: the settings
     - `task_id`: the task's id
     - `end_reason`: `max_rounds`

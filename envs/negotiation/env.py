@@ -165,7 +165,7 @@ class NegotiationEnv(TurnBasedTextEnv):
 
     - `deals`, `deal_rate`: games that dealt, and their share
     - `mean_price`: over the deals (None without any)
-    - `seller_return`, `buyer_return`: the sides' rewards over the episode
+    - `seller_return`, `buyer_return`: the sides' game rewards over the episode (without invalid-move penalties)
     - `invalid_moves`: invalid moves of every agent
     - `impersonations`: replies that spoke as another participant or the environment
     - `coached`, `feedback_source`: the settings

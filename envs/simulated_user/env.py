@@ -124,7 +124,8 @@ class SimulatedUserEnv(TurnBasedTextEnv):
 
     ## Rewards
 
-    - `interactive`: 1 to the assistant when the episode ends solved.
+    - `interactive`: 1 to the assistant when the episode ends solved (with `terminate_on_success=False`:
+      when its last turn succeeded).
     - `reaction`: each turn the assistant gets `objective_weights["signal"] * reaction` (love 1,
       dislike -1, none 0) `+ objective_weights["utility"] * hidden utility`.
     - `preference`: each turn, `signal * (1 if (a) is preferred else -1) + utility * utility(a)`:
@@ -143,7 +144,7 @@ class SimulatedUserEnv(TurnBasedTextEnv):
 
     Interactive:
 
-    - `success`: a recommendation met the goal (or a solution was correct)
+    - `success`: a turn succeeded: a recommendation met the goal (or a solution was correct)
     - `turns_to_success`: the turn of the first success (None without one)
     - `success_by_turn`: list, succeeded within k turns, k = 1..`max_turns`
     - `recommendations`, `questions`: turns that recommended (or proposed a solution), and the others
