@@ -240,7 +240,8 @@ class CriticEnv(TurnBasedTextEnv):
 
     ## Info
 
-    - `turn`, `messages`, `feedback`, `last_move`, `invalid_moves`: as in every environment (see `SolverFeedbackEnv`)
+    - `turn`: always 0 (one critique, one refinement)
+    - `messages`, `feedback`, `last_move`, `invalid_moves`: as in every environment (see `SolverFeedbackEnv`)
     - `task`: the public task
     - `truth`: after the refinement, its answer and whether it is correct (for logging)
     - `request` (`critic_0`): until it has judged, the question, the attempt's steps and answer

@@ -183,7 +183,8 @@ class DeceptiveJudgeEnv(TurnBasedTextEnv):
 
     ## Info
 
-    - `turn`, `messages`, `feedback`, `last_move`, `invalid_moves`: as in every environment (see `SolverFeedbackEnv`)
+    - `turn`: the round, as `round`
+    - `messages`, `feedback`, `last_move`, `invalid_moves`: as in every environment (see `SolverFeedbackEnv`)
     - `task`: the public task
     - `round`, `n_rounds`, `workflow`: the round now, the rounds in all, the workflow
     - `truth`: the current answer, its correctness and the round (for logging)

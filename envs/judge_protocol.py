@@ -122,7 +122,8 @@ class JudgeProtocolEnv(TurnBasedTextEnv):
 
     ## Info
 
-    - `turn`, `messages`, `feedback`, `last_move`, `invalid_moves`: as in every environment (see `SolverFeedbackEnv`)
+    - `turn`: always 0 (the calls are counted by `calls_left`)
+    - `messages`, `feedback`, `last_move`, `invalid_moves`: as in every environment (see `SolverFeedbackEnv`)
     - `task`: the public task
     - `request`: a generator's until it answers (its target quality and band); the judge's during a call (protocol, `allow_tie`, score range, the responses shown)
     - `latent`: with `expose_latent`, for behaviour models: the gold answer; a generator's quality and the task's solution; in a judge call, the shown generators and their latent qualities in shown order

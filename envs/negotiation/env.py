@@ -134,7 +134,8 @@ class NegotiationEnv(TurnBasedTextEnv):
 
     ## Info
 
-    - `turn`, `messages`, `feedback`, `last_move`, `invalid_moves`: as in every environment (see `SolverFeedbackEnv`); `feedback` is the last coaching event as shown
+    - `turn`: moves made so far in the episode (players' moves and critiques, all games)
+    - `messages`, `feedback`, `last_move`, `invalid_moves`: as in every environment (see `SolverFeedbackEnv`); `feedback` is the last coaching event as shown
     - `negotiation` (`seller_0`, `buyer_0`): the state as structured data for behaviour models (role, game, whether this side is coached, standing offers, moves made and left, openings, price range, past prices)
     - `request` (`critic_0`): when it is asked, the games to criticise
     - `episode`, `end_reason`: at the end, for every agent

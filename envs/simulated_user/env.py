@@ -113,7 +113,8 @@ class SimulatedUserEnv(TurnBasedTextEnv):
 
     ## Info
 
-    - `turn`, `messages`, `feedback`, `last_move`, `invalid_moves`: as in every environment (see `SolverFeedbackEnv`); `feedback` is the last event as shown
+    - `turn`: assistant turns so far
+    - `messages`, `feedback`, `last_move`, `invalid_moves`: as in every environment (see `SolverFeedbackEnv`); `feedback` is the last event as shown
     - `mode`: the mode
     - `catalogue`: `goal="catalogue"`: the items as dicts
     - `task`: `goal="task"`: the public task
