@@ -24,7 +24,8 @@ from feedbackgym.envs.simulated_user.prompts import (
     taste_text,
 )
 from feedbackgym.envs.simulated_user.replies import asked_about, candidates, choice_of, reaction_of, recommended_ids, style_dict
-from feedbackgym.envs.tasks import TaskSource, resolve_task_source
+from feedbackgym.envs.core.registry import UnknownNameError, did_you_mean
+from feedbackgym.envs.tasks import TASK_SOURCES, TaskSource, resolve_task_source, task_sources
 from feedbackgym.envs.core.checks import (
     ArgumentError,
     fail,
@@ -273,6 +274,8 @@ class SimulatedUserEnv(TurnBasedTextEnv):
             require_mapping("task_kwargs", task_kwargs)
             if isinstance(task, str):
                 require_text("task", task, max_chars=200)
+                if task not in TASK_SOURCES:  # a misspelt name, refused as goal="task" would refuse it
+                    raise UnknownNameError(f"task must be a registered task source or a TaskSource: {did_you_mean(task, task_sources(), 'task source')}")
             elif not isinstance(task, TaskSource):
                 raise fail("task", "a registered task source name or a TaskSource", task)
         self.max_turns = max_turns

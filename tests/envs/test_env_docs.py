@@ -320,6 +320,14 @@ def test_every_argument_states_its_allowed_values(name: str) -> None:
                 assert wanted in shown, f"{name}.{argument}: the page does not state the bound {number} ({allowed})"
 
 
+@pytest.mark.parametrize("name", [name for name in NAMES if "task" in inspect.signature(CLASSES[name]).parameters])
+def test_a_task_that_is_not_a_registered_source_is_refused(name: str) -> None:
+    """Every page's `task` is "a registered task source name, or a TaskSource": a misspelt name is an error
+    naming the registered ones, also where the setting leaves the task unused (SimulatedUser's catalogue goal)."""
+    with pytest.raises(ArgumentError, match=r"task.*Did you mean.*arithmetic"):
+        CLASSES[name](task="arithmetc")
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_the_agents_table_lists_the_agents(name: str) -> None:
     cls = CLASSES[name]
