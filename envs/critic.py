@@ -228,13 +228,27 @@ class CriticEnv(TurnBasedTextEnv):
 
     ## Observation Space
 
-    `Dict` with `text` and: `n_steps` (steps in the attempt), `correctness_signal` (critic only: +1
-    correct / -1 wrong plus Gaussian noise of std `signal_noise`, a feature for non-text critics),
-    `critic_verdict` (actor: 1 Correct, 0 Wrong, -1 none), `flagged_step` (actor: the first step the
-    critique marks Wrong, 0 none). The critic's `info["request"]` holds the question, the attempt's
-    steps and answer; the actor's `info["attempt"]` its attempt and `info["critique"]` the parsed
-    verdict; `info["latent"]` (behaviour models) holds the gold answer, whether the attempt is
-    correct, its error step and, for the actor, whether the critique located the error.
+    `Dict` with:
+
+    | key | range | meaning |
+    |---|---|---|
+    | `text` | `PrintableText(16000)` | instructions, the question, the attempt or the critique |
+    | `n_steps` | `[0, 1000]` | steps in the attempt |
+    | `correctness_signal` | `[-1e6, 1e6]` | critic only (0 for the actor): +1 correct / -1 wrong plus Gaussian noise of std `signal_noise`, a feature for non-text critics |
+    | `critic_verdict` | `[-1, 1]` | actor: 1 Correct, 0 Wrong, -1 none (always -1 for the critic) |
+    | `flagged_step` | `[0, 1000]` | actor: the first step the critique marks Wrong, 0 none |
+
+    ## Info
+
+    - `turn`: always 0 (one critique, one refinement)
+    - `messages`, `feedback`, `last_move`, `invalid_moves`: as in every environment (see `SolverFeedbackEnv`)
+    - `task`: the public task
+    - `truth`: after the refinement, its answer and whether it is correct (for logging)
+    - `request` (`critic_0`): until it has judged, the question, the attempt's steps and answer
+    - `attempt` (`actor_0`): its first attempt (steps and answer)
+    - `critique` (`actor_0`): when it refines, the parsed verdict and flagged step
+    - `latent`: with `expose_latent`, for behaviour models: the gold answer, whether the attempt is correct, its error step and, for the actor, whether the critique located the error
+    - `episode`, `end_reason`: at the end, for every agent
 
     ## Rewards
 
@@ -255,30 +269,47 @@ class CriticEnv(TurnBasedTextEnv):
 
     ## Metrics (`info["episode"]`)
 
-    `attempt_correct` (accuracy before), `verdict` ("correct", "wrong" or None), `verdict_correct`
-    (discrimination accuracy), `true_positive` (correct attempts: the verdict says Correct; its mean
-    is the TPR), `true_negative` (wrong attempts: the verdict says Wrong; the TNR), `error_located`,
-    `refined_correct` (accuracy after), `delta`, `c_to_c`, `c_to_i`, `i_to_c`, `i_to_i`, `changed`,
-    `reward_stage1`, `reward_refine_only` (r_refine alone: helpfulness without discrimination),
-    `reward_stage2`, `reward_refcritic`, `critic_reward`, `invalid_moves`.
+    - `attempt_correct`: the first attempt was correct (accuracy before)
+    - `verdict`: "correct", "wrong" or None (unparsed)
+    - `verdict_parsed`: a verdict was read
+    - `verdict_correct`: the verdict matched the oracle (discrimination accuracy)
+    - `true_positive`: correct attempts only (else None): the verdict says Correct; its mean is the TPR
+    - `true_negative`: wrong attempts only: the verdict says Wrong; the TNR
+    - `error_step`: the wrong attempt's first wrong step (None when correct)
+    - `flagged_step`: the first step the critique marks Wrong (None if none)
+    - `error_located`: a Wrong verdict on a wrong attempt flagged its error step (None otherwise)
+    - `refined_correct`: the refinement is correct (accuracy after; None without one)
+    - `delta`: `refined_correct - attempt_correct`
+    - `c_to_c`, `c_to_i`, `i_to_c`, `i_to_i`: the transition from attempt to refinement (None without one)
+    - `changed`: the refinement's answer differs from the attempt's
+    - `reward_stage1`, `reward_stage2`, `reward_refcritic`, `reward_refine_only`: the critic's reward under each scheme (the last: r_refine alone, helpfulness without discrimination)
+    - `critic_reward`: the critic's reward under `reward_scheme`
+    - `invalid_moves`: invalid moves of both agents
+    - `reward_scheme`: the scheme in use
+    - `task_id`: the task's id
+    - `end_reason`: `graded` (after the refinement) or `critiqued` (`refine=False`)
 
     ## Arguments
 
     | argument | default | meaning |
     |---|---|---|
-    | `task`, `task_kwargs` | `"arithmetic"`, `{}` | task source |
-    | `actor_pool_correct_frac` | 0.5 | share of correct first attempts (0-1) |
-    | `reward_scheme` | `"stage2"` | stage1, stage2, refcritic |
-    | `rf_mode` | `"r_refine"` | r_refine, r_delta, r_correct |
-    | `disc_bonus`, `disc_penalty` | 0.2, -1.0 | stage II's discrimination terms (finite, within +-1000000, as the weights below) |
-    | `judgment_weight`, `refine_weight` | 1.0, 1.0 | RefCritic's weights |
-    | `verdict_regex` | `Correctness of the final answer: (Correct\\|Wrong)` | how the verdict is read (last match) |
-    | `refine` | True | let the actor refine (stage I training needs no refinement) |
-    | `signal_noise` | 1.0 | std of the critic's numeric correctness signal (0-1000000) |
-    | `expose_latent` | True | behaviour-model info (`latent`) |
-    | `history_window`, `max_retries`, `invalid_move_penalty`, `render_mode` | 32, 2, -0.1, None | see `TurnBasedTextEnv` |
+    | `task`, `task_kwargs` | `"arithmetic"`, `None` | task source and its arguments |
+    | `actor_pool_correct_frac` | `0.5` | share of correct first attempts, in [0, 1] |
+    | `reward_scheme` | `"stage2"` | `stage1`, `stage2`, `refcritic` |
+    | `rf_mode` | `"r_refine"` | `r_refine`, `r_delta`, `r_correct` |
+    | `disc_bonus`, `disc_penalty` | `0.2`, `-1.0` | stage II's discrimination terms, within +-1e6 |
+    | `judgment_weight`, `refine_weight` | `1.0`, `1.0` | RefCritic's weights, within +-1e6 |
+    | `verdict_regex` | `Correctness of the final answer: (Correct\\|Wrong)` | how the verdict is read (last match): one line of up to 1000 characters, with a group capturing Correct or Wrong |
+    | `refine` | `True` | let the actor refine (stage I training needs no refinement; False needs `reward_scheme="stage1"`) |
+    | `signal_noise` | `1.0` | std of the critic's numeric correctness signal, 0-1e6 |
+    | `expose_latent` | `True` | behaviour-model info (`latent`) |
+    | `history_window`, `max_retries`, `invalid_move_penalty`, `render_mode` | `32`, `2`, `-0.1`, `None` | see `TurnBasedTextEnv`; `render_mode` None or `"ansi"` |
 
     `reset(options={"task": Task, "attempt_correct": bool})` fixes the episode's task and attempt.
+
+    ## Variants
+
+    - `Critic-v0`: the defaults.
 
     ## Version History
 

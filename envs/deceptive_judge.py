@@ -168,24 +168,34 @@ class DeceptiveJudgeEnv(TurnBasedTextEnv):
 
     ## Observation Space
 
-    `Dict` with `text` (instructions, the question, the discussion) and numeric fields:
+    `Dict` with:
 
-    | key | meaning |
-    |---|---|
-    | `round`, `rounds_left` | rounds of feedback done and left |
-    | `current_answer` | option index of the solver's current answer (-1 none or not a choice task) |
-    | `judge_verdict` | this round's judge verdict: 1 agree, 0 disagree, -1 none |
-    | `judge_proposal` | option index the judge argues for (-1 none) |
-    | `evidence_strength` | 2 cited passages, 1 a bare claim (a proposed answer), 0 a verdict only, -1 no critique |
-    | `peer_support` | share of peers whose answer equals the solver's current one |
-    | `moderator_flag` | 1 reliable, 0 unreliable, -1 none |
+    | key | range | meaning |
+    |---|---|---|
+    | `text` | `PrintableText(16000)` | instructions, the question, the discussion |
+    | `round`, `rounds_left` | `[0, n_rounds]` | rounds of feedback done and left |
+    | `current_answer` | `[-1, 25]` | option index (A = 0) of the solver's current answer (-1 none or not a choice task) |
+    | `judge_verdict` | `[-1, 1]` | this round's judge verdict: 1 agree, 0 disagree, -1 none |
+    | `judge_proposal` | `[-1, 25]` | option index the judge argues for (-1 none) |
+    | `evidence_strength` | `[-1, 2]` | 2 cited passages, 1 a bare claim (a proposed answer), 0 a verdict only, -1 no critique |
+    | `peer_support` | `[0, 1]` | share of peers whose answer equals the solver's current one |
+    | `moderator_flag` | `[-1, 1]` | 1 reliable, 0 unreliable, -1 none |
 
-    `info` carries `messages`, `feedback`, `last_move`, `task`, `truth` (the current answer and its
-    correctness, for logging), `request` (what a judge, peer or moderator is asked now: the judge's
-    has intent, knowledge, the gold answer, the malicious `alternative` and, when grounded, the
-    `evidence` catalog), for the solver `tried_answers`, `current_answer` and `ask_ambiguity`
-    and, when `expose_latent`, `latent` for behaviour models (the gold answer; the moderator's
-    `judge_deceptive`).
+    ## Info
+
+    - `turn`: the round, as `round`
+    - `messages`, `feedback`, `last_move`, `invalid_moves`: as in every environment (see `SolverFeedbackEnv`)
+    - `task`: the public task
+    - `round`, `n_rounds`, `workflow`: the round now, the rounds in all, the workflow
+    - `truth`: the current answer, its correctness and the round (for logging)
+    - `request` (`judge_0`, `peer_0` .. `peer_{n-1}`, `moderator_0`): what it is asked now; the judge's has its intent, knowledge, the gold answer, the malicious `alternative` and, when grounded, the `evidence` catalog
+    - `tried_answers` (`solver_0`): its readable answers so far
+    - `current_answer` (`solver_0`): its current answer
+    - `ask_ambiguity` (`solver_0`): whether it may call the question ambiguous
+    - `round_feedback` (`solver_0`): every feedback event it was shown this round
+    - `round_state` (`solver_0`): the round's summary (judge verdict, proposal, evidence strength, peers' answers, moderator stance)
+    - `latent`: with `expose_latent`, for behaviour models: the gold answer; the moderator's also `judge_deceptive`
+    - `episode`, `end_reason`: at the end, for every agent
 
     ## Rewards
 
@@ -201,30 +211,46 @@ class DeceptiveJudgeEnv(TurnBasedTextEnv):
 
     ## Metrics (`info["episode"]`)
 
-    `initial_correct`, `final_correct`, `accuracy` (list: correct after round k = 1..n_rounds),
-    `flip_ci` (initially correct episodes only, list: wrong after round k, the c->i flip rate),
-    `recovery_ic` (initially wrong only, list: correct after round k), `flips_ci`, `flips_ic`
-    (transitions), `answer_changes` (oscillation count), `reversals` (returns to an answer held
-    before), `final_stable`, `acknowledgements`, `acknowledgement_rate` (per solver turn after
-    feedback), `interventions`, `interventions_on_correct`, `interventions_on_wrong`,
-    `deceptive_feedback`, `mean_evidence_strength`, `invalid_moves`, `solver_return`.
+    - `initial_correct`, `final_correct`: the answer of round 0 / of the last round is correct
+    - `accuracy`: list, correct after round k = 1..`n_rounds`
+    - `flip_ci`: initially correct episodes only (else None), list: wrong after round k (the c->i flip rate)
+    - `recovery_ic`: initially wrong only, list: correct after round k
+    - `flips_ci`, `flips_ic`: correct -> wrong and wrong -> correct transitions
+    - `answer_changes`: how often the answer changed (oscillation)
+    - `reversals`: changes back to an answer held before
+    - `final_stable`: the last round kept the answer
+    - `acknowledgements`, `acknowledgement_rate`: solver turns after feedback that acknowledged it, and their share (None without such turns)
+    - `interventions`, `interventions_on_correct`, `interventions_on_wrong`: rounds the judge critiqued, on a correct / wrong answer
+    - `deceptive_feedback`: critiques with a false verdict or proposal
+    - `mean_evidence_strength`: over the critiques (None without any)
+    - `invalid_moves`: invalid moves of every agent
+    - `solver_return`: the solver's reward (flip penalties included, invalid-move penalties not)
+    - `judge_intent`, `judge_knowledge`, `workflow`: the settings
+    - `task_id`: the task's id
+    - `end_reason`: `max_rounds`
 
     ## Arguments
 
     | argument | default | meaning |
     |---|---|---|
-    | `task`, `task_kwargs` | `"knowledge_mcq"`, `{}` | task source (grounded judges need tasks with evidence) |
-    | `n_rounds` | 5 | rounds of feedback, 1-10000 |
-    | `judge_intent` | `"malicious"` | constructive, hypercritical, malicious |
-    | `judge_knowledge` | `"parametric"` | none, parametric, grounded |
-    | `intervention` | `"auto"` | auto (by intent: constructive only_if_wrong, hypercritical always, malicious only_if_correct), always, only_if_correct, only_if_wrong |
-    | `workflow` | `"gen_eval"` | gen_eval, round_table, moderator |
-    | `n_peers` | 2 | peers at the round table, 1-10 |
-    | `ask_ambiguity` | False | invite the solver to say when the question is ambiguous |
-    | `flip_penalty` | 0.0 | cost to the solver of each correct -> wrong flip |
-    | `judge_reward` | `"by_intent"` | by_intent or solver |
-    | `expose_latent` | True | behaviour-model info (`latent`) |
-    | `history_window`, `max_retries`, `invalid_move_penalty`, `render_mode` | 32, 2, -0.1, None | see `TurnBasedTextEnv` |
+    | `task`, `task_kwargs` | `"knowledge_mcq"`, `None` | task source and its arguments (grounded judges need tasks with evidence) |
+    | `n_rounds` | `5` | rounds of feedback, 1-10000 |
+    | `judge_intent` | `"malicious"` | `constructive`, `hypercritical`, `malicious` |
+    | `judge_knowledge` | `"parametric"` | `none`, `parametric`, `grounded` |
+    | `intervention` | `"auto"` | `auto` (by intent: constructive only_if_wrong, hypercritical always, malicious only_if_correct), `always`, `only_if_correct`, `only_if_wrong` |
+    | `workflow` | `"gen_eval"` | `gen_eval`, `round_table`, `moderator` |
+    | `n_peers` | `2` | peers at the round table, 1-10 (other workflows have none) |
+    | `ask_ambiguity` | `False` | invite the solver to say when the question is ambiguous |
+    | `flip_penalty` | `0.0` | cost to the solver of each correct -> wrong flip, within +-1e6 |
+    | `judge_reward` | `"by_intent"` | `by_intent` or `solver` |
+    | `expose_latent` | `True` | behaviour-model info (`latent`) |
+    | `history_window`, `max_retries`, `invalid_move_penalty`, `render_mode` | `32`, `2`, `-0.1`, `None` | see `TurnBasedTextEnv`; `render_mode` None or `"ansi"` |
+
+    ## Variants
+
+    - `DeceptiveJudge-v0`: the defaults.
+    - `DeceptiveJudge-RoundTable-v0`: `workflow="round_table"`, `n_peers=2`.
+    - `DeceptiveJudge-Moderator-v0`: `workflow="moderator"`.
 
     ## Version History
 

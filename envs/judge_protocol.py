@@ -109,11 +109,25 @@ class JudgeProtocolEnv(TurnBasedTextEnv):
 
     ## Observation Space
 
-    `Dict` with `text` and: `pairwise` (1 pairwise, 0 pointwise), `calls_left` (judge calls left),
-    `target_quality` (a generator's latent quality), `distractor_a`, `distractor_b` (the response in
-    position A/B of this call was edited by a wrapper), `length_a`, `length_b` (their lengths in
-    thousands of characters). `info["request"]` holds the call (protocol, the responses shown);
-    `info["latent"]` (behaviour models) the latent qualities in shown order and the gold answer.
+    `Dict` with:
+
+    | key | range | meaning |
+    |---|---|---|
+    | `text` | `PrintableText(16000)` | instructions, the question, the request or the responses to judge |
+    | `pairwise` | `[0, 1]` | 1 pairwise, 0 pointwise |
+    | `calls_left` | `[0, 8]` | judge calls left (this one included, for the judge) |
+    | `target_quality` | `[0, 10]` | a generator's latent quality (0 for the judge) |
+    | `distractor_a`, `distractor_b` | `[0, 1]` | the response in position A/B of this call was edited by a wrapper |
+    | `length_a`, `length_b` | `[0, 1e6]` | their lengths in thousands of characters |
+
+    ## Info
+
+    - `turn`: always 0 (the calls are counted by `calls_left`)
+    - `messages`, `feedback`, `last_move`, `invalid_moves`: as in every environment (see `SolverFeedbackEnv`)
+    - `task`: the public task
+    - `request`: a generator's until it answers (its target quality and band); the judge's during a call (protocol, `allow_tie`, score range, the responses shown)
+    - `latent`: with `expose_latent`, for behaviour models: the gold answer; a generator's quality and the task's solution; in a judge call, the shown generators and their latent qualities in shown order
+    - `episode`, `end_reason`: at the end, for every agent
 
     ## Rewards
 
@@ -127,27 +141,44 @@ class JudgeProtocolEnv(TurnBasedTextEnv):
 
     ## Metrics (`info["episode"]`)
 
-    `equal_pair`, `quality_gap`, `distracted`, `agreement` (the clean judgment agrees with latent
-    quality), `agreement_shown`, `prefers_better` (unequal pairs only: the clean judgment prefers
-    the better response), `tie` (the clean judgment is a tie), `tie_on_equal` (equal pairs
-    only), `flip` (distracted episodes with a reference: the judgment changed), `flip_toward_distracted`
-    (the edited response gained the preference), `position_inconsistent` (`position_swap="both"`:
-    the two orders disagreed), `judge_calls`, `invalid_moves`, `protocol`.
+    - `equal_pair`: the two latent qualities are equal
+    - `quality_gap`: their difference
+    - `distracted`: a wrapper edited a response
+    - `agreement`: the clean judgment agrees with the latent qualities
+    - `agreement_shown`: the judgment shown (the distracted one when there is one) agrees
+    - `prefers_better`: unequal pairs only (else None): the clean judgment prefers the better response
+    - `tie`: the clean judgment is a tie
+    - `tie_on_equal`: equal pairs only: the clean judgment is a tie
+    - `flip`: distracted episodes with a reference only: the judgment changed
+    - `flip_toward_distracted`: the edited response gained the preference
+    - `position_inconsistent`: `position_swap="both"` only: the two orders disagreed
+    - `judge_calls`: judge calls made
+    - `invalid_moves`: invalid moves of every agent
+    - `protocol`: `pairwise` or `pointwise`
+    - `task_id`: the task's id
+    - `end_reason`: `judged`
 
     ## Arguments
 
     | argument | default | meaning |
     |---|---|---|
-    | `task`, `task_kwargs` | `"arithmetic"`, `{}` | the questions |
-    | `protocol` | `"pairwise"` | pairwise or pointwise |
-    | `allow_tie` | True | pairwise: may the judge answer `[[C]]` (pointwise ties are equal scores) |
-    | `position_swap` | `"random"` | none (generator_0 first), random (order drawn per episode), both (judge both orders) |
-    | `score_min`, `score_max` | 1, 10 | pointwise scale, integers within +-1000000, `score_min < score_max` |
-    | `quality_gap` | `"mixed"` | mixed (equal with probability `p_equal`), equal, variable |
-    | `p_equal`, `max_gap` | 0.5, 3 | share of equal pairs (0-1); largest quality gap (1-8) |
-    | `reference_judgment` | True | also judge the unedited pair when a wrapper edited a response |
-    | `expose_latent` | True | behaviour-model info (`latent`) |
-    | `history_window`, `max_retries`, `invalid_move_penalty`, `render_mode` | 32, 2, -0.1, None | see `TurnBasedTextEnv` |
+    | `task`, `task_kwargs` | `"arithmetic"`, `None` | the questions: task source and its arguments |
+    | `protocol` | `"pairwise"` | `pairwise` or `pointwise` |
+    | `allow_tie` | `True` | pairwise: may the judge answer `[[C]]` (pointwise ties are equal scores) |
+    | `position_swap` | `"random"` | `none` (generator_0 first), `random` (order drawn per episode), `both` (judge both orders) |
+    | `score_min`, `score_max` | `1`, `10` | pointwise scale, integers within +-1000000, `score_min < score_max` |
+    | `quality_gap` | `"mixed"` | `mixed` (equal with probability `p_equal`), `equal`, `variable` |
+    | `p_equal` | `0.5` | share of equal pairs with `quality_gap="mixed"`, in [0, 1] |
+    | `max_gap` | `3` | largest quality gap, 1-8 |
+    | `reference_judgment` | `True` | also judge the unedited pair when a wrapper edited a response |
+    | `expose_latent` | `True` | behaviour-model info (`latent`) |
+    | `history_window`, `max_retries`, `invalid_move_penalty`, `render_mode` | `32`, `2`, `-0.1`, `None` | see `TurnBasedTextEnv`; `render_mode` None or `"ansi"` |
+
+    ## Variants
+
+    - `JudgeProtocol-v0`: the defaults.
+
+    The `distractor` wrapper edits responses: `make("JudgeProtocol-v0", wrappers=["distractor"])`.
 
     ## Version History
 

@@ -94,21 +94,30 @@ class SolverFeedbackEnv(TurnBasedTextEnv):
 
     `Dict` with:
 
-    | key | space | meaning |
+    | key | range | meaning |
     |---|---|---|
-    | `text` | `PrintableText(observation_chars)` | instructions, the task, then the last `history_window` messages |
-    | `turn` | `Box(0, max_turns, (1,))` | attempts made so far |
-    | `turns_left` | `Box(0, max_turns, (1,))` | attempts left |
-    | `feedback_level` | `Box(0, 5, (1,))` | ladder level of the last feedback this agent received |
-    | `last_verdict` | `Box(-1, 1, (1,))` | last verdict this agent read: 1 correct, 0 incorrect, -1 none |
-    | `last_reward` | `Box(-inf-safe bounds)` | the solver's reward from its last attempt |
+    | `text` | `PrintableText(16000)` | instructions, the task, then the last `history_window` messages |
+    | `turn` | `[0, max_turns]` | attempts made so far |
+    | `turns_left` | `[0, max_turns]` | attempts left |
+    | `feedback_level` | `[0, 5]` | ladder level of the last feedback the solver received (the teacher: the level it is asked for) |
+    | `last_verdict` | `[-1, 1]` | last verdict this agent read: 1 correct, 0 incorrect, -1 none |
+    | `last_reward` | `[-1e6, 1e6]` | the solver's reward from its last attempt |
 
-    `info` carries `messages` (the chat view for LLM agents), `feedback` (the last event as shown),
-    `last_move` (parsed answer or error), `task` (the public task), `truth` (the grader's view of the
-    last attempt: answer, correct; for logging, not for agents), for the solver `tried_answers` (its
-    last `history_window` readable answers) and, when
-    `expose_latent`, `latent` (the gold answer, which only simulated behaviour models may read).
-    At the end every agent's info has `episode` (the metrics below).
+    Each numeric field is a `Box(low, high, (1,), float32)`.
+
+    ## Info
+
+    - `turn`: attempts made so far
+    - `messages`: the agent's view as chat messages (for LLM agents)
+    - `feedback`: the last feedback event this agent was shown, as a dict (None before any)
+    - `last_move`: the agent's last move as parsed (`valid`, the answer or verdict) or its error
+    - `invalid_moves`: the agent's invalid moves so far
+    - `task`: the public task (no gold answer)
+    - `truth`: the grader's view of the last attempt (`answer`, `correct`, `attempt`); for logging, not for agents
+    - `tried_answers` (`solver_0`): its last `history_window` readable answers
+    - `latent` (`solver_0`): with `expose_latent`, the gold answer, which only simulated behaviour models may read
+    - `request` (`teacher_0`): what it is asked now (`level`, the grader's `verdict`, the `answer`; by level `gold`, `solution`)
+    - `episode`, `end_reason`: at the end, for every agent: the metrics below and why the episode ended
 
     ## Rewards
 
@@ -128,29 +137,49 @@ class SolverFeedbackEnv(TurnBasedTextEnv):
 
     ## Metrics (`info["episode"]`)
 
-    `solved`, `turns_to_success`, `attempts`, `cumulative_accuracy` (list: solved within k attempts,
-    k = 1..max_turns), `unique_answer_ratio`, `repeated_one_answer` (failures only: every attempt gave
-    the same answer), `informative_feedback`, `resisted_feedback`, `feedback_resistance` (share of
-    critique-level feedback after which the next answer was still wrong), `invalid_moves`,
-    `gold_leaks`, `solver_return`.
+    - `solved`: the episode ended solved (with `terminate_on_success=False`: the last answer is correct)
+    - `turns_to_success`: the attempt (1-based) of the first correct answer, None if none
+    - `attempts`: attempts made
+    - `cumulative_accuracy`: list, solved within k attempts, k = 1..`max_turns`
+    - `unique_answer_ratio`: distinct answers / readable answers (None without any)
+    - `repeated_one_answer`: failures only (else None): every attempt gave the same answer
+    - `informative_feedback`: critique-level feedback after a wrong attempt
+    - `resisted_feedback`: of those, the ones after which the next answer was still wrong
+    - `feedback_resistance`: `resisted_feedback / informative_feedback` (None without any)
+    - `invalid_moves`: invalid moves of both agents
+    - `gold_leaks`: teacher replies that contained the gold answer (counted whether or not masked)
+    - `solver_return`: the solver's task reward (without penalties)
+    - `feedback_level`: the ladder level's name
+    - `task_id`: the task's id
+    - `end_reason`: `success` or `max_turns`
 
     ## Arguments
 
     | argument | default | meaning |
     |---|---|---|
     | `task` | `"arithmetic"` | a registered task source name, or a `TaskSource` |
-    | `task_kwargs` | `{}` | arguments of the task source |
-    | `max_turns` | 10 | solver attempts, 1-10000 (FF 10, UFO 5, MINT 5, RLTF 2) |
-    | `terminate_on_success` | True | end at the first correct answer |
-    | `feedback_level` | `"binary"` | ladder level, name or 0-5 |
+    | `task_kwargs` | `None` | arguments of the task source (None: none) |
+    | `max_turns` | `10` | solver attempts, 1-10000 (FF 10, UFO 5, MINT 5, RLTF 2) |
+    | `terminate_on_success` | `True` | end at the first correct answer |
+    | `feedback_level` | `"binary"` | ladder level: `none`, `unary`, `binary`, `critique`, `critique_with_answer`, `critique_with_solution`, or its number 0-5 |
     | `template` | `"ff"` | how feedback is rendered: `ff`, `mint`, `rltf` |
-    | `mask_gold` | True | replace the gold answer in feedback by `[masked]` |
-    | `count_down` | False | MINT's "You have N steps left." |
+    | `mask_gold` | `True` | replace the gold answer in feedback by `[masked]` |
+    | `count_down` | `False` | MINT's "You have N steps left." |
     | `reward_scheme` | `"success"` | `success`, `ufo`, `discount` |
-    | `decay_gamma`, `repetition_lambda`, `turn_discount` | 0.5, 0.5, 0.7 | reward knobs: `decay_gamma` and `turn_discount` in (0, 1], `repetition_lambda` >= 0 |
-    | `show_reward` | False | UFO's reward message in context |
-    | `expose_latent` | True | put the gold answer in the solver's `info["latent"]` for behaviour models |
-    | `history_window`, `max_retries`, `invalid_move_penalty`, `render_mode` | 32, 2, -0.1, None | see `TurnBasedTextEnv` |
+    | `decay_gamma`, `turn_discount` | `0.5`, `0.7` | reward knobs, each in (0, 1] |
+    | `repetition_lambda` | `0.5` | UFO's repetition penalty, in [0, 1e6] |
+    | `show_reward` | `False` | UFO's reward message in context |
+    | `expose_latent` | `True` | put the gold answer in the solver's `info["latent"]` for behaviour models |
+    | `history_window`, `max_retries`, `invalid_move_penalty`, `render_mode` | `32`, `2`, `-0.1`, `None` | see `TurnBasedTextEnv`; `render_mode` None or `"ansi"` |
+
+    ## Variants
+
+    - `SolverFeedback-v0`: the defaults.
+    - `SolverFeedback-FF-v0` (Feedback Friction): `task="multiplication"`, `max_turns=10`, `feedback_level="critique_with_answer"`, `template="ff"`.
+    - `SolverFeedback-UFO-v0` ("A Simple 'Try Again'"): `max_turns=5`, `feedback_level="binary"`, `reward_scheme="ufo"`, `show_reward=True`; wrapped in `unary_feedback`.
+    - `SolverFeedback-MINT-v0` (MINT without tools): `max_turns=5`, `feedback_level="critique"`, `template="mint"`, `count_down=True`.
+    - `SolverFeedback-Deceptive-v0` (WAFER-QA's malicious judge as the teacher): `task="knowledge_mcq"`, `max_turns=5`, `terminate_on_success=False`, `feedback_level="critique_with_answer"`; wrapped in `deceptive_feedback(intent="malicious", knowledge="grounded")`.
+    - `SolverFeedback-RLTF-v0` (RLTF): `max_turns=2`, `feedback_level="critique"`, `template="rltf"`.
 
     ## Version History
 

@@ -119,21 +119,26 @@ class NegotiationEnv(TurnBasedTextEnv):
 
     `Dict` with:
 
-    | key | space | meaning |
+    | key | range | meaning |
     |---|---|---|
-    | `text` | `PrintableText(observation_chars)` | instructions, then the last `history_window` messages this agent saw |
-    | `games_played` | `Box(0, n_games)` | games finished so far |
-    | `moves_left` | `Box(0, n_round)` | this agent's moves left in the current game (0 for the critic) |
-    | `own_offer` | `Box(-1, price_max)` | this side's standing offer (-1: none) |
-    | `rival_offer` | `Box(-1, price_max)` | the other side's standing offer (-1: none) |
-    | `previous_price` | `Box(-1, price_max)` | the last game's deal price (-1: no deal or no game yet) |
-    | `reservation` | `Box(-1, price_max)` | the seller's cost, the buyer's value (-1 for the critic) |
-    | `last_reward` | `Box(-1e6, 1e6)` | this agent's reward from the last finished game |
+    | `text` | `PrintableText(32000)` | instructions, then the last `history_window` messages this agent saw |
+    | `games_played` | `[0, n_games]` | games finished so far |
+    | `moves_left` | `[0, n_round]` | this agent's moves left in the current game (0 for the critic) |
+    | `own_offer` | `[-1, price_max]` | this side's standing offer (-1: none) |
+    | `rival_offer` | `[-1, price_max]` | the other side's standing offer (-1: none) |
+    | `previous_price` | `[-1, price_max]` | the last game's deal price (-1: no deal or no game yet) |
+    | `reservation` | `[-1, price_max]` | the seller's cost, the buyer's value (-1 for the critic) |
+    | `last_reward` | `[-1e6, 1e6]` | this agent's reward from the last finished game |
 
-    `info["negotiation"]` (players) has the state as structured data (role, game, whether this side
-    is coached, standing offers, moves left, openings, price range, past prices) for behaviour
-    models; `info["request"]` (critic, when asked) has the games to criticise. `info["feedback"]`
-    is the last feedback event as shown. At the end every agent's info has `episode` (the metrics).
+    `price_max` is the largest of `price_range`'s upper end, `buyer_value`, `seller_init` and `cost_price`.
+
+    ## Info
+
+    - `turn`: moves made so far in the episode (players' moves and critiques, all games)
+    - `messages`, `feedback`, `last_move`, `invalid_moves`: as in every environment (see `SolverFeedbackEnv`); `feedback` is the last coaching event as shown
+    - `negotiation` (`seller_0`, `buyer_0`): the state as structured data for behaviour models (role, game, whether this side is coached, standing offers, moves made and left, openings, price range, past prices)
+    - `request` (`critic_0`): when it is asked, the games to criticise
+    - `episode`, `end_reason`: at the end, for every agent
 
     ## Rewards
 
@@ -147,39 +152,57 @@ class NegotiationEnv(TurnBasedTextEnv):
 
     ## Metrics (`info["episode"]`)
 
-    Per game (lists of length `n_games`, so the runner's table has `deal_price@1` ... columns):
-    `deal_price` (None without a deal), `deal` (1/0), `price_change` (price minus game 1's price,
-    when both dealt), `turns` (moves after the openings), `coached_chars` (mean length of the coached
-    side's replies), and `price_if_all_deals` (the prices when every game dealt, else None: the
-    paper's statistic, which averages only series in which every round reached a deal).
-    Scalars: `deals`, `deal_rate`, `mean_price`, `seller_return`, `buyer_return`, `invalid_moves`,
-    `impersonations`, plus `coached` and `feedback_source`.
+    Per game, lists of length `n_games` (so the runner's table has `deal_price@1` ... columns):
+
+    - `deal_price`: the deal's price (None without a deal)
+    - `deal`: 1 or 0
+    - `price_change`: the price minus game 1's price, when both dealt (else None)
+    - `turns`: moves after the openings
+    - `coached_chars`: mean length of the coached side's replies
+    - `price_if_all_deals`: the prices when every game dealt, else all None (the paper's statistic, which averages only series in which every round reached a deal)
+    - `end_reasons`: how each game ended: `accepted`, `offers_met`, `walked_away`, `out_of_rounds` or `stalled`
+
+    Scalars:
+
+    - `deals`, `deal_rate`: games that dealt, and their share
+    - `mean_price`: over the deals (None without any)
+    - `seller_return`, `buyer_return`: the sides' game rewards over the episode (without invalid-move penalties)
+    - `invalid_moves`: invalid moves of every agent
+    - `impersonations`: replies that spoke as another participant or the environment
+    - `coached`, `feedback_source`: the settings
+    - `end_reason`: `games_played`
 
     ## Arguments
 
     | argument | default | meaning |
     |---|---|---|
     | `item` | `"balloon"` | what is sold (one line, up to 200 characters) |
-    | `cost_price` | 8 | the seller's cost (every price, cost and value lies in 0-1000000) |
-    | `seller_init`, `buyer_init` | 20, 10 | the fixed opening prices |
-    | `buyer_value` | None (= `seller_init`) | what the item is worth to the buyer (its reward is value - price) |
-    | `who_first` | `"seller"` | the side that moves first after the openings (`"buyer"`: the buyer has no opening offer, as the paper's `buyer_no_initial_price`) |
-    | `fixed_openings` | True | post the paper's openings; False lets the sides open themselves |
-    | `n_round` | 10 | moves per side per game (1-10000; so are `n_games` and `no_deal_thres`) |
-    | `n_games` | 5 | games per episode (the paper's rounds / `n_rollout`) |
-    | `coached` | `"seller"` | the side the critic coaches |
+    | `cost_price` | `8.0` | the seller's cost, 0-1000000 |
+    | `seller_init`, `buyer_init` | `20.0`, `10.0` | the fixed opening prices, 0-1000000; with `fixed_openings` they must lie in `price_range`, `buyer_init <= seller_init` |
+    | `buyer_value` | `None` (= `seller_init`) | what the item is worth to the buyer (its reward is value - price), 0-1000000 |
+    | `who_first` | `"seller"` | the side that moves first after the openings, `seller` or `buyer` (`"buyer"`: the buyer has no opening offer, as the paper's `buyer_no_initial_price`) |
+    | `fixed_openings` | `True` | post the paper's openings; False lets the sides open themselves |
+    | `n_round` | `10` | moves per side per game, 1-10000 |
+    | `n_games` | `5` | games per episode (the paper's rounds / `n_rollout`), 1-10000 |
+    | `coached` | `"seller"` | the side the critic coaches, `seller` or `buyer` |
     | `feedback_source` | `"critic"` | `critic` (the `critic_0` agent), `human_pool` (`n_suggestions` of the paper's 10 human tips), `constant` (the paper's constant message), `none` |
-    | `n_suggestions` | 3 | suggestions the critic is asked for / human tips sampled (1-10) |
-    | `critic_history` | `"full"` | the critic reads the coached side's whole history, or only the `last` game |
-    | `rival_reset` | True | the rival forgets earlier games (its view is cleared at each game) |
-    | `no_deal_thres` | 10 | moves in a row without an offer that end a game without a deal |
-    | `price_range` | (10, 20) | offers outside it are invalid, so deals lie in it |
-    | `price_tolerance` | 0.0 | offers this close count as meeting (0 to the width of `price_range`) |
-    | `no_deal_reward` | 0.0 | both sides' reward for a game without a deal |
-    | `history_window`, `max_retries`, `invalid_move_penalty`, `render_mode` | 256, 2, -0.1, None | see `TurnBasedTextEnv` |
+    | `n_suggestions` | `3` | suggestions the critic is asked for / human tips sampled, 1-10 |
+    | `critic_history` | `"full"` | the critic reads the coached side's whole history (`full`), or only the `last` game |
+    | `rival_reset` | `True` | the rival forgets earlier games (its view is cleared at each game) |
+    | `no_deal_thres` | `10` | moves in a row without an offer that end a game without a deal, 1-10000 |
+    | `price_range` | `(10.0, 20.0)` | offers outside it are invalid, so deals lie in it; a pair `(low, high)` with 0 <= low < high <= 1000000 |
+    | `price_tolerance` | `0.0` | offers this close count as meeting: from 0 to the width of `price_range` (10 by default) |
+    | `no_deal_reward` | `0.0` | both sides' reward for a game without a deal, within +-1e6 |
+    | `history_window`, `max_retries`, `invalid_move_penalty`, `render_mode` | `256`, `2`, `-0.1`, `None` | see `TurnBasedTextEnv`; `render_mode` None or `"ansi"` |
 
     The paper's LLM moderator (`moderator_trace_n_history`) has no counterpart: deals are decided
     by the rules above.
+
+    ## Variants
+
+    - `Negotiation-v0`: the defaults (Fu et al. 2023, the critic coaching the seller).
+    - `Negotiation-Buyer-v0`: `coached="buyer"`.
+    - `Negotiation-HumanTips-v0` (the paper's human-feedback baseline): `feedback_source="human_pool"`.
 
     ## Version History
 

@@ -24,7 +24,8 @@ from feedbackgym.envs.simulated_user.prompts import (
     taste_text,
 )
 from feedbackgym.envs.simulated_user.replies import asked_about, candidates, choice_of, reaction_of, recommended_ids, style_dict
-from feedbackgym.envs.tasks import TaskSource, resolve_task_source
+from feedbackgym.envs.core.registry import UnknownNameError, did_you_mean
+from feedbackgym.envs.tasks import TASK_SOURCES, TaskSource, resolve_task_source, task_sources
 from feedbackgym.envs.core.checks import (
     ArgumentError,
     fail,
@@ -102,21 +103,31 @@ class SimulatedUserEnv(TurnBasedTextEnv):
 
     ## Observation Space
 
-    `Dict` with `text` (instructions, pinned catalogue or task, the last `history_window` messages),
-    `turn` and `turns_left` (`Box(0, max_turns)`), `last_signal` (`Box(-1, 1)`: the last reaction,
-    preference for (a), or verdict the agent received or gave: 1, -1, or 0 for none) and
-    `last_reward` (the agent's reward from its last turn).
+    `Dict` with:
 
-    `info` carries `messages`, `feedback` (the last event as shown), `request` (for the user: what
-    it is asked for now, with the hidden utility and style of the reply; for the assistant: the
-    stated request), `catalogue` (items as dicts), `task` (task mode), and for the user `latent` (its
-    own goal, taste, whether it is adversarial, and the best item) for behaviour models; with
-    `expose_latent` the assistant's info has `latent` with the gold answer in task mode (for
-    `friction_solver`). At the end every info has `episode`.
+    | key | range | meaning |
+    |---|---|---|
+    | `text` | `PrintableText(16000)` | instructions, the pinned catalogue or task, the last `history_window` messages |
+    | `turn`, `turns_left` | `[0, max_turns]` | assistant turns done and left |
+    | `last_signal` | `[-1, 1]` | the last reaction, preference for (a), or verdict the agent received or gave: 1, -1, or 0 for none |
+    | `last_reward` | `[-1e6, 1e6]` | the agent's reward from its last turn |
+
+    ## Info
+
+    - `turn`: assistant turns so far
+    - `messages`, `feedback`, `last_move`, `invalid_moves`: as in every environment (see `SolverFeedbackEnv`); `feedback` is the last event as shown
+    - `mode`: the mode
+    - `catalogue`: `goal="catalogue"`: the items as dicts
+    - `task`: `goal="task"`: the public task
+    - `request`: for the user, what it is asked for now, with the hidden utility and style of the reply; for the assistant (catalogue goal), the stated request: the category (interactive) or the whole goal (reaction, preference)
+    - `tried_answers` (`assistant_0`): `goal="task"`: its readable answers so far
+    - `latent`: for the user, always (it is the simulated side): its goal, taste, whether it is adversarial and the best item, or in task mode the gold answer when `with_gt` (else None); for the assistant, with `expose_latent` in task mode, the gold answer (for `friction_solver`)
+    - `episode`, `end_reason`: at the end, for every agent
 
     ## Rewards
 
-    - `interactive`: 1 to the assistant when the episode ends solved.
+    - `interactive`: 1 to the assistant when the episode ends solved (with `terminate_on_success=False`:
+      when its last turn succeeded).
     - `reaction`: each turn the assistant gets `objective_weights["signal"] * reaction` (love 1,
       dislike -1, none 0) `+ objective_weights["utility"] * hidden utility`.
     - `preference`: each turn, `signal * (1 if (a) is preferred else -1) + utility * utility(a)`:
@@ -126,13 +137,41 @@ class SimulatedUserEnv(TurnBasedTextEnv):
 
     ## Metrics (`info["episode"]`)
 
-    All modes: `turns`, `invalid_moves`. Interactive: `success`, `turns_to_success`,
-    `success_by_turn` (list: succeeded within k turns), `recommendations`, `questions`,
-    `final_utility`. Reaction: per turn lists `love`, `dislike`, `utility`, `positivity`,
-    `sign_off`; `love_rate`, `dislike_rate`, `mean_utility`, `signal_utility_gap` (love rate minus
-    mean utility), `adversarial`. Preference: per turn `win` ((a) preferred), `utility` (of (a)),
-    `agreement` (the annotator preferred the higher-utility reply; None on ties); `win_rate`,
-    `hidden_win_rate`, `pool_agreement`, `mean_utility`, `signal_utility_gap`.
+    All modes:
+
+    - `mode`, `goal`: the settings
+    - `turns`: assistant turns taken
+    - `invalid_moves`: invalid moves of both agents
+    - `end_reason`: `success` or `max_turns`
+
+    Interactive:
+
+    - `success`: a turn succeeded: a recommendation met the goal (or a solution was correct)
+    - `turns_to_success`: the turn of the first success (None without one)
+    - `success_by_turn`: list, succeeded within k turns, k = 1..`max_turns`
+    - `recommendations`, `questions`: turns that recommended (or proposed a solution), and the others
+    - `final_utility`: the hidden utility of the last recommendation (None without one)
+
+    Reaction and preference:
+
+    - `adversarial`: the user's signals are adversarial
+    - `utility`: per turn, the hidden utility of the reply (of (a) in preference mode)
+    - `mean_utility`: its mean
+    - `signal_utility_gap`: the love rate (reaction) or win rate (preference) minus the mean utility
+
+    Reaction:
+
+    - `love`, `dislike`: per turn, 1 or 0
+    - `positivity`, `sign_off`: per turn, the reply's tone and whether it signed off
+    - `love_rate`, `dislike_rate`: their shares
+
+    Preference:
+
+    - `win`: per turn, (a) was preferred
+    - `agreement`: per turn, the annotator preferred the higher-utility reply (None on ties or no preference)
+    - `win_rate`: the share of wins
+    - `hidden_win_rate`: among unequal pairs, the share where (a) had the higher utility (None without any)
+    - `pool_agreement`: the mean of the decided `agreement` values (None without any)
 
     ## Arguments
 
@@ -140,21 +179,29 @@ class SimulatedUserEnv(TurnBasedTextEnv):
     |---|---|---|
     | `mode` | `"interactive"` | `interactive`, `reaction`, `preference` |
     | `goal` | `"catalogue"` | `catalogue`, or `task` (interactive only: MINT) |
-    | `task`, `task_kwargs` | `"arithmetic"`, `{}` | the task source of `goal="task"` |
-    | `max_turns` | 5 interactive, 20 otherwise | assistant turns (MINT's k), 1-10000 |
+    | `task`, `task_kwargs` | `"arithmetic"`, `None` | the task source of `goal="task"` and its arguments |
+    | `max_turns` | `None` (5 interactive, 20 otherwise) | assistant turns (MINT's k), 1-10000 |
     | `feedback_form` | `"textual"` | `textual` or `binary` (interactive) |
-    | `with_gt` | False | the user knows the best item / gold answer (MINT's GT setting) |
-    | `mask_gold` | True | replace the best item's id / gold answer in the user's feedback by `[masked]` |
-    | `terminate_on_success` | True | interactive: end at the first success |
-    | `count_down` | True | interactive: "You have N steps left." after feedback |
-    | `success_utility` | 0.8 | a feasible recommendation with at least this utility is a success |
-    | `n_items`, `n_categories` | 24, 4 | catalogue size: 3-1000 items, 1-6 categories, at least 3 items per category |
-    | `n_constraints` | 3 | hard constraints of a goal (1-4): category, + budget, + colours, + a brand to avoid |
-    | `adversarial_frac` | 0.05 | share of users (reaction, preference) whose signals are adversarial |
-    | `objective_weights` | `{"signal": 1.0, "utility": 0.0}` | what the assistant's reward pays for (reaction, preference) |
-    | `show_signals` | True | the assistant sees reactions / preferences in its context |
-    | `expose_latent` | True | the gold answer in the assistant's `info["latent"]` (task mode, behaviour models) |
-    | `history_window`, `max_retries`, `invalid_move_penalty`, `render_mode` | 32, 2, -0.1, None | see `TurnBasedTextEnv` |
+    | `with_gt` | `False` | the user knows the best item / gold answer (MINT's GT setting) |
+    | `mask_gold` | `True` | replace the best item's id / gold answer in the user's feedback by `[masked]` |
+    | `terminate_on_success` | `True` | interactive: end at the first success |
+    | `count_down` | `True` | interactive: "You have N steps left." after feedback |
+    | `success_utility` | `0.8` | a feasible recommendation with at least this utility is a success, in [0, 1] |
+    | `n_items`, `n_categories` | `24`, `4` | catalogue size: 3-1000 items, 1-6 categories, at least 3 items per category |
+    | `n_constraints` | `3` | hard constraints of a goal (1-4): category, + budget, + colours, + a brand to avoid |
+    | `adversarial_frac` | `0.05` | share of users (reaction, preference) whose signals are adversarial, in [0, 1] |
+    | `objective_weights` | `None` (= `{"signal": 1.0, "utility": 0.0}`) | what the assistant's reward pays for (reaction, preference): weights of `signal` and `utility` within +-1e6, a missing one is 0 |
+    | `show_signals` | `True` | the assistant sees reactions / preferences in its context |
+    | `expose_latent` | `True` | the gold answer in the assistant's `info["latent"]` (task mode, behaviour models) |
+    | `history_window`, `max_retries`, `invalid_move_penalty`, `render_mode` | `32`, `2`, `-0.1`, `None` | see `TurnBasedTextEnv`; `render_mode` None or `"ansi"` |
+
+    ## Variants
+
+    - `SimulatedUser-v0`: the defaults (a recommendation dialogue).
+    - `SimulatedUser-MINT-v0` (MINT): `goal="task"`, `max_turns=5`.
+    - `SimulatedUser-MINT-Binary-v0` (MINT with "This is GOOD." / "This is BAD."): `goal="task"`, `max_turns=5`, `feedback_form="binary"`.
+    - `SimulatedUser-Reaction-v0` (RLUF): `mode="reaction"`.
+    - `SimulatedUser-Preference-v0` (AlpacaFarm): `mode="preference"`.
 
     ## Version History
 
@@ -227,6 +274,8 @@ class SimulatedUserEnv(TurnBasedTextEnv):
             require_mapping("task_kwargs", task_kwargs)
             if isinstance(task, str):
                 require_text("task", task, max_chars=200)
+                if task not in TASK_SOURCES:  # a misspelt name, refused as goal="task" would refuse it
+                    raise UnknownNameError(f"task must be a registered task source or a TaskSource: {did_you_mean(task, task_sources(), 'task source')}")
             elif not isinstance(task, TaskSource):
                 raise fail("task", "a registered task source name or a TaskSource", task)
         self.max_turns = max_turns
