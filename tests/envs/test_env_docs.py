@@ -243,7 +243,7 @@ def played(name: str) -> list[dict[str, Any]]:
                     observation, _, terminated, truncated, info = env.last()
                     info_keys[agent_id] |= set(info)
                     # The raw values, before the base class clips them into the space: a range must hold them.
-                    for field, value in env.unwrapped._numeric(agent_id).items():
+                    for field, value in env.unwrapped._numeric_by_name(agent_id).items():
                         low, high = env.unwrapped.numeric_fields[field]
                         if not low <= value <= high:
                             outside.append((agent_id, field, value))
