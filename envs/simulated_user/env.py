@@ -191,7 +191,7 @@ class SimulatedUserEnv(TurnBasedTextEnv):
     | `n_constraints` | `3` | hard constraints of a goal (1-4): category, + budget, + colours, + a brand to avoid |
     | `adversarial_frac` | `0.05` | share of users (reaction, preference) whose signals are adversarial, in [0, 1] |
     | `objective_weights` | `None` (= `{"signal": 1.0, "utility": 0.0}`) | what the assistant's reward pays for (reaction, preference): weights of `signal` and `utility` within +-1e6, a missing one is 0 |
-    | `show_signals` | `True` | the assistant sees reactions / preferences in its context |
+    | `show_signals` | `True` | the assistant sees reactions / preferences in its context and its `last_signal` field (False: neither; its reward still pays for them) |
     | `expose_latent` | `True` | the gold answer in the assistant's `info["latent"]` (task mode, behaviour models) |
     | `history_window`, `max_retries`, `invalid_move_penalty`, `render_mode` | `32`, `2`, `-0.1`, `None` | see `TurnBasedTextEnv`; `render_mode` None or `"ansi"` |
 
@@ -585,9 +585,10 @@ class SimulatedUserEnv(TurnBasedTextEnv):
         record = self.records[-1]
         record["signal"] = signal
         self._last_signal[USER] = float(signal)
-        self._last_signal[ASSISTANT] = float(signal)
-        if signal and self.show_signals:
-            self.deliver_feedback(event)
+        if self.show_signals:  # hidden signals stay hidden from the assistant's numeric fields too
+            self._last_signal[ASSISTANT] = float(signal)
+            if signal:
+                self.deliver_feedback(event)
         weights = self.objective_weights
         reward = weights["signal"] * signal + weights["utility"] * record["utility"][0]
         self.rewards[ASSISTANT] += reward

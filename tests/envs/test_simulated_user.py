@@ -326,3 +326,35 @@ def test_goal_admits_exactly_the_items_without_violations_and_item_dicts_are_the
             assert [goal.admits(item) for item in catalogue] == [not goal.violations(item) for item in catalogue]
         for item in catalogue:
             assert item.to_dict() == dataclasses.asdict(item) and list(item.to_dict()) == [f.name for f in dataclasses.fields(item)]
+
+
+@pytest.mark.parametrize("mode", ["reaction", "preference"])
+def test_hidden_signals_reach_the_assistant_neither_as_text_nor_as_a_field(mode: str) -> None:
+    from feedbackgym.agents.scripted.casts import scripted_cast
+    from feedbackgym.envs.core.seeding import agent_seed
+
+    seen: dict[bool, dict[str, list[float]]] = {}
+    for show in (True, False):
+        signals: dict[str, list[float]] = {ASSISTANT: [], USER: []}
+        paid = []
+        shown_feedback = 0
+        for seed in range(6):
+            env = make("SimulatedUser-v0", mode=mode, show_signals=show, max_turns=6)
+            agents = scripted_cast(env)
+            env.reset(seed=seed)
+            for index, agent_id in enumerate(env.possible_agents):
+                agents[agent_id].reset(seed=agent_seed(seed, index))
+            for agent_id in env.agent_iter(max_iter=500):
+                observation, reward, terminated, truncated, info = env.last()
+                signals[agent_id].append(float(observation["last_signal"][0]))
+                if agent_id == ASSISTANT:
+                    paid.append(reward)
+                    if not show:
+                        assert info.get("feedback") is None, "a hidden signal reached the assistant's info"
+                env.step(None if terminated or truncated else agents[agent_id].act(observation, info))
+            shown_feedback += sum(m.kind == "feedback" and ASSISTANT in m.visible_to for m in env.unwrapped.transcript)
+        assert bool(shown_feedback) is show, "the signals reach the assistant's context exactly when shown"
+        seen[show] = signals
+        assert any(paid), "the assistant's reward pays for the signals either way"
+    assert any(seen[True][ASSISTANT]) and not any(seen[False][ASSISTANT])
+    assert any(seen[False][USER]), "the user still knows the signal it gave"
