@@ -97,7 +97,11 @@ class TurnBasedTextEnv(AECEnv):
     numbers finite, and counts bounded: ``history_window`` 1-100000, ``message_view_chars``
     100-1000000, ``observation_chars`` up to 10000000, ``max_retries`` 0-1000,
     ``invalid_move_penalty`` within +-1e6, and every environment's turn, round and game counts at
-    most 10000.
+    most 10000. ``render_mode`` is None or ``"ansi"`` (``render()`` then returns the whole transcript
+    as text).
+
+    An environment can be pickled or deep-copied at any point of an episode; the copy plays on as the
+    original would (caches that cannot be pickled are left out and rebuilt on first use).
 
     Before a reply is parsed, the whole of it is checked for another participant's voice (see
     :func:`~feedbackgym.envs.core.voice.speaks_as`): a line "buyer_0: ..." or "System: ..." from
