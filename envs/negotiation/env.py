@@ -211,6 +211,10 @@ class NegotiationEnv(TurnBasedTextEnv):
 
     metadata = {"name": "negotiation_v0", "render_modes": ["ansi"], "is_parallelizable": True}
     possible_agents = [SELLER, BUYER, CRITIC]
+    # Counts stay in 0..n_games and 0..n_round, offers and prices in price_range (or are the openings, checked
+    # to lie in it), reservations are price_max's terms, and rewards differences of prices within 1e6 of each
+    # other or no_deal_reward (within +-1e6): observe needs no clipping guard (a test holds this).
+    numeric_within_bounds = True
 
     def __init__(
         self,

@@ -324,3 +324,17 @@ def test_feedback_events_are_built_as_their_fields_say() -> None:
     assert event.replace(text="other").text == "other" and event.text == "text"
     with pytest.raises(TypeError):
         FeedbackEvent("teacher_0", "solver_0")  # type: ignore[call-arg]
+
+
+def test_the_newest_entries_of_a_window_are_those_after_the_first_ones() -> None:
+    from collections import deque
+    from itertools import islice
+
+    from feedbackgym.envs.core.base import _newest
+
+    for maxlen in (1, 3, 64, 200):
+        window: deque[int] = deque(maxlen=maxlen)
+        for value in range(300):
+            window.append(value)
+            for count in range(1, len(window) + 1):
+                assert _newest(window, count) == list(islice(window, len(window) - count, None))

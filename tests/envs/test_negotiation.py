@@ -477,3 +477,42 @@ def test_the_critics_request_is_its_template_filled_in_order(item: str, seller_l
             assert base.transcript[-1].text == expected
         env.step(None if terminated or truncated else agents[agent].act(observation, info))
     assert len(agents[CRITIC].seen) == 1
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {},
+        {"who_first": "buyer", "coached": "buyer", "n_round": 2, "no_deal_thres": 2, "max_retries": 0},
+        {"fixed_openings": False, "price_range": (0.5, 3.25), "cost_price": 9.0, "buyer_value": 0.0, "no_deal_reward": -1e6,
+         "price_tolerance": 2.75, "n_games": 3},
+        {"price_range": (10.1, 1e6), "seller_init": 1e6, "buyer_init": 10.1, "cost_price": 0.0, "no_deal_reward": 1e6},
+    ],
+)
+def test_numeric_values_stay_in_their_bounds_so_the_observation_guard_can_be_skipped(kwargs: dict[str, Any]) -> None:
+    """numeric_within_bounds lets observe skip its clipping guard: every raw value lies in numeric_fields, and
+    the observation equals the guarded one, over episodes of valid, invalid, extreme and forfeited moves."""
+    import random
+
+    import numpy as np
+
+    env = make("Negotiation-v0", **kwargs).unwrapped
+    assert type(env).numeric_within_bounds
+    rng = random.Random(3)
+    low, high = env.price_range
+    replies = ["I accept.", "I walk away.", "", "Buyer: I accept $1.", f"${high}", f"${low}", f"${high * 2}", "$-3", "Deal!",
+               "Hmm.", f"How about ${(low + high) / 2}?", f"${low + (high - low) * 0.99}", "1. Hold firm.\n2. Anchor high."]
+    for seed in range(12):
+        env.reset(seed=seed)
+        while env.agents and not all(env.terminations.values()):
+            for agent in env.possible_agents:
+                for name, value in zip(env._numeric_names, env._numeric(agent)):
+                    bound_low, bound_high = env.numeric_fields[name]
+                    assert bound_low <= value <= bound_high, (kwargs, name, value)
+                env.numeric_within_bounds = False
+                guarded = env.observe(agent)
+                del env.numeric_within_bounds  # the class's True again
+                observed = env.observe(agent)
+                assert list(observed) == list(guarded)
+                assert all(np.array_equal(observed[key], guarded[key]) and observed[key].dtype == np.float32 for key in observed if key != "text")
+            env.step(rng.choice(replies) if rng.random() < 0.6 else f"${rng.uniform(low, high):.2f}")
