@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import Any
 
 import gymnasium
@@ -558,7 +559,10 @@ def _newest(window: deque[Any], count: int) -> list[Any]:
         return [window[-1]]
     if count == 2:
         return [window[-2], window[-1]]
-    return [window[index] for index in range(-count, 0)]
+    skipped = len(window) - count
+    if skipped < 32:  # a short walk from the left costs less than reading backwards and reversing
+        return list(islice(window, skipped, None))
+    return [*islice(reversed(window), count)][::-1]
 
 
 def _as_text(action: Any) -> str:
