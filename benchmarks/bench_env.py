@@ -149,6 +149,12 @@ class RpsLoop:
         return steps, episodes, time.perf_counter() - start
 
 
+def rps_cycles_for(steps: int, episodes: int) -> int:
+    """rps rounds (``max_cycles``, two agent-steps each) of an episode at least as long as ``steps / episodes``:
+    the fewest such, so that the baseline is never handicapped by shorter episodes."""
+    return max(1, math.ceil(steps / max(episodes, 1) / 2))
+
+
 def stub_pygame_if_missing() -> bool:
     """rps imports pygame at module level but needs it only to render; stub it when it is absent."""
     if getattr(sys.modules.get("pygame"), "_feedbackgym_stub", False):
@@ -172,7 +178,7 @@ def measure_throughput(rounds: int, seconds: float, seed: int, families: tuple[t
     cycles_of: dict[Any, int] = {}
     for loop in ours:
         steps, episodes, _ = loop.run(min(seconds, 0.3))  # warm up caches, imports and lazy registries
-        cycles_of[loop] = max(1, math.ceil(steps / max(episodes, 1) / 2))
+        cycles_of[loop] = rps_cycles_for(steps, episodes)
     matched = {cycles: RpsLoop(seed, cycles) for cycles in sorted(set(cycles_of.values()))}
     for loop in [theirs, *matched.values()]:
         loop.run(min(seconds, 0.3))
@@ -280,7 +286,7 @@ def measure_split(families: tuple[tuple[str, dict[str, Any]], ...], episodes: in
         env_us = best_of(replay) / steps * 1e6
         # A whole rps episode (its random agents included) of at least this environment's mean length, against
         # this environment's episode without its agents: how much of the gap is the game's own work.
-        cycles = max(1, math.ceil(steps / count / 2))
+        cycles = rps_cycles_for(steps, count)
         same_length = RpsLoop(seed, cycles)
         same_length.play(count)
         rps_episode_us = best_of(lambda: same_length.play(count)) / count * 1e6

@@ -67,6 +67,13 @@ def _litellm() -> Any:
     return litellm
 
 
+def _key_from_env(name: str) -> str:
+    """The API key in the environment variable ``name`` (``api_key_env``), or a ValueError naming it."""
+    if name not in os.environ:
+        raise ValueError(f"api_key_env names {name!r}, which is not set in the environment")
+    return os.environ[name]
+
+
 @register_agent("llm")
 class LLMAgent(Agent):
     """Plays any role with a chat model called through litellm.
@@ -171,11 +178,10 @@ class LLMAgent(Agent):
         require_text("mock_response", mock_response, multiline=True, allow_empty=True, max_chars=1_000_000, allow_none=True)
         max_in_flight = require_int("max_in_flight", max_in_flight, 1, 100_000, allow_none=True)
         adaptive_concurrency = require_bool("adaptive_concurrency", adaptive_concurrency)
-        if api_key_env is not None and api_key_env not in os.environ:
-            raise ValueError(f"api_key_env names {api_key_env!r}, which is not set in the environment")
+        key_from_env = _key_from_env(api_key_env) if api_key_env is not None else None
         self.model = model
         self.api_base = api_base
-        self._api_key = api_key if api_key is not None else (os.environ[api_key_env] if api_key_env else None)
+        self._api_key = api_key if api_key is not None else key_from_env
         self._api_key_env = api_key_env if api_key is None else None  # where a pickled copy reads the key again
         register_secret(self._api_key)
         self.temperature = float(temperature)
@@ -225,9 +231,7 @@ class LLMAgent(Agent):
         self.__dict__.update(state)
         name = state.get("_api_key_env")
         if name is not None:
-            if name not in os.environ:
-                raise ValueError(f"this LLMAgent reads its key from {name!r} (api_key_env), which is not set in this process's environment")
-            self._api_key = os.environ[name]
+            self._api_key = _key_from_env(name)
             register_secret(self._api_key)
 
     def __deepcopy__(self, memo: dict[int, Any]) -> LLMAgent:
