@@ -705,8 +705,9 @@ class FakeLLMServer:
     (the last ``log_limit`` ``(model, messages)`` received), ``api_keys_seen`` (distinct
     Authorization header values, in order), ``in_flight`` and ``peak_in_flight`` (chat requests being
     handled now / at most at once), ``peak_waiting`` (most requests waiting for a slot at once, with
-    ``slots``) and ``faults_injected`` (by kind). ``reset_counters()`` clears all of them and the
-    fault counters. ``slots`` and ``faults``: see the module docstring.
+    ``slots``) and ``faults_injected`` (by kind). ``reset_counters()`` clears the counts and the
+    fault counters and restarts the peaks from the requests still being handled (those it does not
+    forget); ``wait_until_idle()`` first, for peaks of what comes next only. ``slots`` and ``faults``: see the module docstring.
     """
 
     def __init__(
@@ -741,6 +742,8 @@ class FakeLLMServer:
         self._connections: set[socket.socket] = set()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
+        self._in_flight = 0
+        self._waiting = 0
         self.reset_counters()
 
     # ------------------------------------------------------------------------- lifecycle
@@ -802,11 +805,22 @@ class FakeLLMServer:
             self._by_model: dict[str, int] = {}
             self._log.clear()
             self._keys: list[str] = []
-            self._in_flight = 0
-            self._peak = 0
-            self._waiting = 0
-            self._peak_waiting = 0
+            # In flight and waiting are gauges of requests still being handled (a reply reaches the
+            # client before its handler finishes): keep them, or a late handler drives them negative.
+            # The peaks restart from what is there now.
+            self._peak = self._in_flight
+            self._peak_waiting = self._waiting
             self._faults: dict[str, int] = {}
+
+    def wait_until_idle(self, timeout: float = 5.0) -> bool:
+        """Wait until no chat request is being handled (the handler of a request already answered
+        may still be finishing); True when idle, False after ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        while self._in_flight or self._waiting:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.002)
+        return True
 
     @property
     def requests(self) -> int:

@@ -313,6 +313,24 @@ def test_fault_hang_times_out_and_stop_does_not_wait() -> None:
     pool.shutdown()
 
 
+def test_reset_keeps_requests_still_being_handled() -> None:
+    """A reply can reach the client before its handler ends: a reset then must not drive the gauge negative."""
+    with FakeLLMServer(hang_seconds=0.4) as server, concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pending = pool.submit(chat, server.url, "fault-hang-1")
+        deadline = time.monotonic() + 2
+        while server.in_flight == 0 and time.monotonic() < deadline:
+            time.sleep(0.005)
+        assert not server.wait_until_idle(timeout=0.02)  # still hanging
+        server.reset_counters()
+        assert (server.requests, server.in_flight, server.peak_in_flight) == (0, 1, 1)
+        assert pending.result(timeout=5)["choices"][0]["message"]["content"].endswith("}.")
+        assert server.wait_until_idle() and server.in_flight == 0
+        server.reset_counters()
+        assert server.peak_in_flight == 0
+        chat(server.url, "fake")
+        assert server.wait_until_idle() and (server.requests, server.peak_in_flight, server.in_flight) == (1, 1, 0)
+
+
 def test_fault_badjson_empty_null_huge(fresh: FakeLLMServer) -> None:
     status, _, body = status_of(fresh.url, "fault-badjson")
     assert status == 200
@@ -332,7 +350,7 @@ def test_concurrent_requests_overlap() -> None:
         with concurrent.futures.ThreadPoolExecutor(32) as pool:
             bodies = list(pool.map(lambda i: chat(server.url, f"m{i % 4}"), range(32)))
         assert all(boxed(b["choices"][0]["message"]["content"]) == "14" for b in bodies)
-        assert server.requests == 32 and server.in_flight == 0
+        assert server.wait_until_idle() and server.requests == 32 and server.in_flight == 0
         assert server.peak_in_flight > 4, server.peak_in_flight  # overlap counted, not timed
 
 

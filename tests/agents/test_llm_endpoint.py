@@ -110,6 +110,7 @@ def test_the_timeout_measures_the_endpoint_not_our_queue(single_slot: FakeLLMSer
 
     async def scenario() -> list[str]:
         await agent(single_slot, model="openai/warm-up", timeout=30).aact({"text": ""}, {"messages": MESSAGES})  # litellm's first call sets up
+        assert single_slot.wait_until_idle()  # the warm-up's handler may still be finishing after its reply
         single_slot.reset_counters()
         agents = [agent(single_slot, max_in_flight=1, max_retries=0) for _ in range(8)]
         return await asyncio.gather(*(a.aact({"text": ""}, {"messages": MESSAGES}) for a in agents))
