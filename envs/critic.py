@@ -13,11 +13,12 @@ from feedbackgym.envs.core.base import MAX_PENALTY, TurnBasedTextEnv
 from feedbackgym.envs.core.feedback import FeedbackEvent, FeedbackLevel, Verdict
 from feedbackgym.envs.core.parsing import extract_answer
 from feedbackgym.envs.core.text import fill_template, template_parts
-from feedbackgym.envs.deception import alternative_answer, answer_label, check_choice, near_miss, passages_for
+from feedbackgym.envs.deception import alternative_answer, answer_label, near_miss, passages_for
 from feedbackgym.envs.tasks import ArithmeticTasks, Task, TaskSource, episode_task, resolve_task_source
 from feedbackgym.envs.core.checks import (
     ArgumentError,
     require_bool,
+    require_choice,
     require_float,
     require_probability,
     require_text,
@@ -234,7 +235,7 @@ class CriticEnv(TurnBasedTextEnv):
     |---|---|---|
     | `text` | `PrintableText(16000)` | instructions, the question, the attempt or the critique |
     | `n_steps` | `[0, 1000]` | steps in the attempt |
-    | `correctness_signal` | `[-1e6, 1e6]` | critic only (0 for the actor): +1 correct / -1 wrong plus Gaussian noise of std `signal_noise`, a feature for non-text critics |
+    | `correctness_signal` | `[-1e6, 1e6]` | critic only (0 for the actor): +1 correct / -1 wrong plus Gaussian noise of std `signal_noise`, a feature for non-text critics (clipped into its range, which only a `signal_noise` above ~1e5 can reach) |
     | `critic_verdict` | `[-1, 1]` | actor: 1 Correct, 0 Wrong, -1 none (always -1 for the critic) |
     | `flagged_step` | `[0, 1000]` | actor: the first step the critique marks Wrong, 0 none |
 
@@ -340,8 +341,8 @@ class CriticEnv(TurnBasedTextEnv):
         render_mode: str | None = None,
     ) -> None:
         self.actor_pool_correct_frac = require_probability("actor_pool_correct_frac", actor_pool_correct_frac)
-        self.reward_scheme = check_choice("reward_scheme", reward_scheme, REWARD_SCHEMES)
-        self.rf_mode = check_choice("rf_mode", rf_mode, RF_MODES)
+        self.reward_scheme = require_choice("reward_scheme", reward_scheme, REWARD_SCHEMES)
+        self.rf_mode = require_choice("rf_mode", rf_mode, RF_MODES)
         self.refine = require_bool("refine", refine)
         if not self.refine and self.reward_scheme != "stage1":
             raise ArgumentError(f"reward_scheme {reward_scheme!r} rewards the refinement; with refine=False use 'stage1'")

@@ -15,7 +15,6 @@ import numpy as np
 
 from feedbackgym.envs.tasks import Evidence, Task
 from feedbackgym.envs.tasks.answers import LETTERS
-from feedbackgym.envs.core.checks import require_choice as check_choice
 
 INTENTS = ("constructive", "hypercritical", "malicious")
 KNOWLEDGE = ("none", "parametric", "grounded")
@@ -189,7 +188,6 @@ __all__ = [
     "KNOWLEDGE",
     "alternative_answer",
     "answer_label",
-    "check_choice",
     "citations",
     "critique_text",
     "evidence_strength",

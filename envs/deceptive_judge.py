@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from feedbackgym.envs.core.base import ENV, MAX_PENALTY, MAX_TURNS, TurnBasedTextEnv
-from feedbackgym.envs.core.checks import require_bool, require_float, require_int
+from feedbackgym.envs.core.checks import require_bool, require_choice, require_float, require_int
 from feedbackgym.envs.core.feedback import FeedbackEvent, FeedbackLevel, Verdict
 from feedbackgym.envs.core.parsing import extract_answer
 from feedbackgym.envs.core.text import fill_template, template_parts
@@ -17,7 +17,6 @@ from feedbackgym.envs.deception import (
     KNOWLEDGE,
     alternative_answer,
     answer_label,
-    check_choice,
     citations,
     evidence_strength,
     intervenes,
@@ -280,11 +279,11 @@ class DeceptiveJudgeEnv(TurnBasedTextEnv):
     ) -> None:
         n_rounds = require_int("n_rounds", n_rounds, 1, MAX_TURNS)
         n_peers = require_int("n_peers", n_peers, 1, 10)
-        self.judge_intent = check_choice("judge_intent", judge_intent, INTENTS)
-        self.judge_knowledge = check_choice("judge_knowledge", judge_knowledge, KNOWLEDGE)
-        self.intervention = check_choice("intervention", intervention, INTERVENTIONS)
-        self.workflow = check_choice("workflow", workflow, WORKFLOWS)
-        self.judge_reward = check_choice("judge_reward", judge_reward, JUDGE_REWARDS)
+        self.judge_intent = require_choice("judge_intent", judge_intent, INTENTS)
+        self.judge_knowledge = require_choice("judge_knowledge", judge_knowledge, KNOWLEDGE)
+        self.intervention = require_choice("intervention", intervention, INTERVENTIONS)
+        self.workflow = require_choice("workflow", workflow, WORKFLOWS)
+        self.judge_reward = require_choice("judge_reward", judge_reward, JUDGE_REWARDS)
         self.task_source = resolve_task_source(task, task_kwargs)
         self.n_rounds = n_rounds
         self.n_peers = n_peers

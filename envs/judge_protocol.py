@@ -9,7 +9,7 @@ from typing import Any
 
 from feedbackgym.envs.core.base import ENV, TurnBasedTextEnv
 from feedbackgym.envs.core.text import fill_template, template_parts
-from feedbackgym.envs.deception import check_choice
+from feedbackgym.envs.core.checks import require_choice
 from feedbackgym.envs.tasks import Task, TaskSource, episode_task, resolve_task_source
 from feedbackgym.envs.core.checks import ArgumentError, require_bool, require_int, require_probability
 
@@ -207,9 +207,9 @@ class JudgeProtocolEnv(TurnBasedTextEnv):
         invalid_move_penalty: float = -0.1,
         render_mode: str | None = None,
     ) -> None:
-        self.protocol = check_choice("protocol", protocol, PROTOCOLS)
-        self.position_swap = check_choice("position_swap", position_swap, POSITION_SWAPS)
-        self.quality_gap = check_choice("quality_gap", quality_gap, QUALITY_GAPS)
+        self.protocol = require_choice("protocol", protocol, PROTOCOLS)
+        self.position_swap = require_choice("position_swap", position_swap, POSITION_SWAPS)
+        self.quality_gap = require_choice("quality_gap", quality_gap, QUALITY_GAPS)
         score_min = require_int("score_min", score_min, -MAX_SCORE, MAX_SCORE)
         score_max = require_int("score_max", score_max, -MAX_SCORE, MAX_SCORE)
         if score_min >= score_max:

@@ -7,14 +7,13 @@ from collections.abc import Iterable
 import gymnasium
 from pettingzoo import AECEnv
 
-from feedbackgym.envs.core.checks import require_bool
+from feedbackgym.envs.core.checks import require_bool, require_choice
 from feedbackgym.envs.core.feedback import TEXT_TEMPLATES, FeedbackEvent, FeedbackLevel, Verdict, render_event_text
 from feedbackgym.envs.deception import (
     INTENTS,
     INTERVENTIONS,
     KNOWLEDGE,
     alternative_answer,
-    check_choice,
     critique_text,
     intervenes,
     passages_for,
@@ -61,9 +60,9 @@ class DeceptiveFeedback(FeedbackWrapper):
         passthrough: bool = True,
         receivers: Iterable[str] | None = None,
     ) -> None:
-        self.intent = check_choice("intent", intent, INTENTS)
-        self.knowledge = check_choice("knowledge", knowledge, KNOWLEDGE)
-        self.intervention = check_choice("intervention", intervention, INTERVENTIONS)
+        self.intent = require_choice("intent", intent, INTENTS)
+        self.knowledge = require_choice("knowledge", knowledge, KNOWLEDGE)
+        self.intervention = require_choice("intervention", intervention, INTERVENTIONS)
         self.passthrough = require_bool("passthrough", passthrough)
         super().__init__(env, receivers)
         base = env.unwrapped

@@ -85,7 +85,8 @@ class TurnBasedTextEnv(AECEnv):
     - ``_numeric(agent)``: the values of the numeric observation fields, by name (a dict), or as a list in
       the order of ``numeric_fields`` (every field; cheaper for an env whose fields are all there at every step);
       an env whose list values always lie within ``numeric_fields`` (never NaN) by construction may set
-      ``numeric_within_bounds = True``: ``observe`` then skips its last guard that clips them into the space;
+      ``numeric_within_bounds = True``: ``observe`` then skips its last guard that clips them into the space.
+      The promise is not inherited: a subclass gets the guard back unless it sets the flag itself;
     - ``_episode_metrics()``: a flat dict of metrics, stored when the episode ends.
 
     ``step`` never raises on agent input: anything that is not a string is turned into one (None is
@@ -118,6 +119,13 @@ class TurnBasedTextEnv(AECEnv):
     numeric_fields: Mapping[str, tuple[float, float]] = {}
     numeric_within_bounds: bool = False  # _numeric's list values are in numeric_fields by construction (see above)
     voice_check: bool = True
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # A promise about how a class makes its numbers holds for that class only: a subclass may
+        # make them another way, so it keeps the clipping guard unless it makes the promise itself.
+        if "numeric_within_bounds" not in cls.__dict__:
+            cls.numeric_within_bounds = False
 
     def __init__(
         self,

@@ -213,8 +213,8 @@ class NegotiationEnv(TurnBasedTextEnv):
     possible_agents = [SELLER, BUYER, CRITIC]
     # Counts stay in 0..n_games and 0..n_round, offers and prices in price_range (or are the openings, checked
     # to lie in it), reservations are price_max's terms, and rewards differences of prices within 1e6 of each
-    # other or no_deal_reward (within +-1e6): observe needs no clipping guard (a test holds this). A subclass
-    # that makes its numbers another way should set it back to False.
+    # other or no_deal_reward (within +-1e6): observe needs no clipping guard (a test holds this). Subclasses
+    # get the guard back (the base class resets the flag for any class that does not set it itself).
     numeric_within_bounds = True
 
     def __init__(

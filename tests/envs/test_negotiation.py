@@ -479,6 +479,30 @@ def test_the_critics_request_is_its_template_filled_in_order(item: str, seller_l
     assert len(agents[CRITIC].seen) == 1
 
 
+def test_a_subclass_gets_the_clipping_guard_back_unless_it_promises_itself() -> None:
+    """The in-bounds promise is Negotiation's own: a subclass making prices another way is clipped again."""
+    import numpy as np
+
+    from feedbackgym.envs.negotiation.env import NegotiationEnv
+
+    class WildPrices(NegotiationEnv):
+        def _numeric(self, agent: str) -> list[float]:
+            return [1e30] * len(self._numeric_names)
+
+    class Promised(NegotiationEnv):
+        numeric_within_bounds = True
+
+    assert NegotiationEnv.numeric_within_bounds and Promised.numeric_within_bounds
+    assert not WildPrices.numeric_within_bounds
+    env = WildPrices()
+    env.reset(seed=0)
+    observation = env.observe(env.agent_selection)
+    for name, (low, high) in env.numeric_fields.items():
+        value = np.asarray(observation[name])
+        assert np.all(value <= high) and np.all(value >= low), (name, value)
+    assert env.observation_space(env.agent_selection).contains(observation)
+
+
 @pytest.mark.parametrize(
     "kwargs",
     [
