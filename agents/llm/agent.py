@@ -101,7 +101,8 @@ class LLMAgent(Agent):
         cache, cache_path: ``off``, ``read_write`` or ``read_only`` response cache (SQLite); a rerun
             from a warm cache sends no request and reproduces each finished episode's transcript byte
             for byte and its record but for timing and cache accounting (see
-            :func:`feedbackgym.agents.llm.cache.replay_comparable`). A damaged file fails here.
+            :func:`feedbackgym.agents.llm.cache.replay_comparable`). A damaged file fails here. A copy
+            of the agent (pickled or deep-copied) uses the same file, opened again where it lands.
         requests_per_minute, tokens_per_minute: limits shared by all agents calling the same endpoint.
         max_in_flight: requests in flight at once to this endpoint (``api_base`` + ``model``), shared by
             all agents of the process; None: no fixed cap. 1 suits a single-slot local server

@@ -157,6 +157,11 @@ class ResponseCache:
     def closed(self) -> bool:
         return self._was_closed
 
+    def __reduce__(self) -> tuple[Any, tuple[str, str]]:
+        # A cache is a file shared by every agent of a process: a copy (pickled to a worker, or deep-copied)
+        # is that process's cache object for the same file and mode, opened there (checked again) if need be.
+        return open_cache, (str(self.path.resolve()), self.mode)
+
     def close(self) -> None:
         """Close the file (a writer's last close folds its ``-wal`` file back into the database)."""
         if self._connection is not None:

@@ -60,3 +60,24 @@ def test_a_deep_copy_keeps_the_key_and_its_own_state(given: str, monkeypatch: py
     assert twin.calls == agent.calls and twin.calls is not agent.calls
     twin.act({"text": "7 again?"}, {})
     assert len(twin.calls) == len(agent.calls) + 1  # independent records
+
+
+def test_an_agent_with_a_cache_copies_to_the_same_file(tmp_path) -> None:
+    """The cache is a file shared in a process: a deep copy shares it; a pickle opens it again where it lands."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "llm.sqlite"
+    agent = LLMAgent(model="openai/x", mock_response="\\boxed{9}", cache="read_write", cache_path=str(path))
+    assert agent.act({"text": "9?"}, {}) == "\\boxed{9}" and len(agent.cache) == 1
+    assert copy.deepcopy(agent).cache is agent.cache
+    data = pickle.dumps(agent)
+    assert pickle.loads(data).cache is agent.cache  # this process's object for that file and mode
+    script = (
+        "import os, pickle, sys; os.environ.setdefault('LITELLM_LOCAL_MODEL_COST_MAP', 'True')\n"
+        "agent = pickle.loads(sys.stdin.buffer.read())\n"
+        "twin = type(agent)(model='openai/x', cache='read_only', cache_path=str(agent.cache.path), mock_response='unused')\n"
+        "print(len(agent.cache), agent.cache.mode, twin.act({'text': '9?'}, {}), twin.calls[-1]['cached'])\n"
+    )
+    shown = subprocess.run([sys.executable, "-c", script], input=data, capture_output=True, timeout=120, check=True).stdout.decode().split()
+    assert shown == ["1", "read_write", "\\boxed{9}", "True"]  # reopened there, and its reply replays from it
