@@ -17,6 +17,7 @@ from feedbackgym.wrappers.encoding import (  # noqa: E402
     default_encoder,
     make_encoder,
     make_numeric,
+    register_encoder,
 )
 
-__all__ += ["Encoder", "NumericAEC", "NumericView", "default_encoder", "make_encoder", "make_numeric"]
+__all__ += ["Encoder", "NumericAEC", "NumericView", "default_encoder", "make_encoder", "make_numeric", "register_encoder"]

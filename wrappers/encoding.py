@@ -44,6 +44,7 @@ policy cannot tell the options of a question apart at all.
 
 from __future__ import annotations
 
+import inspect
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -625,6 +626,38 @@ _DEFAULT_KINDS = {
 }
 
 
+def register_encoder(
+    cls: type[Encoder] | None = None, *, default_for: Sequence[tuple[str, str]] = (), override: bool = False
+) -> Any:
+    """Make an :class:`Encoder` subclass buildable by its ``kind`` (configs, ``learners: {role: {kind: ...}}``
+    of ``feedbackgym train``, PPO checkpoints); a class decorator, bare or with arguments.
+
+    ``default_for``: (environment class name, role) pairs it is the default encoder of, such as
+    ``[("HigherLowerEnv", "guesser")]``; it is then also refused for other environments and roles. The
+    class must rebuild from its :meth:`Encoder.config`: its constructor takes ``fields`` and the
+    arguments :meth:`Encoder._params` returns.
+    """
+
+    def add(encoder_class: type[Encoder]) -> type[Encoder]:
+        if not (isinstance(encoder_class, type) and issubclass(encoder_class, Encoder)):
+            raise TypeError(f"register_encoder takes a subclass of Encoder, got {encoder_class!r}")
+        kind = encoder_class.kind
+        if not isinstance(kind, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", kind):
+            raise ValueError(f"{encoder_class.__name__}.kind must be a name (letters, digits, _), got {kind!r}")
+        known = ENCODERS.get(kind)
+        if known is not None and known is not encoder_class and not override:
+            raise ValueError(f"encoder kind {kind!r} is already {known.__name__}; pass override=True to replace it")
+        if "fields" not in inspect.signature(encoder_class).parameters:
+            raise TypeError(f"{encoder_class.__name__}.__init__ must take fields=None (passed on to Encoder), to rebuild from its config")
+        pairs = [(str(env_name), str(role)) for env_name, role in default_for]
+        ENCODERS[kind] = encoder_class
+        for pair in pairs:
+            _DEFAULT_KINDS[pair] = kind
+        return encoder_class
+
+    return add if cls is None else add(cls)
+
+
 def make_encoder(spec: Encoder | str | Mapping[str, Any], **kwargs: Any) -> Encoder:
     """An encoder from an instance, a kind (``"solver"``) with ``kwargs``, or a config (``{"kind": ..., ...}``)."""
     if isinstance(spec, Encoder):
@@ -743,15 +776,16 @@ def encoder_kinds_for(env: AECEnv, agent: str) -> list[str]:
 def check_encoder_fits(encoder: Encoder, env: AECEnv, agent: str) -> None:
     """Refuse a built-in encoder made for another environment or role (a negotiator's for a solver).
 
-    Encoders of other kinds (user subclasses) are trusted: they say nothing about what they encode.
+    Encoders of other kinds (user subclasses not registered with ``default_for``) are trusted: they say
+    nothing about what they encode.
     """
-    if not isinstance(encoder, ENCODERS.get(encoder.kind, ())):
+    if not isinstance(encoder, ENCODERS.get(encoder.kind, ())) or encoder.kind not in _DEFAULT_KINDS.values():
         return
     fits = encoder_kinds_for(env, agent)
     if encoder.kind in fits:
         return
     made_for = ", ".join(f"{e} {r}" for (e, r), kind in _DEFAULT_KINDS.items() if kind == encoder.kind)
-    takes = f"the {', '.join(fits)} encoder" if fits else "no built-in encoder"
+    takes = f"the {', '.join(fits)} encoder" if fits else "no default encoder"
     raise ArgumentError(
         f"the {encoder.kind!r} encoder is made for {made_for}, not for {agent!r} of {type(env.unwrapped).__name__}, "
         f"which takes {takes}"

@@ -95,7 +95,7 @@ def test_an_encoder_of_another_family_is_refused() -> None:
         make_numeric("SolverFeedback-v0", "solver_0", {"teacher_0": "scripted_teacher"}, encoder={"kind": "negotiator"})
     with pytest.raises(ValueError, match="'critic' encoder .* not for 'judge_0' of DeceptiveJudgeEnv, which takes the judge encoder"):
         make("DeceptiveJudge-v0", wrappers=[("numeric_view", {"encoders": {"judge_0": "critic"}})])
-    with pytest.raises(ValueError, match="which takes no built-in encoder"):
+    with pytest.raises(ValueError, match="which takes no default encoder"):
         resolve_encoder(make("JudgeProtocol-v0"), "judge_0", "judge")
     # the fitting encoders still work
     env = NumericAEC(make("DeceptiveJudge-v0"), {"judge_0": "judge", "solver_0": {"kind": "judged_solver"}})

@@ -250,3 +250,59 @@ def test_doctests() -> None:
     from feedbackgym.wrappers import encoding
 
     assert doctest.testmod(encoding).failed == 0
+
+
+def test_register_encoder_checks_the_class_and_makes_it_a_default_that_fits_only_its_role() -> None:
+    from typing import Any
+
+    from feedbackgym.envs import make
+    from feedbackgym.envs.core.checks import ArgumentError
+    from feedbackgym.wrappers.encoding import _DEFAULT_KINDS, ENCODERS, Encoder, default_encoder, make_encoder, register_encoder, resolve_encoder
+
+    saved_encoders, saved_defaults = dict(ENCODERS), dict(_DEFAULT_KINDS)
+    try:
+        class Verdicts(Encoder):
+            kind = "verdicts_test"
+
+            def __init__(self, n: int = 2, fields: Any = None) -> None:
+                super().__init__(fields)
+                self.n = n
+
+            def _params(self) -> dict[str, Any]:
+                return {"n": self.n}
+
+            @property
+            def n_actions(self) -> int:
+                return self.n
+
+            def decode(self, action: Any, info: Any) -> str:
+                return "Correctness of the final answer: " + ("Correct", "Wrong")[self._action(action, self.n)]
+
+        assert register_encoder(default_for=[("CriticEnv", "critic")])(Verdicts) is Verdicts
+        env = make("Critic-v0")
+        assert "verdicts_test" in {default_encoder(env, "critic_0", kind="verdicts_test").kind}
+        built = resolve_encoder(env, "critic_0", {"kind": "verdicts_test", "n": 2})
+        assert type(built) is Verdicts and make_encoder(built.config()).config() == built.config()
+        with pytest.raises(ArgumentError, match="'verdicts_test' encoder is made for CriticEnv critic, not for 'solver_0'"):
+            resolve_encoder(make("SolverFeedback-v0"), "solver_0", {"kind": "verdicts_test"})
+        assert register_encoder(Verdicts) is Verdicts  # the same class again: fine (a module imported twice)
+        with pytest.raises(ValueError, match="already Verdicts"):
+            register_encoder(type("Other", (Verdicts,), {}))
+        with pytest.raises(TypeError, match="subclass of Encoder"):
+            register_encoder(dict)  # type: ignore[arg-type]
+        with pytest.raises(ValueError, match="kind must be a name"):
+            register_encoder(type("NoKind", (Verdicts,), {"kind": "bad kind"}))
+
+        class NoFields(Verdicts):
+            kind = "no_fields_test"
+
+            def __init__(self, n: int = 2) -> None:
+                super().__init__(n)
+
+        with pytest.raises(TypeError, match="must take fields=None"):
+            register_encoder(NoFields)
+    finally:
+        ENCODERS.clear()
+        ENCODERS.update(saved_encoders)
+        _DEFAULT_KINDS.clear()
+        _DEFAULT_KINDS.update(saved_defaults)
