@@ -30,6 +30,32 @@ def _secrets_stay_in_their_test() -> Iterator[None]:
     yield
     secrets._known.clear()
     secrets._known.update(before)
+
+
+@pytest.fixture
+def restore_registries() -> Iterator[None]:
+    """Every registry as it was before the test: what a test registers (an environment, an agent, a
+    wrapper, a task source, an encoder) does not reach the other tests."""
+    from feedbackgym.agents.registration import agent_registry
+    from feedbackgym.envs.registration import registry, wrapper_registry
+    from feedbackgym.envs.tasks.registration import TASK_SOURCES
+    from feedbackgym.wrappers.encoding import _DEFAULT_KINDS, ENCODERS
+
+    plain = [(table, dict(table)) for table in (registry, ENCODERS, _DEFAULT_KINDS)]
+    named = [(r, dict(r._entries), dict(r._aliases)) for r in (agent_registry, wrapper_registry, TASK_SOURCES)]
+    try:
+        yield
+    finally:
+        for table, entries in plain:
+            table.clear()
+            table.update(entries)
+        for r, entries, aliases in named:
+            r._entries.clear()
+            r._entries.update(entries)
+            r._aliases.clear()
+            r._aliases.update(aliases)
+
+
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 

@@ -56,35 +56,10 @@ EXAMPLES = [b for b in BLOCKS if b.language == "python" and b.file is None]
 COMMANDS = [line for b in BLOCKS if b.language == "bash" for line in b.code.splitlines() if " feedbackgym " in line]
 
 
-@contextlib.contextmanager
-def registries_restored() -> Iterator[None]:
-    """The registries and the imported module as they were: the page's registrations stay in its test."""
-    from feedbackgym.agents.registration import agent_registry
-    from feedbackgym.envs.registration import registry, wrapper_registry
-    from feedbackgym.wrappers.encoding import _DEFAULT_KINDS, ENCODERS
-
-    envs, encoders, default_kinds = dict(registry), dict(ENCODERS), dict(_DEFAULT_KINDS)
-    named = [(r, dict(r._entries), dict(r._aliases)) for r in (agent_registry, wrapper_registry)]
-    try:
-        yield
-    finally:
-        sys.modules.pop(MODULE, None)
-        ENCODERS.clear()
-        ENCODERS.update(encoders)
-        _DEFAULT_KINDS.clear()
-        _DEFAULT_KINDS.update(default_kinds)
-        registry.clear()
-        registry.update(envs)
-        for r, entries, aliases in named:
-            r._entries.clear()
-            r._entries.update(entries)
-            r._aliases.clear()
-            r._aliases.update(aliases)
-
-
 @pytest.fixture
-def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """A folder with the page's module and configs, importable and the working directory."""
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, restore_registries: None) -> Iterator[Path]:
+    """A folder with the page's module and configs, importable and the working directory; the module and
+    what it registers are gone after the test."""
     (tmp_path / f"{MODULE}.py").write_text("\n".join(b.code for b in MODULE_PARTS), encoding="utf-8")
     for block in CONFIGS:
         assert block.file, f"docs/extending.md:{block.line}: a YAML block names its file in a leading '# <path>' line"
@@ -93,8 +68,10 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
         target.write_text(block.code, encoding="utf-8")
     monkeypatch.chdir(tmp_path)
     monkeypatch.syspath_prepend(str(tmp_path))
-    with registries_restored():
+    try:
         yield tmp_path
+    finally:
+        sys.modules.pop(MODULE, None)
 
 
 def run_examples(blocks: list[Block]) -> list[str]:

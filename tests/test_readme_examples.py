@@ -96,27 +96,6 @@ def reason_to_skip(example: Example) -> str | None:
                          f"write '<!-- {NOT_RUN} <reason> -->' or '<!-- {NEEDS} <module or model name>, ... -->'")
 
 
-@contextlib.contextmanager
-def registries_restored() -> Iterator[None]:
-    """The registries as they were: an example's ``register(...)`` must not reach the other tests."""
-    from feedbackgym.agents.registration import agent_registry
-    from feedbackgym.envs.registration import registry, wrapper_registry
-    from feedbackgym.envs.tasks.registration import TASK_SOURCES
-
-    envs = dict(registry)
-    named = [(r, dict(r._entries), dict(r._aliases)) for r in (agent_registry, wrapper_registry, TASK_SOURCES)]
-    try:
-        yield
-    finally:
-        registry.clear()
-        registry.update(envs)
-        for r, entries, aliases in named:
-            r._entries.clear()
-            r._entries.update(entries)
-            r._aliases.clear()
-            r._aliases.update(aliases)
-
-
 @pytest.fixture
 def one_torch_thread() -> Iterator[None]:
     import torch
@@ -130,7 +109,7 @@ def one_torch_thread() -> Iterator[None]:
 def run_example(example: Example) -> tuple[dict[str, Any], str]:
     namespace: dict[str, Any] = {"__name__": "__readme__"}
     output = io.StringIO()
-    with registries_restored(), contextlib.redirect_stdout(output):
+    with contextlib.redirect_stdout(output):
         exec(example.compiled(), namespace)
     return namespace, output.getvalue()
 
@@ -212,7 +191,10 @@ def check_feedbackgym_imports(example: Example) -> None:
 
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=[f"README.md:{e.line}" for e in EXAMPLES])
-def test_readme_example_runs(example: Example, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, one_torch_thread: None) -> None:
+def test_readme_example_runs(
+    example: Example, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, one_torch_thread: None, restore_registries: None
+) -> None:
+    """Runs with the registries restored after it: an example's ``register(...)`` must not reach the other tests."""
     example.compiled()  # a syntax error fails even a block that is skipped
     reason = reason_to_skip(example)
     if reason is not None:
