@@ -103,6 +103,10 @@ class TurnBasedTextEnv(AECEnv):
     most 10000. ``render_mode`` is None or ``"ansi"`` (``render()`` then returns the whole transcript
     as text).
 
+    ``infos[agent]`` is built when the episode starts, whenever ``agent`` is to move, and when the
+    episode ends (for every agent): an agent that has just moved keeps the info it moved on until its
+    next turn (``last()`` always gives the mover's fresh one).
+
     An environment can be pickled or deep-copied at any point of an episode; the copy plays on as the
     original would (caches that cannot be pickled are left out and rebuilt on first use).
 

@@ -476,3 +476,33 @@ def test_clip_middle_and_for_view() -> None:
     assert len(clipped) < 260
     viewed = for_view("\x00" * 100_000, 1000)
     assert is_printable_text(viewed) and len(viewed) < 5000
+
+
+@pytest.mark.parametrize("env_id", sorted(__import__("feedbackgym.envs", fromlist=["registry"]).registry))
+def test_infos_are_fresh_for_the_mover_and_for_everyone_at_the_end(env_id: str) -> None:
+    """What the base class's page says of infos: the agent to move has a fresh info (its turn, its last
+    move), one that just moved keeps the info it moved on, and at the end every agent has the episode's."""
+    import copy as copying
+
+    import feedbackgym
+    from feedbackgym.agents.scripted.casts import scripted_cast
+
+    env = feedbackgym.make(env_id)
+    cast = scripted_cast(env)
+    env.reset(seed=5)
+    for agent in cast.values():
+        if hasattr(agent, "reset"):
+            agent.reset(seed=5)
+    while not all(env.terminations[a] or env.truncations[a] for a in env.agents):
+        mover = env.agent_selection
+        observation, _, _, _, info = env.last()
+        assert info is env.unwrapped.infos[mover] and info["turn"] == env.unwrapped.turn
+        before = {a: copying.deepcopy(env.unwrapped.infos[a]) for a in env.agents if a not in (mover,)}
+        env.step(cast[mover].act(observation, info))
+        if env.agents and not all(env.terminations[a] or env.truncations[a] for a in env.agents):
+            after = env.agent_selection
+            for other, kept in before.items():
+                if other != after:
+                    assert env.unwrapped.infos[other] == kept  # not rebuilt until its turn
+    metrics = env.unwrapped.episode_metrics
+    assert metrics and all(env.unwrapped.infos[a]["episode"] == metrics for a in env.agents)
