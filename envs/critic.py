@@ -14,7 +14,7 @@ from feedbackgym.envs.core.feedback import FeedbackEvent, FeedbackLevel, Verdict
 from feedbackgym.envs.core.parsing import extract_answer
 from feedbackgym.envs.core.text import fill_template, template_parts
 from feedbackgym.envs.deception import alternative_answer, answer_label, near_miss, passages_for
-from feedbackgym.envs.tasks import ArithmeticTasks, Task, TaskSource, episode_task, resolve_task_source
+from feedbackgym.envs.tasks import TASK_OPTION, ArithmeticTasks, Task, TaskSource, episode_task, resolve_task_source
 from feedbackgym.envs.core.checks import (
     ArgumentError,
     require_bool,
@@ -317,7 +317,8 @@ class CriticEnv(TurnBasedTextEnv):
     - v0: initial release.
     """
 
-    metadata = {"name": "critic_v0", "render_modes": ["ansi"], "is_parallelizable": True}
+    metadata = {"name": "critic_v0", "render_modes": ["ansi"], "is_parallelizable": False}
+    reset_options = {**TASK_OPTION, "attempt_correct": "true or false, whether the actor's attempt is correct"}
     possible_agents = [ACTOR, CRITIC]
 
     def __init__(
@@ -375,7 +376,10 @@ class CriticEnv(TurnBasedTextEnv):
         self.gold = self.task.normalize(self.task.answer)  # read once: the attempt's making needs it too
         # The task's public view is the same all episode: built once, shared by every info (read-only).
         self._task_view = self.task.public_view()
-        correct = bool(options["attempt_correct"]) if "attempt_correct" in options else bool(self.np_random.random() < self.actor_pool_correct_frac)
+        if options.get("attempt_correct") is not None:  # a real bool: bool("false") would be True
+            correct = require_bool("options['attempt_correct']", options["attempt_correct"])
+        else:
+            correct = bool(self.np_random.random() < self.actor_pool_correct_frac)
         # A task ArithmeticTasks itself drew (not one passed in, not a subclass's) has its solution's numbers in its metadata.
         sampled_arithmetic = type(self.task_source) is ArithmeticTasks and not isinstance(given, Task)
         lines = _arithmetic_solution_lines if sampled_arithmetic else _solution_lines

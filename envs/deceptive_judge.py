@@ -22,7 +22,7 @@ from feedbackgym.envs.deception import (
     intervenes,
     quote,
 )
-from feedbackgym.envs.tasks import Task, TaskSource, episode_task, resolve_task_source
+from feedbackgym.envs.tasks import TASK_OPTION, Task, TaskSource, episode_task, resolve_task_source
 
 SOLVER, JUDGE, MODERATOR = "solver_0", "judge_0", "moderator_0"
 WORKFLOWS = ("gen_eval", "round_table", "moderator")
@@ -256,7 +256,8 @@ class DeceptiveJudgeEnv(TurnBasedTextEnv):
     - v0: initial release.
     """
 
-    metadata = {"name": "deceptive_judge_v0", "render_modes": ["ansi"], "is_parallelizable": True}
+    metadata = {"name": "deceptive_judge_v0", "render_modes": ["ansi"], "is_parallelizable": False}
+    reset_options = TASK_OPTION
 
     def __init__(
         self,

@@ -10,7 +10,7 @@ from typing import Any
 from feedbackgym.envs.core.base import ENV, TurnBasedTextEnv
 from feedbackgym.envs.core.text import fill_template, template_parts
 from feedbackgym.envs.core.checks import require_choice
-from feedbackgym.envs.tasks import Task, TaskSource, episode_task, resolve_task_source
+from feedbackgym.envs.tasks import TASK_OPTION, Task, TaskSource, episode_task, resolve_task_source
 from feedbackgym.envs.core.checks import ArgumentError, require_bool, require_int, require_probability
 
 MAX_SCORE = 1_000_000  # the pointwise scale's bounds, so that scores stay exact as floats
@@ -185,7 +185,9 @@ class JudgeProtocolEnv(TurnBasedTextEnv):
     - v0: initial release.
     """
 
-    metadata = {"name": "judge_protocol_v0", "render_modes": ["ansi"], "is_parallelizable": True}
+    metadata = {"name": "judge_protocol_v0", "render_modes": ["ansi"], "is_parallelizable": False}
+    reset_options = TASK_OPTION
+    emits_feedback = False  # the judge's verdicts go to the environment, never to another agent
     possible_agents = [*GENERATORS, JUDGE]
 
     def __init__(

@@ -18,7 +18,7 @@ import numpy as np
 from gymnasium.utils import seeding
 from pettingzoo import AECEnv
 
-from feedbackgym.envs.core.checks import require_choice, require_float, require_int
+from feedbackgym.envs.core.checks import fail, require_choice, require_float, require_int, require_seed
 from feedbackgym.envs.core.feedback import FeedbackEvent
 from feedbackgym.envs.core.seeding import generator
 from feedbackgym.envs.core.spaces import PrintableText, is_printable_text, observation_space
@@ -103,6 +103,13 @@ class TurnBasedTextEnv(AECEnv):
     most 10000. ``render_mode`` is None or ``"ansi"`` (``render()`` then returns the whole transcript
     as text).
 
+    ``reset(seed, options)`` checks its arguments the same way: ``seed`` is None or an integer >= 0
+    (a numpy integer plays the episode of the same int; a bool, a float or a string is an error), and
+    ``options`` is None or a dict whose keys are those the environment lists in ``reset_options``
+    (``{"task": Task}`` where the episode's task can be given); an unknown key is unused, with a warning.
+    Environments are turn-based, so their metadata says ``is_parallelizable: False`` and PettingZoo's
+    ``aec_to_parallel`` refuses them at once; ``feedbackgym.make_parallel`` gives the Parallel API.
+
     An environment can be pickled or deep-copied at any point of an episode; the copy plays on as the
     original would (caches that cannot be pickled are left out and rebuilt on first use).
 
@@ -115,9 +122,13 @@ class TurnBasedTextEnv(AECEnv):
     ``voice_check = False`` and take over that duty.
     """
 
-    metadata: dict[str, Any] = {"name": "turn_based_text", "render_modes": ["ansi"], "is_parallelizable": True}
+    metadata: dict[str, Any] = {"name": "turn_based_text", "render_modes": ["ansi"], "is_parallelizable": False}
     numeric_fields: Mapping[str, tuple[float, float]] = {}
     numeric_within_bounds: bool = False  # _numeric's list values are in numeric_fields by construction (see above)
+    # The keys reset(options=...) accepts, each with what its value must be (for the error that names the others).
+    reset_options: Mapping[str, str] = {}
+    # Whether the environment shows feedback events (deliver_feedback): feedback wrappers refuse one that never does.
+    emits_feedback: bool = True
     voice_check: bool = True
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -183,13 +194,18 @@ class TurnBasedTextEnv(AECEnv):
 
     # ------------------------------------------------------------------------------------ reset
     def reset(self, seed: int | None = None, options: dict[str, Any] | None = None) -> None:
-        if type(seed) is int and seed >= 0:
+        if type(seed) is not int or seed < 0:
+            # A numpy integer is its int (the same episode); a bool, a negative number, a float or a string is an
+            # error naming the seed (Gymnasium's seeding took True as a seed of its own and refused numpy integers).
+            seed = require_seed("seed", seed)
+        given = self._checked_options(options) if options is not None else {}
+        if seed is not None:
             # default_rng(seed)'s stream; a generator this env made is reseeded in place (see core.seeding).
             reuse = self._own_random if self.np_random is self._own_random else None
             self.np_random = self._own_random = generator(seed, reuse, episode_seed=True)
             self.np_random_seed = seed
-        elif seed is not None or not self._initialised:
-            self.np_random, self.np_random_seed = seeding.np_random(seed)
+        elif not self._initialised:
+            self.np_random, self.np_random_seed = seeding.np_random(None)
         self._initialised = True
         agents = self.agents = list(self.possible_agents)
         # dict.fromkeys for the immutable starting values: a third of a comprehension's cost, at every reset.
@@ -222,9 +238,22 @@ class TurnBasedTextEnv(AECEnv):
         self._chat_cache: dict[str, tuple[list[dict[str, str]], int] | None] = dict.fromkeys(agents)
         self._last_feedback: dict[str, dict[str, Any] | None] = dict.fromkeys(agents)
         self._last_move: dict[str, dict[str, Any] | None] = dict.fromkeys(agents)
-        self._start_episode(options or {})
+        self._start_episode(given)
         for agent in self.agents:
             self._refresh_info(agent)
+
+    def _checked_options(self, options: Any) -> dict[str, Any]:
+        """``reset``'s ``options``: a mapping; keys outside ``reset_options`` are left unused, with a warning naming them
+        (PettingZoo's api_test resets with an unknown key, so they cannot be errors; a typo must still be heard)."""
+        accepted = self.reset_options
+        allowed = ", ".join(f"{key!r} ({what})" for key, what in accepted.items())
+        if not isinstance(options, Mapping):
+            raise fail("options", f"a dict (keys used: {allowed}) or None" if accepted else "a dict or None", options)
+        unknown = [key for key in options if key not in accepted]
+        if unknown:
+            takes = f"uses only {allowed}" if accepted else "uses no reset options"
+            gymnasium.logger.warn(f"reset options {', '.join(map(repr, unknown))} are unused: {type(self).__name__} {takes}")
+        return dict(options)
 
     # ------------------------------------------------------------------------------------- step
     def step(self, action: Any) -> None:

@@ -13,6 +13,7 @@ from .jsonl import ANSWER_REGEX_PRESETS, JsonlTasks
 from .knowledge import QUESTION_TYPES, KnowledgeBaseTasks
 from .knowledge_world import Fact, KnowledgeBase
 from .registration import (
+    TASK_OPTION,
     TASK_SOURCES,
     TaskSourceArgumentError,
     episode_task,
@@ -25,6 +26,7 @@ from .registration import (
 __all__ = [
     "ANSWER_REGEX_PRESETS",
     "QUESTION_TYPES",
+    "TASK_OPTION",
     "TASK_SOURCES",
     "ArithmeticTasks",
     "Evidence",
