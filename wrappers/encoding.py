@@ -64,6 +64,8 @@ from feedbackgym.envs.core.checks import (
     require_float,
     require_int,
     require_mapping,
+    require_seed,
+    shown,
 )
 from feedbackgym.envs.core.registry import UnknownNameError, did_you_mean
 from feedbackgym.envs.core.seeding import agent_seed
@@ -231,9 +233,9 @@ class Encoder:
 
     @staticmethod
     def _action(action: Any, n: int) -> int:
-        index = int(np.asarray(action).ravel()[0]) if not isinstance(action, (int, np.integer)) else int(action)
-        if not 0 <= index < n:
-            raise ValueError(f"action must be in 0..{n - 1}, got {action!r}")
+        index = action_index(action)
+        if index is None or not 0 <= index < n:
+            raise ArgumentError(f"action must be one integer in 0..{n - 1} (the Discrete action space), got {shown(action)}")
         return index
 
     def __repr__(self) -> str:
@@ -987,6 +989,7 @@ class NumericAEC(BaseWrapper):
 
     # ------------------------------------------------------------------------------- play
     def reset(self, seed: int | None = None, options: dict[str, Any] | None = None) -> None:
+        seed = require_seed("seed", seed)  # the encoders' and others' seeds derive from the env's int seed
         self.env.reset(seed=seed, options=options)
         for index, agent in enumerate(self.env.unwrapped.possible_agents):
             if agent in self.encoders:
@@ -1026,9 +1029,13 @@ class NumericAEC(BaseWrapper):
         encoder = self.encoders.get(agent)
         if encoder is not None and action is not None and not (base.terminations.get(agent) or base.truncations.get(agent)):
             if self.pad and not 0 <= _index_or_none(action) < encoder.n_actions:
-                action = ""  # outside this role's choices (its mask): an invalid move, which the env answers
-            else:
-                action = encoder.decode(action, base.infos.get(agent, {}))
+                # Outside this role's choices (its mask): an invalid move, which the env answers. Not an empty reply:
+                # a negotiator may say nothing, and the env would play that as a move.
+                base.step_invalid(f"<action {shown(action)}>", f"action {shown(action)} is outside this role's action mask",
+                                  f"an action index in 0..{encoder.n_actions - 1}")
+                self._play_hidden()
+                return
+            action = encoder.decode(action, base.infos.get(agent, {}))
         self.env.step(action)
         self._play_hidden()
 
@@ -1056,10 +1063,28 @@ MAX_HIDDEN_STEPS = 100_000
 
 
 def _index_or_none(action: Any) -> int:
+    index = action_index(action)
+    return -1 if index is None else index
+
+
+def action_index(action: Any) -> int | None:
+    """The integer a Discrete action holds (an int, a numpy integer, an array or tensor of one integer, a float
+    with an integral value), or None for anything else: a string, None, NaN, a fraction, several values.
+    (Reading the first of several values, or truncating 1.5, would play a move the policy never chose.)"""
+    if type(action) is int:
+        return action
+    if isinstance(action, (bool, np.bool_, str, bytes)) or action is None:
+        return None
     try:
-        return int(np.asarray(action).ravel()[0])
-    except (TypeError, ValueError, IndexError):
-        return -1
+        value = np.asarray(action)
+    except Exception:  # noqa: BLE001 - an object numpy cannot read is no action
+        return None
+    if value.size != 1 or value.dtype.kind not in "iuf":
+        return None
+    number = value.reshape(()).item()
+    if isinstance(number, float) and not number.is_integer():  # NaN and infinities too
+        return None
+    return int(number)
 
 
 def _build_others(specs: Mapping[str, Any], env: AECEnv) -> dict[str, Any]:

@@ -142,6 +142,8 @@ class SingleAgent(gymnasium.Env):
 
     # ---------------------------------------------------------------------------------- gymnasium
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict[str, Any]]:
+        # As the environment takes it (a numpy integer is its int; a bool is an error), before Gymnasium's seeding sees it.
+        seed = require_seed("seed", seed)
         super().reset(seed=seed)
         if seed is None:
             seed = int(self.np_random.integers(0, 2**63 - 1))

@@ -282,6 +282,27 @@ class TurnBasedTextEnv(AECEnv):
             if not (self.terminations[selected] or self.truncations[selected]):
                 self._refresh_info(selected)
 
+    def step_invalid(self, text: str, reason: str, expected: str) -> None:
+        """Play the selected agent's turn as an invalid move (``text`` its record, ``reason`` and ``expected`` as in
+        :meth:`invalid_move`): for wrappers that decode actions and get one that is no move at all (an index outside
+        a role's choices), whatever the environment would make of an empty reply (a negotiator may say nothing)."""
+        agent = self.agent_selection
+        if self.terminations[agent] or self.truncations[agent]:
+            self._was_dead_step(None)
+            return
+        self._cumulative_rewards[agent] = 0.0
+        rewards = self.rewards
+        for other in self.agents:
+            rewards[other] = 0.0
+        self.invalid_move(agent, text, reason, expected)
+        for other, reward in rewards.items():
+            if reward:
+                self._cumulative_rewards[other] += reward
+        if self.agents:
+            selected = self.agent_selection
+            if not (self.terminations[selected] or self.truncations[selected]):
+                self._refresh_info(selected)
+
     def last(self, observe: bool = True) -> tuple[dict[str, Any] | None, float, bool, bool, dict[str, Any]]:
         """PettingZoo's ``last``: the observation, cumulative reward, flags and info of the agent to move."""
         agent = self.agent_selection
