@@ -187,10 +187,20 @@ class TurnBasedTextEnv(AECEnv):
 
     # ----------------------------------------------------------------------------------- spaces
     def observation_space(self, agent: str) -> gymnasium.spaces.Space:
-        return self.observation_spaces[agent]
+        try:
+            return self.observation_spaces[agent]
+        except (KeyError, TypeError):  # TypeError: an unhashable agent id
+            raise self._no_agent(agent) from None
 
     def action_space(self, agent: str) -> gymnasium.spaces.Space:
-        return self.action_spaces[agent]
+        try:
+            return self.action_spaces[agent]
+        except (KeyError, TypeError):
+            raise self._no_agent(agent) from None
+
+    def _no_agent(self, agent: Any) -> KeyError:
+        # Every possible agent has its spaces, whether or not it is in the current episode: only a wrong id lands here.
+        return KeyError(f"{agent!r} is not an agent of {type(self).__name__}; its agents are {', '.join(self.possible_agents)}")
 
     # ------------------------------------------------------------------------------------ reset
     def reset(self, seed: int | None = None, options: dict[str, Any] | None = None) -> None:

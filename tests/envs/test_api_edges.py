@@ -96,3 +96,15 @@ def test_critics_attempt_correct_option_takes_a_real_bool() -> None:
     for correct in (True, False):
         env.reset(seed=0, options={"attempt_correct": correct})
         assert env.unwrapped.infos["critic_0"]["latent"]["attempt_correct"] is correct
+
+
+@pytest.mark.parametrize("env_id", ENV_IDS)
+def test_spaces_of_a_wrong_agent_id_name_the_agents(env_id: str) -> None:
+    # A bare KeyError('nobody') (or a TypeError for an unhashable id) said nothing about what the agents are.
+    env = make(env_id)
+    agents = env.unwrapped.possible_agents
+    for space in (env.observation_space, env.action_space):
+        for wrong in ("nobody", ["solver_0"]):
+            with pytest.raises(KeyError, match=f"is not an agent of .*; its agents are {', '.join(agents)}"):
+                space(wrong)
+        assert all(space(agent) is not None for agent in agents)  # in an episode or not
