@@ -72,6 +72,8 @@ class SingleAgent(gymnasium.Env):
     number. ``info="slim"`` is what numeric learners need and nothing else: a flat dict of floats,
     one per number or boolean of the rich info, keyed by its dotted path (``"turn"``,
     ``"episode.solved"``, ``"feedback.level_value"``); strings, lists and missing values are left out.
+    Gymnasium's ``RecordEpisodeStatistics`` writes ``info["episode"]`` too, so on this view it needs
+    another ``stats_key`` (``RecordEpisodeStatistics(env, stats_key="episode_statistics")``).
 
     >>> env = SingleAgent("SolverFeedback-v0", "solver_0", {"teacher_0": "scripted_teacher"}, max_turns=3)
     >>> observation, info = env.reset(seed=0)
