@@ -782,6 +782,7 @@ class NumericView(gymnasium.Wrapper):
     ) -> None:
         if not isinstance(env, SingleAgent):
             raise TypeError(f"NumericView wraps a SingleAgent, got {env!r}")
+        _refuse_a_second_numeric_view(env.env, "NumericView")
         super().__init__(env)
         base = env.env
         self.encoder = resolve_encoder(base, env.learner, encoder)
@@ -877,6 +878,7 @@ class NumericAEC(BaseWrapper):
         pad: bool = False,
         slim_info: bool = False,
     ) -> None:
+        _refuse_a_second_numeric_view(env, "numeric_view")
         super().__init__(env)
         base = env.unwrapped
         possible = list(base.possible_agents)
@@ -1060,6 +1062,16 @@ class NumericAEC(BaseWrapper):
 
 
 MAX_HIDDEN_STEPS = 100_000
+
+
+def _refuse_a_second_numeric_view(env: Any, what: str) -> None:
+    """A numeric view over one: its encoders would read numbers as if they were the env's observations, and hand
+    the inner view reply text where it takes action indices. Refused when built, rather than failing at a step."""
+    layer, seen = env, 0
+    while layer is not None and seen < 1000:  # a chain of wrappers, each holding the next in .env
+        if isinstance(layer, NumericAEC):
+            raise TypeError(f"{what} over an environment that already has a numeric view (numeric_view): encode each role once")
+        layer, seen = getattr(layer, "env", None), seen + 1
 
 
 def _index_or_none(action: Any) -> int:

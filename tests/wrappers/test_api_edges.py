@@ -103,3 +103,14 @@ def test_single_agent_reset_with_a_numpy_seed_is_the_int_seeds_episode() -> None
 
     assert opening(np.uint32(11)) == opening(11)
     assert type(opening(np.uint32(11))[1]) is int
+
+
+def test_a_numeric_view_over_a_numeric_view_is_refused_when_built() -> None:
+    # The outer view decoded an index into reply text and handed it to the inner one, which failed at the first
+    # step on "action must be ... got 'The answer is \\boxed{2511}.'" (an action the user never gave).
+    from feedbackgym.wrappers import make_numeric
+
+    with pytest.raises(TypeError, match="already has a numeric view"):
+        make("SolverFeedback-v0", wrappers=["numeric_view", "unary_feedback", "numeric_view"])
+    with pytest.raises(TypeError, match="already has a numeric view"):
+        make_numeric(make("SolverFeedback-v0", wrappers=["numeric_view"]), "solver_0", {"teacher_0": "scripted_teacher"})
