@@ -263,7 +263,12 @@ class TurnBasedTextEnv(AECEnv):
         if unknown:
             takes = f"uses only {allowed}" if accepted else "uses no reset options"
             gymnasium.logger.warn(f"reset options {', '.join(map(repr, unknown))} are unused: {type(self).__name__} {takes}")
-        return dict(options)
+        given = dict(options)
+        self._check_reset_options(given)  # before the episode is touched: a refused reset leaves the last one playable
+        return given
+
+    def _check_reset_options(self, options: dict[str, Any]) -> None:
+        """Raise an ``ArgumentError`` naming a value of ``options`` that its key cannot take (see ``reset_options``)."""
 
     # ------------------------------------------------------------------------------------- step
     def step(self, action: Any) -> None:

@@ -25,7 +25,7 @@ from feedbackgym.envs.simulated_user.prompts import (
 )
 from feedbackgym.envs.simulated_user.replies import asked_about, candidates, choice_of, reaction_of, recommended_ids, style_dict
 from feedbackgym.envs.core.registry import UnknownNameError, did_you_mean
-from feedbackgym.envs.tasks import TASK_OPTION, TASK_SOURCES, TaskSource, episode_task, resolve_task_source, task_sources
+from feedbackgym.envs.tasks import TASK_OPTION, check_task_option, TASK_SOURCES, TaskSource, episode_task, resolve_task_source, task_sources
 from feedbackgym.envs.core.checks import (
     ArgumentError,
     fail,
@@ -292,6 +292,9 @@ class SimulatedUserEnv(TurnBasedTextEnv):
         super().__init__(history_window=history_window, max_retries=max_retries, invalid_move_penalty=invalid_move_penalty, render_mode=render_mode)
 
     # ------------------------------------------------------------------------------- episode
+    def _check_reset_options(self, options: dict[str, Any]) -> None:
+        check_task_option(options)
+
     def _start_episode(self, options: dict[str, Any]) -> None:
         self.records: list[dict[str, Any]] = []  # one per assistant turn
         self._request: dict[str, Any] | None = None  # what the user is asked to do now

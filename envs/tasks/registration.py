@@ -116,9 +116,15 @@ def episode_task(source: TaskSource, options: Mapping[str, Any], rng: np.random.
     given = options.get("task")
     if given is None:
         return source.sample(rng)
-    if not isinstance(given, Task):  # a prompt string or a dict would be ignored silently: the episode's task is a Task
-        raise ArgumentError(f"options['task'] must be a Task (feedbackgym.envs.tasks.Task) or None, got {shown(given)}")
+    check_task_option(options)
     return given
+
+
+def check_task_option(options: Mapping[str, Any]) -> None:
+    """``options["task"]`` is a Task or None: a prompt string or a dict would have been ignored silently."""
+    given = options.get("task")
+    if given is not None and not isinstance(given, Task):
+        raise ArgumentError(f"options['task'] must be a Task (feedbackgym.envs.tasks.Task) or None, got {shown(given)}")
 
 
 # reset(options=...)'s entry for the episode's task, as environments list it in their reset_options.

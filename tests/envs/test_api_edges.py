@@ -73,10 +73,15 @@ def test_an_unknown_option_is_unused_and_named_in_a_warning(env_id: str) -> None
 
 
 @pytest.mark.parametrize("env_id", TASK_ENV_IDS)
-def test_a_task_option_that_is_not_a_task_is_an_error(env_id: str) -> None:
+def test_a_task_option_that_is_not_a_task_is_an_error_and_the_episode_plays_on(env_id: str) -> None:
     # A prompt string was ignored (a random task played instead); SimulatedUser failed deep inside on it.
+    env = make(env_id)
+    env.reset(seed=0)
+    env.step(REPLY)
+    before = [(message.sender, message.text) for message in env.unwrapped.transcript]
     with pytest.raises(ArgumentError, match=r"options\['task'\] must be a Task"):
-        make(env_id).reset(seed=0, options={"task": "Compute 2 + 2."})
+        env.reset(seed=1, options={"task": "Compute 2 + 2."})
+    assert [(message.sender, message.text) for message in env.unwrapped.transcript] == before  # refused before anything changed
 
 
 @pytest.mark.parametrize("env_id", TASK_ENV_IDS)
@@ -91,8 +96,11 @@ def test_a_given_task_is_the_episodes_task(env_id: str) -> None:
 
 def test_critics_attempt_correct_option_takes_a_real_bool() -> None:
     env = make("Critic-v0")
+    env.reset(seed=0)
+    attempt, transcript = env.unwrapped.attempt, list(env.unwrapped.transcript)
     with pytest.raises(ArgumentError, match=r"options\['attempt_correct'\] must be true or false, got 'false'"):
-        env.reset(seed=0, options={"attempt_correct": "false"})  # bool("false") made a correct attempt
+        env.reset(seed=1, options={"attempt_correct": "false"})  # bool("false") made a correct attempt
+    assert env.unwrapped.attempt is attempt and env.unwrapped.transcript == transcript  # refused before the reset began
     for correct in (True, False):
         env.reset(seed=0, options={"attempt_correct": correct})
         assert env.unwrapped.infos["critic_0"]["latent"]["attempt_correct"] is correct
