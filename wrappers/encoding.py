@@ -70,6 +70,7 @@ from feedbackgym.envs.core.checks import (
 from feedbackgym.envs.core.registry import UnknownNameError, did_you_mean
 from feedbackgym.envs.core.seeding import agent_seed
 from feedbackgym.envs.registration import check_kwargs
+from feedbackgym.wrappers.feedback import require_aec
 from feedbackgym.wrappers.single_agent import SingleAgent
 
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -878,6 +879,7 @@ class NumericAEC(BaseWrapper):
         pad: bool = False,
         slim_info: bool = False,
     ) -> None:
+        require_aec(env, "NumericAEC")
         _refuse_a_second_numeric_view(env, "numeric_view")
         super().__init__(env)
         base = env.unwrapped

@@ -33,10 +33,24 @@ from feedbackgym.envs.core.feedback import (
 )
 
 
+def require_aec(env: object, what: str) -> None:
+    """A TypeError naming ``what`` unless ``env`` is a PettingZoo AEC environment (an id, a Gymnasium view or None
+    failed deep inside the wrapper, on a missing ``unwrapped`` or ``possible_agents``)."""
+    if isinstance(env, AECEnv):
+        return
+    hint = ""
+    if isinstance(env, str):
+        hint = f"; build it first: {what}(feedbackgym.make({env!r}))"
+    elif hasattr(env, "observation_space") and hasattr(env, "step") and not hasattr(env, "possible_agents"):
+        hint = "; this is a single-role Gymnasium view: wrap the AEC environment before making the view"
+    raise TypeError(f"{what} wraps a PettingZoo AEC environment (feedbackgym.make(id)), got {env!r}{hint}")
+
+
 class FeedbackWrapper(BaseWrapper):
     """Base for wrappers that rewrite feedback events for some (or all) receivers."""
 
     def __init__(self, env: AECEnv, receivers: Iterable[str] | None = None) -> None:
+        require_aec(env, type(self).__name__)
         super().__init__(env)
         base = env.unwrapped
         if not hasattr(base, "feedback_transforms"):

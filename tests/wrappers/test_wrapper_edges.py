@@ -114,3 +114,13 @@ def test_a_numeric_view_over_a_numeric_view_is_refused_when_built() -> None:
         make("SolverFeedback-v0", wrappers=["numeric_view", "unary_feedback", "numeric_view"])
     with pytest.raises(TypeError, match="already has a numeric view"):
         make_numeric(make("SolverFeedback-v0", wrappers=["numeric_view"]), "solver_0", {"teacher_0": "scripted_teacher"})
+
+
+@pytest.mark.parametrize("name", sorted(wrapper_registry.names()))
+def test_every_wrapper_given_no_aec_environment_says_what_it_wraps(name: str) -> None:
+    # An id, a Gymnasium view or None failed deep inside ("'str' object has no attribute 'unwrapped'").
+    wrapper = wrapper_registry.get(name)
+    view = SingleAgent("SolverFeedback-v0", "solver_0", {"teacher_0": "scripted_teacher"})
+    for target, hint in (("SolverFeedback-v0", "build it first"), (view, "single-role Gymnasium view"), (None, "got None")):
+        with pytest.raises(TypeError, match=f"wraps a PettingZoo AEC environment .*{hint}"):
+            wrapper(target)
