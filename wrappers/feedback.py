@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from pettingzoo import AECEnv
 from pettingzoo.utils.wrappers import BaseWrapper
 
-from feedbackgym.envs.core.checks import require_agent_ids, require_choice, require_text
+from feedbackgym.envs.core.checks import fail, require_agent_ids, require_choice, require_text
 from feedbackgym.envs.core.feedback import (
     BINARY_MESSAGES,
     TEXT_TEMPLATES,
@@ -59,6 +59,8 @@ class FeedbackWrapper(BaseWrapper):
             raise TypeError(f"{type(self).__name__} rewrites feedback events, but {type(base).__name__} emits none "
                             "(no agent gives another feedback in it); it has nothing to rewrite")
         self.receivers = None if receivers is None else frozenset(require_agent_ids("receivers", receivers))
+        if self.receivers is not None and not self.receivers:  # a wrapper for nobody would change nothing, silently
+            raise fail("receivers", "a non-empty list of agent ids, or None for every receiver", receivers)
         unknown = set(self.receivers or ()) - set(base.possible_agents)
         if unknown:
             raise ValueError(f"receivers {sorted(unknown)} are not agents of this environment; agents: {base.possible_agents}")

@@ -124,3 +124,10 @@ def test_every_wrapper_given_no_aec_environment_says_what_it_wraps(name: str) ->
     for target, hint in (("SolverFeedback-v0", "build it first"), (view, "single-role Gymnasium view"), (None, "got None")):
         with pytest.raises(TypeError, match=f"wraps a PettingZoo AEC environment .*{hint}"):
             wrapper(target)
+
+
+@pytest.mark.parametrize("name", FEEDBACK_WRAPPERS)
+def test_a_feedback_wrapper_for_no_receiver_is_an_error(name: str) -> None:
+    # receivers=[] (a Hydra list left empty) made a wrapper that never applied, without a word.
+    with pytest.raises(ArgumentError, match=r"receivers must be a non-empty list of agent ids, or None for every receiver, got \[\]"):
+        make("SolverFeedback-v0", task="knowledge_mcq", wrappers=[(name, {"receivers": []})])
