@@ -306,7 +306,8 @@ class CriticEnv(TurnBasedTextEnv):
     | `expose_latent` | `True` | behaviour-model info (`latent`) |
     | `history_window`, `max_retries`, `invalid_move_penalty`, `render_mode` | `32`, `2`, `-0.1`, `None` | see `TurnBasedTextEnv`; `render_mode` None or `"ansi"` |
 
-    `reset(options={"task": Task, "attempt_correct": bool})` fixes the episode's task and attempt.
+    `reset(options={"task": Task, "attempt_correct": bool})` fixes the episode's task and attempt (None:
+    drawn as usual; `attempt_correct` must be a real bool, and a value of the wrong type is an error).
 
     ## Variants
 

@@ -1035,7 +1035,7 @@ class NumericAEC(BaseWrapper):
             if self.pad and not 0 <= _index_or_none(action) < encoder.n_actions:
                 # Outside this role's choices (its mask): an invalid move, which the env answers. Not an empty reply:
                 # a negotiator may say nothing, and the env would play that as a move.
-                base.step_invalid(f"<action {shown(action)}>", f"action {shown(action)} is outside this role's action mask",
+                base.step_invalid("", f"action {shown(action)} is outside this role's action mask",  # no text was said
                                   f"an action index in 0..{encoder.n_actions - 1}")
                 self._play_hidden()
                 return

@@ -70,8 +70,12 @@ def test_a_padded_numeric_view_plays_any_action_outside_the_mask_as_an_invalid_m
     env = make("Negotiation-v0", n_games=1, wrappers=[("numeric_view", {"pad": True, "others": {"critic_0": "critic_coach"}})])
     env.reset(seed=0)
     agent = env.agent_selection
-    env.step(action)  # infinity raised OverflowError
+    before = len(env.unwrapped.transcript)
+    env.step(action)  # infinity raised OverflowError; the rest were played as an empty reply, a legal move here
     assert env.unwrapped.invalid_moves[agent] == 1
+    invalid = env.unwrapped.transcript[before]
+    assert (invalid.sender, invalid.kind, invalid.text) == (agent, "invalid", "")
+    assert "outside this role's action mask" in invalid.data["error"]
 
 
 @pytest.mark.parametrize("view", ["feedbackgym/SolverFeedback-v0-solver_0", "feedbackgym/Negotiation-v0-seller_0-numeric"])
