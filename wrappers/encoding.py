@@ -665,9 +665,11 @@ def default_encoder(env: AECEnv, agent: str, **kwargs: Any) -> Encoder:
             answers = default_answers(source)
             if answers is None:
                 what = f"task {getattr(source, 'name', type(source).__name__)!r}" if source is not None else "this task"
+                # The same advice in the words of each entry point (the Gymnasium ids and make_numeric take one encoder).
                 raise ArgumentError(
                     f"the solver of {what} has no default answer range within {MAX_ACTIONS} integers: pass "
-                    "answers=(low, high), the integer answers it can give (encoders={'solver_0': {'answers': [0, 200]}})"
+                    "answers=(low, high), the integer answers it can give: encoder={'answers': [0, 200]} for a "
+                    f"single-role view (make_numeric, a Gymnasium id), encoders={{{agent!r}: {{'answers': [0, 200]}}}} for numeric_view"
                 )
             kwargs["answers"] = answers
     if kind in ("judge", "judged_solver") and "n_choices" not in kwargs and n_choices is not None:

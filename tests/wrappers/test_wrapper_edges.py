@@ -135,3 +135,13 @@ def test_a_feedback_wrapper_for_no_receiver_is_an_error(name: str) -> None:
     # receivers=[] (a Hydra list left empty) made a wrapper that never applied, without a word.
     with pytest.raises(ArgumentError, match=r"receivers must be a non-empty list of agent ids, or None for every receiver, got \[\]"):
         make("SolverFeedback-v0", task="knowledge_mcq", wrappers=[(name, {"receivers": []})])
+
+
+def test_a_solver_without_an_answer_range_is_told_the_argument_of_the_view_it_called() -> None:
+    # The Gymnasium id of SolverFeedback-FF-v0 advised encoders={'solver_0': ...}, numeric_view's argument, which
+    # gymnasium.make does not take; the single-role form is encoder={'answers': [low, high]}.
+    gym_id = "feedbackgym.gym:feedbackgym/SolverFeedback-FF-v0-solver_0-numeric"
+    with pytest.raises(ArgumentError, match=r"encoder=\{'answers': \[0, 200\]\} for a single-role view") as refused:
+        gymnasium.make(gym_id)
+    assert "encoders={'solver_0': {'answers': [0, 200]}} for numeric_view" in str(refused.value)
+    assert gymnasium.make(gym_id, encoder={"answers": [0, 200]}).action_space.n == 201
