@@ -116,3 +116,16 @@ def test_spaces_of_a_wrong_agent_id_name_the_agents(env_id: str) -> None:
             with pytest.raises(KeyError, match=f"is not an agent of .*; its agents are {', '.join(agents)}"):
                 space(wrong)
         assert all(space(agent) is not None for agent in agents)  # in an episode or not
+
+
+@pytest.mark.parametrize("env_id", ENV_IDS)
+def test_a_refused_first_reset_leaves_the_env_unstarted(env_id: str) -> None:
+    # PettingZoo's order wrapper marked the env reset before trying, so step went on into an env that never
+    # started and failed deep inside (no agent_selection).
+    env = make(env_id)
+    with pytest.raises(ArgumentError):
+        env.reset(seed=-1)
+    with pytest.raises(AssertionError, match=r"reset\(\) needs to be called before step"):
+        env.step(REPLY)
+    env.reset(seed=0)
+    env.step(REPLY)
