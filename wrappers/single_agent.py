@@ -149,8 +149,8 @@ class SingleAgent(gymnasium.Env):
         super().reset(seed=seed)
         if seed is None:
             seed = int(self.np_random.integers(0, 2**63 - 1))
+        self.env.reset(seed=seed, options=options)  # a refused reset (bad options) leaves the episode and its seed as they were
         self.episode_seed = seed
-        self.env.reset(seed=seed, options=options)
         for agent, player in self.others.items():
             reset = getattr(player, "reset", None)  # optional: an agent without reset keeps its state
             if callable(reset):

@@ -145,3 +145,17 @@ def test_a_solver_without_an_answer_range_is_told_the_argument_of_the_view_it_ca
         gymnasium.make(gym_id)
     assert "encoders={'solver_0': {'answers': [0, 200]}} for numeric_view" in str(refused.value)
     assert gymnasium.make(gym_id, encoder={"answers": [0, 200]}).action_space.n == 201
+
+
+def test_a_refused_reset_of_a_view_leaves_its_episode_and_seed() -> None:
+    # episode_seed was set before the environment refused the options: it named an episode that never started.
+    def view():
+        env = SingleAgent("SolverFeedback-v0", "solver_0", {"teacher_0": "scripted_teacher"})
+        env.reset(seed=3)
+        return env
+
+    refused, untouched = view(), view()
+    with pytest.raises(ArgumentError, match="options must be a dict"):
+        refused.reset(seed=4, options="task=knowledge_mcq")
+    assert refused.episode_seed == 3
+    assert refused.step("\\boxed{1}")[0]["text"] == untouched.step("\\boxed{1}")[0]["text"]
