@@ -14,7 +14,7 @@ from feedbackgym.envs.core.feedback import FeedbackEvent, FeedbackLevel, Verdict
 from feedbackgym.envs.core.parsing import extract_answer
 from feedbackgym.envs.core.text import fill_template, template_parts
 from feedbackgym.envs.deception import alternative_answer, answer_label, near_miss, passages_for
-from feedbackgym.envs.tasks import ArithmeticTasks, Task, TaskSource, episode_task, resolve_task_source
+from feedbackgym.envs.tasks import TASK_OPTION, check_task_option, ArithmeticTasks, Task, TaskSource, episode_task, resolve_task_source
 from feedbackgym.envs.core.checks import (
     ArgumentError,
     require_bool,
@@ -306,7 +306,8 @@ class CriticEnv(TurnBasedTextEnv):
     | `expose_latent` | `True` | behaviour-model info (`latent`) |
     | `history_window`, `max_retries`, `invalid_move_penalty`, `render_mode` | `32`, `2`, `-0.1`, `None` | see `TurnBasedTextEnv`; `render_mode` None or `"ansi"` |
 
-    `reset(options={"task": Task, "attempt_correct": bool})` fixes the episode's task and attempt.
+    `reset(options={"task": Task, "attempt_correct": bool})` fixes the episode's task and attempt (None:
+    drawn as usual; `attempt_correct` must be a real bool, and a value of the wrong type is an error).
 
     ## Variants
 
@@ -317,7 +318,8 @@ class CriticEnv(TurnBasedTextEnv):
     - v0: initial release.
     """
 
-    metadata = {"name": "critic_v0", "render_modes": ["ansi"], "is_parallelizable": True}
+    metadata = {"name": "critic_v0", "render_modes": ["ansi"], "is_parallelizable": False}
+    reset_options = {**TASK_OPTION, "attempt_correct": "true or false, whether the actor's attempt is correct"}
     possible_agents = [ACTOR, CRITIC]
 
     def __init__(
@@ -369,13 +371,21 @@ class CriticEnv(TurnBasedTextEnv):
         super().__init__(history_window=history_window, max_retries=max_retries, invalid_move_penalty=invalid_move_penalty, render_mode=render_mode)
 
     # ------------------------------------------------------------------------------- episode
+    def _check_reset_options(self, options: dict[str, Any]) -> None:
+        check_task_option(options)
+        if options.get("attempt_correct") is not None:  # a real bool: bool("false") would be True
+            require_bool("options['attempt_correct']", options["attempt_correct"])
+
     def _start_episode(self, options: dict[str, Any]) -> None:
         given = options.get("task")
         self.task: Task = episode_task(self.task_source, options, self.np_random)
         self.gold = self.task.normalize(self.task.answer)  # read once: the attempt's making needs it too
         # The task's public view is the same all episode: built once, shared by every info (read-only).
         self._task_view = self.task.public_view()
-        correct = bool(options["attempt_correct"]) if "attempt_correct" in options else bool(self.np_random.random() < self.actor_pool_correct_frac)
+        if options.get("attempt_correct") is not None:  # a real bool (checked before the reset began)
+            correct = bool(options["attempt_correct"])
+        else:
+            correct = bool(self.np_random.random() < self.actor_pool_correct_frac)
         # A task ArithmeticTasks itself drew (not one passed in, not a subclass's) has its solution's numbers in its metadata.
         sampled_arithmetic = type(self.task_source) is ArithmeticTasks and not isinstance(given, Task)
         lines = _arithmetic_solution_lines if sampled_arithmetic else _solution_lines

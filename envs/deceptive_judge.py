@@ -22,7 +22,7 @@ from feedbackgym.envs.deception import (
     intervenes,
     quote,
 )
-from feedbackgym.envs.tasks import Task, TaskSource, episode_task, resolve_task_source
+from feedbackgym.envs.tasks import TASK_OPTION, check_task_option, Task, TaskSource, episode_task, resolve_task_source
 
 SOLVER, JUDGE, MODERATOR = "solver_0", "judge_0", "moderator_0"
 WORKFLOWS = ("gen_eval", "round_table", "moderator")
@@ -256,7 +256,8 @@ class DeceptiveJudgeEnv(TurnBasedTextEnv):
     - v0: initial release.
     """
 
-    metadata = {"name": "deceptive_judge_v0", "render_modes": ["ansi"], "is_parallelizable": True}
+    metadata = {"name": "deceptive_judge_v0", "render_modes": ["ansi"], "is_parallelizable": False}
+    reset_options = TASK_OPTION
 
     def __init__(
         self,
@@ -323,6 +324,9 @@ class DeceptiveJudgeEnv(TurnBasedTextEnv):
         )
 
     # ------------------------------------------------------------------------------- episode
+    def _check_reset_options(self, options: dict[str, Any]) -> None:
+        check_task_option(options)
+
     def _start_episode(self, options: dict[str, Any]) -> None:
         self.task: Task = episode_task(self.task_source, options, self.np_random)
         self.gold = self.task.normalize(self.task.answer)

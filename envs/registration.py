@@ -143,7 +143,14 @@ class FastOrderEnforcing(OrderEnforcingWrapper):
         return self.env.agent_selection
 
     def reset(self, seed: int | None = None, options: dict[str, Any] | None = None) -> None:
-        super().reset(seed=seed, options=options)
+        had_reset = self._has_reset
+        try:
+            super().reset(seed=seed, options=options)
+        except BaseException:
+            # PettingZoo marks the env reset before it tries: a refused reset (a bad seed or option, which the env
+            # refuses before touching its episode) must not let step and last reach an env that never started.
+            self._has_reset = had_reset
+            raise
         # From the first reset on, last() is the wrapped env's own (its order check passes for good): bound here,
         # so that the loop's every last() skips this wrapper's frame and its attribute reads (every read on a
         # class with __getattr__, as this one, goes through the slow hook).

@@ -70,6 +70,11 @@ class DeceptiveFeedback(FeedbackWrapper):
             gymnasium.logger.warn("this judge only speaks about correct answers, but the environment ends on the first one; pass terminate_on_success=False")
         self._alternative: tuple[str, str] | None = None  # (task id, the malicious judge's answer for it)
 
+    def check_environment(self, base: AECEnv) -> None:
+        if getattr(base, "task_source", None) is None:  # no task, no truth to judge against: every event would pass unchanged
+            raise TypeError(f"DeceptiveFeedback judges answers to tasks, but {type(base).__name__} has no tasks here "
+                            "(SolverFeedback-v0, DeceptiveJudge-v0, Critic-v0 and SimulatedUser-v0 with goal='task' have)")
+
     def rewrite(self, event: FeedbackEvent) -> FeedbackEvent:
         base = self.env.unwrapped
         task = getattr(base, "task", None)

@@ -1,10 +1,12 @@
 """A wrapper that adds a distractor (assertive, verbose or sycophantic text) to one response a judge reads."""
 
 from __future__ import annotations
-from feedbackgym.envs.core.checks import require_choice, require_int, require_probability
 
 from pettingzoo import AECEnv
 from pettingzoo.utils.wrappers import BaseWrapper
+
+from feedbackgym.envs.core.checks import require_choice, require_int, require_probability
+from feedbackgym.wrappers.feedback import require_aec
 
 # The spans "Pairwise or Pointwise?" studies (assertiveness, prolixity, sycophancy), as fixed text so
 # that an edit is exact, testable and recognisable by a scripted judge.
@@ -50,6 +52,7 @@ class Distractor(BaseWrapper):
     """
 
     def __init__(self, env: AECEnv, kind: str = "assertive", target: str = "worse", p: float = 1.0, strength: int = 1) -> None:
+        require_aec(env, "Distractor")
         super().__init__(env)
         base = env.unwrapped
         if not hasattr(base, "response_transforms"):

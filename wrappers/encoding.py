@@ -65,10 +65,13 @@ from feedbackgym.envs.core.checks import (
     require_float,
     require_int,
     require_mapping,
+    require_seed,
+    shown,
 )
 from feedbackgym.envs.core.registry import UnknownNameError, did_you_mean
 from feedbackgym.envs.core.seeding import agent_seed
 from feedbackgym.envs.registration import check_kwargs
+from feedbackgym.wrappers.feedback import require_aec
 from feedbackgym.wrappers.single_agent import SingleAgent
 
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -232,9 +235,9 @@ class Encoder:
 
     @staticmethod
     def _action(action: Any, n: int) -> int:
-        index = int(np.asarray(action).ravel()[0]) if not isinstance(action, (int, np.integer)) else int(action)
-        if not 0 <= index < n:
-            raise ValueError(f"action must be in 0..{n - 1}, got {action!r}")
+        index = action_index(action)
+        if index is None or not 0 <= index < n:
+            raise ArgumentError(f"action must be one integer in 0..{n - 1} (the Discrete action space), got {shown(action)}")
         return index
 
     def __repr__(self) -> str:
@@ -695,9 +698,11 @@ def default_encoder(env: AECEnv, agent: str, **kwargs: Any) -> Encoder:
             answers = default_answers(source)
             if answers is None:
                 what = f"task {getattr(source, 'name', type(source).__name__)!r}" if source is not None else "this task"
+                # The same advice in the words of each entry point (the Gymnasium ids and make_numeric take one encoder).
                 raise ArgumentError(
                     f"the solver of {what} has no default answer range within {MAX_ACTIONS} integers: pass "
-                    "answers=(low, high), the integer answers it can give (encoders={'solver_0': {'answers': [0, 200]}})"
+                    "answers=(low, high), the integer answers it can give: encoder={'answers': [0, 200]} for a "
+                    f"single-role view (make_numeric, a Gymnasium id), encoders={{{agent!r}: {{'answers': [0, 200]}}}} for numeric_view"
                 )
             kwargs["answers"] = answers
     if kind in ("judge", "judged_solver") and "n_choices" not in kwargs and n_choices is not None:
@@ -814,6 +819,7 @@ class NumericView(gymnasium.Wrapper):
     ) -> None:
         if not isinstance(env, SingleAgent):
             raise TypeError(f"NumericView wraps a SingleAgent, got {env!r}")
+        _refuse_a_second_numeric_view(env.env, "NumericView")
         super().__init__(env)
         base = env.env
         self.encoder = resolve_encoder(base, env.learner, encoder)
@@ -909,6 +915,8 @@ class NumericAEC(BaseWrapper):
         pad: bool = False,
         slim_info: bool = False,
     ) -> None:
+        require_aec(env, "NumericAEC")
+        _refuse_a_second_numeric_view(env, "numeric_view")
         super().__init__(env)
         base = env.unwrapped
         possible = list(base.possible_agents)
@@ -1021,6 +1029,7 @@ class NumericAEC(BaseWrapper):
 
     # ------------------------------------------------------------------------------- play
     def reset(self, seed: int | None = None, options: dict[str, Any] | None = None) -> None:
+        seed = require_seed("seed", seed)  # the encoders' and others' seeds derive from the env's int seed
         self.env.reset(seed=seed, options=options)
         for index, agent in enumerate(self.env.unwrapped.possible_agents):
             if agent in self.encoders:
@@ -1060,9 +1069,13 @@ class NumericAEC(BaseWrapper):
         encoder = self.encoders.get(agent)
         if encoder is not None and action is not None and not (base.terminations.get(agent) or base.truncations.get(agent)):
             if self.pad and not 0 <= _index_or_none(action) < encoder.n_actions:
-                action = ""  # outside this role's choices (its mask): an invalid move, which the env answers
-            else:
-                action = encoder.decode(action, base.infos.get(agent, {}))
+                # Outside this role's choices (its mask): an invalid move, which the env answers. Not an empty reply:
+                # a negotiator may say nothing, and the env would play that as a move.
+                base.step_invalid("", f"action {shown(action)} is outside this role's action mask",  # no text was said
+                                  f"an action index in 0..{encoder.n_actions - 1}")
+                self._play_hidden()
+                return
+            action = encoder.decode(action, base.infos.get(agent, {}))
         self.env.step(action)
         self._play_hidden()
 
@@ -1089,11 +1102,39 @@ class NumericAEC(BaseWrapper):
 MAX_HIDDEN_STEPS = 100_000
 
 
+def _refuse_a_second_numeric_view(env: Any, what: str) -> None:
+    """A numeric view over one: its encoders would read numbers as if they were the env's observations, and hand
+    the inner view reply text where it takes action indices. Refused when built, rather than failing at a step."""
+    layer, seen = env, 0
+    while layer is not None and seen < 1000:  # a chain of wrappers, each holding the next in .env
+        if isinstance(layer, NumericAEC):
+            raise TypeError(f"{what} over an environment that already has a numeric view (numeric_view): encode each role once")
+        layer, seen = getattr(layer, "env", None), seen + 1
+
+
 def _index_or_none(action: Any) -> int:
+    index = action_index(action)
+    return -1 if index is None else index
+
+
+def action_index(action: Any) -> int | None:
+    """The integer a Discrete action holds (an int, a numpy integer, an array or tensor of one integer, a float
+    with an integral value), or None for anything else: a string, None, NaN, a fraction, several values.
+    (Reading the first of several values, or truncating 1.5, would play a move the policy never chose.)"""
+    if type(action) is int:
+        return action
+    if isinstance(action, (bool, np.bool_, str, bytes)) or action is None:
+        return None
     try:
-        return int(np.asarray(action).ravel()[0])
-    except (TypeError, ValueError, IndexError):
-        return -1
+        value = np.asarray(action)
+    except Exception:  # noqa: BLE001 - an object numpy cannot read is no action
+        return None
+    if value.size != 1 or value.dtype.kind not in "iuf":
+        return None
+    number = value.reshape(()).item()
+    if isinstance(number, float) and not number.is_integer():  # NaN and infinities too
+        return None
+    return int(number)
 
 
 def _build_others(specs: Mapping[str, Any], env: AECEnv) -> dict[str, Any]:

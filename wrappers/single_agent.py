@@ -72,6 +72,8 @@ class SingleAgent(gymnasium.Env):
     number. ``info="slim"`` is what numeric learners need and nothing else: a flat dict of floats,
     one per number or boolean of the rich info, keyed by its dotted path (``"turn"``,
     ``"episode.solved"``, ``"feedback.level_value"``); strings, lists and missing values are left out.
+    Gymnasium's ``RecordEpisodeStatistics`` writes ``info["episode"]`` too, so on this view it needs
+    another ``stats_key`` (``RecordEpisodeStatistics(env, stats_key="episode_statistics")``).
 
     >>> env = SingleAgent("SolverFeedback-v0", "solver_0", {"teacher_0": "scripted_teacher"}, max_turns=3)
     >>> observation, info = env.reset(seed=0)
@@ -142,11 +144,13 @@ class SingleAgent(gymnasium.Env):
 
     # ---------------------------------------------------------------------------------- gymnasium
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict[str, Any]]:
+        # As the environment takes it (a numpy integer is its int; a bool is an error), before Gymnasium's seeding sees it.
+        seed = require_seed("seed", seed)
         super().reset(seed=seed)
         if seed is None:
             seed = int(self.np_random.integers(0, 2**63 - 1))
+        self.env.reset(seed=seed, options=options)  # a refused reset (bad options) leaves the episode and its seed as they were
         self.episode_seed = seed
-        self.env.reset(seed=seed, options=options)
         for agent, player in self.others.items():
             reset = getattr(player, "reset", None)  # optional: an agent without reset keeps its state
             if callable(reset):

@@ -18,7 +18,7 @@ import numpy as np
 from gymnasium.utils import seeding
 from pettingzoo import AECEnv
 
-from feedbackgym.envs.core.checks import require_choice, require_float, require_int
+from feedbackgym.envs.core.checks import fail, require_choice, require_float, require_int, require_seed
 from feedbackgym.envs.core.feedback import FeedbackEvent
 from feedbackgym.envs.core.seeding import generator
 from feedbackgym.envs.core.spaces import PrintableText, is_printable_text, observation_space
@@ -107,6 +107,13 @@ class TurnBasedTextEnv(AECEnv):
     episode ends (for every agent): an agent that has just moved keeps the info it moved on until its
     next turn (``last()`` always gives the mover's fresh one).
 
+    ``reset(seed, options)`` checks its arguments the same way: ``seed`` is None or an integer >= 0
+    (a numpy integer plays the episode of the same int; a bool, a float or a string is an error), and
+    ``options`` is None or a dict whose keys are those the environment lists in ``reset_options``
+    (``{"task": Task}`` where the episode's task can be given); an unknown key is unused, with a warning.
+    Environments are turn-based, so their metadata says ``is_parallelizable: False`` and PettingZoo's
+    ``aec_to_parallel`` refuses them at once; ``feedbackgym.make_parallel`` gives the Parallel API.
+
     An environment can be pickled or deep-copied at any point of an episode; the copy plays on as the
     original would (caches that cannot be pickled are left out and rebuilt on first use).
 
@@ -119,9 +126,13 @@ class TurnBasedTextEnv(AECEnv):
     ``voice_check = False`` and take over that duty.
     """
 
-    metadata: dict[str, Any] = {"name": "turn_based_text", "render_modes": ["ansi"], "is_parallelizable": True}
+    metadata: dict[str, Any] = {"name": "turn_based_text", "render_modes": ["ansi"], "is_parallelizable": False}
     numeric_fields: Mapping[str, tuple[float, float]] = {}
     numeric_within_bounds: bool = False  # _numeric's list values are in numeric_fields by construction (see above)
+    # The keys reset(options=...) accepts, each with what its value must be (for the error that names the others).
+    reset_options: Mapping[str, str] = {}
+    # Whether the environment shows feedback events (deliver_feedback): feedback wrappers refuse one that never does.
+    emits_feedback: bool = True
     voice_check: bool = True
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -180,20 +191,35 @@ class TurnBasedTextEnv(AECEnv):
 
     # ----------------------------------------------------------------------------------- spaces
     def observation_space(self, agent: str) -> gymnasium.spaces.Space:
-        return self.observation_spaces[agent]
+        try:
+            return self.observation_spaces[agent]
+        except (KeyError, TypeError):  # TypeError: an unhashable agent id
+            raise self._no_agent(agent) from None
 
     def action_space(self, agent: str) -> gymnasium.spaces.Space:
-        return self.action_spaces[agent]
+        try:
+            return self.action_spaces[agent]
+        except (KeyError, TypeError):
+            raise self._no_agent(agent) from None
+
+    def _no_agent(self, agent: Any) -> KeyError:
+        # Every possible agent has its spaces, whether or not it is in the current episode: only a wrong id lands here.
+        return KeyError(f"{agent!r} is not an agent of {type(self).__name__}; its agents are {', '.join(self.possible_agents)}")
 
     # ------------------------------------------------------------------------------------ reset
     def reset(self, seed: int | None = None, options: dict[str, Any] | None = None) -> None:
-        if type(seed) is int and seed >= 0:
+        if type(seed) is not int or seed < 0:
+            # A numpy integer is its int (the same episode); a bool, a negative number, a float or a string is an
+            # error naming the seed (Gymnasium's seeding took True as a seed of its own and refused numpy integers).
+            seed = require_seed("seed", seed)
+        given = self._checked_options(options) if options is not None else {}
+        if seed is not None:
             # default_rng(seed)'s stream; a generator this env made is reseeded in place (see core.seeding).
             reuse = self._own_random if self.np_random is self._own_random else None
             self.np_random = self._own_random = generator(seed, reuse, episode_seed=True)
             self.np_random_seed = seed
-        elif seed is not None or not self._initialised:
-            self.np_random, self.np_random_seed = seeding.np_random(seed)
+        elif not self._initialised:
+            self.np_random, self.np_random_seed = seeding.np_random(None)
         self._initialised = True
         agents = self.agents = list(self.possible_agents)
         # dict.fromkeys for the immutable starting values: a third of a comprehension's cost, at every reset.
@@ -226,9 +252,27 @@ class TurnBasedTextEnv(AECEnv):
         self._chat_cache: dict[str, tuple[list[dict[str, str]], int] | None] = dict.fromkeys(agents)
         self._last_feedback: dict[str, dict[str, Any] | None] = dict.fromkeys(agents)
         self._last_move: dict[str, dict[str, Any] | None] = dict.fromkeys(agents)
-        self._start_episode(options or {})
+        self._start_episode(given)
         for agent in self.agents:
             self._refresh_info(agent)
+
+    def _checked_options(self, options: Any) -> dict[str, Any]:
+        """``reset``'s ``options``: a mapping; keys outside ``reset_options`` are left unused, with a warning naming them
+        (PettingZoo's api_test resets with an unknown key, so they cannot be errors; a typo must still be heard)."""
+        accepted = self.reset_options
+        allowed = ", ".join(f"{key!r} ({what})" for key, what in accepted.items())
+        if not isinstance(options, Mapping):
+            raise fail("options", f"a dict (keys used: {allowed}) or None" if accepted else "a dict or None", options)
+        unknown = [key for key in options if key not in accepted]
+        if unknown:
+            takes = f"uses only {allowed}" if accepted else "uses no reset options"
+            gymnasium.logger.warn(f"reset options {', '.join(map(repr, unknown))} are unused: {type(self).__name__} {takes}")
+        given = dict(options)
+        self._check_reset_options(given)  # before the episode is touched: a refused reset leaves the last one playable
+        return given
+
+    def _check_reset_options(self, options: dict[str, Any]) -> None:
+        """Raise an ``ArgumentError`` naming a value of ``options`` that its key cannot take (see ``reset_options``)."""
 
     # ------------------------------------------------------------------------------------- step
     def step(self, action: Any) -> None:
@@ -252,6 +296,27 @@ class TurnBasedTextEnv(AECEnv):
         for other, reward in rewards.items():
             if reward:  # adding a zero (0.0 or -0.0) to a sum that starts at 0.0 changes nothing
                 cumulative[other] += reward
+        if self.agents:
+            selected = self.agent_selection
+            if not (self.terminations[selected] or self.truncations[selected]):
+                self._refresh_info(selected)
+
+    def step_invalid(self, text: str, reason: str, expected: str) -> None:
+        """Play the selected agent's turn as an invalid move (``text`` its record, ``reason`` and ``expected`` as in
+        :meth:`invalid_move`): for wrappers that decode actions and get one that is no move at all (an index outside
+        a role's choices), whatever the environment would make of an empty reply (a negotiator may say nothing)."""
+        agent = self.agent_selection
+        if self.terminations[agent] or self.truncations[agent]:
+            self._was_dead_step(None)
+            return
+        self._cumulative_rewards[agent] = 0.0
+        rewards = self.rewards
+        for other in self.agents:
+            rewards[other] = 0.0
+        self.invalid_move(agent, text, reason, expected)
+        for other, reward in rewards.items():
+            if reward:
+                self._cumulative_rewards[other] += reward
         if self.agents:
             selected = self.agent_selection
             if not (self.terminations[selected] or self.truncations[selected]):

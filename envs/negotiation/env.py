@@ -209,7 +209,7 @@ class NegotiationEnv(TurnBasedTextEnv):
     - v0: initial release.
     """
 
-    metadata = {"name": "negotiation_v0", "render_modes": ["ansi"], "is_parallelizable": True}
+    metadata = {"name": "negotiation_v0", "render_modes": ["ansi"], "is_parallelizable": False}
     possible_agents = [SELLER, BUYER, CRITIC]
     # Counts stay in 0..n_games and 0..n_round, offers and prices in price_range (or are the openings, checked
     # to lie in it), reservations are price_max's terms, and rewards differences of prices within 1e6 of each

@@ -25,7 +25,7 @@ from feedbackgym.envs.simulated_user.prompts import (
 )
 from feedbackgym.envs.simulated_user.replies import asked_about, candidates, choice_of, reaction_of, recommended_ids, style_dict
 from feedbackgym.envs.core.registry import UnknownNameError, did_you_mean
-from feedbackgym.envs.tasks import TASK_SOURCES, TaskSource, resolve_task_source, task_sources
+from feedbackgym.envs.tasks import TASK_OPTION, check_task_option, TASK_SOURCES, TaskSource, episode_task, resolve_task_source, task_sources
 from feedbackgym.envs.core.checks import (
     ArgumentError,
     fail,
@@ -208,7 +208,7 @@ class SimulatedUserEnv(TurnBasedTextEnv):
     - v0: initial release.
     """
 
-    metadata = {"name": "simulated_user_v0", "render_modes": ["ansi"], "is_parallelizable": True}
+    metadata = {"name": "simulated_user_v0", "render_modes": ["ansi"], "is_parallelizable": False}
     possible_agents = [ASSISTANT, USER]
 
     def __init__(
@@ -270,6 +270,7 @@ class SimulatedUserEnv(TurnBasedTextEnv):
         self.task_source = None
         if goal == "task":
             self.task_source = resolve_task_source(task, task_kwargs)
+            self.reset_options = TASK_OPTION  # a catalogue episode has no task to give
         else:  # unused without goal="task", but a wrong value is still a mistake worth hearing about
             require_mapping("task_kwargs", task_kwargs)
             if isinstance(task, str):
@@ -291,6 +292,9 @@ class SimulatedUserEnv(TurnBasedTextEnv):
         super().__init__(history_window=history_window, max_retries=max_retries, invalid_move_penalty=invalid_move_penalty, render_mode=render_mode)
 
     # ------------------------------------------------------------------------------- episode
+    def _check_reset_options(self, options: dict[str, Any]) -> None:
+        check_task_option(options)
+
     def _start_episode(self, options: dict[str, Any]) -> None:
         self.records: list[dict[str, Any]] = []  # one per assistant turn
         self._request: dict[str, Any] | None = None  # what the user is asked to do now
@@ -309,7 +313,7 @@ class SimulatedUserEnv(TurnBasedTextEnv):
 
     def _start_task(self, options: dict[str, Any]) -> None:
         assert self.task_source is not None
-        self.task = options.get("task") or self.task_source.sample(self.np_random)
+        self.task = episode_task(self.task_source, options, self.np_random)
         # The same all episode: built once, shared by every info (read-only).
         self._task_view = self.task.public_view()
         self._gold = self.task.normalize(self.task.answer)

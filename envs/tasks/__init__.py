@@ -13,8 +13,10 @@ from .jsonl import ANSWER_REGEX_PRESETS, JsonlTasks
 from .knowledge import QUESTION_TYPES, KnowledgeBaseTasks
 from .knowledge_world import Fact, KnowledgeBase
 from .registration import (
+    TASK_OPTION,
     TASK_SOURCES,
     TaskSourceArgumentError,
+    check_task_option,
     episode_task,
     make_task_source,
     resolve_task_source,
@@ -25,6 +27,7 @@ from .registration import (
 __all__ = [
     "ANSWER_REGEX_PRESETS",
     "QUESTION_TYPES",
+    "TASK_OPTION",
     "TASK_SOURCES",
     "ArithmeticTasks",
     "Evidence",
@@ -38,6 +41,7 @@ __all__ = [
     "Task",
     "TaskSource",
     "TaskSourceArgumentError",
+    "check_task_option",
     "episode_task",
     "make_task_source",
     "resolve_task_source",
