@@ -32,11 +32,10 @@ import importlib
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import numpy as np
-
 from feedbackgym.agents.base import Agent
-from feedbackgym.envs.core.checks import ArgumentError, fail, require_bool
+from feedbackgym.envs.core.checks import ArgumentError, fail, require_bool, shown
 from feedbackgym.wrappers.encoding import Encoder, check_encoder_fits, make_encoder, resolve_encoder
+from feedbackgym.wrappers.encoding import action_index as discrete_action_index  # None for what is no action
 
 
 def load_policy(spec: Any) -> Any:
@@ -69,11 +68,13 @@ def policy_caller(policy: Any, deterministic: bool = True) -> Callable[[Any], An
 
 
 def action_index(action: Any) -> int:
-    """An int from what a policy returned: an int, a numpy scalar, a one-element array or tensor."""
-    value = np.asarray(action.detach().cpu().numpy() if hasattr(action, "detach") else action)
-    if value.size != 1:
-        raise ValueError(f"the policy returned {value.size} actions ({action!r}); a PolicyAgent needs one action index")
-    return int(value.ravel()[0])
+    """The int a policy returned: an int, a numpy integer, a one-element array or tensor (a float only with an
+    integral value). Several values, a fraction, NaN or anything else is an error: truncating 1.5, or
+    reading the first of several values, would play a move the policy never chose."""
+    index = discrete_action_index(action.detach().cpu().numpy() if hasattr(action, "detach") else action)
+    if index is None:
+        raise ValueError(f"the policy returned {shown(action)}; a PolicyAgent needs one integer action index")
+    return index
 
 
 class PolicyAgent(Agent):

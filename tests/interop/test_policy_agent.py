@@ -129,3 +129,28 @@ def test_doctests() -> None:
 
     assert doctest.testmod(policy).failed == 0
     assert doctest.testmod(views).failed == 0
+
+
+@pytest.mark.parametrize("returned", [1.5, float("nan"), float("inf"), [1, 2], np.array([0, 3]), "1", None, True, np.array([], dtype=np.int64)])
+def test_a_policy_returning_no_single_integer_is_refused_not_truncated(returned) -> None:
+    """1.5 was played as 1 and [1, 2] as 1: moves the policy never chose."""
+    agent = PolicyAgent(lambda features: returned, encoder=ENCODER)
+    env = make("SolverFeedback-v0", **MCQ)
+    agent.check_fit(env, "solver_0")
+    env.reset(seed=0)
+    observation, _, _, _, info = env.last()
+    with pytest.raises(ValueError, match="needs one integer action index"):
+        agent.act(observation, info)
+
+
+@pytest.mark.parametrize("returned", [2, np.int64(2), 2.0, np.array([2]), np.array([[2.0]])])
+def test_a_policy_returning_one_integer_in_any_form_plays_it(returned) -> None:
+    import torch
+
+    env = make("SolverFeedback-v0", **MCQ)
+    for value in (returned, torch.tensor(np.asarray(returned, dtype=np.float32), requires_grad=True)):
+        agent = PolicyAgent(lambda features, value=value: value, encoder=ENCODER)
+        agent.check_fit(env, "solver_0")
+        env.reset(seed=0)
+        observation, _, _, _, info = env.last()
+        assert agent.action(observation, info) == 2 and "\\boxed{C}" in agent.act(observation, info)
