@@ -27,6 +27,7 @@ from typing import Any
 import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 
 from feedbackgym.agents import Agent
 from feedbackgym.agents.base import AgentConfigurationError
@@ -41,7 +42,11 @@ from feedbackgym.experiments.configuration import (
     override_keys,
     require_bool,
     require_choice,
+    require_file_name,
     require_int,
+    require_mapping,
+    require_names,
+    require_number,
 )
 from feedbackgym.experiments.runner import EpisodeJob, aggregate, format_table, run_episodes, write_table
 
@@ -216,13 +221,113 @@ def validate(cfg: DictConfig) -> list[str]:
     return roles
 
 
+# What ``experiment.plot`` may set (keyword arguments of plot_experiment that a config gives).
+PLOT_OPTIONS = ("series", "xlabel", "ylabel", "ylim", "columns", "interval_label")
+# The most episodes per condition: the run holds one job per episode and condition in memory.
+MAX_EPISODES = 1_000_000
+
+
+def check_wrapper_list(entries: Any, field: str) -> None:
+    """A wrapper stack: a list of wrapper names or ``{name: ..., kwargs: {...}}`` entries."""
+    if entries is None:
+        return
+    shape = "a list of wrapper names or {name: <wrapper>, kwargs: {...}} entries (feedbackgym list wrappers)"
+    if not isinstance(entries, (list, tuple)):
+        raise ConfigError(f"{field} must be {shape}, got {entries!r}")
+    for index, entry in enumerate(entries):
+        if isinstance(entry, str) and entry:
+            continue
+        if not isinstance(entry, Mapping) or not isinstance(entry.get("name"), str) or not entry["name"]:
+            raise ConfigError(f"{field}[{index}] must be a wrapper name or {{name: <wrapper>, kwargs: {{...}}}}, got {entry!r}")
+        check_known(entry, ("name", "kwargs"), f"{field}[{index}]")
+        require_mapping(entry.get("kwargs"), f"{field}[{index}].kwargs")
+
+
+def check_config_shape(cfg: DictConfig) -> None:
+    """Every section the runner reads has the shape it reads (a mapping, a list of names, ...), so a wrong
+    type (``agents.solver_0=3``, ``experiment.windows={acc: 3}``) stops the run before any episode with
+    the field's name, instead of failing deep inside or, for the table and plot options, after every episode ran."""
+    if isinstance(cfg, DictConfig):
+        cfg = OmegaConf.masked_copy(cfg, [key for key in cfg if key != "hydra"])
+        try:
+            plain = OmegaConf.to_container(cfg, resolve=True)
+        except OmegaConfBaseException as error:  # an interpolation that does not resolve (${nope})
+            raise ConfigError(f"{getattr(error, 'full_key', '') or 'config'}: {error.msg if hasattr(error, 'msg') else error}") from None
+    else:
+        plain = dict(cfg)
+    run = require_mapping(plain.get("run"), "run")
+    require_mapping(run.get("ray"), "run.ray")
+    env = require_mapping(plain.get("env"), "env", optional=False)
+    if "id" not in env:
+        raise ConfigError("env.id is required: an environment id from `feedbackgym list envs`, e.g. env.id=SolverFeedback-v0")
+    require_mapping(env.get("kwargs"), "env.kwargs")
+    check_wrapper_list(env.get("wrappers"), "env.wrappers")
+    wrapper = require_mapping(plain.get("wrapper"), "wrapper")
+    if wrapper.get("name") is not None and (not isinstance(wrapper["name"], str)):
+        raise ConfigError(f"wrapper.name must be a wrapper name (feedbackgym list wrappers) or null, got {wrapper['name']!r}")
+    require_mapping(wrapper.get("kwargs"), "wrapper.kwargs")
+    for role, spec in require_mapping(plain.get("agents"), "agents").items():
+        require_mapping(spec, f"agents.{role}", optional=False)
+    experiment = require_mapping(plain.get("experiment"), "experiment", optional=False)
+    require_file_name(experiment.get("name"), "experiment.name")
+    for name, condition in require_mapping(experiment.get("conditions"), "experiment.conditions").items():
+        where = f"experiment.conditions.{name}"
+        condition = require_mapping(condition, where)
+        if condition and set(condition) <= {"env", "agents", "wrappers"}:  # the structured form (see conditions_of)
+            require_mapping(condition.get("env"), f"{where}.env")
+            for role, override in require_mapping(condition.get("agents"), f"{where}.agents").items():
+                require_mapping(override, f"{where}.agents.{role}")
+            check_wrapper_list(condition.get("wrappers"), f"{where}.wrappers")
+    require_names(experiment.get("summary"), "experiment.summary")
+    for metric, spans in require_mapping(experiment.get("windows"), "experiment.windows").items():
+        field = f"experiment.windows.{metric}"
+        if not isinstance(spans, list) or not all(isinstance(span, list) and len(span) == 2 for span in spans):
+            raise ConfigError(f"{field} must be a list of [first, last] turn windows, e.g. [[1, 5], [26, 30]], got {spans!r}")
+        for first, last in spans:
+            require_int(last, field + " (last turn of a window)", minimum=require_int(first, field + " (first turn of a window)", minimum=1))
+    _check_plot_options(require_mapping(experiment.get("plot"), "experiment.plot"))
+
+
+def _check_plot_options(plot: Mapping[str, Any]) -> None:
+    check_known(plot, PLOT_OPTIONS, "experiment.plot")
+    series = plot.get("series", "acc")
+    series = require_names([series] if isinstance(series, str) else series, "experiment.plot.series")
+    require_names(plot.get("columns"), "experiment.plot.columns")
+    for key in ("xlabel", "interval_label"):
+        if plot.get(key) is not None and not isinstance(plot[key], str):
+            raise ConfigError(f"experiment.plot.{key} must be a text, got {plot[key]!r}")
+    ylabel = plot.get("ylabel")
+    if ylabel is not None and not isinstance(ylabel, str):
+        labels = require_names(ylabel, "experiment.plot.ylabel")
+        if not plot.get("columns") and len(labels) != len(series):
+            raise ConfigError(f"experiment.plot.ylabel must be one text, or one per series ({len(series)}: {series}), got {ylabel!r}")
+    ylim = plot.get("ylim")
+    if ylim is None:
+        return
+    pairs = [ylim] if _is_limits(ylim) else ylim if isinstance(ylim, list) and all(_is_limits(p) or p is None for p in ylim) else None
+    if pairs is None or (len(pairs) != 1 and len(pairs) != len(series)) or (plot.get("columns") and len(pairs) != 1):
+        raise ConfigError(f"experiment.plot.ylim must be null, [low, high], or one [low, high] per series ({len(series)}: {series}), got {ylim!r}")
+
+
+def _is_limits(value: Any) -> bool:
+    """``[low, high]``: two finite numbers, low below high."""
+    if not isinstance(value, list) or len(value) != 2:
+        return False
+    try:
+        low, high = (require_number(v, "limit") for v in value)
+    except ConfigError:
+        return False
+    return low < high
+
+
 def check_run_options(cfg: DictConfig) -> dict[str, Any]:
     """``run.*`` with types and ranges checked: every error names the option and what it accepts."""
     run = dict(_plain(cfg.get("run")) or {})
     check_known(run, RUN_OPTIONS, "run")
     checked = {
-        "episodes": require_int(run.get("episodes", 1), "run.episodes", minimum=1),
-        "seed": require_int(run.get("seed", 0), "run.seed"),
+        "episodes": require_int(run.get("episodes", 1), "run.episodes", minimum=1, maximum=MAX_EPISODES),
+        # numpy's generators take only seeds >= 0; episode i has seed seed+i
+        "seed": require_int(run.get("seed", 0), "run.seed", minimum=0),
         "concurrency": require_int(run.get("concurrency", 8), "run.concurrency", minimum=1),
     }
     for flag in ("resume", "progress", "plot", "report"):
@@ -252,7 +357,7 @@ def fingerprint(cfg: DictConfig, roles: Iterable[str]) -> dict[str, Any]:
         "env": {"id": str(cfg.env.id), "kwargs": env_kwargs(cfg), "wrappers": [list(w) for w in wrappers_of(cfg)]},
         "agents": agents,
         "conditions": conditions,
-        "run": {"seed": int(cfg.run.seed)},
+        "run": {"seed": int((_plain(cfg.get("run")) or {}).get("seed", 0))},
     }
     return json.loads(json.dumps(raw, sort_keys=True, default=str))  # as it reads back from the file
 
@@ -288,6 +393,7 @@ def run_experiment(cfg: DictConfig, output_dir: Path | str) -> list[dict[str, An
     :class:`RunFailed` when every episode errored.
     """
     output_dir = Path(output_dir)
+    check_config_shape(cfg)
     run = check_run_options(cfg)
     from feedbackgym.experiments.plugins import PluginError, load_plugins
 
