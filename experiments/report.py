@@ -151,16 +151,11 @@ class Part:
 
 
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:
-    records = []
-    with path.open(encoding="utf-8", errors="replace") as handle:
-        for line in handle:
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
-                continue  # a torn last line of a killed run
-            if isinstance(record, dict) and "episode_id" in record:
-                records.append(record)
-    return records
+    """The episodes of a run's JSONL file, each once (an errored episode that a resumed run played again shows
+    as its replay, as in results.csv); torn or damaged lines are skipped."""
+    from feedbackgym.experiments.runner import read_records
+
+    return read_records(path)
 
 
 def _is_run(path: Path) -> bool:

@@ -3,6 +3,7 @@ tables, each a clear error naming the field (or a repair), never a crash deep in
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 from hydra import compose, initialize_config_module
 
 from feedbackgym.experiments.evaluate import ConfigError, run_experiment
+from feedbackgym.experiments.report import find_episode, parts_of, render_report, run_table
 
 
 def small(*overrides: str):
@@ -72,3 +74,60 @@ def test_the_shipped_experiments_pass_the_shape_checks() -> None:
     names = sorted(f.name[:-5] for f in (files("feedbackgym.conf.run") / "experiment").iterdir() if f.name.endswith(".yaml"))
     for name in names:
         check_config_shape(small(f"experiment={name}"))
+
+
+# ----------------------------------------------------------------------------- damaged run folders
+def _records(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def test_an_errored_episode_played_again_on_resume_counts_once_in_the_report(tmp_path: Path) -> None:
+    cfg = small("experiment=single", "run.episodes=3")
+    run_experiment(cfg, tmp_path)
+    episodes = tmp_path / "episodes.jsonl"
+    records = _records(episodes)
+    records[1]["error"] = "RuntimeError: the model went away"
+    episodes.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    rows = run_experiment(cfg, tmp_path)  # resumes: default/1 is played again and appended
+    assert [r["episode_id"] for r in _records(episodes)] == ["default/0", "default/1", "default/2", "default/1"]
+    (table,) = [run_table(part) for part in parts_of(tmp_path)]
+    assert (rows[0]["episodes"], rows[0]["errors"]) == (3, 0)
+    assert (table.rows[0]["episodes"], table.rows[0]["errors"]) == (3, 0)  # as results.csv says, not 4 with 1 error
+    assert find_episode(tmp_path, "default/1")["error"] is None  # feedbackgym show: the replay, not the stale error
+
+
+def test_a_record_of_another_seed_or_condition_is_played_again_not_mixed_in(tmp_path: Path) -> None:
+    cfg = small("experiment=single", "run.episodes=2")
+    run_experiment(cfg, tmp_path)
+    episodes = tmp_path / "episodes.jsonl"
+    first = _records(episodes)[0]
+    foreign = [{**first, "seed": 999, "metrics": {"foreign": 1.0}}, {**first, "condition": "other", "metrics": {"foreign": 1.0}}]
+    with episodes.open("a", encoding="utf-8") as handle:
+        handle.write("".join(json.dumps(r) + "\n" for r in foreign))
+    rows = run_experiment(cfg, tmp_path)
+    assert "foreign" not in rows[0] and rows[0]["episodes"] == 2
+    assert _records(episodes)[-1]["seed"] == first["seed"]  # played again with its own seed
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        b'{"episode_id": "default/0", "seed": 0, "text": "\xff\xfe"}\n',  # invalid UTF-8 inside a JSON string
+        b'{"episode_id": ["default/0"]}\n',  # an id that is not a text
+        b'{"episode_id": "default/0", "seed": 0, "condition": "default", "metrics": [1, 2]}\n',  # metrics not a mapping
+        b'{"episode_id": "default/0", "seed": 0, "condition": "default", "agents": {"solver_0": 3}, "returns": {"solver_0": "x"}}\n',
+    ],
+)
+def test_a_damaged_line_is_set_aside_and_its_episode_played_again(tmp_path: Path, damage: bytes) -> None:
+    cfg = small("experiment=single", "run.episodes=2")
+    run_experiment(cfg, tmp_path)
+    episodes = tmp_path / "episodes.jsonl"
+    good = episodes.read_bytes()
+    episodes.write_bytes(good + damage)
+    rows = run_experiment(cfg, tmp_path)
+    assert (rows[0]["episodes"], rows[0]["errors"]) == (2, 0)
+    assert render_report(tmp_path)  # and the report reads the folder
+    dropped = tmp_path / "episodes.jsonl.dropped"
+    if dropped.exists():  # what the repair took out is kept, byte for byte
+        assert dropped.read_bytes() == damage
+    assert episodes.read_bytes().startswith(good)
