@@ -3,6 +3,7 @@ tables, each a clear error naming the field (or a repair), never a crash deep in
 
 from __future__ import annotations
 
+import csv
 import json
 import re
 from pathlib import Path
@@ -10,6 +11,8 @@ from pathlib import Path
 import pytest
 from hydra import compose, initialize_config_module
 
+from feedbackgym.experiments.collect import CollectError, collect
+from feedbackgym.experiments.collect import main as collect_main
 from feedbackgym.experiments.evaluate import ConfigError, run_experiment
 from feedbackgym.experiments.report import find_episode, parts_of, render_report, run_table
 
@@ -131,3 +134,50 @@ def test_a_damaged_line_is_set_aside_and_its_episode_played_again(tmp_path: Path
     if dropped.exists():  # what the repair took out is kept, byte for byte
         assert dropped.read_bytes() == damage
     assert episodes.read_bytes().startswith(good)
+
+
+# ------------------------------------------------------------------------------ damaged sweeps
+GOOD_TABLE = b"condition,episodes,acc@1\nnone,3,0.5\nunary,3,0.25\n"
+
+
+@pytest.mark.parametrize(
+    ("table", "said"),
+    [
+        (b"", "is empty"),
+        (GOOD_TABLE + b"extra,3,0.1,9,9\n", "line 4 has 5 cells but the header has 3"),
+        (GOOD_TABLE + b"short,3\n", "line 4 has 2 cells but the header has 3"),
+        (b"condition,acc@1\n\xff\xfe,0.5\n", "is not a readable CSV table (UnicodeDecodeError"),
+    ],
+)
+def test_collect_leaves_out_a_job_whose_table_it_cannot_read_and_says_so(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str], table: bytes, said: str) -> None:
+    for job, contents in (("0", GOOD_TABLE), ("1", table)):
+        (tmp_path / job / ".hydra").mkdir(parents=True)
+        (tmp_path / job / ".hydra" / "overrides.yaml").write_text(f"- env.kwargs.max_turns={job}\n", encoding="utf-8")
+        (tmp_path / job / "results.csv").write_bytes(contents)
+    with caplog.at_level("WARNING", logger="feedbackgym"):
+        assert collect_main([str(tmp_path), "--no-plot"]) == 0
+    assert [r.getMessage() for r in caplog.records if said in r.getMessage() and "job 1 is left out" in r.getMessage()]
+    assert len(caplog.records) == 1  # said once
+    rows = list(csv.DictReader((tmp_path / "sweep_results.csv").open(encoding="utf-8")))
+    assert [(r["job"], r["condition"]) for r in rows] == [("0", "none"), ("0", "unary")]
+
+
+def test_collect_reads_odd_job_folders_and_override_files(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    for job, overrides in (("0", "- a=1\n"), ("1", "- [unclosed\n"), ("²", "a: 1\n")):
+        (tmp_path / job / ".hydra").mkdir(parents=True)
+        (tmp_path / job / ".hydra" / "overrides.yaml").write_text(overrides, encoding="utf-8")
+        (tmp_path / job / "results.csv").write_bytes(GOOD_TABLE)
+    (tmp_path / "2" / "results.csv").mkdir(parents=True)  # a folder named like the table
+    with caplog.at_level("WARNING", logger="feedbackgym"):
+        rows, _ = collect(tmp_path, plot=False)
+    assert [r["job"] for r in rows] == ["0", "0", "1", "1", "²", "²"]
+    messages = " ".join(r.getMessage() for r in caplog.records)
+    assert "1/.hydra/overrides.yaml is not readable YAML" in messages and "is not a list of overrides" in messages
+
+
+def test_collect_with_no_readable_table_is_an_error(tmp_path: Path) -> None:
+    (tmp_path / "0").mkdir()
+    (tmp_path / "0" / "results.csv").write_bytes(b"")
+    with pytest.raises(CollectError, match="no job of .* has a readable results.csv"):
+        collect(tmp_path, plot=False)
