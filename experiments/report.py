@@ -69,9 +69,12 @@ def bootstrap_interval(values: Sequence[float], *, seed: int = BOOTSTRAP_SEED, r
 
 
 def _number(value: Any) -> float | None:
+    """A finite number as a float; anything else (text, NaN, an integer beyond the float range) as None."""
+    from feedbackgym.experiments.runner import as_float
+
     if isinstance(value, bool):
         return float(value)
-    if isinstance(value, (int, float)) and math.isfinite(float(value)):
+    if isinstance(value, (int, float)) and math.isfinite(as_float(value)):
         return float(value)
     return None
 
@@ -471,6 +474,18 @@ def _finite(value: Any) -> Any:
 
 
 # ---------------------------------------------------------------------------------------- HTML
+# Characters that have no place in an HTML document's text: C0/C1 controls (NUL, ESC, ...; tab and newline stay)
+# and lone surrogates, which UTF-8 cannot encode at all (a report holding one could not be written).
+_NOT_HTML_TEXT = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def _escape(text: str) -> str:
+    """``text`` for HTML text or an attribute value: escaped (``<``, ``>``, ``&``, quotes), with controls and lone
+    surrogates as visible ``\\xNN`` / ``\\udXXX`` escapes, as ``feedbackgym show`` prints them."""
+    visible = _NOT_HTML_TEXT.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100 else f"\\u{ord(m.group()):04x}", str(text))
+    return html.escape(visible)
+
+
 def _cell(value: Any) -> str:
     if isinstance(value, tuple) and len(value) == 3:
         mean, low, high = value
@@ -482,16 +497,16 @@ def _cell(value: Any) -> str:
         return f'<td class="num" data-value="{value:.6g}">{value:.3f}</td>' if math.isfinite(value) else "<td></td>"
     if isinstance(value, int) and not isinstance(value, bool):
         return f'<td class="num" data-value="{value}">{value}</td>'
-    return f"<td>{html.escape('' if value is None else str(value))}</td>"
+    return f"<td>{_escape('' if value is None else str(value))}</td>"
 
 
 def table_html(table: Table, table_id: str) -> str:
     from feedbackgym.experiments.plots import describe_column
 
-    head = "".join(f'<th title="{html.escape(describe_column(c))}" data-column="{html.escape(c)}">{html.escape(c)}</th>' for c in table.columns)
+    head = "".join(f'<th title="{_escape(describe_column(c))}" data-column="{_escape(c)}">{_escape(c)}</th>' for c in table.columns)
     body = "".join("<tr>" + "".join(_cell(row.get(c)) for c in table.columns) + "</tr>" for row in table.rows)
-    note = f'<p class="note">{html.escape(table.note)}</p>' if table.note else ""
-    return (f'<h3>{html.escape(table.caption)}</h3><div class="scroll"><table id="{table_id}" class="data">'
+    note = f'<p class="note">{_escape(table.note)}</p>' if table.note else ""
+    return (f'<h3>{_escape(table.caption)}</h3><div class="scroll"><table id="{table_id}" class="data">'
             f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>{note}")
 
 
@@ -524,7 +539,7 @@ def render_report(folder: Path | str) -> str:
     parts = parts_of(folder)
     tables = [run_table(p) if p.kind == "run" else training_table(p) for p in parts]
     summary = "".join(table_html(t, f"summary-{i}") for i, t in enumerate(tables))
-    lines = "".join(f"<li>{html.escape((p.label + ': ') if p.label else '')}{html.escape(_run_line(p))}</li>" for p in parts)
+    lines = "".join(f"<li>{_escape((p.label + ': ') if p.label else '')}{_escape(_run_line(p))}</li>" for p in parts)
     figures = []
     for part in parts:
         prefix = f"{part.label}: " if part.label else ""
@@ -534,29 +549,29 @@ def render_report(folder: Path | str) -> str:
             figures += [(prefix + caption, data) for caption, data in curve_figures(part)]
             for png in sorted(part.path.glob("*/seed*/learning_curve.png")):  # language-model training, per run
                 figures.append((f"{prefix}{png.parent.parent.name}, {png.parent.name}: learning curve", _png_data(png)))
-    plots = "".join(f'<figure><img alt="{html.escape(caption)}" src="data:image/png;base64,{data}"><figcaption>{html.escape(caption)}'
+    plots = "".join(f'<figure><img alt="{_escape(caption)}" src="data:image/png;base64,{data}"><figcaption>{_escape(caption)}'
                     "</figcaption></figure>" for caption, data in figures) or "<p>No plots in this folder.</p>"
     accounting = accounting_table(parts)
     accounting_html = table_html(accounting, "accounting") if accounting else "<p>No LLM calls recorded (the agents made none).</p>"
     configs = []
     for part in parts:
         name = f" ({part.label})" if part.label else ""
-        configs.append(f"<details><summary>config.yaml{html.escape(name)}</summary><pre>{html.escape(part.config_text or '(no saved config)')}</pre></details>")
+        configs.append(f"<details><summary>config.yaml{_escape(name)}</summary><pre>{_escape(part.config_text or '(no saved config)')}</pre></details>")
         if part.overrides:
-            configs.append(f"<p>overrides: <code>{html.escape(' '.join(part.overrides))}</code></p>")
+            configs.append(f"<p>overrides: <code>{_escape(' '.join(part.overrides))}</code></p>")
         fingerprint = part.path / "fingerprint.json"
         if fingerprint.is_file():
             from feedbackgym.agents.secrets import redact
 
             text = redact(fingerprint.read_text(encoding="utf-8", errors="replace"))
-            configs.append(f"<details><summary>fingerprint.json{html.escape(name)}</summary><pre>{html.escape(text)}</pre></details>")
+            configs.append(f"<details><summary>fingerprint.json{_escape(name)}</summary><pre>{_escape(text)}</pre></details>")
     index, transcripts = episode_payloads(parts)
     nonce = secrets.token_urlsafe(16)
     title = _title(parts, folder)
     values = {
-        "title": html.escape(title),
-        "folder": html.escape(str(folder.resolve())),
-        "generated": html.escape(datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")),
+        "title": _escape(title),
+        "folder": _escape(str(folder.resolve())),
+        "generated": _escape(datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")),
         "runs": lines,
         "summary": summary,
         "plots": plots,

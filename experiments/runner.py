@@ -483,26 +483,34 @@ def aggregate(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
         for record in ok:
             for key, value in (record.get("metrics") or {}).items():
                 if isinstance(value, bool) or isinstance(value, (int, float)):
-                    values.setdefault(key, []).append(float(value))
+                    values.setdefault(key, []).append(as_float(value))
                 elif isinstance(value, list) and value and all(v is None or isinstance(v, (int, float)) for v in value):
                     # None marks an entry that does not apply (no deal in game k): left out of that mean.
                     for k, v in enumerate(value, start=1):
                         series = values.setdefault(f"{_short(key)}@{k}", [])
                         if v is not None:
-                            series.append(float(v))
+                            series.append(as_float(v))
             for agent_id, value in (record.get("returns") or {}).items():
                 if isinstance(value, (int, float)):
-                    values.setdefault(f"return/{agent_id}", []).append(float(value))
+                    values.setdefault(f"return/{agent_id}", []).append(as_float(value))
             for agent_id, stats in (record.get("agents") or {}).items():
                 for key in ACCOUNTING if isinstance(stats, Mapping) else ():
                     if isinstance(stats.get(key), (int, float)):
-                        values.setdefault(f"{agent_id}/{key}", []).append(float(stats[key]))
+                        values.setdefault(f"{agent_id}/{key}", []).append(as_float(stats[key]))
         for key, series in values.items():
             row[key] = float(np.mean(series)) if series else math.nan
             if key.endswith("/cost"):
                 row[f"{key}_total"] = float(np.sum(series))
         rows.append(row)
     return rows
+
+
+def as_float(value: int | float) -> float:
+    """``value`` as a float; an integer beyond the float range (a record's ``10**400``) as an infinity, not an OverflowError."""
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf if value > 0 else -math.inf
 
 
 # Per-episode accounting of agents (LLM calls) that the table averages per episode.

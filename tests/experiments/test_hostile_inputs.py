@@ -14,7 +14,8 @@ from hydra import compose, initialize_config_module
 from feedbackgym.experiments.collect import CollectError, collect
 from feedbackgym.experiments.collect import main as collect_main
 from feedbackgym.experiments.evaluate import ConfigError, run_experiment
-from feedbackgym.experiments.report import find_episode, parts_of, render_report, run_table
+from feedbackgym.experiments.report import find_episode, parts_of, render_report, run_table, write_report
+from feedbackgym.experiments.runner import EpisodeResult, aggregate, read_records
 
 
 def small(*overrides: str):
@@ -181,3 +182,24 @@ def test_collect_with_no_readable_table_is_an_error(tmp_path: Path) -> None:
     (tmp_path / "0" / "results.csv").write_bytes(b"")
     with pytest.raises(CollectError, match="no job of .* has a readable results.csv"):
         collect(tmp_path, plot=False)
+
+
+# ------------------------------------------------------------------------------ hostile episodes
+def test_the_report_of_episodes_with_lone_surrogates_controls_and_huge_numbers_is_written_and_valid(tmp_path: Path) -> None:
+    hostile = "\ud83d<b>\x00\x1b[31m\udc00"
+    record = EpisodeResult(
+        episode_id="x/0", seed=0, env_id="SolverFeedback-v0", condition=hostile,
+        metrics={"solved": True, "huge": 10**400, "cumulative_accuracy": [0, 10**400]},
+        returns={"solver_0": 10**400},
+        agents={f"solver_0{hostile}": {"calls": 1, "model": hostile, "per_call": [{"error": f"Boom{hostile}: x"}]}},
+        transcript=[{"sender": hostile, "text": hostile, "kind": "move"}],
+    )
+    (tmp_path / "episodes.jsonl").write_text(record.to_json() + "\n", encoding="utf-8")
+    rows = aggregate(read_records(tmp_path / "episodes.jsonl"))  # an integer beyond the float range: an infinity, no OverflowError
+    assert rows[0]["huge"] == float("inf") and rows[0]["acc@2"] == float("inf")
+    page = write_report(tmp_path).read_text(encoding="utf-8")  # a lone surrogate in the page could not be written
+    outside_json = re.sub(r'<script type="application/json"[^>]*>.*?</script>', "", page, flags=re.S)
+    assert not re.search(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]", outside_json)
+    assert "\\ud83d&lt;b&gt;\\x00\\x1b[31m\\udc00" in outside_json  # shown as visible escapes, as feedbackgym show does
+    index = json.loads(re.search(r'<script type="application/json" id="fg-transcripts">(.*?)</script>', page, re.S).group(1))
+    assert index[0]["transcript"][0]["text"] == hostile  # the episode itself keeps every character
