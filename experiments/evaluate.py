@@ -359,7 +359,20 @@ def fingerprint(cfg: DictConfig, roles: Iterable[str]) -> dict[str, Any]:
         "conditions": conditions,
         "run": {"seed": int((_plain(cfg.get("run")) or {}).get("seed", 0))},
     }
-    return json.loads(json.dumps(raw, sort_keys=True, default=str))  # as it reads back from the file
+    return json.loads(json.dumps(_without_secrets(raw), sort_keys=True, default=str))  # as it reads back from the file
+
+
+def _without_secrets(value: Any) -> Any:
+    """``value`` with every credential out: a field named like one (``api_key`` at any depth, an ``x-api-key`` or
+    ``Authorization`` header) left out, like the other operational knobs, and any key still in a text redacted."""
+    from feedbackgym.agents.secrets import redact
+    from feedbackgym.experiments.redact_hydra import is_secret_field
+
+    if isinstance(value, Mapping):
+        return {key: _without_secrets(inner) for key, inner in value.items() if not is_secret_field(key)}
+    if isinstance(value, (list, tuple)):
+        return [_without_secrets(inner) for inner in value]
+    return redact(value) if isinstance(value, str) else value
 
 
 def check_run_folder(output_dir: Path, current: Mapping[str, Any], resume: bool) -> None:

@@ -21,8 +21,14 @@ from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict, read_write
 
 from feedbackgym.agents.secrets import register_secret
 
-# Config fields whose value is a credential (``api_key_env`` names a variable and is not one).
-SECRET_FIELD = re.compile(r"(?:^|_)(api_key|token|secret|password)$", re.IGNORECASE)
+# Config fields whose value is a credential (``api_key_env`` names a variable and is not one), HTTP header
+# names among them (``extra_headers: {x-api-key: ..., Authorization: Bearer ...}``): see is_secret_field.
+SECRET_FIELD = re.compile(r"(?:^|_)(api_key|token|secret|password|authorization)$", re.IGNORECASE)
+
+
+def is_secret_field(name: object) -> bool:
+    """Whether a config key names a credential: ``api_key``, ``hf_token``, ``x-api-key``, ``Authorization``, ..."""
+    return SECRET_FIELD.search(str(name).replace("-", "_")) is not None
 ENV_PREFIX = "FEEDBACKGYM_HIDDEN_"
 _OVERRIDE = re.compile(r"^(?P<key>[+~]{0,2}[^=\s]+)=(?P<value>.*)$", re.DOTALL)
 
@@ -59,7 +65,7 @@ def hide_secrets(config: DictConfig) -> int:
                 if node is config and key == "hydra":
                     continue
                 raw = OmegaConf.to_container(node, resolve=False).get(key) if not OmegaConf.is_missing(node, key) else None
-                if SECRET_FIELD.search(str(key)) and _is_literal(raw):
+                if is_secret_field(key) and _is_literal(raw):
                     with read_write(node), open_dict(node):
                         node[key] = stash.hide(str(raw))
                     hidden += 1
@@ -78,7 +84,7 @@ def hide_secrets(config: DictConfig) -> int:
                 if not match:
                     continue
                 key, value = match.group("key"), match.group("value").strip().strip("'\"")
-                if SECRET_FIELD.search(key.split(".")[-1]) and _is_literal(value):
+                if is_secret_field(key.split(".")[-1]) and _is_literal(value):
                     task[index] = f"{key}={stash.hide(value)}"
                     hidden += 1
     if "hydra" in config and stash.names:

@@ -203,3 +203,26 @@ def test_the_report_of_episodes_with_lone_surrogates_controls_and_huge_numbers_i
     assert "\\ud83d&lt;b&gt;\\x00\\x1b[31m\\udc00" in outside_json  # shown as visible escapes, as feedbackgym show does
     index = json.loads(re.search(r'<script type="application/json" id="fg-transcripts">(.*?)</script>', page, re.S).group(1))
     assert index[0]["transcript"][0]["text"] == hostile  # the episode itself keeps every character
+
+
+# ------------------------------------------------------------------------------------ secrets
+def test_a_key_in_a_header_or_nested_option_reaches_no_saved_config_nor_the_fingerprint(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    from omegaconf import OmegaConf
+
+    from feedbackgym.experiments.evaluate import fingerprint
+    from feedbackgym.experiments.redact_hydra import hide_secrets
+
+    nested, header, bearer = "zq7Nested9Value42xx", "K9hidden77header", "Q8bearer55tok"
+    cfg = small("experiment=single", "agent@agents.solver_0=llm", f"+agents.solver_0.completion_kwargs.api_key={nested}",
+                f"+agents.solver_0.completion_kwargs.extra_headers={{x-api-key: {header}, Authorization: Bearer {bearer}}}")
+    hidden_before = {n for n in os.environ if n.startswith("FEEDBACKGYM_HIDDEN_")}
+    hide_secrets(cfg)  # what the Hydra callback does before anything is saved
+    for name in {n for n in os.environ if n.startswith("FEEDBACKGYM_HIDDEN_")} - hidden_before:
+        monkeypatch.setenv(name, os.environ[name])  # removed after the test
+    saved = OmegaConf.to_yaml(cfg)  # config.yaml and hydra.yaml (overrides, override_dirname)
+    recorded = json.dumps(fingerprint(cfg, ["solver_0", "teacher_0"]))  # fingerprint.json
+    for secret in (nested, header, bearer):
+        assert secret not in saved and secret not in recorded
+    assert cfg.agents.solver_0.completion_kwargs.extra_headers["x-api-key"] == header  # the agent still gets it
