@@ -417,6 +417,31 @@ def _scalar_metrics(record: Mapping[str, Any]) -> dict[str, float]:
     return numbers
 
 
+def message_view(message: Any) -> dict[str, Any]:
+    """A transcript message in the shape the page and ``feedbackgym show`` read: a mapping whose ``data`` is a mapping,
+    ``data.event`` and ``data.original`` mappings, ``visible_to`` and ``rendered_by`` lists of texts. A record
+    edited by hand or written by another tool may hold anything there (a number for a message, a text for
+    ``visible_to``); that is shown as text, instead of breaking the episode's view or the page's search."""
+    if not isinstance(message, Mapping):
+        return {"text": "" if message is None else str(message), "data": {}, "visible_to": []}
+    view = dict(message)
+    data = dict(view["data"]) if isinstance(view.get("data"), Mapping) else {}
+    for key in ("event", "original"):
+        if key in data and not isinstance(data[key], Mapping):
+            data[key] = {"text": str(data[key])} if key == "original" and data[key] is not None else None
+    if isinstance(data.get("event"), Mapping):
+        data["event"] = {**data["event"], "rendered_by": _texts(data["event"].get("rendered_by"))}
+    view["data"] = data
+    view["visible_to"] = _texts(view.get("visible_to"))
+    return view
+
+
+def _texts(value: Any) -> list[str]:
+    if value is None:
+        return []
+    return [str(item) for item in value] if isinstance(value, (list, tuple)) else [str(value)]
+
+
 def episode_payloads(parts: Sequence[Part]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """(the index the episode list filters: one small entry per episode, the transcripts in the same order)."""
     entries = []
@@ -442,7 +467,7 @@ def episode_payloads(parts: Sequence[Part]) -> tuple[dict[str, Any], list[dict[s
             transcripts.append({
                 "env": record.get("env_id"), "error": record.get("error"), "seconds": record.get("seconds"),
                 "returns": record.get("returns") or {}, "metrics": record.get("metrics") or {}, "agents": agents,
-                "transcript": record.get("transcript") or [],
+                "transcript": [message_view(m) for m in record.get("transcript") or []],
             })
     conditions = list(dict.fromkeys(e["condition"] for e in entries))
     return {"episodes": entries, "conditions": conditions, "metrics": sorted(metric_names), "outcomes": list(OUTCOMES)}, transcripts
@@ -638,7 +663,7 @@ def format_episode(record: Mapping[str, Any]) -> str:
             lines.append(f"{agent}: " + ", ".join(f"{k}={v}" for k, v in stats.items() if k != "per_call"))
     lines.append("")
     marks = {"invalid": "INVALID MOVE", "notice": "notice", "feedback": "FEEDBACK", "prompt": "prompt", "reward": "reward"}
-    for message in record.get("transcript") or []:
+    for message in map(message_view, record.get("transcript") or []):
         kind = str(message.get("kind", "move"))
         data = message.get("data") or {}
         tag = f" [{marks.get(kind, kind)}]" if kind != "move" else ""
@@ -647,7 +672,7 @@ def format_episode(record: Mapping[str, Any]) -> str:
         event = data.get("event") or {}
         if kind == "feedback" and event:
             tag += f" (level {event.get('level')}, verdict {event.get('verdict')}" + (", DECEPTIVE" if event.get("deceptive") else "") + ")"
-        audience = ",".join(message.get("visible_to") or [])
+        audience = ",".join(message["visible_to"])
         lines.append(f"[turn {message.get('turn')}] {message.get('sender')} -> {audience}{tag}:")
         original = data.get("original")
         if kind == "feedback" and original is not None:

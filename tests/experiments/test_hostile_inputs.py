@@ -14,7 +14,7 @@ from hydra import compose, initialize_config_module
 from feedbackgym.experiments.collect import CollectError, collect
 from feedbackgym.experiments.collect import main as collect_main
 from feedbackgym.experiments.evaluate import ConfigError, run_experiment
-from feedbackgym.experiments.report import find_episode, parts_of, render_report, run_table, write_report
+from feedbackgym.experiments.report import find_episode, parts_of, render_report, run_table, show_episode, write_report
 from feedbackgym.experiments.runner import EpisodeResult, aggregate, read_records
 
 
@@ -226,3 +226,27 @@ def test_a_key_in_a_header_or_nested_option_reaches_no_saved_config_nor_the_fing
     for secret in (nested, header, bearer):
         assert secret not in saved and secret not in recorded
     assert cfg.agents.solver_0.completion_kwargs.extra_headers["x-api-key"] == header  # the agent still gets it
+
+
+def test_show_and_the_report_read_transcript_messages_of_any_shape(tmp_path: Path) -> None:
+    odd = [1, "plain", None, {"data": 3}, {"kind": "feedback", "visible_to": "solver_0", "data": {"event": 5, "original": 7}},
+           {"kind": "feedback", "visible_to": [0, 1], "data": {"event": {"rendered_by": "unary"}, "original": {"giver": "t", "text": "o"}}}]
+    record = {"episode_id": "a/0", "seed": 0, "condition": "a", "transcript": odd}
+    (tmp_path / "episodes.jsonl").write_text(json.dumps(record) + "\n", encoding="utf-8")
+    shown = show_episode(tmp_path, "a/0")
+    assert "    plain" in shown and "original (None): 7" in shown and "-> 0,1 [FEEDBACK]" in shown
+    page = render_report(tmp_path)
+    transcripts = json.loads(re.search(r'id="fg-transcripts">(.*?)</script>', page, re.S).group(1))
+    messages = transcripts[0]["transcript"]  # every message an object with a data object, as the page's script reads them
+    assert all(isinstance(m, dict) and isinstance(m["data"], dict) and isinstance(m["visible_to"], list) for m in messages)
+    assert [m.get("text") for m in messages[:3]] == ["1", "plain", ""]
+
+
+def test_report_to_a_path_it_cannot_write_is_one_line_naming_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from feedbackgym.experiments.cli import main as cli_main
+
+    (tmp_path / "episodes.jsonl").write_text(json.dumps({"episode_id": "a/0"}) + "\n", encoding="utf-8")
+    (tmp_path / "a-folder").mkdir()
+    for output, said in ((tmp_path / "missing" / "r.html", "No such file or directory"), (tmp_path / "a-folder", "Is a directory")):
+        assert cli_main(["report", str(tmp_path), "-o", str(output)]) == 2
+        assert capsys.readouterr().err.strip() == f"feedbackgym report: {said}: {output}"
