@@ -257,17 +257,7 @@ def check_config_shape(cfg: DictConfig) -> None:
         plain = dict(cfg)
     run = require_mapping(plain.get("run"), "run")
     require_mapping(run.get("ray"), "run.ray")
-    env = require_mapping(plain.get("env"), "env", optional=False)
-    if "id" not in env:
-        raise ConfigError("env.id is required: an environment id from `feedbackgym list envs`, e.g. env.id=SolverFeedback-v0")
-    require_mapping(env.get("kwargs"), "env.kwargs")
-    check_wrapper_list(env.get("wrappers"), "env.wrappers")
-    wrapper = require_mapping(plain.get("wrapper"), "wrapper")
-    if wrapper.get("name") is not None and (not isinstance(wrapper["name"], str)):
-        raise ConfigError(f"wrapper.name must be a wrapper name (feedbackgym list wrappers) or null, got {wrapper['name']!r}")
-    require_mapping(wrapper.get("kwargs"), "wrapper.kwargs")
-    for role, spec in require_mapping(plain.get("agents"), "agents").items():
-        require_mapping(spec, f"agents.{role}", optional=False)
+    check_common_shape(plain)
     experiment = require_mapping(plain.get("experiment"), "experiment", optional=False)
     require_file_name(experiment.get("name"), "experiment.name")
     for name, condition in require_mapping(experiment.get("conditions"), "experiment.conditions").items():
@@ -285,28 +275,44 @@ def check_config_shape(cfg: DictConfig) -> None:
             raise ConfigError(f"{field} must be a list of [first, last] turn windows, e.g. [[1, 5], [26, 30]], got {spans!r}")
         for first, last in spans:
             require_int(last, field + " (last turn of a window)", minimum=require_int(first, field + " (first turn of a window)", minimum=1))
-    _check_plot_options(require_mapping(experiment.get("plot"), "experiment.plot"))
+    check_plot_options(require_mapping(experiment.get("plot"), "experiment.plot"))
 
 
-def _check_plot_options(plot: Mapping[str, Any]) -> None:
-    check_known(plot, PLOT_OPTIONS, "experiment.plot")
+def check_common_shape(plain: Mapping[str, Any]) -> None:
+    """The sections ``feedbackgym run`` and ``train`` share (``env``, ``wrapper``, ``agents``) have the shapes they are read in."""
+    env = require_mapping(plain.get("env"), "env", optional=False)
+    if "id" not in env:
+        raise ConfigError("env.id is required: an environment id from `feedbackgym list envs`, e.g. env.id=SolverFeedback-v0")
+    require_mapping(env.get("kwargs"), "env.kwargs")
+    check_wrapper_list(env.get("wrappers"), "env.wrappers")
+    wrapper = require_mapping(plain.get("wrapper"), "wrapper")
+    if wrapper.get("name") is not None and (not isinstance(wrapper["name"], str)):
+        raise ConfigError(f"wrapper.name must be a wrapper name (feedbackgym list wrappers) or null, got {wrapper['name']!r}")
+    require_mapping(wrapper.get("kwargs"), "wrapper.kwargs")
+    for role, spec in require_mapping(plain.get("agents"), "agents").items():
+        require_mapping(spec, f"agents.{role}", optional=False)
+
+
+def check_plot_options(plot: Mapping[str, Any], where: str = "experiment.plot") -> None:
+    """Options of plot_experiment from a config (``experiment.plot``, ``train.plot_eval``): known names, each of its type."""
+    check_known(plot, PLOT_OPTIONS, where)
     series = plot.get("series", "acc")
-    series = require_names([series] if isinstance(series, str) else series, "experiment.plot.series")
-    require_names(plot.get("columns"), "experiment.plot.columns")
+    series = require_names([series] if isinstance(series, str) else series, f"{where}.series")
+    require_names(plot.get("columns"), f"{where}.columns")
     for key in ("xlabel", "interval_label"):
         if plot.get(key) is not None and not isinstance(plot[key], str):
-            raise ConfigError(f"experiment.plot.{key} must be a text, got {plot[key]!r}")
+            raise ConfigError(f"{where}.{key} must be a text, got {plot[key]!r}")
     ylabel = plot.get("ylabel")
     if ylabel is not None and not isinstance(ylabel, str):
-        labels = require_names(ylabel, "experiment.plot.ylabel")
+        labels = require_names(ylabel, f"{where}.ylabel")
         if not plot.get("columns") and len(labels) != len(series):
-            raise ConfigError(f"experiment.plot.ylabel must be one text, or one per series ({len(series)}: {series}), got {ylabel!r}")
+            raise ConfigError(f"{where}.ylabel must be one text, or one per series ({len(series)}: {series}), got {ylabel!r}")
     ylim = plot.get("ylim")
     if ylim is None:
         return
     pairs = [ylim] if _is_limits(ylim) else ylim if isinstance(ylim, list) and all(_is_limits(p) or p is None for p in ylim) else None
     if pairs is None or (len(pairs) != 1 and len(pairs) != len(series)) or (plot.get("columns") and len(pairs) != 1):
-        raise ConfigError(f"experiment.plot.ylim must be null, [low, high], or one [low, high] per series ({len(series)}: {series}), got {ylim!r}")
+        raise ConfigError(f"{where}.ylim must be null, [low, high], or one [low, high] per series ({len(series)}: {series}), got {ylim!r}")
 
 
 def _is_limits(value: Any) -> bool:

@@ -250,3 +250,32 @@ def test_report_to_a_path_it_cannot_write_is_one_line_naming_it(tmp_path: Path, 
     for output, said in ((tmp_path / "missing" / "r.html", "No such file or directory"), (tmp_path / "a-folder", "Is a directory")):
         assert cli_main(["report", str(tmp_path), "-o", str(output)]) == 2
         assert capsys.readouterr().err.strip() == f"feedbackgym report: {said}: {output}"
+
+
+# ------------------------------------------------------------------------------ feedbackgym train
+@pytest.mark.parametrize(
+    ("override", "expected"),
+    [
+        ("train.name='../escape'", "train.name must be a name of at most 100 letters"),  # <name>.png of plot_eval
+        ("train.summary=3", "train.summary must be a list of names"),  # read after every run has trained
+        ("train.plot_eval=3", "train.plot_eval must be a mapping"),
+        ("++train.plot_eval={bogus: 1}", "train.plot_eval has unknown option(s) bogus"),
+        ("+train.conditions.x=3", "train.conditions.x must be a mapping"),
+        ("+train.conditions.x={train: 3}", "train.conditions.x.train must be a mapping"),
+        ("train.seeds=[-1]", "train.seeds[0] must be an integer >= 0, got -1"),
+        ("train.eval_seed=-5", "train.eval_seed must be an integer >= 0, got -5"),  # errored every evaluation episode
+        ("learners=3", "learners must be a mapping"),
+        ("learners.solver_0.kind=nope", "learners.solver_0: No encoder `nope`"),  # raised inside the first training job
+        ("learners.solver_0.n_choices=-1", "learners.solver_0: n_choices must be an integer in 2..26"),
+        ("agents.teacher_0=3", "agents.teacher_0 must be a mapping"),
+        ("wrapper.kwargs=3", "wrapper.kwargs must be a mapping"),
+    ],
+)
+def test_a_wrongly_shaped_training_config_stops_before_training(tmp_path: Path, override: str, expected: str) -> None:
+    from feedbackgym.experiments.train import run_training
+
+    with initialize_config_module(config_module="feedbackgym.conf.train", version_base="1.3"):
+        cfg = compose(config_name="train", overrides=["ppo.total_timesteps=64", "train.tensorboard=false", override])
+    with pytest.raises(ConfigError, match=re.escape(expected)):
+        run_training(cfg, tmp_path / "out")
+    assert not list((tmp_path / "out").glob("*/seed*"))  # nothing trained

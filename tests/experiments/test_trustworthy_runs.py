@@ -273,7 +273,7 @@ def test_each_app_lists_only_its_own_groups(capsys: pytest.CaptureFixture[str]) 
         ("ppo.gamma=2", "ppo.gamma must be a finite number in [0, 1], got 2"),
         ("ppo.target_kl=abc", "ppo.target_kl must be a finite number >= 0, got 'abc'"),
         ("train.workers=0", "train.workers must be an integer >= 1, got 0"),
-        ("train.seeds=[1.5]", "train.seeds[0] must be an integer, got 1.5"),
+        ("train.seeds=[1.5]", "train.seeds[0] must be an integer >= 0, got 1.5"),
         ("train.eval_episodes=2.5", "train.eval_episodes must be an integer >= 1, got 2.5"),
         ("train.mode=sideways", "train.mode must be one of fixed, alternating, got 'sideways'"),
         ("+train.seed=3", "train has unknown option(s) seed"),
