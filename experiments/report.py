@@ -151,6 +151,7 @@ class Part:
     config_text: str = ""
     overrides: list[str] = field(default_factory=list)
     config: dict[str, Any] = field(default_factory=dict)
+    left_out: int = 0  # episodes in episodes.jsonl outside the saved run's seeds (an earlier run with more run.episodes)
 
 
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:
@@ -185,6 +186,10 @@ def parts_of(folder: Path) -> list[Part]:
         part.config_text, part.overrides, part.config = _read_config(path)
         if part.kind == "run":
             part.records = _read_jsonl(path / "episodes.jsonl")
+            seeds = _run_seeds(part.config)
+            if seeds is not None:  # as results.csv: the episodes of the saved run.seed and run.episodes, not those of an earlier, longer run
+                kept = [r for r in part.records if r.get("seed") in seeds]
+                part.left_out, part.records = len(part.records) - len(kept), kept
         else:
             for episodes in sorted(path.glob("*/seed*/episodes.jsonl")):
                 for record in _read_jsonl(episodes):
@@ -204,6 +209,18 @@ def parts_of(folder: Path) -> list[Part]:
         for part in parts:
             part.label = " ".join(o for o in part.overrides if o not in shared) or part.path.name
     return parts
+
+
+def _run_seeds(config: Mapping[str, Any]) -> range | None:
+    """The seeds of a run's episodes (``run.seed`` .. ``run.seed + run.episodes - 1``), or None when the saved config
+    does not say (no config, or values a run would refuse)."""
+    run = config.get("run")
+    if not isinstance(run, Mapping):
+        return None
+    seed, episodes = run.get("seed"), run.get("episodes")
+    if any(isinstance(v, bool) or not isinstance(v, int) for v in (seed, episodes)) or episodes < 1:
+        return None
+    return range(seed, seed + episodes)
 
 
 def _read_config(path: Path) -> tuple[str, list[str], dict[str, Any]]:
@@ -547,8 +564,11 @@ def _run_line(part: Part) -> str:
     wrapper = (config.get("wrapper") or {}).get("name") or "none"
     run = config.get("run") or {}
     bits = [f"environment {env}" if env else "", f"wrapper {wrapper}" if config else ""]
-    if part.kind == "run" and run:
-        bits.append(f"{run.get('episodes')} episodes per condition, seeds {run.get('seed')}-{int(run.get('seed', 0)) + int(run.get('episodes', 1)) - 1}")
+    seeds = _run_seeds(config)
+    if part.kind == "run" and seeds is not None:
+        bits.append(f"{len(seeds)} episodes per condition, seeds {seeds.start}-{seeds.stop - 1}")
+    if part.left_out:
+        bits.append(f"{part.left_out} episodes of episodes.jsonl with other seeds (an earlier run with more run.episodes) left out, as in results.csv")
     if part.kind == "training":
         bits.append(f"training seeds {', '.join(str(s) for s in (config.get('train') or {}).get('seeds') or [])}")
     if part.overrides:

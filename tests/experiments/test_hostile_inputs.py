@@ -279,3 +279,21 @@ def test_a_wrongly_shaped_training_config_stops_before_training(tmp_path: Path, 
     with pytest.raises(ConfigError, match=re.escape(expected)):
         run_training(cfg, tmp_path / "out")
     assert not list((tmp_path / "out").glob("*/seed*"))  # nothing trained
+
+
+def test_the_report_shows_the_episodes_of_the_saved_run_and_reads_a_config_a_run_refused(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    cli = [sys.executable, "-m", "feedbackgym.experiments.cli"]
+    for episodes in ("4", "2", "abc"):  # 4, then resumed with 2, then a value the run refuses (Hydra saves it first)
+        subprocess.run([*cli, "run", "experiment=single", f"run.episodes={episodes}", "run.progress=false", "run.plot=false",
+                        "run.report=false", f"hydra.run.dir={tmp_path}"], capture_output=True, timeout=300, check=False)
+    assert len(_records(tmp_path / "episodes.jsonl")) == 4
+    (part,) = parts_of(tmp_path)  # the saved config says episodes: abc: no seed range to go by, every episode shown
+    assert len(part.records) == 4
+    assert "report.html" in subprocess.run([*cli, "report", str(tmp_path)], capture_output=True, text=True, timeout=300).stdout
+    config = tmp_path / ".hydra" / "config.yaml"
+    config.write_text(config.read_text().replace("episodes: abc", "episodes: 2"))
+    (part,) = parts_of(tmp_path)
+    assert sorted(r["seed"] for r in part.records) == [0, 1] and part.left_out == 2  # as results.csv of the 2-episode run
