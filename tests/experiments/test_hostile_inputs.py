@@ -297,3 +297,14 @@ def test_the_report_shows_the_episodes_of_the_saved_run_and_reads_a_config_a_run
     config.write_text(config.read_text().replace("episodes: abc", "episodes: 2"))
     (part,) = parts_of(tmp_path)
     assert sorted(r["seed"] for r in part.records) == [0, 1] and part.left_out == 2  # as results.csv of the 2-episode run
+
+
+@pytest.mark.parametrize("training", ["single", "lm_single_turn"])
+def test_a_training_condition_name_must_be_a_folder_name(tmp_path: Path, training: str) -> None:
+    from feedbackgym.experiments.train import run_training
+
+    with initialize_config_module(config_module="feedbackgym.conf.train", version_base="1.3"):
+        cfg = compose(config_name="train", overrides=[f"training={training}", "++train.conditions={a/b: {}}"])
+    with pytest.raises(ConfigError, match=re.escape("a name in train.conditions must be a name of at most 100 letters")):
+        run_training(cfg, tmp_path)  # <output>/a/b/seed1 would hide the runs from the report and the plots
+    assert not (tmp_path / "a").exists()
