@@ -247,7 +247,24 @@ def _read_config(path: Path) -> tuple[str, list[str], dict[str, Any]]:
             config = yaml.safe_load(text) or {}
         except yaml.YAMLError:
             config = {}
-    return redact(text), [redact(o) for o in overrides if not o.startswith("hydra.")], config if isinstance(config, dict) else {}
+    return redact(text), [redact(o) for o in overrides if not o.startswith("hydra.")], _readable_config(config)
+
+
+# The saved config's sections the report reads, and the entries read in a given shape.
+_SECTIONS = ("env", "wrapper", "run", "experiment", "train", "agents")
+_SHAPED = (("env", "kwargs", Mapping), ("train", "seeds", list), ("train", "summary", list), ("experiment", "summary", list))
+
+
+def _readable_config(config: Any) -> dict[str, Any]:
+    """The saved config with what the report reads in the shape it reads it: a section or entry of another shape
+    (a config.yaml edited by hand or written by another tool) is left out instead of failing the report."""
+    if not isinstance(config, dict):
+        return {}
+    clean = {key: value for key, value in config.items() if key not in _SECTIONS or isinstance(value, Mapping)}
+    for section, key, kind in _SHAPED:
+        if key in (clean.get(section) or {}) and not isinstance(clean[section][key], kind):
+            clean[section] = {k: v for k, v in clean[section].items() if k != key}
+    return clean
 
 
 # --------------------------------------------------------------------------------- the summary

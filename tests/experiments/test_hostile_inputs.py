@@ -308,3 +308,12 @@ def test_a_training_condition_name_must_be_a_folder_name(tmp_path: Path, trainin
     with pytest.raises(ConfigError, match=re.escape("a name in train.conditions must be a name of at most 100 letters")):
         run_training(cfg, tmp_path)  # <output>/a/b/seed1 would hide the runs from the report and the plots
     assert not (tmp_path / "a").exists()
+
+
+@pytest.mark.parametrize("saved", ["experiment: [1]\nenv: abc\nrun: 3\nwrapper: 7\n",
+                                   "experiment: {summary: 3, name: [x]}\nenv: {kwargs: 3}\ntrain: {seeds: 5}\n", "- just\n- a list\n"])
+def test_the_report_reads_a_saved_config_of_another_shape(tmp_path: Path, saved: str) -> None:
+    (tmp_path / ".hydra").mkdir()
+    (tmp_path / ".hydra" / "config.yaml").write_text(saved, encoding="utf-8")
+    (tmp_path / "episodes.jsonl").write_text(json.dumps({"episode_id": "a/0", "seed": 0, "metrics": {"solved": 1}}) + "\n", encoding="utf-8")
+    assert "<table" in render_report(tmp_path)
