@@ -155,6 +155,21 @@ def check_condition_overrides(overrides: Iterable[str], conditions: Mapping[str,
                 )
 
 
+def check_overridden_roles(overrides: Iterable[str], roles: Sequence[str], env_id: str) -> None:
+    """An override that mounts or sets an agent for a role the environment does not have (``+agents.solver0.name=random``,
+    a typo of ``solver_0``) would be ignored without a word: an error naming the role and the environment's roles."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    for override in OverridesParser.create().parse_overrides(list(overrides)):
+        if override.is_delete():
+            continue
+        target = override.package if override.key_or_group == "agent" and override.package else override.key_or_group
+        parts = target.split(".")
+        if len(parts) >= 2 and parts[0] == "agents" and parts[1] not in roles:
+            raise ConfigError(f"{override.input_line}: {env_id} has no agent {parts[1]!r}, so this would be ignored; "
+                              f"its agents: {', '.join(roles)}")
+
+
 # ---------------------------------------------------------------------------------- fingerprints
 def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
     """Nested mappings as ``{"a.b.c": leaf}``; lists are leaves."""

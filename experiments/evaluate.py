@@ -37,6 +37,7 @@ from feedbackgym.experiments.configuration import (
     ConfigError,
     check_condition_overrides,
     check_known,
+    check_overridden_roles,
     check_required,
     differing_keys,
     override_keys,
@@ -424,6 +425,7 @@ def run_experiment(cfg: DictConfig, output_dir: Path | str) -> list[dict[str, An
     overrides, _ = hydra_context(cfg)
     check_condition_overrides(overrides, conditions_of(cfg), str(cfg.experiment.get("name", "")))
     roles = validate(cfg)
+    check_overridden_roles(overrides, roles, str(cfg.env.id))
     output_dir.mkdir(parents=True, exist_ok=True)
     check_run_folder(output_dir, fingerprint(cfg, roles), run["resume"])
     conditions = conditions_of(cfg)

