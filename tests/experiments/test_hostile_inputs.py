@@ -333,3 +333,13 @@ def test_models_prepare_into_a_home_that_is_a_file_is_one_line(tmp_path: Path, c
 def test_an_override_for_a_role_the_environment_lacks_is_an_error(tmp_path: Path, override: str) -> None:
     with pytest.raises(ConfigError, match=re.escape(f"{override}: SolverFeedback-v0 has no agent") + ".*its agents: solver_0, teacher_0"):
         run_experiment(small("experiment=single", override), tmp_path)
+
+
+def test_a_plugin_function_that_raises_is_a_plugin_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from feedbackgym.experiments.plugins import PluginError, import_plugin
+
+    (tmp_path / "hostile_plugin_mod.py").write_text("def register():\n    raise RuntimeError('already registered')\n", encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(PluginError, match=re.escape("plugin 'hostile_plugin_mod:register' (run.plugins) failed when called: "
+                                                    "RuntimeError: already registered")):
+        import_plugin("hostile_plugin_mod:register", "run.plugins")
