@@ -299,6 +299,8 @@ def check_plot_options(plot: Mapping[str, Any], where: str = "experiment.plot") 
     check_known(plot, PLOT_OPTIONS, where)
     series = plot.get("series", "acc")
     series = require_names([series] if isinstance(series, str) else series, f"{where}.series")
+    if not series:
+        raise ConfigError(f"{where}.series must name at least one list metric (acc, ...), got []")
     require_names(plot.get("columns"), f"{where}.columns")
     for key in ("xlabel", "interval_label"):
         if plot.get(key) is not None and not isinstance(plot[key], str):

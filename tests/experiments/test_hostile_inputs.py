@@ -50,6 +50,7 @@ def small(*overrides: str):
         (["++experiment.summary=abc"], "experiment.summary must be a list of names"),
         (["++experiment.plot={bogus: 1}"], "experiment.plot has unknown option(s) bogus; known: series"),
         (["++experiment.plot={series: 3}"], "experiment.plot.series must be a list of names"),
+        (["++experiment.plot={series: []}"], "experiment.plot.series must name at least one list metric"),
         (["++experiment.plot={columns: 3}"], "experiment.plot.columns must be a list of names"),
         (["++experiment.plot={ylim: 3}"], "experiment.plot.ylim must be null, [low, high], or one [low, high] per series"),
         (["++experiment.plot={ylim: [a, b]}"], "experiment.plot.ylim must be null, [low, high]"),
