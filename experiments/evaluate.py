@@ -572,8 +572,10 @@ def exit_with(error: BaseException, command: str = "feedbackgym run") -> None:
     ``HYDRA_FULL_ERROR=1`` the exception propagates with its traceback instead."""
     if os.environ.get("HYDRA_FULL_ERROR") == "1":
         raise error
+    from feedbackgym.agents.secrets import redact
+
     kind = "run failed" if isinstance(error, RunFailed) else "configuration error"
-    message = f"{command}: {kind}: {error}"
+    message = redact(f"{command}: {kind}: {error}")  # an error may quote a value that is a key (api_key_env=sk-...)
     to_log_file(message)
     print(message, file=sys.stderr)
     sys.exit(1 if isinstance(error, RunFailed) else 2)

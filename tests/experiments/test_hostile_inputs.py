@@ -344,3 +344,25 @@ def test_a_plugin_function_that_raises_is_a_plugin_error(tmp_path: Path, monkeyp
     with pytest.raises(PluginError, match=re.escape("plugin 'hostile_plugin_mod:register' (run.plugins) failed when called: "
                                                     "RuntimeError: already registered")):
         import_plugin("hostile_plugin_mod:register", "run.plugins")
+
+
+@pytest.mark.parametrize("pasted", ["sk-proj-Zq7Hidden9Value42xxYY", "Zq7Hidden9Value42xxYYabc"])
+def test_a_key_pasted_into_api_key_env_reaches_no_log_nor_saved_config(tmp_path: Path, pasted: str) -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "feedbackgym.experiments.cli", "run", "experiment=single", "run.episodes=1",
+                           "run.progress=false", "agent@agents.solver_0=llm", f"agents.solver_0.api_key_env={pasted}",
+                           f"hydra.run.dir={tmp_path}"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2 and "api_key_env names '[redacted]', which is not set" in done.stderr
+    written = [path for path in tmp_path.rglob("*") if path.is_file() and pasted in path.read_text(errors="replace")]
+    assert pasted not in done.stdout + done.stderr and written == []  # evaluate.log, .hydra/*.yaml
+
+
+def test_a_variable_name_in_api_key_env_stays_readable() -> None:
+    from omegaconf import OmegaConf
+
+    from feedbackgym.experiments.redact_hydra import hide_secrets
+
+    cfg = small("experiment=single", "agent@agents.solver_0=llm", "agents.solver_0.api_key_env=OPENAI_API_KEYY")
+    assert hide_secrets(cfg) == 0 and "OPENAI_API_KEYY" in OmegaConf.to_yaml(cfg)  # a typo of a name is shown as typed
