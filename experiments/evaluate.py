@@ -253,7 +253,7 @@ def check_config_shape(cfg: DictConfig) -> None:
         try:
             plain = OmegaConf.to_container(cfg, resolve=True)
         except OmegaConfBaseException as error:  # an interpolation that does not resolve (${nope})
-            raise ConfigError(f"{getattr(error, 'full_key', '') or 'config'}: {error.msg if hasattr(error, 'msg') else error}") from None
+            raise ConfigError(f"{getattr(error, 'full_key', '') or 'config'}: {str(error).splitlines()[0]}") from None
     else:
         plain = dict(cfg)
     run = require_mapping(plain.get("run"), "run")

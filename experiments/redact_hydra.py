@@ -92,7 +92,8 @@ def hide_secrets(config: DictConfig) -> int:
     if "hydra" in config and "overrides" in config.hydra:
         task = config.hydra.overrides.task
         with read_write(task):
-            for index, line in enumerate(list(task)):
+            # unresolved: an override's text may hold an interpolation (${...}) that does not resolve
+            for index, line in enumerate(OmegaConf.to_container(task, resolve=False)):
                 match = _OVERRIDE.match(str(line))
                 if not match:
                     continue

@@ -366,3 +366,18 @@ def test_a_variable_name_in_api_key_env_stays_readable() -> None:
 
     cfg = small("experiment=single", "agent@agents.solver_0=llm", "agents.solver_0.api_key_env=OPENAI_API_KEYY")
     assert hide_secrets(cfg) == 0 and "OPENAI_API_KEYY" in OmegaConf.to_yaml(cfg)  # a typo of a name is shown as typed
+
+
+def test_keys_are_hidden_even_beside_an_interpolation_that_does_not_resolve(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    from omegaconf import OmegaConf
+
+    from feedbackgym.experiments.redact_hydra import hide_secrets
+
+    cfg = small("experiment=single", "env.kwargs.max_turns=${nope}", "+agents.solver_0.api_key=Zq7Hidden9Value42xxYYabc")
+    before = {n for n in os.environ if n.startswith("FEEDBACKGYM_HIDDEN_")}
+    hidden = hide_secrets(cfg)  # the Hydra callback: an InterpolationKeyError here left every key in the saved config
+    for name in {n for n in os.environ if n.startswith("FEEDBACKGYM_HIDDEN_")} - before:
+        monkeypatch.setenv(name, os.environ[name])  # removed after the test
+    assert hidden == 2 and "Zq7Hidden" not in OmegaConf.to_yaml(cfg, resolve=False)
