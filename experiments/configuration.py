@@ -87,6 +87,18 @@ def check_known(options: Mapping[str, Any], allowed: Iterable[str], where: str) 
         raise ConfigError(f"{where} has unknown option(s) {', '.join(unknown)}; known: {', '.join(allowed)}")
 
 
+def resolved(cfg: DictConfig) -> dict[str, Any]:
+    """``cfg`` (without Hydra's own node) as plain, resolved containers; an interpolation that does not resolve
+    (``${nope}``) is a ConfigError naming its key."""
+    from omegaconf.errors import OmegaConfBaseException
+
+    try:
+        plain = OmegaConf.to_container(OmegaConf.masked_copy(cfg, [key for key in cfg if key != "hydra"]), resolve=True)
+    except OmegaConfBaseException as error:
+        raise ConfigError(f"{getattr(error, 'full_key', '') or 'config'}: {str(error).splitlines()[0]}") from None
+    return plain  # type: ignore[return-value]
+
+
 def check_required(cfg: DictConfig, sections: Iterable[str]) -> None:
     """A mandatory value left at ``???`` (``task=jsonl`` without a path) is an error naming its key."""
     for section in sections:

@@ -27,7 +27,6 @@ from typing import Any
 import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
-from omegaconf.errors import OmegaConfBaseException
 
 from feedbackgym.agents import Agent
 from feedbackgym.agents.base import AgentConfigurationError
@@ -48,6 +47,7 @@ from feedbackgym.experiments.configuration import (
     require_mapping,
     require_names,
     require_number,
+    resolved,
 )
 from feedbackgym.experiments.runner import EpisodeJob, aggregate, format_table, run_episodes, write_table
 
@@ -248,14 +248,7 @@ def check_config_shape(cfg: DictConfig) -> None:
     """Every section the runner reads has the shape it reads (a mapping, a list of names, ...), so a wrong
     type (``agents.solver_0=3``, ``experiment.windows={acc: 3}``) stops the run before any episode with
     the field's name, instead of failing deep inside or, for the table and plot options, after every episode ran."""
-    if isinstance(cfg, DictConfig):
-        cfg = OmegaConf.masked_copy(cfg, [key for key in cfg if key != "hydra"])
-        try:
-            plain = OmegaConf.to_container(cfg, resolve=True)
-        except OmegaConfBaseException as error:  # an interpolation that does not resolve (${nope})
-            raise ConfigError(f"{getattr(error, 'full_key', '') or 'config'}: {str(error).splitlines()[0]}") from None
-    else:
-        plain = dict(cfg)
+    plain = resolved(cfg) if isinstance(cfg, DictConfig) else dict(cfg)
     run = require_mapping(plain.get("run"), "run")
     require_mapping(run.get("ray"), "run.ray")
     check_common_shape(plain)

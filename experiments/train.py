@@ -51,6 +51,7 @@ from feedbackgym.experiments.configuration import (
     require_mapping,
     require_names,
     require_number,
+    resolved,
 )
 from feedbackgym.experiments.evaluate import check_common_shape, check_plot_options, env_kwargs, exit_with, wrappers_of
 from feedbackgym.experiments.runner import EpisodeJob, aggregate, format_table, run_episodes, write_table
@@ -539,6 +540,7 @@ def plot_evaluation(cfg: Mapping[str, Any], by_seed: Sequence[Mapping[str, Any]]
 def run_training(cfg: DictConfig | Mapping[str, Any], output_dir: Path | str) -> list[dict[str, Any]]:
     """Run every condition with every seed, write the tables and plots to ``output_dir``; returns the per-condition rows."""
     if isinstance(cfg, DictConfig):
+        resolved(cfg)  # an interpolation that does not resolve: an error naming its key, before anything reads it
         check_required(cfg, ("env", "agents", "wrapper", "learners", "ppo", "train"))
     plain: dict[str, Any] = _plain(cfg) if isinstance(cfg, DictConfig) else dict(cfg)
     if isinstance(cfg, DictConfig):  # env.id=<registered variant> keeps that variant's own kwargs

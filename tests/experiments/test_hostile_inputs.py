@@ -270,6 +270,7 @@ def test_report_to_a_path_it_cannot_write_is_one_line_naming_it(tmp_path: Path, 
         ("learners.solver_0.n_choices=-1", "learners.solver_0: n_choices must be an integer in 2..26"),
         ("agents.teacher_0=3", "agents.teacher_0 must be a mapping"),
         ("wrapper.kwargs=3", "wrapper.kwargs must be a mapping"),
+        ("train.eval_seed=${nope}", "train.eval_seed: Interpolation key 'nope' not found"),  # an InterpolationKeyError traceback
     ],
 )
 def test_a_wrongly_shaped_training_config_stops_before_training(tmp_path: Path, override: str, expected: str) -> None:
