@@ -19,6 +19,7 @@ import json
 import logging
 import math
 import os
+import re
 import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -540,8 +541,9 @@ def add_windows(rows: list[dict[str, Any]], windows: Mapping[str, Any]) -> None:
 
 def summary_columns(rows: list[dict[str, Any]]) -> list[str]:
     keys = [k for row in rows for k in row]
-    accuracy = sorted({k for k in keys if k.startswith("acc@")}, key=lambda k: int(k.split("@")[1]))
+    accuracy = sorted({k for k in keys if re.fullmatch(r"acc@\d+", k)}, key=lambda k: int(k.split("@")[1]))
     shown = [k for k in accuracy if int(k.split("@")[1]) in (1, 2, 3, 5, 10)] or accuracy[:5]
+    shown += [k for k in dict.fromkeys(keys) if re.fullmatch(r"[^@]+@\d+-\d+", k)]  # experiment.windows: acc@1-3, love@26-30
     extra = [k for k in ("unique_answer_ratio", "feedback_resistance", "invalid_moves", "errors") if k in keys]
     # LLM accounting, when agents made calls: mean calls, tokens and latency per episode, total cost.
     accounting = [k for k in dict.fromkeys(keys) if k.endswith(("/calls", "/completion_tokens", "/latency", "/cost_total"))]

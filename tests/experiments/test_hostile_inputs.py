@@ -382,3 +382,11 @@ def test_keys_are_hidden_even_beside_an_interpolation_that_does_not_resolve(monk
     for name in {n for n in os.environ if n.startswith("FEEDBACKGYM_HIDDEN_")} - before:
         monkeypatch.setenv(name, os.environ[name])  # removed after the test
     assert hidden == 2 and "Zq7Hidden" not in OmegaConf.to_yaml(cfg, resolve=False)
+
+
+def test_a_window_over_acc_without_a_summary_is_shown_not_a_crash_after_the_run(tmp_path: Path) -> None:
+    from feedbackgym.experiments.evaluate import summary_columns
+
+    rows = run_experiment(small("++experiment.windows={acc: [[1, 3]]}", "run.report=true"), tmp_path)  # int('1-3') crashed here
+    assert "acc@1-3" in rows[0] and "acc@1-3" in summary_columns(rows)
+    assert (tmp_path / "report.html").exists()
