@@ -255,7 +255,10 @@ def check_config_shape(cfg: DictConfig) -> None:
     check_common_shape(plain)
     experiment = require_mapping(plain.get("experiment"), "experiment", optional=False)
     require_file_name(experiment.get("name"), "experiment.name")
-    for name, condition in require_mapping(experiment.get("conditions"), "experiment.conditions").items():
+    conditions = experiment.get("conditions") or {}
+    if not isinstance(conditions, Mapping):  # (any keys: a condition may be named by a number, conditions: {1: ..., 3: ...})
+        raise ConfigError(f"experiment.conditions must map condition names to env.kwargs overrides, got {conditions!r}")
+    for name, condition in conditions.items():
         where = f"experiment.conditions.{name}"
         condition = require_mapping(condition, where)
         if condition and set(condition) <= {"env", "agents", "wrappers"}:  # the structured form (see conditions_of)

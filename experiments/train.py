@@ -79,7 +79,7 @@ def conditions_of(cfg: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
         raise ConfigError(f"train.conditions must map condition names to settings, got {conditions!r}")
     normalised: dict[str, dict[str, Any]] = {}
     for name, settings in conditions.items():
-        require_file_name(name, "a name in train.conditions")  # it names the condition's folder: <output>/<name>/seed<n>
+        require_file_name(str(name), "a name in train.conditions")  # it names the condition's folder: <output>/<name>/seed<n>
         settings = require_mapping(settings, f"train.conditions.{name}")
         for key in ("train", "eval", "learners", "ppo", "agents"):
             require_mapping(settings.get(key), f"train.conditions.{name}.{key}")
@@ -551,9 +551,11 @@ def run_training(cfg: DictConfig | Mapping[str, Any], output_dir: Path | str) ->
     if plain.get("lm") is not None:  # a training=lm_* overlay: language-model policies (experiments/lm_train.py)
         from feedbackgym.experiments.lm_train import check_lm_config, run_lm_training
 
-        lm_conditions = require_mapping((require_mapping(plain.get("train"), "train")).get("conditions"), "train.conditions")
+        lm_conditions = (require_mapping(plain.get("train"), "train")).get("conditions") or {}
+        if not isinstance(lm_conditions, Mapping):
+            raise ConfigError(f"train.conditions must map condition names to settings, got {lm_conditions!r}")
         for name, settings in lm_conditions.items():
-            require_file_name(name, "a name in train.conditions")  # it names the condition's folder: <output>/<name>/seed<n>
+            require_file_name(str(name), "a name in train.conditions")  # it names the condition's folder: <output>/<name>/seed<n>
             for key, value in require_mapping(settings, f"train.conditions.{name}").items():
                 require_mapping(value, f"train.conditions.{name}.{key}")
         try:

@@ -390,3 +390,8 @@ def test_a_window_over_acc_without_a_summary_is_shown_not_a_crash_after_the_run(
     rows = run_experiment(small("++experiment.windows={acc: [[1, 3]]}", "run.report=true"), tmp_path)  # int('1-3') crashed here
     assert "acc@1-3" in rows[0] and "acc@1-3" in summary_columns(rows)
     assert (tmp_path / "report.html").exists()
+
+
+def test_conditions_named_by_numbers_still_run(tmp_path: Path) -> None:
+    rows = run_experiment(small("experiment=single", "++experiment.conditions={1: {max_turns: 1}, 3: {max_turns: 3}}"), tmp_path)
+    assert [row["condition"] for row in rows] == ["1", "3"]
