@@ -376,7 +376,8 @@ def accounting_table(parts: Sequence[Part]) -> Table | None:
                 cause = error_cause(record["error"])
                 errors.setdefault(condition, {})[f"episode: {cause}"] = errors.setdefault(condition, {}).get(f"episode: {cause}", 0) + 1
         for (condition, agent), stats in groups.items():
-            calls = [c for s in stats for c in (s.get("per_call") or [])]
+            # (a record edited by hand or written by another tool may hold anything here: what is not a call is skipped)
+            calls = [c for s in stats for c in (s.get("per_call") if isinstance(s.get("per_call"), list) else []) if isinstance(c, Mapping)]
             latencies = [float(c["latency"]) for c in calls if isinstance(c.get("latency"), (int, float))]
             causes: dict[str, int] = {}
             for call in calls:
@@ -385,7 +386,7 @@ def accounting_table(parts: Sequence[Part]) -> Table | None:
                     causes[cause] = causes.get(cause, 0) + 1
             for cause, count in (errors.get(condition) or {}).items():
                 causes[cause] = causes.get(cause, 0) + count
-            total = lambda key: sum(float(s.get(key) or 0) for s in stats)  # noqa: E731
+            total = lambda key: sum(_number(s.get(key)) or 0.0 for s in stats)  # noqa: E731
             rows.append({
                 "condition": _label(part, condition), "agent": agent,
                 "model": ", ".join(sorted({str(s.get("model")) for s in stats if s.get("model")})),

@@ -395,3 +395,15 @@ def test_a_window_over_acc_without_a_summary_is_shown_not_a_crash_after_the_run(
 def test_conditions_named_by_numbers_still_run(tmp_path: Path) -> None:
     rows = run_experiment(small("experiment=single", "++experiment.conditions={1: {max_turns: 1}, 3: {max_turns: 3}}"), tmp_path)
     assert [row["condition"] for row in rows] == ["1", "3"]
+
+
+def test_the_llm_accounting_skips_what_is_not_a_call(tmp_path: Path) -> None:
+    from feedbackgym.experiments.report import accounting_table
+
+    records = [{"episode_id": "a/0", "seed": 0, "condition": "a", "error": 5,
+                "agents": {"solver_0": {"calls": "abc", "per_call": [1, None, {"latency": "x", "error": 5}], "model": 3}}},
+               {"episode_id": "a/1", "seed": 1, "condition": "a", "agents": {"solver_0": {"calls": 2, "per_call": "oops", "cost": 0.5}}}]
+    (tmp_path / "episodes.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    assert "LLM accounting" in render_report(tmp_path)  # AttributeError on the call 1 before
+    (row,) = accounting_table(parts_of(tmp_path)).rows
+    assert (row["calls"], row["cost ($)"], row["mean latency (s)"]) == (2, 0.5, "")
