@@ -322,9 +322,11 @@ def run_table(part: Part) -> Table:
 
 def training_table(part: Part) -> Table:
     """Per condition: seeds, and each summary column's mean over training seeds [95% bootstrap interval over seeds]."""
-    with (part.path / "results_by_seed.csv").open(encoding="utf-8") as handle:
+    with (part.path / "results_by_seed.csv").open(encoding="utf-8", errors="replace", newline="") as handle:
         by_seed = list(csv.DictReader(handle))
-    numeric_rows = [{k: _parse_float(v) for k, v in row.items()} | {"condition": row.get("condition", "")} for row in by_seed]
+    # A ragged row (a cell more than the header: key None; fewer: value None) keeps what lines up with the header.
+    numeric_rows = [{k: _parse_float(v) for k, v in row.items() if k is not None and v is not None}
+                    | {"condition": str(row.get("condition") or "")} for row in by_seed]
     columns = _summary_columns(part, numeric_rows)
     columns = [c for c in columns if any(isinstance(r.get(c), float) for r in numeric_rows)]
     table_rows = []

@@ -407,3 +407,9 @@ def test_the_llm_accounting_skips_what_is_not_a_call(tmp_path: Path) -> None:
     assert "LLM accounting" in render_report(tmp_path)  # AttributeError on the call 1 before
     (row,) = accounting_table(parts_of(tmp_path)).rows
     assert (row["calls"], row["cost ($)"], row["mean latency (s)"]) == (2, 0.5, "")
+
+
+@pytest.mark.parametrize("table", [b"condition,reward\nx,0.5,extra\ny\n", b"condition,reward\n\xff,0.5\n"])
+def test_the_report_of_a_training_folder_reads_a_damaged_results_by_seed(tmp_path: Path, table: bytes) -> None:
+    (tmp_path / "results_by_seed.csv").write_bytes(table)  # ragged rows (TypeError before), not UTF-8 (UnicodeDecodeError)
+    assert "<table" in render_report(tmp_path)
