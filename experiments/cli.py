@@ -137,8 +137,12 @@ def _report_or_show(args: argparse.Namespace) -> int:
             write([f"wrote {write_report(args.folder, args.output)}"])
         else:
             write(show_episode(args.folder, args.episode).splitlines())
-    except (FileNotFoundError, KeyError) as error:
+    except KeyError as error:
         print(f"feedbackgym {args.command}: {error.args[0] if error.args else error}", file=sys.stderr)
+        return 2
+    except OSError as error:  # a folder that is not there, an output path in a missing folder or that is a folder, no permission
+        said = f"{error.strerror}: {error.filename}" if error.filename is not None and error.strerror else str(error)
+        print(f"feedbackgym {args.command}: {said}", file=sys.stderr)
         return 2
     return 0
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import logging
 import math
 import sys
 from collections.abc import Mapping, Sequence
@@ -38,15 +39,27 @@ def _number(text: str) -> Any:
     return int(value) if value.is_integer() and "." not in text and "e" not in text.lower() else value
 
 
+log = logging.getLogger("feedbackgym")
+
+
 def read_overrides(job_dir: Path) -> dict[str, str]:
-    """``key -> value`` of a job's command-line overrides (``.hydra/overrides.yaml``)."""
+    """``key -> value`` of a job's command-line overrides (``.hydra/overrides.yaml``); none when the file is
+    missing or is not a YAML list (said in a warning: the job's swept values are then unknown)."""
     path = job_dir / ".hydra" / "overrides.yaml"
     if not path.is_file():
         return {}
-    from omegaconf import OmegaConf
+    import yaml
 
+    try:
+        listed = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as error:
+        log.warning(f"feedbackgym collect: {path} is not readable YAML ({type(error).__name__}); job {job_dir.name} is shown without its overrides")
+        return {}
+    if listed is not None and not isinstance(listed, list):
+        log.warning(f"feedbackgym collect: {path} is not a list of overrides; job {job_dir.name} is shown without its overrides")
+        return {}
     overrides: dict[str, str] = {}
-    for line in OmegaConf.to_container(OmegaConf.load(path)) or []:
+    for line in listed or []:
         key, _, value = str(line).partition("=")
         overrides[key.lstrip("+~")] = value
     return overrides
@@ -54,8 +67,29 @@ def read_overrides(job_dir: Path) -> dict[str, str]:
 
 def job_folders(sweep: Path) -> list[Path]:
     """The sweep's job folders that hold a ``results.csv``, in job order (``0``, ``1``, ..., ``10``)."""
-    folders = [path.parent for path in sweep.glob("*/results.csv")]
-    return sorted(folders, key=lambda p: (0, int(p.name)) if p.name.isdigit() else (1, p.name))
+    folders = [path.parent for path in sweep.glob("*/results.csv") if path.is_file()]
+    return sorted(folders, key=lambda p: (0, int(p.name)) if p.name.isdecimal() and p.name.isascii() else (1, p.name))
+
+
+def read_results(path: Path) -> list[dict[str, Any]] | None:
+    """The rows of one job's ``results.csv`` with numbers parsed; None (and a warning saying why) for a table that
+    cannot be read: not UTF-8, ragged rows (a cell more or fewer than the header), no header."""
+    try:
+        with path.open(encoding="utf-8", newline="") as handle:
+            table = list(csv.reader(handle))
+    except (UnicodeDecodeError, csv.Error) as error:
+        log.warning(f"feedbackgym collect: {path} is not a readable CSV table ({type(error).__name__}: {error}); job {path.parent.name} is left out")
+        return None
+    if not table:
+        log.warning(f"feedbackgym collect: {path} is empty; job {path.parent.name} is left out (did it finish?)")
+        return None
+    header, *body = table
+    for number, cells in enumerate(body, start=2):
+        if cells and len(cells) != len(header):  # (a blank line reads as no cells: skipped, as csv.DictReader does)
+            log.warning(f"feedbackgym collect: {path} line {number} has {len(cells)} cells but the header has {len(header)}; "
+                        f"job {path.parent.name} is left out")
+            return None
+    return [{key: _number(value) for key, value in zip(header, cells)} for cells in body if cells]
 
 
 def collect_sweep(sweep: Path | str) -> tuple[list[dict[str, Any]], list[str]]:
@@ -72,10 +106,10 @@ def collect_sweep(sweep: Path | str) -> tuple[list[dict[str, Any]], list[str]]:
     swept = [key for key in keys if len({values.get(key) for values in overrides.values()}) > 1] or keys
     rows: list[dict[str, Any]] = []
     for folder in folders:
-        with (folder / "results.csv").open(encoding="utf-8", newline="") as handle:
-            for row in csv.DictReader(handle):
-                values = {key: _number(value) for key, value in row.items()}
-                rows.append({"job": folder.name, **{key: _number(overrides[folder].get(key, "")) for key in swept}, **values})
+        for values in read_results(folder / "results.csv") or []:
+            rows.append({"job": folder.name, **{key: _number(overrides[folder].get(key, "")) for key in swept}, **values})
+    if not rows:
+        raise CollectError(f"no job of {sweep} has a readable results.csv with rows (see the warnings above)")
     return rows, swept
 
 
@@ -96,10 +130,16 @@ def label(row: Mapping[str, Any], swept: Sequence[str]) -> str:
 
 def collect(sweep: Path | str, metrics: Sequence[str] | None = None, plot: bool = True) -> tuple[list[dict[str, Any]], list[Path]]:
     """Write ``sweep_results.csv`` (and ``sweep.png``) into the sweep folder; returns the rows and the files written."""
-    from feedbackgym.experiments.runner import write_table
-
     sweep = Path(sweep)
     rows, swept = collect_sweep(sweep)
+    return rows, write_collected(sweep, rows, swept, metrics, plot)
+
+
+def write_collected(sweep: Path, rows: list[dict[str, Any]], swept: Sequence[str], metrics: Sequence[str] | None = None,
+                    plot: bool = True) -> list[Path]:
+    """Write the rows of :func:`collect_sweep` as ``sweep_results.csv`` (and ``sweep.png``); returns the files written."""
+    from feedbackgym.experiments.runner import write_table
+
     written = [write_table(rows, sweep / "sweep_results.csv")]
     chosen = list(metrics or default_metrics(rows, ["job", "condition", *swept]))
     unknown = [m for m in chosen if not any(m in row for row in rows)]
@@ -115,7 +155,7 @@ def collect(sweep: Path | str, metrics: Sequence[str] | None = None, plot: bool 
         plot_experiment(sweep.name, labelled, sweep / "sweep.png", columns=chosen,
                         ylabel="rate" if unit else "value", ylim=(0.0, 1.0) if unit else None)
         written.append(sweep / "sweep.png")
-    return rows, written
+    return written
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -127,11 +167,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-plot", action="store_true", help="write the table only")
     args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
     try:
-        rows, written = collect(args.sweep, args.metrics, plot=not args.no_plot)
+        rows, swept = collect_sweep(args.sweep)  # read once: its warnings are said once
+        written = write_collected(Path(args.sweep), rows, swept, args.metrics, plot=not args.no_plot)
     except CollectError as error:
         print(f"feedbackgym collect: {error}", file=sys.stderr)
         return 2
-    _, swept = collect_sweep(args.sweep)
     shown = ["job", *swept, *(["condition"] if any(r.get("condition") not in (None, "default") for r in rows) else []),
              *[c for c in ("episodes", "seeds") if any(c in r for r in rows)],
              *(args.metrics or default_metrics(rows, ["job", "condition", *swept]))]

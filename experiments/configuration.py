@@ -7,6 +7,7 @@ Every check raises :class:`ConfigError` with the config path of the field and wh
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -30,11 +31,11 @@ def _as_config_error(check: Callable[[], Any]) -> Any:
         raise ConfigError(str(error)) from None
 
 
-def require_int(value: Any, field: str, *, minimum: int | None = None) -> int:
+def require_int(value: Any, field: str, *, minimum: int | None = None, maximum: int | None = None) -> int:
     """``value`` as an int (an integral float such as ``2.0`` too); a bool, a fraction or text is an error naming ``field``."""
     if isinstance(value, float) and math.isfinite(value) and value.is_integer():
         value = int(value)
-    return _as_config_error(lambda: checks.require_int(field, value, minimum))
+    return _as_config_error(lambda: checks.require_int(field, value, minimum, maximum))
 
 
 def require_bool(value: Any, field: str) -> bool:
@@ -51,12 +52,51 @@ def require_choice(value: Any, field: str, choices: Sequence[str]) -> str:
     return str(_as_config_error(lambda: checks.require_choice(field, value, choices)))
 
 
+def require_mapping(value: Any, field: str, *, optional: bool = True) -> dict[str, Any]:
+    """``value`` as a dict (``{}`` for null when ``optional``): a config section the runner reads keys from."""
+    checked = _as_config_error(lambda: checks.require_mapping(field, value, allow_none=optional))
+    return dict(checked or {})
+
+
+def require_names(value: Any, field: str) -> list[str]:
+    """``value`` as a list of non-empty strings (null: none); a bare string is an error, not a list of letters."""
+    if value is None:
+        return []
+    if not isinstance(value, (list, tuple)) or not all(isinstance(item, str) and item for item in value):
+        raise ConfigError(f"{field} must be a list of names, e.g. [a, b], got {value!r}")
+    return list(value)
+
+
+# A name that becomes a file name in the output folder (``<experiment>.png``): no path separators, no "..".
+_FILE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}")
+
+
+def require_file_name(value: Any, field: str) -> str:
+    """``value`` as a name that is safe as a file name: letters, digits, ``_``, ``-`` and ``.``, not starting with ``.``."""
+    if not isinstance(value, str) or not _FILE_NAME.fullmatch(value):
+        raise ConfigError(f"{field} must be a name of at most 100 letters, digits, '_', '-' or '.' (not starting with '.'), "
+                          f"as it names files in the output folder, got {value!r}")
+    return value
+
+
 def check_known(options: Mapping[str, Any], allowed: Iterable[str], where: str) -> None:
     """An option that nothing reads (``+run.episode=5``, a typo) is an error listing the known ones."""
     allowed = list(allowed)
     unknown = sorted(set(options) - set(allowed))
     if unknown:
         raise ConfigError(f"{where} has unknown option(s) {', '.join(unknown)}; known: {', '.join(allowed)}")
+
+
+def resolved(cfg: DictConfig) -> dict[str, Any]:
+    """``cfg`` (without Hydra's own node) as plain, resolved containers; an interpolation that does not resolve
+    (``${nope}``) is a ConfigError naming its key."""
+    from omegaconf.errors import OmegaConfBaseException
+
+    try:
+        plain = OmegaConf.to_container(OmegaConf.masked_copy(cfg, [key for key in cfg if key != "hydra"]), resolve=True)
+    except OmegaConfBaseException as error:
+        raise ConfigError(f"{getattr(error, 'full_key', '') or 'config'}: {str(error).splitlines()[0]}") from None
+    return plain  # type: ignore[return-value]
 
 
 def check_required(cfg: DictConfig, sections: Iterable[str]) -> None:
@@ -125,6 +165,21 @@ def check_condition_overrides(overrides: Iterable[str], conditions: Mapping[str,
                     f"this value; drop the override, or choose an experiment whose conditions leave it alone "
                     f"(experiment=single runs the config as given)"
                 )
+
+
+def check_overridden_roles(overrides: Iterable[str], roles: Sequence[str], env_id: str) -> None:
+    """An override that mounts or sets an agent for a role the environment does not have (``+agents.solver0.name=random``,
+    a typo of ``solver_0``) would be ignored without a word: an error naming the role and the environment's roles."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    for override in OverridesParser.create().parse_overrides(list(overrides)):
+        if override.is_delete():
+            continue
+        target = override.package if override.key_or_group == "agent" and override.package else override.key_or_group
+        parts = target.split(".")
+        if len(parts) >= 2 and parts[0] == "agents" and parts[1] not in roles:
+            raise ConfigError(f"{override.input_line}: {env_id} has no agent {parts[1]!r}, so this would be ignored; "
+                              f"its agents: {', '.join(roles)}")
 
 
 # ---------------------------------------------------------------------------------- fingerprints

@@ -19,6 +19,7 @@ import json
 import logging
 import math
 import os
+import re
 import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -36,12 +37,18 @@ from feedbackgym.experiments.configuration import (
     ConfigError,
     check_condition_overrides,
     check_known,
+    check_overridden_roles,
     check_required,
     differing_keys,
     override_keys,
     require_bool,
     require_choice,
+    require_file_name,
     require_int,
+    require_mapping,
+    require_names,
+    require_number,
+    resolved,
 )
 from feedbackgym.experiments.runner import EpisodeJob, aggregate, format_table, run_episodes, write_table
 
@@ -216,13 +223,117 @@ def validate(cfg: DictConfig) -> list[str]:
     return roles
 
 
+# What ``experiment.plot`` may set (keyword arguments of plot_experiment that a config gives).
+PLOT_OPTIONS = ("series", "xlabel", "ylabel", "ylim", "columns", "interval_label")
+# The most episodes per condition: the run holds one job per episode and condition in memory.
+MAX_EPISODES = 1_000_000
+
+
+def check_wrapper_list(entries: Any, field: str) -> None:
+    """A wrapper stack: a list of wrapper names or ``{name: ..., kwargs: {...}}`` entries."""
+    if entries is None:
+        return
+    shape = "a list of wrapper names or {name: <wrapper>, kwargs: {...}} entries (feedbackgym list wrappers)"
+    if not isinstance(entries, (list, tuple)):
+        raise ConfigError(f"{field} must be {shape}, got {entries!r}")
+    for index, entry in enumerate(entries):
+        if isinstance(entry, str) and entry:
+            continue
+        if not isinstance(entry, Mapping) or not isinstance(entry.get("name"), str) or not entry["name"]:
+            raise ConfigError(f"{field}[{index}] must be a wrapper name or {{name: <wrapper>, kwargs: {{...}}}}, got {entry!r}")
+        check_known(entry, ("name", "kwargs"), f"{field}[{index}]")
+        require_mapping(entry.get("kwargs"), f"{field}[{index}].kwargs")
+
+
+def check_config_shape(cfg: DictConfig) -> None:
+    """Every section the runner reads has the shape it reads (a mapping, a list of names, ...), so a wrong
+    type (``agents.solver_0=3``, ``experiment.windows={acc: 3}``) stops the run before any episode with
+    the field's name, instead of failing deep inside or, for the table and plot options, after every episode ran."""
+    plain = resolved(cfg) if isinstance(cfg, DictConfig) else dict(cfg)
+    run = require_mapping(plain.get("run"), "run")
+    require_mapping(run.get("ray"), "run.ray")
+    check_common_shape(plain)
+    experiment = require_mapping(plain.get("experiment"), "experiment", optional=False)
+    require_file_name(experiment.get("name"), "experiment.name")
+    conditions = experiment.get("conditions") or {}
+    if not isinstance(conditions, Mapping):  # (any keys: a condition may be named by a number, conditions: {1: ..., 3: ...})
+        raise ConfigError(f"experiment.conditions must map condition names to env.kwargs overrides, got {conditions!r}")
+    for name, condition in conditions.items():
+        where = f"experiment.conditions.{name}"
+        condition = require_mapping(condition, where)
+        if condition and set(condition) <= {"env", "agents", "wrappers"}:  # the structured form (see conditions_of)
+            require_mapping(condition.get("env"), f"{where}.env")
+            for role, override in require_mapping(condition.get("agents"), f"{where}.agents").items():
+                require_mapping(override, f"{where}.agents.{role}")
+            check_wrapper_list(condition.get("wrappers"), f"{where}.wrappers")
+    require_names(experiment.get("summary"), "experiment.summary")
+    for metric, spans in require_mapping(experiment.get("windows"), "experiment.windows").items():
+        field = f"experiment.windows.{metric}"
+        if not isinstance(spans, list) or not all(isinstance(span, list) and len(span) == 2 for span in spans):
+            raise ConfigError(f"{field} must be a list of [first, last] turn windows, e.g. [[1, 5], [26, 30]], got {spans!r}")
+        for first, last in spans:
+            require_int(last, field + " (last turn of a window)", minimum=require_int(first, field + " (first turn of a window)", minimum=1))
+    check_plot_options(require_mapping(experiment.get("plot"), "experiment.plot"))
+
+
+def check_common_shape(plain: Mapping[str, Any]) -> None:
+    """The sections ``feedbackgym run`` and ``train`` share (``env``, ``wrapper``, ``agents``) have the shapes they are read in."""
+    env = require_mapping(plain.get("env"), "env", optional=False)
+    if "id" not in env:
+        raise ConfigError("env.id is required: an environment id from `feedbackgym list envs`, e.g. env.id=SolverFeedback-v0")
+    require_mapping(env.get("kwargs"), "env.kwargs")
+    check_wrapper_list(env.get("wrappers"), "env.wrappers")
+    wrapper = require_mapping(plain.get("wrapper"), "wrapper")
+    if wrapper.get("name") is not None and (not isinstance(wrapper["name"], str)):
+        raise ConfigError(f"wrapper.name must be a wrapper name (feedbackgym list wrappers) or null, got {wrapper['name']!r}")
+    require_mapping(wrapper.get("kwargs"), "wrapper.kwargs")
+    for role, spec in require_mapping(plain.get("agents"), "agents").items():
+        require_mapping(spec, f"agents.{role}", optional=False)
+
+
+def check_plot_options(plot: Mapping[str, Any], where: str = "experiment.plot") -> None:
+    """Options of plot_experiment from a config (``experiment.plot``, ``train.plot_eval``): known names, each of its type."""
+    check_known(plot, PLOT_OPTIONS, where)
+    series = plot.get("series", "acc")
+    series = require_names([series] if isinstance(series, str) else series, f"{where}.series")
+    if not series:
+        raise ConfigError(f"{where}.series must name at least one list metric (acc, ...), got []")
+    require_names(plot.get("columns"), f"{where}.columns")
+    for key in ("xlabel", "interval_label"):
+        if plot.get(key) is not None and not isinstance(plot[key], str):
+            raise ConfigError(f"{where}.{key} must be a text, got {plot[key]!r}")
+    ylabel = plot.get("ylabel")
+    if ylabel is not None and not isinstance(ylabel, str):
+        labels = require_names(ylabel, f"{where}.ylabel")
+        if not plot.get("columns") and len(labels) != len(series):
+            raise ConfigError(f"{where}.ylabel must be one text, or one per series ({len(series)}: {series}), got {ylabel!r}")
+    ylim = plot.get("ylim")
+    if ylim is None:
+        return
+    pairs = [ylim] if _is_limits(ylim) else ylim if isinstance(ylim, list) and all(_is_limits(p) or p is None for p in ylim) else None
+    if pairs is None or (len(pairs) != 1 and len(pairs) != len(series)) or (plot.get("columns") and len(pairs) != 1):
+        raise ConfigError(f"{where}.ylim must be null, [low, high], or one [low, high] per series ({len(series)}: {series}), got {ylim!r}")
+
+
+def _is_limits(value: Any) -> bool:
+    """``[low, high]``: two finite numbers, low below high."""
+    if not isinstance(value, list) or len(value) != 2:
+        return False
+    try:
+        low, high = (require_number(v, "limit") for v in value)
+    except ConfigError:
+        return False
+    return low < high
+
+
 def check_run_options(cfg: DictConfig) -> dict[str, Any]:
     """``run.*`` with types and ranges checked: every error names the option and what it accepts."""
     run = dict(_plain(cfg.get("run")) or {})
     check_known(run, RUN_OPTIONS, "run")
     checked = {
-        "episodes": require_int(run.get("episodes", 1), "run.episodes", minimum=1),
-        "seed": require_int(run.get("seed", 0), "run.seed"),
+        "episodes": require_int(run.get("episodes", 1), "run.episodes", minimum=1, maximum=MAX_EPISODES),
+        # numpy's generators take only seeds >= 0; episode i has seed seed+i
+        "seed": require_int(run.get("seed", 0), "run.seed", minimum=0),
         "concurrency": require_int(run.get("concurrency", 8), "run.concurrency", minimum=1),
     }
     for flag in ("resume", "progress", "plot", "report"):
@@ -252,9 +363,22 @@ def fingerprint(cfg: DictConfig, roles: Iterable[str]) -> dict[str, Any]:
         "env": {"id": str(cfg.env.id), "kwargs": env_kwargs(cfg), "wrappers": [list(w) for w in wrappers_of(cfg)]},
         "agents": agents,
         "conditions": conditions,
-        "run": {"seed": int(cfg.run.seed)},
+        "run": {"seed": int((_plain(cfg.get("run")) or {}).get("seed", 0))},
     }
-    return json.loads(json.dumps(raw, sort_keys=True, default=str))  # as it reads back from the file
+    return json.loads(json.dumps(_without_secrets(raw), sort_keys=True, default=str))  # as it reads back from the file
+
+
+def _without_secrets(value: Any) -> Any:
+    """``value`` with every credential out: a field named like one (``api_key`` at any depth, an ``x-api-key`` or
+    ``Authorization`` header) left out, like the other operational knobs, and any key still in a text redacted."""
+    from feedbackgym.agents.secrets import redact
+    from feedbackgym.experiments.redact_hydra import is_secret_field
+
+    if isinstance(value, Mapping):
+        return {key: _without_secrets(inner) for key, inner in value.items() if not is_secret_field(key)}
+    if isinstance(value, (list, tuple)):
+        return [_without_secrets(inner) for inner in value]
+    return redact(value) if isinstance(value, str) else value
 
 
 def check_run_folder(output_dir: Path, current: Mapping[str, Any], resume: bool) -> None:
@@ -288,6 +412,7 @@ def run_experiment(cfg: DictConfig, output_dir: Path | str) -> list[dict[str, An
     :class:`RunFailed` when every episode errored.
     """
     output_dir = Path(output_dir)
+    check_config_shape(cfg)
     run = check_run_options(cfg)
     from feedbackgym.experiments.plugins import PluginError, load_plugins
 
@@ -299,6 +424,7 @@ def run_experiment(cfg: DictConfig, output_dir: Path | str) -> list[dict[str, An
     overrides, _ = hydra_context(cfg)
     check_condition_overrides(overrides, conditions_of(cfg), str(cfg.experiment.get("name", "")))
     roles = validate(cfg)
+    check_overridden_roles(overrides, roles, str(cfg.env.id))
     output_dir.mkdir(parents=True, exist_ok=True)
     check_run_folder(output_dir, fingerprint(cfg, roles), run["resume"])
     conditions = conditions_of(cfg)
@@ -418,8 +544,9 @@ def add_windows(rows: list[dict[str, Any]], windows: Mapping[str, Any]) -> None:
 
 def summary_columns(rows: list[dict[str, Any]]) -> list[str]:
     keys = [k for row in rows for k in row]
-    accuracy = sorted({k for k in keys if k.startswith("acc@")}, key=lambda k: int(k.split("@")[1]))
+    accuracy = sorted({k for k in keys if re.fullmatch(r"acc@\d+", k)}, key=lambda k: int(k.split("@")[1]))
     shown = [k for k in accuracy if int(k.split("@")[1]) in (1, 2, 3, 5, 10)] or accuracy[:5]
+    shown += [k for k in dict.fromkeys(keys) if re.fullmatch(r"[^@]+@\d+-\d+", k)]  # experiment.windows: acc@1-3, love@26-30
     extra = [k for k in ("unique_answer_ratio", "feedback_resistance", "invalid_moves", "errors") if k in keys]
     # LLM accounting, when agents made calls: mean calls, tokens and latency per episode, total cost.
     accounting = [k for k in dict.fromkeys(keys) if k.endswith(("/calls", "/completion_tokens", "/latency", "/cost_total"))]
@@ -443,8 +570,10 @@ def exit_with(error: BaseException, command: str = "feedbackgym run") -> None:
     ``HYDRA_FULL_ERROR=1`` the exception propagates with its traceback instead."""
     if os.environ.get("HYDRA_FULL_ERROR") == "1":
         raise error
+    from feedbackgym.agents.secrets import redact
+
     kind = "run failed" if isinstance(error, RunFailed) else "configuration error"
-    message = f"{command}: {kind}: {error}"
+    message = redact(f"{command}: {kind}: {error}")  # an error may quote a value that is a key (api_key_env=sk-...)
     to_log_file(message)
     print(message, file=sys.stderr)
     sys.exit(1 if isinstance(error, RunFailed) else 2)

@@ -150,7 +150,7 @@ def main(argv: Sequence[str]) -> int:
     if args.command == "prepare":
         try:
             prepare(args.name, home=args.home, wheel=args.wheel, force=args.force)
-        except (RuntimeError, ValueError, FileNotFoundError, ImportError) as error:
+        except (RuntimeError, ValueError, OSError, ImportError) as error:  # OSError: a --home that is a file, no permission, a full disk
             print(f"feedbackgym models prepare: {error}", file=sys.stderr)
             return 1
         return 0

@@ -62,7 +62,10 @@ def import_plugin(name: str, where: str) -> None:
     if attribute:
         if not callable(target):
             raise PluginError(f"plugin {name!r} ({where}) names {target!r}, which is not callable")
-        target()
+        try:
+            target()
+        except Exception as error:  # a register function that fails (an id registered twice, ...): said like an import error
+            raise PluginError(f"plugin {name!r} ({where}) failed when called: {type(error).__name__}: {error}") from error
     _loaded.add(name)
 
 

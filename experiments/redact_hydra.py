@@ -21,8 +21,27 @@ from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict, read_write
 
 from feedbackgym.agents.secrets import register_secret
 
-# Config fields whose value is a credential (``api_key_env`` names a variable and is not one).
-SECRET_FIELD = re.compile(r"(?:^|_)(api_key|token|secret|password)$", re.IGNORECASE)
+# Config fields whose value is a credential (``api_key_env`` names a variable and is not one), HTTP header
+# names among them (``extra_headers: {x-api-key: ..., Authorization: Bearer ...}``): see is_secret_field.
+SECRET_FIELD = re.compile(r"(?:^|_)(api_key|token|secret|password|authorization)$", re.IGNORECASE)
+
+
+def is_secret_field(name: object) -> bool:
+    """Whether a config key names a credential: ``api_key``, ``hf_token``, ``x-api-key``, ``Authorization``, ..."""
+    return SECRET_FIELD.search(str(name).replace("-", "_")) is not None
+
+
+# A field that names the environment variable holding a credential (``api_key_env``).
+SECRET_NAME_FIELD = re.compile(r"(?:^|_)(api_key|token|secret|password)_env$", re.IGNORECASE)
+_ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]*")
+
+
+def is_pasted_secret(field: object, value: Any) -> bool:
+    """Whether ``value`` of a field such as ``api_key_env`` is more likely the key itself than a variable's name: no
+    variable of that name is set and it is not written like one (``OPENAI_API_KEY``), e.g. ``sk-proj-...``.
+    The run stops anyway (the variable is not set); the value must not reach a saved config or a log first."""
+    return (SECRET_NAME_FIELD.search(str(field).replace("-", "_")) is not None and _is_literal(value)
+            and str(value) not in os.environ and _ENV_NAME.fullmatch(str(value)) is None)
 ENV_PREFIX = "FEEDBACKGYM_HIDDEN_"
 _OVERRIDE = re.compile(r"^(?P<key>[+~]{0,2}[^=\s]+)=(?P<value>.*)$", re.DOTALL)
 
@@ -59,7 +78,7 @@ def hide_secrets(config: DictConfig) -> int:
                 if node is config and key == "hydra":
                     continue
                 raw = OmegaConf.to_container(node, resolve=False).get(key) if not OmegaConf.is_missing(node, key) else None
-                if SECRET_FIELD.search(str(key)) and _is_literal(raw):
+                if (is_secret_field(key) and _is_literal(raw)) or is_pasted_secret(key, raw):
                     with read_write(node), open_dict(node):
                         node[key] = stash.hide(str(raw))
                     hidden += 1
@@ -73,12 +92,13 @@ def hide_secrets(config: DictConfig) -> int:
     if "hydra" in config and "overrides" in config.hydra:
         task = config.hydra.overrides.task
         with read_write(task):
-            for index, line in enumerate(list(task)):
+            # unresolved: an override's text may hold an interpolation (${...}) that does not resolve
+            for index, line in enumerate(OmegaConf.to_container(task, resolve=False)):
                 match = _OVERRIDE.match(str(line))
                 if not match:
                     continue
                 key, value = match.group("key"), match.group("value").strip().strip("'\"")
-                if SECRET_FIELD.search(key.split(".")[-1]) and _is_literal(value):
+                if (is_secret_field(key.split(".")[-1]) and _is_literal(value)) or is_pasted_secret(key.split(".")[-1], value):
                     task[index] = f"{key}={stash.hide(value)}"
                     hidden += 1
     if "hydra" in config and stash.names:

@@ -69,9 +69,12 @@ def bootstrap_interval(values: Sequence[float], *, seed: int = BOOTSTRAP_SEED, r
 
 
 def _number(value: Any) -> float | None:
+    """A finite number as a float; anything else (text, NaN, an integer beyond the float range) as None."""
+    from feedbackgym.experiments.runner import as_float
+
     if isinstance(value, bool):
         return float(value)
-    if isinstance(value, (int, float)) and math.isfinite(float(value)):
+    if isinstance(value, (int, float)) and math.isfinite(as_float(value)):
         return float(value)
     return None
 
@@ -148,19 +151,15 @@ class Part:
     config_text: str = ""
     overrides: list[str] = field(default_factory=list)
     config: dict[str, Any] = field(default_factory=dict)
+    left_out: int = 0  # episodes in episodes.jsonl outside the saved run's seeds (an earlier run with more run.episodes)
 
 
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:
-    records = []
-    with path.open(encoding="utf-8", errors="replace") as handle:
-        for line in handle:
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
-                continue  # a torn last line of a killed run
-            if isinstance(record, dict) and "episode_id" in record:
-                records.append(record)
-    return records
+    """The episodes of a run's JSONL file, each once (an errored episode that a resumed run played again shows
+    as its replay, as in results.csv); torn or damaged lines are skipped."""
+    from feedbackgym.experiments.runner import read_records
+
+    return read_records(path)
 
 
 def _is_run(path: Path) -> bool:
@@ -187,6 +186,10 @@ def parts_of(folder: Path) -> list[Part]:
         part.config_text, part.overrides, part.config = _read_config(path)
         if part.kind == "run":
             part.records = _read_jsonl(path / "episodes.jsonl")
+            seeds = _run_seeds(part.config)
+            if seeds is not None:  # as results.csv: the episodes of the saved run.seed and run.episodes, not those of an earlier, longer run
+                kept = [r for r in part.records if r.get("seed") in seeds]
+                part.left_out, part.records = len(part.records) - len(kept), kept
         else:
             for episodes in sorted(path.glob("*/seed*/episodes.jsonl")):
                 for record in _read_jsonl(episodes):
@@ -206,6 +209,18 @@ def parts_of(folder: Path) -> list[Part]:
         for part in parts:
             part.label = " ".join(o for o in part.overrides if o not in shared) or part.path.name
     return parts
+
+
+def _run_seeds(config: Mapping[str, Any]) -> range | None:
+    """The seeds of a run's episodes (``run.seed`` .. ``run.seed + run.episodes - 1``), or None when the saved config
+    does not say (no config, or values a run would refuse)."""
+    run = config.get("run")
+    if not isinstance(run, Mapping):
+        return None
+    seed, episodes = run.get("seed"), run.get("episodes")
+    if any(isinstance(v, bool) or not isinstance(v, int) for v in (seed, episodes)) or episodes < 1:
+        return None
+    return range(seed, seed + episodes)
 
 
 def _read_config(path: Path) -> tuple[str, list[str], dict[str, Any]]:
@@ -232,7 +247,24 @@ def _read_config(path: Path) -> tuple[str, list[str], dict[str, Any]]:
             config = yaml.safe_load(text) or {}
         except yaml.YAMLError:
             config = {}
-    return redact(text), [redact(o) for o in overrides if not o.startswith("hydra.")], config if isinstance(config, dict) else {}
+    return redact(text), [redact(o) for o in overrides if not o.startswith("hydra.")], _readable_config(config)
+
+
+# The saved config's sections the report reads, and the entries read in a given shape.
+_SECTIONS = ("env", "wrapper", "run", "experiment", "train", "agents")
+_SHAPED = (("env", "kwargs", Mapping), ("train", "seeds", list), ("train", "summary", list), ("experiment", "summary", list))
+
+
+def _readable_config(config: Any) -> dict[str, Any]:
+    """The saved config with what the report reads in the shape it reads it: a section or entry of another shape
+    (a config.yaml edited by hand or written by another tool) is left out instead of failing the report."""
+    if not isinstance(config, dict):
+        return {}
+    clean = {key: value for key, value in config.items() if key not in _SECTIONS or isinstance(value, Mapping)}
+    for section, key, kind in _SHAPED:
+        if key in (clean.get(section) or {}) and not isinstance(clean[section][key], kind):
+            clean[section] = {k: v for k, v in clean[section].items() if k != key}
+    return clean
 
 
 # --------------------------------------------------------------------------------- the summary
@@ -290,9 +322,11 @@ def run_table(part: Part) -> Table:
 
 def training_table(part: Part) -> Table:
     """Per condition: seeds, and each summary column's mean over training seeds [95% bootstrap interval over seeds]."""
-    with (part.path / "results_by_seed.csv").open(encoding="utf-8") as handle:
+    with (part.path / "results_by_seed.csv").open(encoding="utf-8", errors="replace", newline="") as handle:
         by_seed = list(csv.DictReader(handle))
-    numeric_rows = [{k: _parse_float(v) for k, v in row.items()} | {"condition": row.get("condition", "")} for row in by_seed]
+    # A ragged row (a cell more than the header: key None; fewer: value None) keeps what lines up with the header.
+    numeric_rows = [{k: _parse_float(v) for k, v in row.items() if k is not None and v is not None}
+                    | {"condition": str(row.get("condition") or "")} for row in by_seed]
     columns = _summary_columns(part, numeric_rows)
     columns = [c for c in columns if any(isinstance(r.get(c), float) for r in numeric_rows)]
     table_rows = []
@@ -344,7 +378,8 @@ def accounting_table(parts: Sequence[Part]) -> Table | None:
                 cause = error_cause(record["error"])
                 errors.setdefault(condition, {})[f"episode: {cause}"] = errors.setdefault(condition, {}).get(f"episode: {cause}", 0) + 1
         for (condition, agent), stats in groups.items():
-            calls = [c for s in stats for c in (s.get("per_call") or [])]
+            # (a record edited by hand or written by another tool may hold anything here: what is not a call is skipped)
+            calls = [c for s in stats for c in (s.get("per_call") if isinstance(s.get("per_call"), list) else []) if isinstance(c, Mapping)]
             latencies = [float(c["latency"]) for c in calls if isinstance(c.get("latency"), (int, float))]
             causes: dict[str, int] = {}
             for call in calls:
@@ -353,7 +388,7 @@ def accounting_table(parts: Sequence[Part]) -> Table | None:
                     causes[cause] = causes.get(cause, 0) + 1
             for cause, count in (errors.get(condition) or {}).items():
                 causes[cause] = causes.get(cause, 0) + count
-            total = lambda key: sum(float(s.get(key) or 0) for s in stats)  # noqa: E731
+            total = lambda key: sum(_number(s.get(key)) or 0.0 for s in stats)  # noqa: E731
             rows.append({
                 "condition": _label(part, condition), "agent": agent,
                 "model": ", ".join(sorted({str(s.get("model")) for s in stats if s.get("model")})),
@@ -419,6 +454,31 @@ def _scalar_metrics(record: Mapping[str, Any]) -> dict[str, float]:
     return numbers
 
 
+def message_view(message: Any) -> dict[str, Any]:
+    """A transcript message in the shape the page and ``feedbackgym show`` read: a mapping whose ``data`` is a mapping,
+    ``data.event`` and ``data.original`` mappings, ``visible_to`` and ``rendered_by`` lists of texts. A record
+    edited by hand or written by another tool may hold anything there (a number for a message, a text for
+    ``visible_to``); that is shown as text, instead of breaking the episode's view or the page's search."""
+    if not isinstance(message, Mapping):
+        return {"text": "" if message is None else str(message), "data": {}, "visible_to": []}
+    view = dict(message)
+    data = dict(view["data"]) if isinstance(view.get("data"), Mapping) else {}
+    for key in ("event", "original"):
+        if key in data and not isinstance(data[key], Mapping):
+            data[key] = {"text": str(data[key])} if key == "original" and data[key] is not None else None
+    if isinstance(data.get("event"), Mapping):
+        data["event"] = {**data["event"], "rendered_by": _texts(data["event"].get("rendered_by"))}
+    view["data"] = data
+    view["visible_to"] = _texts(view.get("visible_to"))
+    return view
+
+
+def _texts(value: Any) -> list[str]:
+    if value is None:
+        return []
+    return [str(item) for item in value] if isinstance(value, (list, tuple)) else [str(value)]
+
+
 def episode_payloads(parts: Sequence[Part]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """(the index the episode list filters: one small entry per episode, the transcripts in the same order)."""
     entries = []
@@ -444,7 +504,7 @@ def episode_payloads(parts: Sequence[Part]) -> tuple[dict[str, Any], list[dict[s
             transcripts.append({
                 "env": record.get("env_id"), "error": record.get("error"), "seconds": record.get("seconds"),
                 "returns": record.get("returns") or {}, "metrics": record.get("metrics") or {}, "agents": agents,
-                "transcript": record.get("transcript") or [],
+                "transcript": [message_view(m) for m in record.get("transcript") or []],
             })
     conditions = list(dict.fromkeys(e["condition"] for e in entries))
     return {"episodes": entries, "conditions": conditions, "metrics": sorted(metric_names), "outcomes": list(OUTCOMES)}, transcripts
@@ -476,6 +536,18 @@ def _finite(value: Any) -> Any:
 
 
 # ---------------------------------------------------------------------------------------- HTML
+# Characters that have no place in an HTML document's text: C0/C1 controls (NUL, ESC, ...; tab and newline stay)
+# and lone surrogates, which UTF-8 cannot encode at all (a report holding one could not be written).
+_NOT_HTML_TEXT = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def _escape(text: str) -> str:
+    """``text`` for HTML text or an attribute value: escaped (``<``, ``>``, ``&``, quotes), with controls and lone
+    surrogates as visible ``\\xNN`` / ``\\udXXX`` escapes, as ``feedbackgym show`` prints them."""
+    visible = _NOT_HTML_TEXT.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100 else f"\\u{ord(m.group()):04x}", str(text))
+    return html.escape(visible)
+
+
 def _cell(value: Any) -> str:
     if isinstance(value, tuple) and len(value) == 3:
         mean, low, high = value
@@ -487,16 +559,16 @@ def _cell(value: Any) -> str:
         return f'<td class="num" data-value="{value:.6g}">{value:.3f}</td>' if math.isfinite(value) else "<td></td>"
     if isinstance(value, int) and not isinstance(value, bool):
         return f'<td class="num" data-value="{value}">{value}</td>'
-    return f"<td>{html.escape('' if value is None else str(value))}</td>"
+    return f"<td>{_escape('' if value is None else str(value))}</td>"
 
 
 def table_html(table: Table, table_id: str) -> str:
     from feedbackgym.experiments.plots import describe_column
 
-    head = "".join(f'<th title="{html.escape(describe_column(c))}" data-column="{html.escape(c)}">{html.escape(c)}</th>' for c in table.columns)
+    head = "".join(f'<th title="{_escape(describe_column(c))}" data-column="{_escape(c)}">{_escape(c)}</th>' for c in table.columns)
     body = "".join("<tr>" + "".join(_cell(row.get(c)) for c in table.columns) + "</tr>" for row in table.rows)
-    note = f'<p class="note">{html.escape(table.note)}</p>' if table.note else ""
-    return (f'<h3>{html.escape(table.caption)}</h3><div class="scroll"><table id="{table_id}" class="data">'
+    note = f'<p class="note">{_escape(table.note)}</p>' if table.note else ""
+    return (f'<h3>{_escape(table.caption)}</h3><div class="scroll"><table id="{table_id}" class="data">'
             f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>{note}")
 
 
@@ -512,8 +584,11 @@ def _run_line(part: Part) -> str:
     wrapper = (config.get("wrapper") or {}).get("name") or "none"
     run = config.get("run") or {}
     bits = [f"environment {env}" if env else "", f"wrapper {wrapper}" if config else ""]
-    if part.kind == "run" and run:
-        bits.append(f"{run.get('episodes')} episodes per condition, seeds {run.get('seed')}-{int(run.get('seed', 0)) + int(run.get('episodes', 1)) - 1}")
+    seeds = _run_seeds(config)
+    if part.kind == "run" and seeds is not None:
+        bits.append(f"{len(seeds)} episodes per condition, seeds {seeds.start}-{seeds.stop - 1}")
+    if part.left_out:
+        bits.append(f"{part.left_out} episodes of episodes.jsonl with other seeds (an earlier run with more run.episodes) left out, as in results.csv")
     if part.kind == "training":
         bits.append(f"training seeds {', '.join(str(s) for s in (config.get('train') or {}).get('seeds') or [])}")
     if part.overrides:
@@ -529,7 +604,7 @@ def render_report(folder: Path | str) -> str:
     parts = parts_of(folder)
     tables = [run_table(p) if p.kind == "run" else training_table(p) for p in parts]
     summary = "".join(table_html(t, f"summary-{i}") for i, t in enumerate(tables))
-    lines = "".join(f"<li>{html.escape((p.label + ': ') if p.label else '')}{html.escape(_run_line(p))}</li>" for p in parts)
+    lines = "".join(f"<li>{_escape((p.label + ': ') if p.label else '')}{_escape(_run_line(p))}</li>" for p in parts)
     figures = []
     for part in parts:
         prefix = f"{part.label}: " if part.label else ""
@@ -539,29 +614,29 @@ def render_report(folder: Path | str) -> str:
             figures += [(prefix + caption, data) for caption, data in curve_figures(part)]
             for png in sorted(part.path.glob("*/seed*/learning_curve.png")):  # language-model training, per run
                 figures.append((f"{prefix}{png.parent.parent.name}, {png.parent.name}: learning curve", _png_data(png)))
-    plots = "".join(f'<figure><img alt="{html.escape(caption)}" src="data:image/png;base64,{data}"><figcaption>{html.escape(caption)}'
+    plots = "".join(f'<figure><img alt="{_escape(caption)}" src="data:image/png;base64,{data}"><figcaption>{_escape(caption)}'
                     "</figcaption></figure>" for caption, data in figures) or "<p>No plots in this folder.</p>"
     accounting = accounting_table(parts)
     accounting_html = table_html(accounting, "accounting") if accounting else "<p>No LLM calls recorded (the agents made none).</p>"
     configs = []
     for part in parts:
         name = f" ({part.label})" if part.label else ""
-        configs.append(f"<details><summary>config.yaml{html.escape(name)}</summary><pre>{html.escape(part.config_text or '(no saved config)')}</pre></details>")
+        configs.append(f"<details><summary>config.yaml{_escape(name)}</summary><pre>{_escape(part.config_text or '(no saved config)')}</pre></details>")
         if part.overrides:
-            configs.append(f"<p>overrides: <code>{html.escape(' '.join(part.overrides))}</code></p>")
+            configs.append(f"<p>overrides: <code>{_escape(' '.join(part.overrides))}</code></p>")
         fingerprint = part.path / "fingerprint.json"
         if fingerprint.is_file():
             from feedbackgym.agents.secrets import redact
 
             text = redact(fingerprint.read_text(encoding="utf-8", errors="replace"))
-            configs.append(f"<details><summary>fingerprint.json{html.escape(name)}</summary><pre>{html.escape(text)}</pre></details>")
+            configs.append(f"<details><summary>fingerprint.json{_escape(name)}</summary><pre>{_escape(text)}</pre></details>")
     index, transcripts = episode_payloads(parts)
     nonce = secrets.token_urlsafe(16)
     title = _title(parts, folder)
     values = {
-        "title": html.escape(title),
-        "folder": html.escape(str(folder.resolve())),
-        "generated": html.escape(datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")),
+        "title": _escape(title),
+        "folder": _escape(str(folder.resolve())),
+        "generated": _escape(datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")),
         "runs": lines,
         "summary": summary,
         "plots": plots,
@@ -628,7 +703,7 @@ def format_episode(record: Mapping[str, Any]) -> str:
             lines.append(f"{agent}: " + ", ".join(f"{k}={v}" for k, v in stats.items() if k != "per_call"))
     lines.append("")
     marks = {"invalid": "INVALID MOVE", "notice": "notice", "feedback": "FEEDBACK", "prompt": "prompt", "reward": "reward"}
-    for message in record.get("transcript") or []:
+    for message in map(message_view, record.get("transcript") or []):
         kind = str(message.get("kind", "move"))
         data = message.get("data") or {}
         tag = f" [{marks.get(kind, kind)}]" if kind != "move" else ""
@@ -637,7 +712,7 @@ def format_episode(record: Mapping[str, Any]) -> str:
         event = data.get("event") or {}
         if kind == "feedback" and event:
             tag += f" (level {event.get('level')}, verdict {event.get('verdict')}" + (", DECEPTIVE" if event.get("deceptive") else "") + ")"
-        audience = ",".join(message.get("visible_to") or [])
+        audience = ",".join(message["visible_to"])
         lines.append(f"[turn {message.get('turn')}] {message.get('sender')} -> {audience}{tag}:")
         original = data.get("original")
         if kind == "feedback" and original is not None:

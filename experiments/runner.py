@@ -239,44 +239,98 @@ class EpisodeJob:
     condition: str = "default"
 
 
+def _lines(path: Path) -> Iterable[str | None]:
+    """Each line of ``path`` decoded as UTF-8; None for a line that is not (a damaged file's bytes)."""
+    with path.open("rb") as handle:
+        for raw in handle:
+            try:
+                yield raw.decode("utf-8")
+            except UnicodeDecodeError:
+                yield None
+
+
 def read_finished(path: Path) -> dict[str, dict[str, Any]]:
-    """Finished, error-free episodes already in a JSONL file, by id; a torn line is ignored."""
+    """Finished, error-free episodes already in a JSONL file, by id (a later line wins); a torn or damaged line is ignored."""
     finished: dict[str, dict[str, Any]] = {}
     if not path.exists():
         return finished
-    with path.open(encoding="utf-8") as handle:
-        for line in handle:
-            record = _parse_record(line)
-            if record is not None and record.get("error") is None:
-                finished[record["episode_id"]] = record
+    for line in _lines(path):
+        record = _parse_record(line) if line is not None else None
+        if record is not None and record.get("error") is None:
+            finished[record["episode_id"]] = record
     return finished
 
 
+def read_records(path: Path) -> list[dict[str, Any]]:
+    """Every episode of a run's JSONL file once, in the order first written: a resumed run appends the replay of an
+    errored episode after its errored record, so the later, error-free record stands for the episode (as in the
+    run's results.csv); lines that are not episode records are skipped."""
+    latest: dict[str, dict[str, Any]] = {}
+    for line in _lines(path):
+        record = _parse_record(line) if line is not None else None
+        if record is None:
+            continue
+        previous = latest.get(record["episode_id"])
+        if previous is None or record.get("error") is None or previous.get("error") is not None:
+            latest[record["episode_id"]] = record
+    return list(latest.values())
+
+
+# The fields of an episode record that the tables, the report and resume read, and their types.
+_RECORD_FIELDS = {"metrics": Mapping, "returns": Mapping, "agents": Mapping, "transcript": list, "condition": str}
+
+
 def _parse_record(line: str) -> dict[str, Any] | None:
+    """The episode record on ``line``, or None for a line that is not one: a torn line (a run killed mid-write leaves
+    one; that episode is played again) or text of another shape (a record whose metrics are not a mapping, ...)."""
     try:
         record = read_episode(line)
-    except json.JSONDecodeError:
-        return None  # a run killed mid-write leaves a partial line; that episode is played again
-    return record if isinstance(record, dict) and "episode_id" in record else None
+    except (json.JSONDecodeError, RecursionError):
+        return None
+    if not isinstance(record, dict) or not isinstance(record.get("episode_id"), str):
+        return None
+    if any(record.get(key) is not None and not isinstance(record[key], kind) for key, kind in _RECORD_FIELDS.items()):
+        return None
+    return record
 
 
 def repair_jsonl(path: Path) -> int:
     """Drop the lines of ``path`` that are not whole episode records (a run killed mid-write leaves a
-    torn last line), so the file stays valid JSONL; returns how many lines were dropped."""
+    torn last line), so the file stays valid JSONL; returns how many lines were dropped. Dropped lines
+    that held anything are kept in ``<path>.dropped`` (appended), so repairing never loses data."""
     if not path.exists():
         return 0
-    lines = path.read_text(encoding="utf-8", errors="surrogateescape").splitlines()
-    kept = [line for line in lines if _parse_record(line) is not None]
-    if len(kept) != len(lines) or (lines and not path.read_bytes().endswith(b"\n")):
-        path.write_text("".join(line + "\n" for line in kept), encoding="utf-8", errors="surrogateescape")
-    return len(lines) - len(kept)
+    data = path.read_bytes()
+    lines = data.splitlines()
+    kept, dropped = [], []
+    for raw in lines:
+        try:
+            whole = _parse_record(raw.decode("utf-8")) is not None
+        except UnicodeDecodeError:
+            whole = False
+        (kept if whole else dropped).append(raw)
+    if dropped or (data and not data.endswith(b"\n")):
+        damaged = [raw for raw in dropped if raw.strip()]
+        if damaged:
+            with path.with_name(path.name + ".dropped").open("ab") as handle:
+                handle.write(b"".join(raw + b"\n" for raw in damaged))
+            import logging
+
+            logging.getLogger("feedbackgym").warning(
+                f"{path}: {len(damaged)} line(s) were not whole episode records (a torn last line, damaged text); "
+                f"they were moved to {path.name}.dropped and their episodes are played again")
+        path.write_bytes(b"".join(raw + b"\n" for raw in kept))
+    return len(dropped)
 
 
 def open_output(
     output: Path | str | None, resume: bool, jobs: Sequence[EpisodeJob]
 ) -> tuple[Path | None, dict[str, dict[str, Any]], list[EpisodeJob]]:
     """A run's JSONL file made ready: repaired and read when resuming, removed otherwise. Returns the
-    path, the records of ``jobs`` already finished there (by episode id) and the jobs still to play."""
+    path, the records of ``jobs`` already finished there (by episode id) and the jobs still to play.
+
+    A finished record counts for a job only when its seed and condition are the job's: a record of another
+    run (a file copied in, another ``run.seed``) is played again, never mixed into this run's results."""
     path = Path(output) if output is not None else None
     if path is not None:
         if resume:
@@ -284,8 +338,13 @@ def open_output(
         elif path.exists():
             path.unlink()
     done = read_finished(path) if (path is not None and resume) else {}
-    records = {job.episode_id: done[job.episode_id] for job in jobs if job.episode_id in done}
-    return path, records, [job for job in jobs if job.episode_id not in done]
+    records = {job.episode_id: done[job.episode_id] for job in jobs
+               if job.episode_id in done and _is_record_of(done[job.episode_id], job)}
+    return path, records, [job for job in jobs if job.episode_id not in records]
+
+
+def _is_record_of(record: Mapping[str, Any], job: EpisodeJob) -> bool:
+    return record.get("seed") == job.seed and record.get("condition", "default") == job.condition
 
 
 class JsonlSink:
@@ -422,27 +481,36 @@ def aggregate(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
         row: dict[str, Any] = {"condition": condition, "episodes": len(group), "errors": len(group) - len(ok), "scored": len(ok)}
         values: dict[str, list[float]] = {}
         for record in ok:
-            for key, value in record.get("metrics", {}).items():
+            for key, value in (record.get("metrics") or {}).items():
                 if isinstance(value, bool) or isinstance(value, (int, float)):
-                    values.setdefault(key, []).append(float(value))
+                    values.setdefault(key, []).append(as_float(value))
                 elif isinstance(value, list) and value and all(v is None or isinstance(v, (int, float)) for v in value):
                     # None marks an entry that does not apply (no deal in game k): left out of that mean.
                     for k, v in enumerate(value, start=1):
                         series = values.setdefault(f"{_short(key)}@{k}", [])
                         if v is not None:
-                            series.append(float(v))
-            for agent_id, value in record.get("returns", {}).items():
-                values.setdefault(f"return/{agent_id}", []).append(float(value))
+                            series.append(as_float(v))
+            for agent_id, value in (record.get("returns") or {}).items():
+                if isinstance(value, (int, float)):
+                    values.setdefault(f"return/{agent_id}", []).append(as_float(value))
             for agent_id, stats in (record.get("agents") or {}).items():
-                for key in ACCOUNTING:
+                for key in ACCOUNTING if isinstance(stats, Mapping) else ():
                     if isinstance(stats.get(key), (int, float)):
-                        values.setdefault(f"{agent_id}/{key}", []).append(float(stats[key]))
+                        values.setdefault(f"{agent_id}/{key}", []).append(as_float(stats[key]))
         for key, series in values.items():
             row[key] = float(np.mean(series)) if series else math.nan
             if key.endswith("/cost"):
                 row[f"{key}_total"] = float(np.sum(series))
         rows.append(row)
     return rows
+
+
+def as_float(value: int | float) -> float:
+    """``value`` as a float; an integer beyond the float range (a record's ``10**400``) as an infinity, not an OverflowError."""
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf if value > 0 else -math.inf
 
 
 # Per-episode accounting of agents (LLM calls) that the table averages per episode.

@@ -46,10 +46,14 @@ from feedbackgym.experiments.configuration import (
     check_required,
     require_bool,
     require_choice,
+    require_file_name,
     require_int,
+    require_mapping,
+    require_names,
     require_number,
+    resolved,
 )
-from feedbackgym.experiments.evaluate import env_kwargs, exit_with, wrappers_of
+from feedbackgym.experiments.evaluate import check_common_shape, check_plot_options, env_kwargs, exit_with, wrappers_of
 from feedbackgym.experiments.runner import EpisodeJob, aggregate, format_table, run_episodes, write_table
 
 log = logging.getLogger("feedbackgym")
@@ -75,7 +79,10 @@ def conditions_of(cfg: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
         raise ConfigError(f"train.conditions must map condition names to settings, got {conditions!r}")
     normalised: dict[str, dict[str, Any]] = {}
     for name, settings in conditions.items():
-        settings = dict(settings or {})
+        require_file_name(str(name), "a name in train.conditions")  # it names the condition's folder: <output>/<name>/seed<n>
+        settings = require_mapping(settings, f"train.conditions.{name}")
+        for key in ("train", "eval", "learners", "ppo", "agents"):
+            require_mapping(settings.get(key), f"train.conditions.{name}.{key}")
         unknown = set(settings) - CONDITION_KEYS
         if unknown:
             raise ConfigError(f"train.conditions.{name} has unknown keys {sorted(unknown)}; allowed: {sorted(CONDITION_KEYS)}")
@@ -92,11 +99,11 @@ def conditions_of(cfg: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
 
 def learners_of(cfg: Mapping[str, Any], condition: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     """Learner role -> encoder config (``kind`` and its arguments; no ``kind``: the env's default encoder)."""
-    learners = {role: dict(spec or {}) for role, spec in (cfg.get("learners") or {}).items()}
+    learners = {role: require_mapping(spec, f"learners.{role}") for role, spec in require_mapping(cfg.get("learners"), "learners").items()}
     for role, override in condition["learners"].items():
         if role not in learners:
             raise ConfigError(f"a condition overrides the encoder of {role!r}, which is not a learner; learners: {sorted(learners)}")
-        learners[role].update(override or {})
+        learners[role].update(require_mapping(override, f"a condition's learners.{role}"))
     if not learners:
         raise ConfigError("learners is empty: name at least one role to train, e.g. learners: {solver_0: {kind: solver}}")
     return learners
@@ -162,13 +169,18 @@ def check_train_options(train_cfg: Mapping[str, Any]) -> None:
     for key in ("phases", "workers", "eval_episodes", "threshold_window"):
         if key in train_cfg:
             require_int(train_cfg[key], f"train.{key}", minimum=1)
+    # numpy's generators take only seeds >= 0 (evaluation episode i has seed eval_seed + i)
     if "eval_seed" in train_cfg:
-        require_int(train_cfg["eval_seed"], "train.eval_seed")
+        require_int(train_cfg["eval_seed"], "train.eval_seed", minimum=0)
     seeds = train_cfg.get("seeds", [1])
     if not isinstance(seeds, (list, tuple)) or not seeds:
         raise ConfigError(f"train.seeds must be a non-empty list of integers, e.g. [1,2,3], got {seeds!r}")
     for index, seed in enumerate(seeds):
-        require_int(seed, f"train.seeds[{index}]")
+        require_int(seed, f"train.seeds[{index}]", minimum=0)
+    # train.name names <name>.png in the output folder; summary and plot_eval are read after every run has trained
+    require_file_name(train_cfg.get("name", "training"), "train.name")
+    require_names(train_cfg.get("summary"), "train.summary")
+    check_plot_options(require_mapping(train_cfg.get("plot_eval"), "train.plot_eval"), "train.plot_eval")
     for key in ("eval_deterministic", "plot", "tensorboard", "report"):
         if key in train_cfg:
             require_bool(train_cfg[key], f"train.{key}")
@@ -528,15 +540,24 @@ def plot_evaluation(cfg: Mapping[str, Any], by_seed: Sequence[Mapping[str, Any]]
 def run_training(cfg: DictConfig | Mapping[str, Any], output_dir: Path | str) -> list[dict[str, Any]]:
     """Run every condition with every seed, write the tables and plots to ``output_dir``; returns the per-condition rows."""
     if isinstance(cfg, DictConfig):
+        resolved(cfg)  # an interpolation that does not resolve: an error naming its key, before anything reads it
         check_required(cfg, ("env", "agents", "wrapper", "learners", "ppo", "train"))
     plain: dict[str, Any] = _plain(cfg) if isinstance(cfg, DictConfig) else dict(cfg)
     if isinstance(cfg, DictConfig):  # env.id=<registered variant> keeps that variant's own kwargs
         plain["env"]["kwargs"] = env_kwargs(cfg)
+    check_common_shape(plain)
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     if plain.get("lm") is not None:  # a training=lm_* overlay: language-model policies (experiments/lm_train.py)
         from feedbackgym.experiments.lm_train import check_lm_config, run_lm_training
 
+        lm_conditions = (require_mapping(plain.get("train"), "train")).get("conditions") or {}
+        if not isinstance(lm_conditions, Mapping):
+            raise ConfigError(f"train.conditions must map condition names to settings, got {lm_conditions!r}")
+        for name, settings in lm_conditions.items():
+            require_file_name(str(name), "a name in train.conditions")  # it names the condition's folder: <output>/<name>/seed<n>
+            for key, value in require_mapping(settings, f"train.conditions.{name}").items():
+                require_mapping(value, f"train.conditions.{name}.{key}")
         try:
             check_lm_config(plain)
         except (ValueError, TypeError) as error:
@@ -546,13 +567,15 @@ def run_training(cfg: DictConfig | Mapping[str, Any], output_dir: Path | str) ->
         lm_rows = run_lm_training(plain, output_dir)
         _write_report(plain, output_dir)
         return lm_rows
-    train_cfg = plain.get("train") or {}
+    train_cfg = require_mapping(plain.get("train"), "train")
     check_train_options(train_cfg)
     seeds = [int(s) for s in (train_cfg.get("seeds") or [1])]
     conditions = conditions_of(plain)
     for name in conditions:  # fail on a bad config before any training starts
         try:
-            ppo_args(plain, Setup(plain, name).condition)
+            setup = Setup(plain, name)
+            ppo_args(plain, setup.condition)
+            _check_encoders(setup)
         except ConfigError:
             raise
         except (ValueError, TypeError, KeyError) as error:
@@ -592,6 +615,18 @@ def run_training(cfg: DictConfig | Mapping[str, Any], output_dir: Path | str) ->
     log.info(f"\n{len(payloads)} runs in {time.time() - started:.0f} s; wrote " + ", ".join(str(p) for p in written))
     _write_report(plain, output_dir)
     return rows
+
+
+def _check_encoders(setup: Setup) -> None:
+    """Build each learner's encoder once, as train_job does, so a bad ``learners.<role>`` setting (an unknown
+    ``kind``, ``n_choices=-1``) stops the command before training, not inside the first training job."""
+    from feedbackgym.wrappers.encoding import resolve_encoder
+
+    for role, spec in setup.learners.items():
+        try:
+            resolve_encoder(setup.make_env(setup.eval_kwargs), role, spec)
+        except (ValueError, TypeError, KeyError) as error:
+            raise ConfigError(f"learners.{role}: {error.args[0] if isinstance(error, KeyError) and error.args else error}") from error
 
 
 def _write_report(cfg: Mapping[str, Any], output_dir: Path) -> None:

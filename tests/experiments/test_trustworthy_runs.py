@@ -101,10 +101,10 @@ def test_env_id_of_a_registered_variant_gives_that_variant() -> None:
 @pytest.mark.parametrize(
     ("override", "expected"),
     [
-        ("run.episodes=2.5", "run.episodes must be an integer >= 1, got 2.5"),
-        ("run.episodes=abc", "run.episodes must be an integer >= 1, got 'abc'"),
-        ("run.episodes=0", "run.episodes must be an integer >= 1"),
-        ("run.seed=1.7", "run.seed must be an integer, got 1.7"),
+        ("run.episodes=2.5", "run.episodes must be an integer in 1..1000000, got 2.5"),
+        ("run.episodes=abc", "run.episodes must be an integer in 1..1000000, got 'abc'"),
+        ("run.episodes=0", "run.episodes must be an integer in 1..1000000"),
+        ("run.seed=1.7", "run.seed must be an integer >= 0, got 1.7"),
         ("run.resume=perhaps", "run.resume must be true or false, got 'perhaps'"),
         ("run.plot=nope", "run.plot must be true or false, got 'nope'"),
         ("run.progress=2", "run.progress must be true or false"),
@@ -273,7 +273,7 @@ def test_each_app_lists_only_its_own_groups(capsys: pytest.CaptureFixture[str]) 
         ("ppo.gamma=2", "ppo.gamma must be a finite number in [0, 1], got 2"),
         ("ppo.target_kl=abc", "ppo.target_kl must be a finite number >= 0, got 'abc'"),
         ("train.workers=0", "train.workers must be an integer >= 1, got 0"),
-        ("train.seeds=[1.5]", "train.seeds[0] must be an integer, got 1.5"),
+        ("train.seeds=[1.5]", "train.seeds[0] must be an integer >= 0, got 1.5"),
         ("train.eval_episodes=2.5", "train.eval_episodes must be an integer >= 1, got 2.5"),
         ("train.mode=sideways", "train.mode must be one of fixed, alternating, got 'sideways'"),
         ("+train.seed=3", "train has unknown option(s) seed"),
