@@ -6,7 +6,7 @@ A plugin is a Python module that registers things when imported (``@register_age
 | where | how |
 |---|---|
 | installed packages | an entry point in the group `feedbackgym` (`mypkg = "mypkg.plugin"`); a module is imported, a callable (`"mypkg.plugin:register"`) is also called with no arguments |
-| the command line | `run.plugins=[mypkg.envs,mypkg.agents]` (modules to import; `feedbackgym run` only) |
+| the command line | `run.plugins=[mypkg.envs,mypkg.agents]` (`feedbackgym run`), `train.plugins=[...]` (`feedbackgym train`): modules to import, in every worker process too |
 | the environment | `FEEDBACKGYM_PLUGINS=mypkg.envs,mypkg.agents` |
 
 A plugin may ship its own Hydra configs (``agent/<name>.yaml``, ``env/<name>.yaml``, ``experiment/...``)
@@ -69,8 +69,11 @@ def import_plugin(name: str, where: str) -> None:
     _loaded.add(name)
 
 
-def load_plugins(modules: Iterable[str] = (), *, entry_points: bool = True, environment: bool = True) -> list[str]:
-    """Import the plugins: entry points of the ``feedbackgym`` group, ``FEEDBACKGYM_PLUGINS``, then ``modules``.
+def load_plugins(
+    modules: Iterable[str] = (), *, entry_points: bool = True, environment: bool = True, option: str = "run.plugins"
+) -> list[str]:
+    """Import the plugins: entry points of the ``feedbackgym`` group, ``FEEDBACKGYM_PLUGINS``, then ``modules``
+    (the config option ``option`` names them, for the messages).
 
     Returns what was named, in load order; each is imported once per process.
     """
@@ -80,8 +83,8 @@ def load_plugins(modules: Iterable[str] = (), *, entry_points: bool = True, envi
     if environment:
         named += [(name, f"from {PLUGINS_VARIABLE}") for name in modules_from_environment()]
     if isinstance(modules, str):
-        raise PluginError(f"run.plugins must be a list of module names, e.g. [mypkg.envs], got {modules!r}")
-    named += [(str(name), "from run.plugins") for name in modules]
+        raise PluginError(f"{option} must be a list of module names, e.g. [mypkg.envs], got {modules!r}")
+    named += [(str(name), f"from {option}") for name in modules]
     for name, where in named:
         import_plugin(name, where)
     return [name for name, _ in named]

@@ -159,7 +159,7 @@ def ppo_args(cfg: Mapping[str, Any], condition: Mapping[str, Any]) -> Any:
 
 TRAIN_OPTIONS = ("name", "description", "mode", "phases", "seeds", "workers", "conditions", "eval_episodes", "eval_seed",
                  "eval_deterministic", "success_metric", "threshold", "threshold_window", "curve", "summary", "plot",
-                 "plot_eval", "tensorboard", "report")
+                 "plot_eval", "tensorboard", "report", "plugins")
 
 
 def check_train_options(train_cfg: Mapping[str, Any]) -> None:
@@ -391,7 +391,24 @@ def _jsonable(value: Any) -> Any:
 
 
 def _job_entry(payload: tuple[dict[str, Any], str, int, str]) -> dict[str, Any]:
+    # A worker process (spawned) starts with the built-in registries only: the plugins that registered the
+    # environment, agents or encoders of the config are imported here again (once per process).
+    load_training_plugins(payload[0])
     return train_job(*payload)
+
+
+def load_training_plugins(cfg: Mapping[str, Any]) -> list[str]:
+    """Import the plugins (entry points, ``FEEDBACKGYM_PLUGINS``, ``train.plugins``); a failure is a ConfigError."""
+    from feedbackgym.experiments.plugins import PluginError, load_plugins
+
+    train_cfg = cfg.get("train")
+    modules = (train_cfg.get("plugins") or []) if isinstance(train_cfg, Mapping) else []
+    if not isinstance(modules, list) or not all(isinstance(name, str) and name for name in modules):
+        raise ConfigError(f"train.plugins must be a list of module names to import, e.g. [mypkg.envs], got {modules!r}")
+    try:
+        return load_plugins(modules, option="train.plugins")
+    except PluginError as error:
+        raise ConfigError(str(error)) from error
 
 
 # ------------------------------------------------------------------------------------- reports
@@ -546,6 +563,7 @@ def run_training(cfg: DictConfig | Mapping[str, Any], output_dir: Path | str) ->
     if isinstance(cfg, DictConfig):  # env.id=<registered variant> keeps that variant's own kwargs
         plain["env"]["kwargs"] = env_kwargs(cfg)
     check_common_shape(plain)
+    load_training_plugins(plain)  # before anything reads the env id, the agents or the encoder kinds
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     if plain.get("lm") is not None:  # a training=lm_* overlay: language-model policies (experiments/lm_train.py)

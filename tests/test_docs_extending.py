@@ -122,7 +122,9 @@ def test_the_page_runs_as_printed_and_does_what_it_says(project: Path) -> None:
     assert float(rows["hints"][2]) == 1.0 and float(rows["binary"][2]) < 0.3 and float(rows["unary"][2]) < 0.3
     assert {"results.csv", "episodes.jsonl", "report.html"} <= {p.name for p in (project / "outputs" / "hint_ladder").iterdir()}
     # section 8, tiny: the baseline bisects (4 guesses cover 15 numbers); the policy is saved and loads as an agent
-    quick = ["ppo.total_timesteps=512", "ppo.num_envs=2", "ppo.num_steps=32", "train.eval_episodes=20", "train.report=false"]
+    # two seeds on two worker processes: each imports the plugin again (spawned workers start without it)
+    quick = ["ppo.total_timesteps=512", "ppo.num_envs=2", "ppo.num_steps=32", "train.eval_episodes=20", "train.report=false",
+             "train.workers=2", "train.seeds=[1,2]"]
     rows = table_rows(run_command(train_line, project, quick), {"ppo_guesser", "bisecting_guesser"})
     assert float(rows["bisecting_guesser"][2]) == 1.0 and 0.0 <= float(rows["ppo_guesser"][2]) <= 1.0
     checked, played, numeric, loaded = run_examples(EXAMPLES)

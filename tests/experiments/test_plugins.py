@@ -161,3 +161,21 @@ def test_a_custom_env_without_metrics_or_transcript_is_told_not_silent(caplog: p
     assert result.error is None and result.returns == {"player_0": 1.0}
     text = caplog.text
     assert "Bare has no `episode_metrics`" in text and "Bare has no `transcript`" in text
+
+
+@pytest.mark.parametrize("plugins", ["fbg_demo_plugin", [""], [3], {"a": 1}])
+def test_train_plugins_must_be_a_list_of_module_names(plugins) -> None:
+    from feedbackgym.experiments.configuration import ConfigError
+    from feedbackgym.experiments.train import load_training_plugins
+
+    with pytest.raises(ConfigError, match="train.plugins must be a list of module names"):
+        load_training_plugins({"train": {"plugins": plugins}})
+
+
+def test_a_train_plugin_that_cannot_be_imported_is_named_with_its_option() -> None:
+    from feedbackgym.experiments.configuration import ConfigError
+    from feedbackgym.experiments.train import load_training_plugins
+
+    with pytest.raises(ConfigError, match=r"plugin 'fbg_no_such_module' \(from train.plugins\) cannot be imported"):
+        load_training_plugins({"train": {"plugins": ["fbg_no_such_module"]}})
+    assert load_training_plugins({"train": None}) == load_training_plugins({})  # no section: only the installed plugins
