@@ -6,7 +6,7 @@ import sys
 from collections.abc import Callable
 from typing import Any, TextIO
 
-from feedbackgym.agents.base import Agent
+from feedbackgym.agents.base import Agent, AgentConfigurationError
 from feedbackgym.agents.registration import register_agent
 from feedbackgym.envs.core.checks import fail, require_bool
 
@@ -14,6 +14,9 @@ from feedbackgym.envs.core.checks import fail, require_bool
 @register_agent("human")
 class HumanAgent(Agent):
     """Prints the observation text and reads one reply; end a multi-line reply with a line ``.``.
+
+    When the input ends (Ctrl-D, or piped replies that ran out) the agent raises
+    :class:`~feedbackgym.agents.base.AgentConfigurationError`, which stops a run at once.
 
     ``input_fn`` and ``output`` are injectable so the agent can be scripted in tests.
     """
@@ -38,10 +41,20 @@ class HumanAgent(Agent):
         out = self.output or sys.stdout
         print("\n" + "=" * 72 + "\n" + str(observation.get("text", "")), file=out)
         if not self.multiline:
-            return self.input_fn("> ")
+            return self._read()
         lines: list[str] = []
         while True:
-            line = self.input_fn("> ")
+            line = self._read()
             if line == ".":
                 return "\n".join(lines)
             lines.append(line)
+
+    def _read(self) -> str:
+        try:
+            return self.input_fn("> ")
+        except EOFError:
+            # No one is left at the terminal (Ctrl-D, or piped input that ran out): every later episode would
+            # fail alike, so the run stops here instead of recording one errored episode after another.
+            raise AgentConfigurationError(
+                "the human player's input ended (end of file): no one is left to type replies, so the run stops"
+            ) from None

@@ -248,3 +248,27 @@ def test_human_agent_reads_the_observation_and_types_a_reply() -> None:
     assert "Compute 3 + 4." in shown.getvalue()
     agent.multiline = True
     assert agent.act({"text": "again"}, {}) == "line one\nline two"
+
+
+@pytest.mark.parametrize("multiline", [False, True])
+def test_a_human_whose_input_ends_stops_the_run_instead_of_failing_every_episode(multiline: bool) -> None:
+    import asyncio
+    import io
+
+    from feedbackgym.agents.base import AgentConfigurationError
+    from feedbackgym.agents.human import HumanAgent
+    from feedbackgym.envs import make
+    from feedbackgym.experiments.runner import EpisodeJob, run_episodes
+
+    typed = iter(["partial"] if multiline else [])
+
+    def read(prompt: str) -> str:
+        try:
+            return next(typed)
+        except StopIteration:
+            raise EOFError from None
+
+    human = HumanAgent(multiline=multiline, input_fn=read, output=io.StringIO())
+    with pytest.raises(AgentConfigurationError, match="input ended"):
+        asyncio.run(run_episodes([EpisodeJob(str(i), i) for i in range(5)], lambda c: make("SolverFeedback-v0"),
+                                 lambda c: {"solver_0": human, "teacher_0": "scripted_teacher"}, concurrency=1))
