@@ -9,7 +9,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-LISTS = ("envs", "agents", "tasks", "wrappers")
+LISTS = ("envs", "agents", "tasks", "wrappers", "encoders")
 # Each Hydra app composes its own root (conf/run, conf/train) and the shared groups (conf/common).
 APPS = {"run": ("feedbackgym.conf.run", "config"), "train": ("feedbackgym.conf.train", "train")}
 HELP_FLAGS = ("--help", "-h")
@@ -28,6 +28,14 @@ def registered(kind: str) -> list[str]:
         from feedbackgym.envs.tasks import task_sources
 
         return list(task_sources())
+    if kind == "encoders":  # numeric views' encoder kinds (learners: {role: {kind: ...}}), with the roles they are the default of
+        from feedbackgym.wrappers.encoding import _DEFAULT_KINDS, ENCODERS
+
+        def default_of(kind: str) -> str:
+            roles = [f"{env} {role}" for (env, role), of in _DEFAULT_KINDS.items() if of == kind]
+            return f"default for {', '.join(roles)}" if roles else ""
+
+        return [f"{kind:16s} {default_of(kind)}".rstrip() for kind in sorted(ENCODERS)]
     from feedbackgym.envs import wrapper_registry
 
     return wrapper_registry.names()
@@ -107,7 +115,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return models_main(argv[1:])
     parser = argparse.ArgumentParser(prog="feedbackgym", description="Feedback environments for language agents.")
     commands = parser.add_subparsers(dest="command", required=True)
-    listing = commands.add_parser("list", help="list registered envs, agents, tasks and wrappers")
+    listing = commands.add_parser("list", help="list registered envs, agents, tasks, wrappers and encoders")
     listing.add_argument("kind", nargs="?", choices=LISTS, help="only this registry")
     commands.add_parser("run", help="run an experiment: feedbackgym run [hydra overrides] [--multirun]")
     commands.add_parser("train", help="train PPO agents on numeric views: feedbackgym train [training=try_again] [hydra overrides]")

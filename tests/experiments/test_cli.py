@@ -14,8 +14,25 @@ from feedbackgym.experiments.cli import main
 def test_list_names_every_registry(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["list"]) == 0
     out = capsys.readouterr().out
-    for expected in ("envs:", "SolverFeedback-v0", "SolverFeedback-UFO-v0", "agents:", "friction_solver", "tasks:", "hex_multiplication", "wrappers:", "unary_feedback"):
+    for expected in ("envs:", "SolverFeedback-v0", "SolverFeedback-UFO-v0", "agents:", "friction_solver", "tasks:", "hex_multiplication", "wrappers:", "unary_feedback", "encoders:"):
         assert expected in out
+
+
+def test_list_encoders_names_each_kind_and_the_roles_it_is_the_default_of(capsys: pytest.CaptureFixture[str], restore_registries: None) -> None:
+    from feedbackgym.wrappers.encoding import Encoder, register_encoder
+
+    @register_encoder(default_for=[("HigherLowerEnv", "guesser")])
+    class Guesses(Encoder):
+        kind = "guesses_listed"
+
+        def __init__(self, fields: object = None) -> None:
+            super().__init__(fields)
+
+    assert main(["list", "encoders"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "encoders:"
+    assert any(line.split() == ["negotiator", "default", "for", "NegotiationEnv", "seller,", "NegotiationEnv", "buyer"] for line in lines)
+    assert any(line.split() == ["guesses_listed", "default", "for", "HigherLowerEnv", "guesser"] for line in lines)
 
 
 def test_run_passes_hydra_overrides(tmp_path: Path) -> None:
