@@ -343,7 +343,11 @@ def check_run_options(cfg: DictConfig) -> dict[str, Any]:
         raise ConfigError(f"run.plugins must be a list of module names to import, e.g. [mypkg.envs], got {plugins!r}")
     checked["plugins"] = plugins
     checked["backend"] = require_choice(run.get("backend", "local"), "run.backend", BACKENDS)
+    # Checked whatever the backend: a typo under run.ray should not wait for the day the run goes to Ray.
+    from feedbackgym.experiments.backends.ray_backend import check_ray_options
+
     checked["ray"] = dict(run.get("ray") or {})
+    check_ray_options(checked["ray"])
     return checked
 
 

@@ -62,6 +62,10 @@ def small(*overrides: str):
         (["run.seed=-1"], "run.seed must be an integer >= 0, got -1"),
         (["run.episodes=99999999999999999999"], "run.episodes must be an integer in 1..1000000"),
         (["env.kwargs.max_turns='${nope}'"], "nope"),
+        # run.ray is checked with the local backend too
+        (["+run.ray.chunk_sise=3"], "run.ray has unknown option(s) chunk_sise"),
+        (["run.ray.chunk_size=0"], "run.ray.chunk_size must be an integer >= 1"),
+        (["run.ray.num_cpus_per_task=-1"], "run.ray.num_cpus_per_task must be"),
     ],
 )
 def test_a_wrongly_shaped_config_stops_before_any_episode(tmp_path: Path, overrides: list[str], expected: str) -> None:
