@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import logging
+import math
 import os
 import random
 import re
@@ -254,12 +255,22 @@ class LLMAgent(Agent):
         raise RuntimeError("LLMAgent.act was called inside a running event loop; await agent.aact(...) instead")
 
     async def aact(self, observation: dict[str, Any], info: dict[str, Any]) -> str:
-        messages = self.build_messages(info.get("messages") or [{"role": "user", "content": str(observation.get("text", ""))}])
-        turn = int(info.get("turn", 0) or 0)
+        # An observation or info that is not what an environment sends (missing, None, odd fields) is
+        # read leniently: the agent still sends one well-formed request instead of failing here.
+        observation = observation if isinstance(observation, Mapping) else {}
+        info = info if isinstance(info, Mapping) else {}
+        chat = info.get("messages")
+        if not chat or isinstance(chat, (str, bytes, Mapping)) or not isinstance(chat, Sequence):
+            chat = [{"role": "user", "content": observation.get("text")}]
+        messages = self.build_messages(chat)
+        turn = _turn(info.get("turn"))
         temperature = self.temperature
         if self.temperature_step:
-            temperature = min(self.temperature + self.temperature_step * turn, self.temperature_cap)
-        tried = {_answer_key(a) for a in info.get("tried_answers") or []}
+            temperature = min(max(self.temperature + self.temperature_step * turn, 0.0), self.temperature_cap)
+        tried_answers = info.get("tried_answers")
+        if not isinstance(tried_answers, (list, tuple)):
+            tried_answers = []
+        tried = {_answer_key(a) for a in tried_answers if isinstance(a, str)}
         if self.reject_previous > 1 and tried:
             if self.sample_with_n:
                 replies = await self._complete(messages, temperature, 0, n=self.reject_previous)
@@ -276,7 +287,7 @@ class LLMAgent(Agent):
 
     def build_messages(self, messages: Sequence[Mapping[str, str]]) -> list[dict[str, str]]:
         """The environment's chat view with the template applied, roles alternating, ending on the user."""
-        built = [{"role": m["role"], "content": m.get("content") or ""} for m in messages]
+        built = [_chat_message(m) for m in messages]
         env_system = built[0]["content"] if built and built[0]["role"] == "system" else ""
         system = self.system_prompt if self.system_prompt is not None else (self.template.system if self.template else None)
         if system is not None:
@@ -463,6 +474,42 @@ def wire_safe(text: str) -> str:
 def wire_safe_messages(messages: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """The messages with every text made encodable (see :func:`wire_safe`); the originals are not changed."""
     return [{k: wire_safe(v) if isinstance(v, str) else v for k, v in m.items()} for m in messages]
+
+
+CHAT_ROLES = ("system", "user", "assistant")
+MAX_TURN = 1_000_000  # past any episode; keeps temperature_step * turn a float
+
+
+def _chat_message(message: Any) -> dict[str, str]:
+    """One message as providers accept it: a role among :data:`CHAT_ROLES` (any other, or none, is the
+    user's) and text content (None is empty; a list of content parts keeps its text parts; anything
+    else is its ``str``)."""
+    if not isinstance(message, Mapping):
+        return {"role": "user", "content": _content_text(message)}
+    role = message.get("role")
+    role = role.strip().lower() if isinstance(role, str) else ""
+    return {"role": role if role in CHAT_ROLES else "user", "content": _content_text(message.get("content"))}
+
+
+def _content_text(content: Any) -> str:
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, (list, tuple)):
+        parts = (part.get("text") if isinstance(part, Mapping) else part for part in content)
+        return "\n".join(part for part in parts if isinstance(part, str))
+    try:
+        return str(content)
+    except Exception:  # noqa: BLE001 - an object whose __str__ raises contributes nothing
+        return ""
+
+
+def _turn(value: Any) -> int:
+    """``info["turn"]`` as an integer in 0..MAX_TURN; 0 when it is missing or not a finite number."""
+    if is_int(value) or (isinstance(value, float) and math.isfinite(value)):
+        return min(max(int(value), 0), MAX_TURN)
+    return 0
 
 
 def _answer_key(answer: str | None) -> str | None:
