@@ -272,3 +272,15 @@ def test_a_human_whose_input_ends_stops_the_run_instead_of_failing_every_episode
     with pytest.raises(AgentConfigurationError, match="input ended"):
         asyncio.run(run_episodes([EpisodeJob(str(i), i) for i in range(5)], lambda c: make("SolverFeedback-v0"),
                                  lambda c: {"solver_0": human, "teacher_0": "scripted_teacher"}, concurrency=1))
+
+
+@pytest.mark.parametrize(("name", "env_id"), [("friction_solver", "SolverFeedback-v0"), ("susceptible_solver", "DeceptiveJudge-v0")])
+def test_solvers_start_a_task_without_an_id_after_someone_else_tried(name: str, env_id: str) -> None:
+    env = make(env_id)
+    env.reset(seed=0)
+    observation, *_, info = env.last()
+    # A task source without ids, and an answer tried before this agent took the role.
+    info = {**info, "task": {k: v for k, v in info["task"].items() if k != "id"}, "tried_answers": ["7"]}
+    agent = make_agent(name)
+    agent.reset(seed=0)
+    assert isinstance(agent.act(observation, info), str)
