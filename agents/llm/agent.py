@@ -171,6 +171,7 @@ class LLMAgent(Agent):
             for item in stops:
                 require_text("stop", item, multiline=True, max_chars=1000)
         require_mapping("completion_kwargs", completion_kwargs)
+        _check_completion_kwargs(completion_kwargs or {})
         if require_text("prompt", prompt, max_chars=200, allow_none=True):
             from feedbackgym.agents.llm.prompts import require_prompt
 
@@ -474,6 +475,33 @@ def wire_safe(text: str) -> str:
 def wire_safe_messages(messages: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """The messages with every text made encodable (see :func:`wire_safe`); the originals are not changed."""
     return [{k: wire_safe(v) if isinstance(v, str) else v for k, v in m.items()} for m in messages]
+
+
+# completion_kwargs the agent sets itself or cannot work with: each has its own argument (or none).
+_OWN_COMPLETION_KWARGS = {
+    "model": "give it as model=", "messages": "the agent sends the environment's chat view",
+    "api_base": "give it as api_base=",
+    "base_url": "give it as api_base=", "mock_response": "give it as mock_response=", "timeout": "give it as timeout=",
+    "num_retries": "the agent retries itself: give max_retries=", "max_retries": "the agent retries itself: give max_retries=",
+    "n": "give reject_previous= with sample_with_n=True", "stream": "the agent reads whole replies",
+}
+
+
+def _check_completion_kwargs(completion_kwargs: Mapping[str, Any]) -> None:
+    """Refuse a completion kwarg the agent sets itself (it would be overridden, or break reading replies:
+    ``stream``), and redact the keys it carries (``api_key``, auth headers) like ``api_key=``'s. No value is shown."""
+    register_secret(completion_kwargs.get("api_key") if isinstance(completion_kwargs.get("api_key"), str) else None)
+    for headers in (completion_kwargs.get("extra_headers"), completion_kwargs.get("headers")):
+        if isinstance(headers, Mapping):
+            for header, value in headers.items():
+                if isinstance(value, str) and re.search(r"key|auth|token|secret", str(header), re.I):
+                    register_secret(value.removeprefix("Bearer ").strip() or None)
+    for name in completion_kwargs:
+        if name in _OWN_COMPLETION_KWARGS:
+            raise ArgumentError(
+                f"completion_kwargs may not set {name!r} ({_OWN_COMPLETION_KWARGS[name]}); "
+                f"it may set anything but {', '.join(sorted(_OWN_COMPLETION_KWARGS))}"
+            )
 
 
 CHAT_ROLES = ("system", "user", "assistant")

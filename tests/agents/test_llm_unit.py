@@ -261,3 +261,16 @@ def test_odd_info_fields_still_give_one_request() -> None:
                               ({}, {"turn": 10**400})]:
         agent.reset(seed=0)
         assert agent.act(observation, info) == "\\boxed{1}"
+
+
+@pytest.mark.parametrize("name", ["stream", "messages", "n", "mock_response"])
+def test_completion_kwargs_may_not_set_what_the_agent_sets_itself(name: str) -> None:
+    with pytest.raises(ValueError, match=f"completion_kwargs may not set '{name}'") as caught:
+        make_agent("llm", model="gpt-4o-mini", mock_response="x", completion_kwargs={name: "zq-value-8812"})
+    assert "zq-value-8812" not in str(caught.value)
+
+
+def test_keys_in_completion_kwargs_are_redacted_like_api_key() -> None:
+    make_agent("llm", model="gpt-4o-mini", mock_response="x",
+               completion_kwargs={"api_key": "zqNestedKey7731", "extra_headers": {"Authorization": "Bearer zqBearer5512", "X-Trace": "visible-1"}})
+    assert redact("zqNestedKey7731 zqBearer5512 visible-1") == f"{REDACTED} {REDACTED} visible-1"
