@@ -258,13 +258,9 @@ class LLMAgent(Agent):
     async def aact(self, observation: dict[str, Any], info: dict[str, Any]) -> str:
         # An observation or info that is not what an environment sends (missing, None, odd fields) is
         # read leniently: the agent still sends one well-formed request instead of failing here.
-        observation = observation if isinstance(observation, Mapping) else {}
         info = info if isinstance(info, Mapping) else {}
-        chat = info.get("messages")
-        if not chat or isinstance(chat, (str, bytes, Mapping)) or not isinstance(chat, Sequence):
-            chat = [{"role": "user", "content": observation.get("text")}]
-        messages = self.build_messages(chat)
-        turn = _turn(info.get("turn"))
+        messages = self.build_messages(chat_view(observation, info))
+        turn = turn_of(info)
         temperature = self.temperature
         if self.temperature_step:
             temperature = min(max(self.temperature + self.temperature_step * turn, 0.0), self.temperature_cap)
@@ -288,7 +284,7 @@ class LLMAgent(Agent):
 
     def build_messages(self, messages: Sequence[Mapping[str, str]]) -> list[dict[str, str]]:
         """The environment's chat view with the template applied, roles alternating, ending on the user."""
-        built = [_chat_message(m) for m in messages]
+        built = [chat_message(m) for m in messages]
         env_system = built[0]["content"] if built and built[0]["role"] == "system" else ""
         system = self.system_prompt if self.system_prompt is not None else (self.template.system if self.template else None)
         if system is not None:
@@ -508,7 +504,7 @@ CHAT_ROLES = ("system", "user", "assistant")
 MAX_TURN = 1_000_000  # past any episode; keeps temperature_step * turn a float
 
 
-def _chat_message(message: Any) -> dict[str, str]:
+def chat_message(message: Any) -> dict[str, str]:
     """One message as providers accept it: a role among :data:`CHAT_ROLES` (any other, or none, is the
     user's) and text content (None is empty; a list of content parts keeps its text parts; anything
     else is its ``str``)."""
@@ -533,8 +529,19 @@ def _content_text(content: Any) -> str:
         return ""
 
 
-def _turn(value: Any) -> int:
+def chat_view(observation: Any, info: Any) -> list[dict[str, str]]:
+    """``info["messages"]`` (else the observation's text as one user message), each as :func:`chat_message`
+    makes it. An observation or info that is not a mapping counts as empty."""
+    observation = observation if isinstance(observation, Mapping) else {}
+    chat = info.get("messages") if isinstance(info, Mapping) else None
+    if not chat or isinstance(chat, (str, bytes, Mapping)) or not isinstance(chat, Sequence):
+        chat = [{"role": "user", "content": observation.get("text")}]
+    return [chat_message(message) for message in chat]
+
+
+def turn_of(info: Any) -> int:
     """``info["turn"]`` as an integer in 0..MAX_TURN; 0 when it is missing or not a finite number."""
+    value = info.get("turn") if isinstance(info, Mapping) else None
     if is_int(value) or (isinstance(value, float) and math.isfinite(value)):
         return min(max(int(value), 0), MAX_TURN)
     return 0
