@@ -284,3 +284,12 @@ def test_solvers_start_a_task_without_an_id_after_someone_else_tried(name: str, 
     agent = make_agent(name)
     agent.reset(seed=0)
     assert isinstance(agent.act(observation, info), str)
+
+
+def test_random_agent_answers_a_task_of_many_options_and_any_info() -> None:
+    agent = RandomAgent(p_valid=1.0, seed=0)
+    choices = [f"option {i}" for i in range(14)]
+    answers = {agent.act({}, {"task": {"choices": choices}}) for _ in range(200)}
+    assert answers == {f"\\boxed{{{letter}}}" for letter in "ABCDEFGHIJKLMN"}
+    for info in (None, {"task": "not a mapping"}, {"task": {"choices": 5}}):
+        assert agent.act({}, info).startswith("\\boxed{")
