@@ -293,3 +293,14 @@ def test_random_agent_answers_a_task_of_many_options_and_any_info() -> None:
     assert answers == {f"\\boxed{{{letter}}}" for letter in "ABCDEFGHIJKLMN"}
     for info in (None, {"task": "not a mapping"}, {"task": {"choices": 5}}):
         assert agent.act({}, info).startswith("\\boxed{")
+
+
+def test_human_agent_shows_an_observation_that_is_not_a_mapping() -> None:
+    import io
+
+    from feedbackgym.agents.human import HumanAgent
+
+    shown = io.StringIO()
+    agent = HumanAgent(input_fn=lambda prompt: "ok", output=shown)
+    assert agent.act(None, None) == "ok" and agent.act("plain text", {}) == "ok"
+    assert "plain text" in shown.getvalue()
