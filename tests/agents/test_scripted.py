@@ -304,3 +304,15 @@ def test_human_agent_shows_an_observation_that_is_not_a_mapping() -> None:
     agent = HumanAgent(input_fn=lambda prompt: "ok", output=shown)
     assert agent.act(None, None) == "ok" and agent.act("plain text", {}) == "ok"
     assert "plain text" in shown.getvalue()
+
+
+def test_friction_solver_reads_feedback_without_a_level_or_verdict() -> None:
+    env = make("SolverFeedback-v0")
+    env.reset(seed=0)
+    observation, *_, info = env.last()
+    solver = FrictionSolver(seed=0)
+    solver.act(observation, info)  # the first attempt
+    tried = {**info, "turn": 1, "tried_answers": ["7"]}
+    for feedback in ({"turn": 1, "text": "Try again."}, {"turn": 1, "text": "Hm.", "level": "a_level_of_my_own", "verdict": None},
+                     {"turn": 1, "text": "x", "level": ["not", "a", "name"]}, "not a mapping"):
+        assert solver.act(observation, {**tried, "feedback": feedback}).startswith("The answer is")
