@@ -91,7 +91,8 @@ class LLMAgent(Agent):
         api_base: the server's base URL (``http://127.0.0.1:8000/v1``).
         api_key_env: the name of the environment variable holding the key (preferred: the key never
             enters a config). ``api_key`` works too and is redacted from every output.
-        temperature, max_tokens, stop, completion_kwargs: passed to ``litellm.acompletion``.
+        temperature, max_tokens, stop, completion_kwargs: passed to ``litellm.acompletion`` (completion_kwargs may
+            not set what the agent sets itself: model, messages, n, stream, mock_response, timeout, retries, api_base).
         temperature_step, temperature_cap: Feedback Friction's schedule, temperature + step * turn, capped.
         reject_previous: sample this many replies and keep one whose answer was not tried before
             (Feedback Friction's rejection strategy; 0 or 1 turns it off). ``sample_with_n`` asks for
