@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import numpy as np
@@ -66,6 +67,9 @@ def require_agent_seed(seed: Any) -> Any:
     raise fail("seed", "None or an integer >= 0", seed)
 
 
+_NO_TASK_YET = object()  # a task id no task has: the first call after a reset starts a task
+
+
 class TaskAgent(Agent):
     """An agent with per-task latent state (a behaviour model's competence, a peer's belief).
 
@@ -75,14 +79,17 @@ class TaskAgent(Agent):
 
     def __init__(self, seed: int | None = None) -> None:
         super().__init__(seed)
-        self._task_id: str | None = None
+        self._task_id: Any = _NO_TASK_YET
 
     def reset(self, seed: int | None = None) -> None:
         super().reset(seed)
-        self._task_id = None
+        self._task_id = _NO_TASK_YET
 
     def new_task(self, info: dict[str, Any], *, tried: list[str] | None = None) -> bool:
-        task_id = (info.get("task") or {}).get("id")
+        task = info.get("task") if isinstance(info, Mapping) else None
+        task_id = task.get("id") if isinstance(task, Mapping) else None
+        # The first call after a reset is always a new task, also when the task has no id (a task
+        # source without ids) and something was tried before this agent took the role.
         fresh = task_id != self._task_id or (tried is not None and not tried)
         self._task_id = task_id
         return fresh

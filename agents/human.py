@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, TextIO
 
 from feedbackgym.agents.base import Agent, AgentConfigurationError
@@ -39,7 +39,7 @@ class HumanAgent(Agent):
 
     def act(self, observation: dict[str, Any], info: dict[str, Any]) -> str:
         out = self.output or sys.stdout
-        print("\n" + "=" * 72 + "\n" + str(observation.get("text", "")), file=out)
+        print("\n" + "=" * 72 + "\n" + str(observation.get("text", "") if isinstance(observation, Mapping) else (observation or "")), file=out)
         if not self.multiline:
             return self._read()
         lines: list[str] = []

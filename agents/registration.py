@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from feedbackgym.envs.core.registry import Registry
+from feedbackgym.envs.core.checks import fail
 from feedbackgym.envs.registration import check_kwargs
 
 from feedbackgym.agents.base import Agent
@@ -24,6 +25,8 @@ def register_agent(name: str, *aliases: str, override: bool = False) -> Callable
 
 def make_agent(name: str, **kwargs: Any) -> Agent:
     """Build a registered agent; an unknown name or argument gets a "Did you mean" error."""
+    if not isinstance(name, str):
+        raise fail("agent name", f"a registered agent name ({', '.join(registered_agents())})", name)
     constructor = agent_registry.get(name)
     check_kwargs(constructor, kwargs, f"agent `{name}`")
     return constructor(**kwargs)
@@ -34,9 +37,16 @@ def registered_agents() -> list[str]:
 
 
 def agent_kwargs(spec: Mapping[str, Any]) -> dict[str, Any]:
-    """The constructor arguments of an agent spec: every key but ``name`` (a nested ``kwargs`` mapping is merged in)."""
+    """The constructor arguments of an agent spec: every key but ``name`` (a nested ``kwargs`` mapping is merged in,
+    its values winning)."""
     kwargs = {key: value for key, value in spec.items() if key not in ("name", "kwargs")}
-    kwargs.update(spec.get("kwargs") or {})
+    nested = spec.get("kwargs")
+    if nested is not None and not isinstance(nested, Mapping):
+        raise fail(f"agent `{spec.get('name')}` kwargs", "a mapping of constructor arguments or None", nested)
+    kwargs.update(nested or {})
+    odd = [key for key in kwargs if not isinstance(key, str)]
+    if odd:
+        raise fail(f"agent `{spec.get('name')}` argument names", "strings", odd[0])
     return kwargs
 
 

@@ -17,7 +17,7 @@ from feedbackgym.agents.hf.context import TokenContext
 from feedbackgym.agents.hf.generation import GenerationOutput, GenerationQueue, GenerationRequest, generate_batch
 from feedbackgym.agents.hf.loading import LoadedModel, load_model, wrap_model
 from feedbackgym.agents.hf.records import EpisodeTokens, TurnRecord
-from feedbackgym.agents.llm.agent import LLMAgent
+from feedbackgym.agents.llm.agent import LLMAgent, chat_view, turn_of
 from feedbackgym.agents.llm.prompts import PromptTemplate, get_prompt, require_prompt
 
 
@@ -173,10 +173,10 @@ class HFAgent(Agent):
 
     # ---------------------------------------------------------------------------------- acting
     def _request(self, info: Mapping[str, Any], observation: Mapping[str, Any]) -> tuple[GenerationRequest, str | None]:
-        raw = info.get("messages") or [{"role": "user", "content": str(observation.get("text", ""))}]
-        rebuilt = self.context.prompt(raw)
+        rebuilt = self.context.prompt(chat_view(observation, info))
         if not self.tokens.turns:
-            task_id = (info.get("task") or {}).get("id", "") if isinstance(info.get("task"), Mapping) else ""
+            task = info.get("task") if isinstance(info, Mapping) else None
+            task_id = task.get("id", "") if isinstance(task, Mapping) else ""
             self.tokens.group_id = f"{task_id}|seed={self.episode_seed}"
         ids = self.context.ids
         # The last turn's cache serves this one when the context grew from it (never after a rebuild).
@@ -203,7 +203,7 @@ class HFAgent(Agent):
             self.tokens.turns.append(
                 TurnRecord(
                     turn=len(self.tokens.turns),
-                    env_turn=int(info.get("turn", 0) or 0),
+                    env_turn=turn_of(info),
                     context_ids=list(request.prompt_ids),
                     context_mask=list(self.context.mask),
                     completion_ids=completion,

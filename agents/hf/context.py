@@ -34,6 +34,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from feedbackgym.agents.llm.agent import chat_message
+
 Messages = list[dict[str, str]]
 _PLACEHOLDER = "\u2063feedbackgym-reply\u2063"
 
@@ -77,7 +79,7 @@ class TokenContext:
     def prompt(self, raw_messages: Sequence[Mapping[str, str]]) -> str | None:
         """Bring the context up to date with the environment's ``raw_messages``; returns why it was
         rebuilt (None when it was extended, or on the first turn)."""
-        raw = [{"role": m["role"], "content": m.get("content") or ""} for m in raw_messages]
+        raw = [chat_message(m) for m in raw_messages]  # idempotent on chat_view's messages
         if self.segment < 0:
             self._rebuild(raw)
             return None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import logging
+import math
 import os
 import random
 import re
@@ -90,7 +91,8 @@ class LLMAgent(Agent):
         api_base: the server's base URL (``http://127.0.0.1:8000/v1``).
         api_key_env: the name of the environment variable holding the key (preferred: the key never
             enters a config). ``api_key`` works too and is redacted from every output.
-        temperature, max_tokens, stop, completion_kwargs: passed to ``litellm.acompletion``.
+        temperature, max_tokens, stop, completion_kwargs: passed to ``litellm.acompletion`` (completion_kwargs may
+            not set what the agent sets itself: model, messages, n, stream, mock_response, timeout, retries, api_base).
         temperature_step, temperature_cap: Feedback Friction's schedule, temperature + step * turn, capped.
         reject_previous: sample this many replies and keep one whose answer was not tried before
             (Feedback Friction's rejection strategy; 0 or 1 turns it off). ``sample_with_n`` asks for
@@ -170,6 +172,7 @@ class LLMAgent(Agent):
             for item in stops:
                 require_text("stop", item, multiline=True, max_chars=1000)
         require_mapping("completion_kwargs", completion_kwargs)
+        _check_completion_kwargs(completion_kwargs or {})
         if require_text("prompt", prompt, max_chars=200, allow_none=True):
             from feedbackgym.agents.llm.prompts import require_prompt
 
@@ -254,12 +257,18 @@ class LLMAgent(Agent):
         raise RuntimeError("LLMAgent.act was called inside a running event loop; await agent.aact(...) instead")
 
     async def aact(self, observation: dict[str, Any], info: dict[str, Any]) -> str:
-        messages = self.build_messages(info.get("messages") or [{"role": "user", "content": str(observation.get("text", ""))}])
-        turn = int(info.get("turn", 0) or 0)
+        # An observation or info that is not what an environment sends (missing, None, odd fields) is
+        # read leniently: the agent still sends one well-formed request instead of failing here.
+        info = info if isinstance(info, Mapping) else {}
+        messages = self.build_messages(chat_view(observation, info))
+        turn = turn_of(info)
         temperature = self.temperature
         if self.temperature_step:
-            temperature = min(self.temperature + self.temperature_step * turn, self.temperature_cap)
-        tried = {_answer_key(a) for a in info.get("tried_answers") or []}
+            temperature = min(max(self.temperature + self.temperature_step * turn, 0.0), self.temperature_cap)
+        tried_answers = info.get("tried_answers")
+        if not isinstance(tried_answers, (list, tuple)):
+            tried_answers = []
+        tried = {_answer_key(a) for a in tried_answers if isinstance(a, str)}
         if self.reject_previous > 1 and tried:
             if self.sample_with_n:
                 replies = await self._complete(messages, temperature, 0, n=self.reject_previous)
@@ -276,7 +285,7 @@ class LLMAgent(Agent):
 
     def build_messages(self, messages: Sequence[Mapping[str, str]]) -> list[dict[str, str]]:
         """The environment's chat view with the template applied, roles alternating, ending on the user."""
-        built = [{"role": m["role"], "content": m.get("content") or ""} for m in messages]
+        built = [chat_message(m) for m in messages]
         env_system = built[0]["content"] if built and built[0]["role"] == "system" else ""
         system = self.system_prompt if self.system_prompt is not None else (self.template.system if self.template else None)
         if system is not None:
@@ -463,6 +472,80 @@ def wire_safe(text: str) -> str:
 def wire_safe_messages(messages: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """The messages with every text made encodable (see :func:`wire_safe`); the originals are not changed."""
     return [{k: wire_safe(v) if isinstance(v, str) else v for k, v in m.items()} for m in messages]
+
+
+# completion_kwargs the agent sets itself or cannot work with: each has its own argument (or none).
+_OWN_COMPLETION_KWARGS = {
+    "model": "give it as model=", "messages": "the agent sends the environment's chat view",
+    "api_base": "give it as api_base=",
+    "base_url": "give it as api_base=", "mock_response": "give it as mock_response=", "timeout": "give it as timeout=",
+    "num_retries": "the agent retries itself: give max_retries=", "max_retries": "the agent retries itself: give max_retries=",
+    "n": "give reject_previous= with sample_with_n=True", "stream": "the agent reads whole replies",
+}
+
+
+def _check_completion_kwargs(completion_kwargs: Mapping[str, Any]) -> None:
+    """Refuse a completion kwarg the agent sets itself (it would be overridden, or break reading replies:
+    ``stream``), and redact the keys it carries (``api_key``, auth headers) like ``api_key=``'s. No value is shown."""
+    register_secret(completion_kwargs.get("api_key") if isinstance(completion_kwargs.get("api_key"), str) else None)
+    for headers in (completion_kwargs.get("extra_headers"), completion_kwargs.get("headers")):
+        if isinstance(headers, Mapping):
+            for header, value in headers.items():
+                if isinstance(value, str) and re.search(r"key|auth|token|secret", str(header), re.I):
+                    register_secret(value.removeprefix("Bearer ").strip() or None)
+    for name in completion_kwargs:
+        if name in _OWN_COMPLETION_KWARGS:
+            raise ArgumentError(
+                f"completion_kwargs may not set {name!r} ({_OWN_COMPLETION_KWARGS[name]}); "
+                f"it may set anything but {', '.join(sorted(_OWN_COMPLETION_KWARGS))}"
+            )
+
+
+CHAT_ROLES = ("system", "user", "assistant")
+MAX_TURN = 1_000_000  # past any episode; keeps temperature_step * turn a float
+
+
+def chat_message(message: Any) -> dict[str, str]:
+    """One message as providers accept it: a role among :data:`CHAT_ROLES` (any other, or none, is the
+    user's) and text content (None is empty; a list of content parts keeps its text parts; anything
+    else is its ``str``)."""
+    if not isinstance(message, Mapping):
+        return {"role": "user", "content": _content_text(message)}
+    role = message.get("role")
+    role = role.strip().lower() if isinstance(role, str) else ""
+    return {"role": role if role in CHAT_ROLES else "user", "content": _content_text(message.get("content"))}
+
+
+def _content_text(content: Any) -> str:
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, (list, tuple)):
+        parts = (part.get("text") if isinstance(part, Mapping) else part for part in content)
+        return "\n".join(part for part in parts if isinstance(part, str))
+    try:
+        return str(content)
+    except Exception:  # noqa: BLE001 - an object whose __str__ raises contributes nothing
+        return ""
+
+
+def chat_view(observation: Any, info: Any) -> list[dict[str, str]]:
+    """``info["messages"]`` (else the observation's text as one user message), each as :func:`chat_message`
+    makes it. An observation or info that is not a mapping counts as empty."""
+    observation = observation if isinstance(observation, Mapping) else {}
+    chat = info.get("messages") if isinstance(info, Mapping) else None
+    if not chat or isinstance(chat, (str, bytes, Mapping)) or not isinstance(chat, Sequence):
+        chat = [{"role": "user", "content": observation.get("text")}]
+    return [chat_message(message) for message in chat]
+
+
+def turn_of(info: Any) -> int:
+    """``info["turn"]`` as an integer in 0..MAX_TURN; 0 when it is missing or not a finite number."""
+    value = info.get("turn") if isinstance(info, Mapping) else None
+    if is_int(value) or (isinstance(value, float) and math.isfinite(value)):
+        return min(max(int(value), 0), MAX_TURN)
+    return 0
 
 
 def _answer_key(answer: str | None) -> str | None:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import string
+from collections.abc import Mapping, Sized
 from typing import Any
 
 from feedbackgym.agents.base import Agent
 from feedbackgym.agents.registration import register_agent
 from feedbackgym.envs.core.checks import require_int, require_probability
+from feedbackgym.envs.tasks.answers import LETTERS
 
 _NOISE = string.ascii_letters + string.digits + " .,!?"
 
@@ -29,9 +31,13 @@ class RandomAgent(Agent):
         if self.np_random.random() >= self.p_valid:
             length = int(self.np_random.integers(0, self.max_noise_chars + 1))
             return "".join(self.np_random.choice(list(_NOISE), size=length))
+        info = info if isinstance(info, Mapping) else {}  # it plays any role: read what is there, fail on nothing
         if "request" in info:
             return "Your answer is " + ("correct." if self.np_random.random() < 0.5 else "incorrect.")
-        choices = info.get("task", {}).get("choices") or ()
-        if choices:
-            return f"\\boxed{{{'ABCDEFGHIJ'[int(self.np_random.integers(len(choices)))]}}}"
+        task = info.get("task")
+        choices = task.get("choices") if isinstance(task, Mapping) else None
+        if isinstance(choices, Sized) and not isinstance(choices, (str, bytes)) and len(choices):
+            # Option letters as multiple-choice tasks name them (A, B, ...), for any number of options.
+            letters = LETTERS[: len(choices)]
+            return f"\\boxed{{{letters[int(self.np_random.integers(len(letters)))]}}}"
         return f"\\boxed{{{int(self.np_random.integers(0, 1000))}}}"

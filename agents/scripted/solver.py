@@ -98,11 +98,14 @@ class FrictionSolver(TaskAgent):
                 return self._say(self._draw(exclude=set(), attempt=0))
         last = tried[-1]
         feedback = info.get("feedback")
-        fresh = bool(feedback and feedback.get("turn") == info.get("turn") and feedback.get("text"))
-        if fresh and feedback["verdict"] == "correct":
+        # Feedback from a custom wrapper or giver may lack a verdict or a level, or name a level of its own:
+        # it then counts as uninformative feedback rather than failing the episode.
+        fresh = bool(isinstance(feedback, Mapping) and feedback.get("turn") == info.get("turn") and feedback.get("text"))
+        if fresh and feedback.get("verdict") == "correct":
             return self._say(last)
-        level = feedback["level"] if fresh else "none"
-        p_fix = self.informativeness[level] * (1.0 - self.kappa) ** self.rho * (1.0 - self.friction)
+        level = feedback.get("level") if fresh else "none"
+        informativeness = self.informativeness.get(level, self.informativeness["none"]) if isinstance(level, str) else self.informativeness["none"]
+        p_fix = informativeness * (1.0 - self.kappa) ** self.rho * (1.0 - self.friction)
         if self.gold is not None and self.np_random.random() < p_fix:
             return self._say(self.gold)
         if self.np_random.random() < self.stickiness:

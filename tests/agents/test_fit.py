@@ -156,3 +156,17 @@ def test_an_old_checkpoint_loads_with_a_warning_and_its_encoder_is_still_checked
         policy = make_agent("ppo", checkpoint=str(old))
     assert rollout("SolverFeedback-v0", {"solver_0": policy, "teacher_0": "scripted_teacher"}, seed=0,
                    task="knowledge_mcq", max_turns=2).error is None
+
+
+@pytest.mark.parametrize(
+    ("spec", "named"),
+    [
+        ({"name": "friction_solver", "kwargs": [1, 2]}, "kwargs"),
+        ({"name": "friction_solver", "kwargs": "rho=2"}, "kwargs"),
+        ({"name": "friction_solver", 5: 1.0}, "argument names"),
+        ({"name": ["friction_solver"]}, "agent name"),
+    ],
+)
+def test_odd_agent_specs_are_refused_naming_the_field(spec: dict, named: str) -> None:
+    with pytest.raises(ValueError, match=named):
+        build_agents({"solver_0": spec, "teacher_0": "scripted_teacher"}, make("SolverFeedback-v0"))

@@ -376,3 +376,12 @@ def test_importing_agents_and_envs_loads_neither_torch_nor_transformers():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "[]"
+
+
+def test_odd_observations_and_chat_messages_still_give_a_reply(tiny_lm):
+    agent = hf_agent(tiny_lm, max_new_tokens=2)
+    for observation, info in [(None, None), ({"text": None}, {"messages": "not a list", "turn": float("nan")}),
+                              ({}, {"messages": [{"content": "no role"}, {"role": "tool", "content": 5}], "turn": "x"}),
+                              ({}, {"messages": [{"role": None, "content": None}, "bare text"], "task": "not a mapping"})]:
+        agent.reset(seed=0)
+        assert isinstance(agent.act(observation, info), str)

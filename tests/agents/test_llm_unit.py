@@ -234,3 +234,43 @@ def test_a_rejected_key_stops_the_rollout_with_the_cause_redacted(monkeypatch: p
     assert "not retryable" in str(raised.value) and "sk-live" not in str(raised.value)
     with pytest.raises(LLMCallError):
         LLMAgent(model="openai/m").act({"text": "q"}, {"messages": [{"role": "user", "content": "q"}]})
+
+
+@pytest.mark.parametrize(
+    "messages",
+    [
+        [{"role": None, "content": "hi"}],
+        [{"content": "no role"}],
+        [{"role": "seller_0", "content": "a"}, {"role": "tool", "content": "b"}, {"role": "USER", "content": "c"}],
+        [{"role": "user", "content": 5}, {"role": "user", "content": None}],
+        [{"role": "user", "content": [{"type": "text", "text": "part"}]}, {"role": "user", "content": "b"}],
+        ["bare text", {"role": "assistant", "content": "a"}],
+    ],
+)
+def test_build_messages_makes_odd_chat_messages_well_formed(messages: list[Any]) -> None:
+    built = LLMAgent(model="x/y").build_messages(messages)
+    assert all(set(m) == {"role", "content"} and m["role"] in ("system", "user", "assistant") for m in built)
+    assert all(isinstance(m["content"], str) for m in built) and built[-1]["role"] == "user"
+    assert all(not (a["role"] == b["role"] != "system") for a, b in zip(built, built[1:]))
+
+
+def test_odd_info_fields_still_give_one_request() -> None:
+    agent = LLMAgent(model="gpt-4o-mini", mock_response="\\boxed{1}", temperature_step=0.1, reject_previous=2)
+    for observation, info in [(None, None), ({"text": None}, {"messages": "not a list"}),
+                              ({}, {"turn": "x", "tried_answers": 5}), ({}, {"turn": float("nan"), "tried_answers": [1, None, "2"]}),
+                              ({}, {"turn": 10**400})]:
+        agent.reset(seed=0)
+        assert agent.act(observation, info) == "\\boxed{1}"
+
+
+@pytest.mark.parametrize("name", ["stream", "messages", "n", "mock_response"])
+def test_completion_kwargs_may_not_set_what_the_agent_sets_itself(name: str) -> None:
+    with pytest.raises(ValueError, match=f"completion_kwargs may not set '{name}'") as caught:
+        make_agent("llm", model="gpt-4o-mini", mock_response="x", completion_kwargs={name: "zq-value-8812"})
+    assert "zq-value-8812" not in str(caught.value)
+
+
+def test_keys_in_completion_kwargs_are_redacted_like_api_key() -> None:
+    make_agent("llm", model="gpt-4o-mini", mock_response="x",
+               completion_kwargs={"api_key": "zqNestedKey7731", "extra_headers": {"Authorization": "Bearer zqBearer5512", "X-Trace": "visible-1"}})
+    assert redact("zqNestedKey7731 zqBearer5512 visible-1") == f"{REDACTED} {REDACTED} visible-1"

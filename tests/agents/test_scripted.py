@@ -272,3 +272,47 @@ def test_a_human_whose_input_ends_stops_the_run_instead_of_failing_every_episode
     with pytest.raises(AgentConfigurationError, match="input ended"):
         asyncio.run(run_episodes([EpisodeJob(str(i), i) for i in range(5)], lambda c: make("SolverFeedback-v0"),
                                  lambda c: {"solver_0": human, "teacher_0": "scripted_teacher"}, concurrency=1))
+
+
+@pytest.mark.parametrize(("name", "env_id"), [("friction_solver", "SolverFeedback-v0"), ("susceptible_solver", "DeceptiveJudge-v0")])
+def test_solvers_start_a_task_without_an_id_after_someone_else_tried(name: str, env_id: str) -> None:
+    env = make(env_id)
+    env.reset(seed=0)
+    observation, *_, info = env.last()
+    # A task source without ids, and an answer tried before this agent took the role.
+    info = {**info, "task": {k: v for k, v in info["task"].items() if k != "id"}, "tried_answers": ["7"]}
+    agent = make_agent(name)
+    agent.reset(seed=0)
+    assert isinstance(agent.act(observation, info), str)
+
+
+def test_random_agent_answers_a_task_of_many_options_and_any_info() -> None:
+    agent = RandomAgent(p_valid=1.0, seed=0)
+    choices = [f"option {i}" for i in range(14)]
+    answers = {agent.act({}, {"task": {"choices": choices}}) for _ in range(200)}
+    assert answers == {f"\\boxed{{{letter}}}" for letter in "ABCDEFGHIJKLMN"}
+    for info in (None, {"task": "not a mapping"}, {"task": {"choices": 5}}):
+        assert agent.act({}, info).startswith("\\boxed{")
+
+
+def test_human_agent_shows_an_observation_that_is_not_a_mapping() -> None:
+    import io
+
+    from feedbackgym.agents.human import HumanAgent
+
+    shown = io.StringIO()
+    agent = HumanAgent(input_fn=lambda prompt: "ok", output=shown)
+    assert agent.act(None, None) == "ok" and agent.act("plain text", {}) == "ok"
+    assert "plain text" in shown.getvalue()
+
+
+def test_friction_solver_reads_feedback_without_a_level_or_verdict() -> None:
+    env = make("SolverFeedback-v0")
+    env.reset(seed=0)
+    observation, *_, info = env.last()
+    solver = FrictionSolver(seed=0)
+    solver.act(observation, info)  # the first attempt
+    tried = {**info, "turn": 1, "tried_answers": ["7"]}
+    for feedback in ({"turn": 1, "text": "Try again."}, {"turn": 1, "text": "Hm.", "level": "a_level_of_my_own", "verdict": None},
+                     {"turn": 1, "text": "x", "level": ["not", "a", "name"]}, "not a mapping"):
+        assert solver.act(observation, {**tried, "feedback": feedback}).startswith("The answer is")

