@@ -281,25 +281,13 @@ class TurnBasedTextEnv(AECEnv):
             self._was_dead_step(action)
             return
         text = action if type(action) is str else _as_text(action)
-        self._cumulative_rewards[agent] = 0.0
-        rewards = self.rewards
-        for other in self.agents:
-            rewards[other] = 0.0
         voice = self._speaks_as(agent, text) if self.voice_check else None
         if voice is None:
-            self._play(agent, text)
+            self._turn(agent, self._play, text)
         else:
             self.impersonation_attempts[agent] += 1
             shown = "the environment" if voice == ENV else voice
-            self.invalid_move(agent, text, f"the reply speaks as {shown}", OWN_VOICE)
-        cumulative = self._cumulative_rewards
-        for other, reward in rewards.items():
-            if reward:  # adding a zero (0.0 or -0.0) to a sum that starts at 0.0 changes nothing
-                cumulative[other] += reward
-        if self.agents:
-            selected = self.agent_selection
-            if not (self.terminations[selected] or self.truncations[selected]):
-                self._refresh_info(selected)
+            self._turn(agent, self.invalid_move, text, f"the reply speaks as {shown}", OWN_VOICE)
 
     def step_invalid(self, text: str, reason: str, expected: str) -> None:
         """Play the selected agent's turn as an invalid move (``text`` its record, ``reason`` and ``expected`` as in
@@ -309,14 +297,19 @@ class TurnBasedTextEnv(AECEnv):
         if self.terminations[agent] or self.truncations[agent]:
             self._was_dead_step(None)
             return
+        self._turn(agent, self.invalid_move, text, reason, expected)
+
+    def _turn(self, agent: str, move: Callable[..., None], *args: Any) -> None:
+        """One turn of ``agent``: ``move(agent, *args)`` between PettingZoo's reward bookkeeping and the next mover's info."""
         self._cumulative_rewards[agent] = 0.0
         rewards = self.rewards
         for other in self.agents:
             rewards[other] = 0.0
-        self.invalid_move(agent, text, reason, expected)
+        move(agent, *args)
+        cumulative = self._cumulative_rewards
         for other, reward in rewards.items():
-            if reward:
-                self._cumulative_rewards[other] += reward
+            if reward:  # adding a zero (0.0 or -0.0) to a sum that starts at 0.0 changes nothing
+                cumulative[other] += reward
         if self.agents:
             selected = self.agent_selection
             if not (self.terminations[selected] or self.truncations[selected]):
