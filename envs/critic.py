@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -14,9 +15,10 @@ from feedbackgym.envs.core.feedback import FeedbackEvent, FeedbackLevel, Verdict
 from feedbackgym.envs.core.parsing import extract_answer
 from feedbackgym.envs.core.text import fill_template, template_parts
 from feedbackgym.envs.deception import alternative_answer, answer_label, near_miss, passages_for
-from feedbackgym.envs.tasks import TASK_OPTION, check_task_option, ArithmeticTasks, Task, TaskSource, episode_task, resolve_task_source
+from feedbackgym.envs.tasks import TASK_OPTION, ArithmeticTasks, Task, TaskSource, episode_task, resolve_task_source
 from feedbackgym.envs.core.checks import (
     ArgumentError,
+    ResetOption,
     require_bool,
     require_choice,
     require_float,
@@ -319,7 +321,11 @@ class CriticEnv(TurnBasedTextEnv):
     """
 
     metadata = {"name": "critic_v0", "render_modes": ["ansi"], "is_parallelizable": False}
-    reset_options = {**TASK_OPTION, "attempt_correct": "true or false, whether the actor's attempt is correct"}
+    reset_options = {
+        **TASK_OPTION,
+        # a real bool: bool("false") would be True
+        "attempt_correct": ResetOption("true or false, whether the actor's attempt is correct", partial(require_bool, "options['attempt_correct']")),
+    }
     possible_agents = [ACTOR, CRITIC]
 
     def __init__(
@@ -371,11 +377,6 @@ class CriticEnv(TurnBasedTextEnv):
         super().__init__(history_window=history_window, max_retries=max_retries, invalid_move_penalty=invalid_move_penalty, render_mode=render_mode)
 
     # ------------------------------------------------------------------------------- episode
-    def _check_reset_options(self, options: dict[str, Any]) -> None:
-        check_task_option(options)
-        if options.get("attempt_correct") is not None:  # a real bool: bool("false") would be True
-            require_bool("options['attempt_correct']", options["attempt_correct"])
-
     def _start_episode(self, options: dict[str, Any]) -> None:
         given = options.get("task")
         self.task: Task = episode_task(self.task_source, options, self.np_random)

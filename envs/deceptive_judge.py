@@ -22,7 +22,7 @@ from feedbackgym.envs.deception import (
     intervenes,
     quote,
 )
-from feedbackgym.envs.tasks import TASK_OPTION, check_task_option, Task, TaskSource, episode_task, resolve_task_source
+from feedbackgym.envs.tasks import TASK_OPTION, Task, TaskSource, episode_task, resolve_task_source
 
 SOLVER, JUDGE, MODERATOR = "solver_0", "judge_0", "moderator_0"
 WORKFLOWS = ("gen_eval", "round_table", "moderator")
@@ -324,9 +324,6 @@ class DeceptiveJudgeEnv(TurnBasedTextEnv):
         )
 
     # ------------------------------------------------------------------------------- episode
-    def _check_reset_options(self, options: dict[str, Any]) -> None:
-        check_task_option(options)
-
     def _start_episode(self, options: dict[str, Any]) -> None:
         self.task: Task = episode_task(self.task_source, options, self.np_random)
         self.gold = self.task.normalize(self.task.answer)

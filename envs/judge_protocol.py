@@ -10,7 +10,7 @@ from typing import Any
 from feedbackgym.envs.core.base import ENV, TurnBasedTextEnv
 from feedbackgym.envs.core.text import fill_template, template_parts
 from feedbackgym.envs.core.checks import require_choice
-from feedbackgym.envs.tasks import TASK_OPTION, check_task_option, Task, TaskSource, episode_task, resolve_task_source
+from feedbackgym.envs.tasks import TASK_OPTION, Task, TaskSource, episode_task, resolve_task_source
 from feedbackgym.envs.core.checks import ArgumentError, require_bool, require_int, require_probability
 
 MAX_SCORE = 1_000_000  # the pointwise scale's bounds, so that scores stay exact as floats
@@ -243,9 +243,6 @@ class JudgeProtocolEnv(TurnBasedTextEnv):
         super().__init__(history_window=history_window, max_retries=max_retries, invalid_move_penalty=invalid_move_penalty, render_mode=render_mode)
 
     # ------------------------------------------------------------------------------- episode
-    def _check_reset_options(self, options: dict[str, Any]) -> None:
-        check_task_option(options)
-
     def _start_episode(self, options: dict[str, Any]) -> None:
         self.task: Task = episode_task(self.task_source, options, self.np_random)
         # The same all episode: built once, shared by every info (read-only).

@@ -10,7 +10,7 @@ from feedbackgym.envs.core.base import ENV, MAX_PENALTY, MAX_TURNS, TurnBasedTex
 from feedbackgym.envs.core.checks import require_bool, require_choice, require_float, require_int
 from feedbackgym.envs.core.feedback import FeedbackEvent, FeedbackLevel, Verdict, render_event_text
 from feedbackgym.envs.core.parsing import ANSWER_FORMAT, extract_answer, mask_gold, parse_verdict
-from feedbackgym.envs.tasks import TASK_OPTION, check_task_option, Task, TaskSource, episode_task, resolve_task_source
+from feedbackgym.envs.tasks import TASK_OPTION, Task, TaskSource, episode_task, resolve_task_source
 
 SOLVER, TEACHER = "solver_0", "teacher_0"
 REWARD_SCHEMES = ("success", "ufo", "discount")
@@ -240,9 +240,6 @@ class SolverFeedbackEnv(TurnBasedTextEnv):
         )
 
     # ------------------------------------------------------------------------------- episode
-    def _check_reset_options(self, options: dict[str, Any]) -> None:
-        check_task_option(options)
-
     def _start_episode(self, options: dict[str, Any]) -> None:
         self.task: Task = episode_task(self.task_source, options, self.np_random)
         self.answers: list[str | None] = []  # normalised answer per attempt (None: unreadable)

@@ -18,7 +18,7 @@ import numpy as np
 from gymnasium.utils import seeding
 from pettingzoo import AECEnv
 
-from feedbackgym.envs.core.checks import fail, require_choice, require_float, require_int, require_seed
+from feedbackgym.envs.core.checks import ResetOption, fail, require_choice, require_float, require_int, require_seed
 from feedbackgym.envs.core.feedback import FeedbackEvent
 from feedbackgym.envs.core.seeding import generator
 from feedbackgym.envs.core.spaces import PrintableText, is_printable_text, observation_space
@@ -129,8 +129,8 @@ class TurnBasedTextEnv(AECEnv):
     metadata: dict[str, Any] = {"name": "turn_based_text", "render_modes": ["ansi"], "is_parallelizable": False}
     numeric_fields: Mapping[str, tuple[float, float]] = {}
     numeric_within_bounds: bool = False  # _numeric's list values are in numeric_fields by construction (see above)
-    # The keys reset(options=...) accepts, each with what its value must be (for the error that names the others).
-    reset_options: Mapping[str, str] = {}
+    # The keys reset(options=...) accepts: what each value means, and its check (run before the episode is touched).
+    reset_options: Mapping[str, ResetOption] = {}
     # Whether the environment shows feedback events (deliver_feedback): feedback wrappers refuse one that never does.
     emits_feedback: bool = True
     voice_check: bool = True
@@ -260,7 +260,7 @@ class TurnBasedTextEnv(AECEnv):
         """``reset``'s ``options``: a mapping; keys outside ``reset_options`` are left unused, with a warning naming them
         (PettingZoo's api_test resets with an unknown key, so they cannot be errors; a typo must still be heard)."""
         accepted = self.reset_options
-        allowed = ", ".join(f"{key!r} ({what})" for key, what in accepted.items())
+        allowed = ", ".join(f"{key!r} ({option.meaning})" for key, option in accepted.items())
         if not isinstance(options, Mapping):
             raise fail("options", f"a dict (keys used: {allowed}) or None" if accepted else "a dict or None", options)
         unknown = [key for key in options if key not in accepted]
@@ -268,11 +268,16 @@ class TurnBasedTextEnv(AECEnv):
             takes = f"uses only {allowed}" if accepted else "uses no reset options"
             gymnasium.logger.warn(f"reset options {', '.join(map(repr, unknown))} are unused: {type(self).__name__} {takes}")
         given = dict(options)
-        self._check_reset_options(given)  # before the episode is touched: a refused reset leaves the last one playable
+        # Checked before the episode is touched: a refused reset leaves the last one playable.
+        for key, value in given.items():
+            option = accepted.get(key)
+            if option is not None and value is not None:
+                option.check(value)
+        self._check_reset_options(given)
         return given
 
     def _check_reset_options(self, options: dict[str, Any]) -> None:
-        """Raise an ``ArgumentError`` naming a value of ``options`` that its key cannot take (see ``reset_options``)."""
+        """Checks of ``options`` beyond each listed key's own (``reset_options``): raise an ``ArgumentError`` naming one."""
 
     # ------------------------------------------------------------------------------------- step
     def step(self, action: Any) -> None:

@@ -20,7 +20,7 @@ import re
 from collections.abc import Callable, Collection, Mapping
 from numbers import Integral, Real
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -65,6 +65,14 @@ def _interval(low: float | None, high: float | None, *, open_low: bool = False) 
 
 def _or_none(allowed: str, allow_none: bool) -> str:
     return f"{allowed} or None" if allow_none else allowed
+
+
+class ResetOption(NamedTuple):
+    """A key that an environment's ``reset(options=...)`` takes: what its value means (for the messages), and the
+    check of a value that is not None (it raises an ``ArgumentError`` naming the option)."""
+
+    meaning: str
+    check: Callable[[Any], object]
 
 
 def require_bool(name: str, value: Any) -> bool:

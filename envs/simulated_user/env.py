@@ -25,7 +25,7 @@ from feedbackgym.envs.simulated_user.prompts import (
 )
 from feedbackgym.envs.simulated_user.replies import asked_about, candidates, choice_of, reaction_of, recommended_ids, style_dict
 from feedbackgym.envs.core.registry import UnknownNameError, did_you_mean
-from feedbackgym.envs.tasks import TASK_OPTION, check_task_option, TASK_SOURCES, TaskSource, episode_task, resolve_task_source, task_sources
+from feedbackgym.envs.tasks import TASK_OPTION, require_task_option, TASK_SOURCES, TaskSource, episode_task, resolve_task_source, task_sources
 from feedbackgym.envs.core.checks import (
     ArgumentError,
     fail,
@@ -293,7 +293,8 @@ class SimulatedUserEnv(TurnBasedTextEnv):
 
     # ------------------------------------------------------------------------------- episode
     def _check_reset_options(self, options: dict[str, Any]) -> None:
-        check_task_option(options)
+        if self.task_source is None and options.get("task") is not None:
+            require_task_option(options["task"])  # unused by a catalogue episode (a warning says so), yet a wrong type is an error still
 
     def _start_episode(self, options: dict[str, Any]) -> None:
         self.records: list[dict[str, Any]] = []  # one per assistant turn

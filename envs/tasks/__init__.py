@@ -16,11 +16,11 @@ from .registration import (
     TASK_OPTION,
     TASK_SOURCES,
     TaskSourceArgumentError,
-    check_task_option,
     episode_task,
     make_task_source,
-    resolve_task_source,
     register_task_source,
+    require_task_option,
+    resolve_task_source,
     task_sources,
 )
 
@@ -41,10 +41,10 @@ __all__ = [
     "Task",
     "TaskSource",
     "TaskSourceArgumentError",
-    "check_task_option",
     "episode_task",
     "make_task_source",
-    "resolve_task_source",
     "register_task_source",
+    "require_task_option",
+    "resolve_task_source",
     "task_sources",
 ]

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from feedbackgym.envs.core.checks import ArgumentError, keyword_parameters, require_mapping, require_text, shown
+from feedbackgym.envs.core.checks import ArgumentError, ResetOption, keyword_parameters, require_mapping, require_text, shown
 from feedbackgym.envs.core.registry import Registry, UnknownNameError, did_you_mean
 
 from .base import Task, TaskSource
@@ -114,18 +114,15 @@ def resolve_task_source(task: str | TaskSource, task_kwargs: Mapping[str, Any] |
 def episode_task(source: TaskSource, options: Mapping[str, Any], rng: np.random.Generator) -> Task:
     """The task of an episode: the one ``reset(options={"task": ...})`` passed, else a draw from ``source``."""
     given = options.get("task")
-    if given is None:
-        return source.sample(rng)
-    check_task_option(options)
+    return source.sample(rng) if given is None else require_task_option(given)
+
+
+def require_task_option(given: Any) -> Task:
+    """``options["task"]`` when it is a Task: a prompt string or a dict would have been ignored silently."""
+    if not isinstance(given, Task):
+        raise ArgumentError(f"options['task'] must be a Task (feedbackgym.envs.tasks.Task) or None, got {shown(given)}")
     return given
 
 
-def check_task_option(options: Mapping[str, Any]) -> None:
-    """``options["task"]`` is a Task or None: a prompt string or a dict would have been ignored silently."""
-    given = options.get("task")
-    if given is not None and not isinstance(given, Task):
-        raise ArgumentError(f"options['task'] must be a Task (feedbackgym.envs.tasks.Task) or None, got {shown(given)}")
-
-
 # reset(options=...)'s entry for the episode's task, as environments list it in their reset_options.
-TASK_OPTION = {"task": "a Task, the episode's task"}
+TASK_OPTION = {"task": ResetOption("a Task, the episode's task", require_task_option)}
