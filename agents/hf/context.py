@@ -76,10 +76,10 @@ class TokenContext:
         return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
     # ---------------------------------------------------------------------------- turns
-    def prompt(self, raw_messages: Sequence[Mapping[str, str]]) -> str | None:
+    def prompt(self, raw_messages: Sequence[Any]) -> str | None:
         """Bring the context up to date with the environment's ``raw_messages``; returns why it was
         rebuilt (None when it was extended, or on the first turn)."""
-        raw = [chat_message(m) for m in raw_messages]  # idempotent on chat_view's messages
+        raw = [chat_message(m) for m in raw_messages]
         if self.segment < 0:
             self._rebuild(raw)
             return None

@@ -530,14 +530,15 @@ def _content_text(content: Any) -> str:
         return ""
 
 
-def chat_view(observation: Any, info: Any) -> list[dict[str, str]]:
-    """``info["messages"]`` (else the observation's text as one user message), each as :func:`chat_message`
-    makes it. An observation or info that is not a mapping counts as empty."""
+def chat_view(observation: Any, info: Any) -> Sequence[Any]:
+    """The chat an agent replies to: ``info["messages"]``, else the observation's text as one user message. An
+    observation or info that is not a mapping counts as empty. The messages are as given: their readers
+    (:meth:`LLMAgent.build_messages`, the hf agent's ``TokenContext.prompt``) make each one with :func:`chat_message`."""
     observation = observation if isinstance(observation, Mapping) else {}
     chat = info.get("messages") if isinstance(info, Mapping) else None
     if not chat or isinstance(chat, (str, bytes, Mapping)) or not isinstance(chat, Sequence):
         chat = [{"role": "user", "content": observation.get("text")}]
-    return [chat_message(message) for message in chat]
+    return chat
 
 
 def turn_of(info: Any) -> int:
