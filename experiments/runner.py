@@ -249,14 +249,21 @@ def _lines(path: Path) -> Iterable[str | None]:
                 yield None
 
 
+def _records_in(path: Path) -> Iterable[dict[str, Any]]:
+    """The episode records of a JSONL file, in file order; a torn or damaged line, or one that is no record, is skipped."""
+    for line in _lines(path):
+        record = _parse_record(line) if line is not None else None
+        if record is not None:
+            yield record
+
+
 def read_finished(path: Path) -> dict[str, dict[str, Any]]:
     """Finished, error-free episodes already in a JSONL file, by id (a later line wins); a torn or damaged line is ignored."""
     finished: dict[str, dict[str, Any]] = {}
     if not path.exists():
         return finished
-    for line in _lines(path):
-        record = _parse_record(line) if line is not None else None
-        if record is not None and record.get("error") is None:
+    for record in _records_in(path):
+        if record.get("error") is None:
             finished[record["episode_id"]] = record
     return finished
 
@@ -266,10 +273,7 @@ def read_records(path: Path) -> list[dict[str, Any]]:
     errored episode after its errored record, so the later, error-free record stands for the episode (as in the
     run's results.csv); lines that are not episode records are skipped."""
     latest: dict[str, dict[str, Any]] = {}
-    for line in _lines(path):
-        record = _parse_record(line) if line is not None else None
-        if record is None:
-            continue
+    for record in _records_in(path):
         previous = latest.get(record["episode_id"])
         if previous is None or record.get("error") is None or previous.get("error") is not None:
             latest[record["episode_id"]] = record
