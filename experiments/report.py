@@ -544,8 +544,12 @@ _NOT_HTML_TEXT = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
 def _escape(text: str) -> str:
     """``text`` for HTML text or an attribute value: escaped (``<``, ``>``, ``&``, quotes), with controls and lone
     surrogates as visible ``\\xNN`` / ``\\udXXX`` escapes, as ``feedbackgym show`` prints them."""
-    visible = _NOT_HTML_TEXT.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100 else f"\\u{ord(m.group()):04x}", str(text))
-    return html.escape(visible)
+    return html.escape(_visible_escapes(_NOT_HTML_TEXT, text))
+
+
+def _visible_escapes(unsafe: re.Pattern[str], text: Any) -> str:
+    """``text`` with each character ``unsafe`` matches as a visible ``\\xNN`` (up to U+00FF) or ``\\uNNNN`` escape."""
+    return unsafe.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100 else f"\\u{ord(m.group()):04x}", str(text))
 
 
 def _cell(value: Any) -> str:
@@ -667,7 +671,7 @@ _UNSAFE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u2
 def terminal_safe(text: str) -> str:
     """``text`` with every control character (ESC, CR, backspace, C1, bidi and zero-width marks) as a visible ``\\xNN``
     / ``\\uNNNN`` escape, so hostile text cannot move the cursor, recolour or retitle the terminal; newlines and tabs stay."""
-    return _UNSAFE.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100 else f"\\u{ord(m.group()):04x}", str(text))
+    return _visible_escapes(_UNSAFE, text)
 
 
 def find_episode(folder: Path | str, episode_id: str) -> dict[str, Any]:
