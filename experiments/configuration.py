@@ -67,6 +67,14 @@ def require_names(value: Any, field: str) -> list[str]:
     return list(value)
 
 
+def require_plugin_modules(value: Any, field: str) -> list[str]:
+    """``run.plugins`` / ``train.plugins``: a list of module names to import (null or empty: none)."""
+    modules = value or []
+    if not isinstance(modules, list) or not all(isinstance(name, str) and name for name in modules):
+        raise ConfigError(f"{field} must be a list of module names to import, e.g. [mypkg.envs], got {modules!r}")
+    return modules
+
+
 # A name that becomes a file name in the output folder (``<experiment>.png``): no path separators, no "..".
 _FILE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}")
 

@@ -48,6 +48,7 @@ from feedbackgym.experiments.configuration import (
     require_mapping,
     require_names,
     require_number,
+    require_plugin_modules,
     resolved,
 )
 from feedbackgym.experiments.runner import EpisodeJob, aggregate, format_table, run_episodes, write_table
@@ -338,10 +339,7 @@ def check_run_options(cfg: DictConfig) -> dict[str, Any]:
     }
     for flag in ("resume", "progress", "plot", "report"):
         checked[flag] = require_bool(run.get(flag, True), f"run.{flag}")
-    plugins = run.get("plugins") or []
-    if not isinstance(plugins, list) or not all(isinstance(name, str) and name for name in plugins):
-        raise ConfigError(f"run.plugins must be a list of module names to import, e.g. [mypkg.envs], got {plugins!r}")
-    checked["plugins"] = plugins
+    checked["plugins"] = require_plugin_modules(run.get("plugins"), "run.plugins")
     checked["backend"] = require_choice(run.get("backend", "local"), "run.backend", BACKENDS)
     # Checked whatever the backend: a typo under run.ray should not wait for the day the run goes to Ray.
     from feedbackgym.experiments.backends.ray_backend import check_ray_options

@@ -51,6 +51,7 @@ from feedbackgym.experiments.configuration import (
     require_mapping,
     require_names,
     require_number,
+    require_plugin_modules,
     resolved,
 )
 from feedbackgym.experiments.evaluate import check_common_shape, check_plot_options, env_kwargs, exit_with, wrappers_of
@@ -74,13 +75,8 @@ def conditions_of(cfg: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     trains single-turn and evaluates with 5 turns writes ``{train: {max_turns: 1}, eval: {max_turns: 5}}``).
     A ``baseline`` condition trains nothing: the mounted agents play every role in evaluation.
     """
-    conditions = (cfg.get("train") or {}).get("conditions") or {}
-    if not isinstance(conditions, Mapping):
-        raise ConfigError(f"train.conditions must map condition names to settings, got {conditions!r}")
     normalised: dict[str, dict[str, Any]] = {}
-    for name, settings in conditions.items():
-        require_file_name(str(name), "a name in train.conditions")  # it names the condition's folder: <output>/<name>/seed<n>
-        settings = require_mapping(settings, f"train.conditions.{name}")
+    for name, settings in condition_settings(cfg).items():
         for key in ("train", "eval", "learners", "ppo", "agents"):
             require_mapping(settings.get(key), f"train.conditions.{name}.{key}")
         unknown = set(settings) - CONDITION_KEYS
@@ -95,6 +91,18 @@ def conditions_of(cfg: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
             "baseline": bool(settings.get("baseline", False)),
         }
     return normalised or {"default": {"train": {}, "eval": {}, "learners": {}, "ppo": {}, "agents": {}, "baseline": False}}
+
+
+def condition_settings(cfg: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """``train.conditions`` as name -> settings mapping, each name fit to name a folder (``<output>/<name>/seed<n>``)."""
+    conditions = (cfg.get("train") or {}).get("conditions") or {}
+    if not isinstance(conditions, Mapping):
+        raise ConfigError(f"train.conditions must map condition names to settings, got {conditions!r}")
+    settings: dict[str, dict[str, Any]] = {}
+    for name, given in conditions.items():
+        require_file_name(str(name), "a name in train.conditions")
+        settings[name] = require_mapping(given, f"train.conditions.{name}")
+    return settings
 
 
 def learners_of(cfg: Mapping[str, Any], condition: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
@@ -402,9 +410,7 @@ def load_training_plugins(cfg: Mapping[str, Any]) -> list[str]:
     from feedbackgym.experiments.plugins import PluginError, load_plugins
 
     train_cfg = cfg.get("train")
-    modules = (train_cfg.get("plugins") or []) if isinstance(train_cfg, Mapping) else []
-    if not isinstance(modules, list) or not all(isinstance(name, str) and name for name in modules):
-        raise ConfigError(f"train.plugins must be a list of module names to import, e.g. [mypkg.envs], got {modules!r}")
+    modules = require_plugin_modules(train_cfg.get("plugins") if isinstance(train_cfg, Mapping) else None, "train.plugins")
     try:
         return load_plugins(modules, option="train.plugins")
     except PluginError as error:
@@ -569,12 +575,9 @@ def run_training(cfg: DictConfig | Mapping[str, Any], output_dir: Path | str) ->
     if plain.get("lm") is not None:  # a training=lm_* overlay: language-model policies (experiments/lm_train.py)
         from feedbackgym.experiments.lm_train import check_lm_config, run_lm_training
 
-        lm_conditions = (require_mapping(plain.get("train"), "train")).get("conditions") or {}
-        if not isinstance(lm_conditions, Mapping):
-            raise ConfigError(f"train.conditions must map condition names to settings, got {lm_conditions!r}")
-        for name, settings in lm_conditions.items():
-            require_file_name(str(name), "a name in train.conditions")  # it names the condition's folder: <output>/<name>/seed<n>
-            for key, value in require_mapping(settings, f"train.conditions.{name}").items():
+        require_mapping(plain.get("train"), "train")
+        for name, settings in condition_settings(plain).items():
+            for key, value in settings.items():
                 require_mapping(value, f"train.conditions.{name}.{key}")
         try:
             check_lm_config(plain)
